@@ -1,0 +1,513 @@
+//! The domain model of a plan: what the rest of metroplan works with.
+//!
+//! Values of these types come only out of [`crate::load_plan`], which validated them:
+//! every reference points at something declared, dates exist and ranges are ordered,
+//! dated values do not overlap, dependencies form no loop, workflows are well formed.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use jiff::civil::Date;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::diagnostic::Loc;
+pub use crate::plan::literal::{DurationUnit, MonthDay, Span};
+pub use crate::plan::raw::{Assessment, FieldType, ItemKind, LinkType, ParamUnit, TerritoryLevel};
+
+/// An identifier: lowercase ASCII letters, digits, `-` and `_`, starting with a letter or digit.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Id(String);
+
+impl Id {
+    pub fn parse(s: &str) -> Result<Id, String> {
+        let ok = !s.is_empty()
+            && s.len() <= 80
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            && s.as_bytes()[0].is_ascii_alphanumeric();
+        if ok {
+            Ok(Id(s.to_string()))
+        } else {
+            let fixed = slug(s);
+            Err(if fixed.is_empty() {
+                format!("`{s}` is not a valid id: use lowercase letters, digits, `-` and `_`")
+            } else {
+                format!(
+                    "`{s}` is not a valid id: use lowercase letters, digits, `-` and `_`, e.g. `{fixed}`"
+                )
+            })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A valid id close to `s` (accents removed, spaces to dashes).
+pub fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        let c = match c {
+            'à' | 'â' | 'ä' | 'À' | 'Â' => 'a',
+            'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' => 'e',
+            'î' | 'ï' | 'Î' => 'i',
+            'ô' | 'ö' | 'Ô' => 'o',
+            'ù' | 'û' | 'ü' | 'Û' => 'u',
+            'ç' | 'Ç' => 'c',
+            c if c.is_ascii_alphanumeric() => c.to_ascii_lowercase(),
+            '_' => '_',
+            _ => '-',
+        };
+        if c == '-' && (out.is_empty() || out.ends_with('-')) {
+            continue;
+        }
+        out.push(c);
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::borrow::Borrow<str> for Id {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A value in force over a period.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dated<T> {
+    pub value: T,
+    pub from: Date,
+    /// Last day in force; open-ended when `None`.
+    pub until: Option<Date>,
+    pub reference: String,
+}
+
+/// Values over time, sorted by start, no two in force on the same day.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct DatedValues<T>(pub(crate) Vec<Dated<T>>);
+
+impl<T> DatedValues<T> {
+    /// The value in force on `day`, if any.
+    pub fn at(&self, day: Date) -> Option<&Dated<T>> {
+        self.0
+            .iter()
+            .find(|d| d.from <= day && d.until.is_none_or(|u| day <= u))
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Dated<T>> {
+        self.0.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Where an item comes from in the founding document.
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    pub section: String,
+    pub quote: String,
+}
+
+/// An entry of a simple registry (roles, audiences, criteria, domains, flags).
+#[derive(Debug, Clone, Serialize)]
+pub struct Labelled {
+    pub id: Id,
+    pub label: String,
+    pub description: Option<String>,
+}
+
+/// A validated plan.
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    pub id: Id,
+    pub title: String,
+    pub owner: String,
+    pub deliberation_date: Date,
+    pub deliberation_reference: String,
+    pub deliberation_body: Option<String>,
+    pub start: Date,
+    pub horizon: Date,
+    pub currency: String,
+    pub locale: String,
+    pub timezone: String,
+    pub summary: Option<String>,
+    pub source_document: Option<String>,
+    pub calendar: Calendar,
+    pub axes: Vec<Axis>,
+    pub actions: Vec<Action>,
+    pub partners: Vec<Partner>,
+    pub territories: Vec<Territory>,
+    pub territory_flags: Vec<Labelled>,
+    pub staff: Vec<Staff>,
+    pub officials: Vec<Official>,
+    pub roles: Vec<Labelled>,
+    pub audiences: Vec<Labelled>,
+    pub criteria: Vec<Labelled>,
+    pub domains: Vec<Labelled>,
+    pub budget: Budget,
+    pub funds: Vec<Fund>,
+    pub workflows: Vec<Workflow>,
+    #[serde(skip)]
+    pub(crate) action_index: HashMap<Id, usize>,
+}
+
+impl Plan {
+    pub fn action(&self, id: &str) -> Option<&Action> {
+        self.action_index.get(id).map(|&i| &self.actions[i])
+    }
+
+    pub fn fund(&self, id: &str) -> Option<&Fund> {
+        self.funds.iter().find(|f| f.id.as_str() == id)
+    }
+
+    pub fn workflow(&self, id: &str) -> Option<&Workflow> {
+        self.workflows.iter().find(|w| w.id.as_str() == id)
+    }
+
+    pub fn territory(&self, id: &str) -> Option<&Territory> {
+        self.territories.iter().find(|t| t.id.as_str() == id)
+    }
+}
+
+/// Day of the week, as plan files write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weekday {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+/// The public holidays a calendar observes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Holidays {
+    /// French public holidays (metropolitan France).
+    Fr,
+    None,
+}
+
+/// The working-day calendar.
+#[derive(Debug, Clone, Serialize)]
+pub struct Calendar {
+    pub holidays: Holidays,
+    pub working_days: Vec<Weekday>,
+    pub closures: Vec<Closure>,
+}
+
+/// A period when nothing is worked.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Closure {
+    Once {
+        label: String,
+        from: Date,
+        until: Date,
+    },
+    Yearly {
+        label: String,
+        from: MonthDay,
+        until: MonthDay,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Axis {
+    pub id: Id,
+    pub title: String,
+    pub description: Option<String>,
+    pub objectives: Vec<Objective>,
+    pub source: Option<Source>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Objective {
+    pub id: Id,
+    pub title: String,
+    pub source: Option<Source>,
+}
+
+/// An action or milestone.
+#[derive(Debug, Clone, Serialize)]
+pub struct Action {
+    pub id: Id,
+    pub kind: ItemKind,
+    pub axis: Id,
+    pub objective: Option<Id>,
+    pub title: String,
+    pub description: Option<String>,
+    pub lead: Option<Id>,
+    pub partners: Vec<Id>,
+    pub audiences: Vec<Id>,
+    pub criteria: Vec<Id>,
+    pub domains: Vec<Id>,
+    pub territories: Vec<Id>,
+    pub timing: Timing,
+    pub recurrence: Option<Recurrence>,
+    pub depends_on: Vec<Dependency>,
+    pub indicators: Vec<Indicator>,
+    pub budget_lines: Vec<BudgetLine>,
+    pub staff: Vec<Id>,
+    pub source: Option<Source>,
+    #[serde(skip)]
+    pub loc: Loc,
+}
+
+/// When an item happens, as the plan states it (the scheduler computes the rest).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timing {
+    pub duration: Option<Span>,
+    pub start: Option<Date>,
+    pub finish: Option<Date>,
+    pub not_before: Option<Date>,
+    pub deadline: Option<Date>,
+}
+
+/// A yearly recurrence.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recurrence {
+    pub from_year: i16,
+    pub until_year: i16,
+    pub when: RecurrenceDay,
+    pub min_per_year: u32,
+    pub max_per_year: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum RecurrenceDay {
+    On { day: MonthDay },
+    Window { from: MonthDay, until: MonthDay },
+}
+
+/// A dependency on another item.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dependency {
+    /// Index of the item depended on in [`Plan::actions`].
+    #[serde(skip)]
+    pub on: usize,
+    #[serde(rename = "on")]
+    pub on_id: Id,
+    pub link: LinkType,
+    pub lag: Span,
+    pub reason: Option<String>,
+    #[serde(skip)]
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Indicator {
+    pub id: Id,
+    pub label: String,
+    pub unit: Option<String>,
+    pub target: Decimal,
+    pub by: Option<Date>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetLine {
+    pub year: i16,
+    pub amount: Decimal,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Partner {
+    pub id: Id,
+    pub name: String,
+    pub kind: String,
+    pub role: Option<String>,
+    pub source: Option<Source>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Territory {
+    pub id: Id,
+    pub name: String,
+    pub level: TerritoryLevel,
+    pub parent: Option<Id>,
+    pub code: Option<String>,
+    pub population: Option<u64>,
+    pub flags: Vec<Id>,
+    pub source: Option<Source>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Staff {
+    pub id: Id,
+    pub title: String,
+    pub fte: Decimal,
+    pub unit: Option<Id>,
+    pub source: Option<Source>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Official {
+    pub id: Id,
+    pub name: Option<String>,
+    pub office: String,
+    pub roles: Vec<Id>,
+    pub source: Option<Source>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Budget {
+    pub annual: DatedValues<Decimal>,
+    pub allocations: Vec<Allocation>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Allocation {
+    pub year: i16,
+    pub target: AllocationTarget,
+    pub amount: Decimal,
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", content = "id", rename_all = "kebab-case")]
+pub enum AllocationTarget {
+    Axis(Id),
+    Action(Id),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Fund {
+    pub id: Id,
+    pub title: String,
+    pub purpose: String,
+    pub action: Option<Id>,
+    pub workflow: Id,
+    /// Path of the rules script, relative to the plan directory.
+    pub rules: PathBuf,
+    pub envelope: DatedValues<Decimal>,
+    pub calls: Vec<CallWindow>,
+    pub parameters: Vec<Parameter>,
+    pub form: Form,
+    pub grid: Option<Grid>,
+}
+
+/// One year's call for applications: open from `opens` to the end of `closes`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallWindow {
+    pub year: i16,
+    pub opens: Date,
+    pub closes: Date,
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Parameter {
+    pub id: Id,
+    pub label: String,
+    pub unit: ParamUnit,
+    pub values: DatedValues<Decimal>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Form {
+    pub choices: Vec<ChoiceSet>,
+    pub fields: Vec<Field>,
+    pub documents: Vec<DocumentSpec>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChoiceSet {
+    pub id: Id,
+    pub options: Vec<Choice>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Choice {
+    pub id: Id,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    pub path: String,
+    pub ty: FieldType,
+    pub label: String,
+    pub help: Option<String>,
+    pub choices: Option<Id>,
+    pub requirement: Requirement,
+}
+
+/// When a field or document must be given.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Requirement {
+    Optional,
+    Always,
+    When { field: String, values: Vec<Id> },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentSpec {
+    pub id: Id,
+    pub label: String,
+    pub requirement: Requirement,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Grid {
+    pub total: Decimal,
+    pub reference: String,
+    pub criteria: Vec<GridCriterion>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GridCriterion {
+    pub id: Id,
+    pub label: String,
+    /// The parameter giving the points.
+    pub points: Id,
+    pub assessed: Assessment,
+    pub field: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Workflow {
+    pub id: Id,
+    pub title: String,
+    pub initial: Id,
+    pub states: Vec<State>,
+    pub transitions: Vec<Transition>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct State {
+    pub id: Id,
+    pub label: String,
+    pub terminal: bool,
+    pub deadline: Option<Span>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Transition {
+    pub id: Id,
+    pub label: String,
+    pub from: Vec<Id>,
+    pub to: Id,
+    pub role: Id,
+    pub guards: Vec<Id>,
+    pub reference: Option<String>,
+}

@@ -1,0 +1,876 @@
+//! Raw plan-file structures: exactly what a TOML file may say, with source spans.
+//!
+//! Nothing outside `plan::load` and `plan::convert` sees these types: they are turned
+//! into the domain model (`crate::model`) by a validating conversion. Their doc comments
+//! are the plan language reference: they become the JSON Schema's descriptions.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::literal::{Amount, MonthDay, PlanDate, Span};
+
+/// A value with its byte range in the file it was read from.
+pub type Sp<T> = toml::Spanned<T>;
+
+/// One plan file. The root file (`plan.toml`) holds `[plan]`; every file may hold any
+/// of the other sections, and the plan is the union of all files.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(title = "metroplan plan file", deny_unknown_fields)]
+pub struct RawFile {
+    /// Identity of the plan. Only in the root file `plan.toml`.
+    pub plan: Option<RawPlan>,
+    /// The plan's working-day calendar.
+    pub calendar: Option<RawCalendar>,
+    /// Orientations (axes) of the plan, with their objectives.
+    #[serde(default)]
+    pub axis: Vec<RawAxis>,
+    /// Actions and milestones.
+    #[serde(default)]
+    pub action: Vec<RawAction>,
+    /// Partners: institutions, associations, companies, internal departments.
+    #[serde(default)]
+    pub partner: Vec<RawPartner>,
+    /// Territories: the plan area, territorial councils, communes, priority neighbourhoods.
+    #[serde(default)]
+    pub territory: Vec<RawTerritory>,
+    /// Flags that territories may carry (e.g. "has a local plan").
+    #[serde(default)]
+    pub territory_flag: Vec<RawLabelled>,
+    /// Staff and resources assigned to the plan.
+    #[serde(default)]
+    pub staff: Vec<RawStaff>,
+    /// Elected officials.
+    #[serde(default)]
+    pub official: Vec<RawOfficial>,
+    /// Roles that people play in workflows.
+    #[serde(default)]
+    pub role: Vec<RawLabelled>,
+    /// Audiences that actions address.
+    #[serde(default)]
+    pub audience: Vec<RawLabelled>,
+    /// Discrimination criteria (or any other classification of what an action addresses).
+    #[serde(default)]
+    pub criterion: Vec<RawLabelled>,
+    /// Domains of intervention (employment, housing...).
+    #[serde(default)]
+    pub domain: Vec<RawLabelled>,
+    /// The plan's budget: dated yearly amounts and their allocations.
+    pub budget: Option<RawBudget>,
+    /// Grant funds with their form, parameters, rules and workflow.
+    #[serde(default)]
+    pub fund: Vec<RawFund>,
+    /// Approval workflows: states, transitions, roles and guards.
+    #[serde(default)]
+    pub workflow: Vec<RawWorkflow>,
+}
+
+/// Top-level sections a plan file may hold, in the order the reference lists them.
+pub const SECTIONS: &[&str] = &[
+    "plan",
+    "calendar",
+    "axis",
+    "action",
+    "partner",
+    "territory",
+    "territory_flag",
+    "staff",
+    "official",
+    "role",
+    "audience",
+    "criterion",
+    "domain",
+    "budget",
+    "fund",
+    "workflow",
+];
+
+/// Identity of the plan.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Plan")]
+pub struct RawPlan {
+    /// Identifier: lowercase letters, digits, `-` and `_` (used in URLs).
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Full title.
+    pub title: String,
+    /// Institution that owns the plan.
+    pub owner: String,
+    /// The deliberation that adopted the plan.
+    pub deliberation: RawDeliberation,
+    /// First day of the plan.
+    #[schemars(with = "PlanDate")]
+    pub start: Sp<PlanDate>,
+    /// Last day covered by the plan.
+    #[schemars(with = "PlanDate")]
+    pub horizon: Sp<PlanDate>,
+    /// ISO 4217 currency code of every amount, e.g. "EUR".
+    pub currency: String,
+    /// Locale of the plan's texts, e.g. "fr-FR".
+    pub locale: String,
+    /// IANA time zone in which dates and deadlines are read, e.g. "Europe/Paris".
+    #[schemars(with = "String")]
+    pub timezone: Sp<String>,
+    /// Other files of the plan, relative to this one. `dir/*.toml` takes every TOML file of a directory.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub include: Vec<Sp<String>>,
+    /// The founding document the plan encodes.
+    pub source: Option<RawDocument>,
+    /// A short summary.
+    pub summary: Option<String>,
+}
+
+/// The deliberation that adopted the plan.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Deliberation")]
+pub struct RawDeliberation {
+    /// Date of the vote.
+    #[schemars(with = "PlanDate")]
+    pub date: Sp<PlanDate>,
+    /// Reference of the deliberation (number, council session).
+    pub reference: String,
+    /// The body that voted.
+    pub body: Option<String>,
+}
+
+/// A founding document.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Document")]
+pub struct RawDocument {
+    /// Title of the document.
+    pub title: String,
+    /// Where it can be found (a file name, an address, an archive reference).
+    pub reference: Option<String>,
+}
+
+/// Where an item comes from in the founding document.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Source")]
+pub struct RawSource {
+    /// Section or page of the founding document.
+    pub section: String,
+    /// The passage, quoted word for word.
+    pub quote: String,
+}
+
+/// An entry of a simple registry: an id and a label.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Labelled")]
+pub struct RawLabelled {
+    /// Identifier.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Label shown to people.
+    pub label: String,
+    /// Longer description.
+    pub description: Option<String>,
+}
+
+/// The working-day calendar.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Calendar")]
+pub struct RawCalendar {
+    /// Public holidays observed: "fr" (French public holidays, computed for any year) or "none".
+    #[schemars(with = "String")]
+    pub holidays: Sp<String>,
+    /// Days of the week that are worked, e.g. ["mon", "tue", "wed", "thu", "fri"].
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub working_days: Vec<Sp<String>>,
+    /// Closures: periods when nothing is worked.
+    #[serde(default)]
+    pub closure: Vec<RawClosure>,
+}
+
+/// A closure of the calendar, once or every year.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Closure")]
+pub struct RawClosure {
+    /// Why (e.g. "Fermeture estivale").
+    pub label: String,
+    /// A one-time closure: first day.
+    #[schemars(with = "Option<PlanDate>")]
+    pub from: Option<Sp<PlanDate>>,
+    /// A one-time closure: last day.
+    #[schemars(with = "Option<PlanDate>")]
+    pub until: Option<Sp<PlanDate>>,
+    /// A yearly closure: first day, MM-DD.
+    #[schemars(with = "Option<MonthDay>")]
+    pub every_year_from: Option<Sp<MonthDay>>,
+    /// A yearly closure: last day, MM-DD.
+    #[schemars(with = "Option<MonthDay>")]
+    pub every_year_until: Option<Sp<MonthDay>>,
+}
+
+/// An orientation (axis) of the plan.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Axis")]
+pub struct RawAxis {
+    /// Identifier.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Title.
+    pub title: String,
+    /// What the axis aims at.
+    pub description: Option<String>,
+    /// Objectives of the axis.
+    #[serde(default)]
+    pub objective: Vec<RawObjective>,
+    /// Where it comes from in the founding document.
+    pub source: Option<RawSource>,
+}
+
+/// An objective within an axis.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Objective")]
+pub struct RawObjective {
+    /// Identifier, unique in the plan.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Title.
+    pub title: String,
+    /// Where it comes from in the founding document.
+    pub source: Option<RawSource>,
+}
+
+/// Whether an item has a duration or marks a point in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ItemKind {
+    /// Work that takes time.
+    Action,
+    /// A point in time (zero duration): a vote, a launch, a label obtained.
+    Milestone,
+}
+
+/// An action or a milestone.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Action")]
+pub struct RawAction {
+    /// Identifier, unique in the plan.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// "action" (default) or "milestone".
+    pub kind: Option<ItemKind>,
+    /// The axis it belongs to.
+    #[schemars(with = "String")]
+    pub axis: Sp<String>,
+    /// The objective it serves, within its axis.
+    #[schemars(with = "Option<String>")]
+    pub objective: Option<Sp<String>>,
+    /// Title.
+    pub title: String,
+    /// What is done.
+    pub description: Option<String>,
+    /// The partner (or internal department) that leads it.
+    #[schemars(with = "Option<String>")]
+    pub lead: Option<Sp<String>>,
+    /// Other partners involved.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub partners: Vec<Sp<String>>,
+    /// Audiences addressed.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub audiences: Vec<Sp<String>>,
+    /// Criteria addressed.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub criteria: Vec<Sp<String>>,
+    /// Domains addressed.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub domains: Vec<Sp<String>>,
+    /// Territories where it takes place (any level of the territory hierarchy).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub territories: Vec<Sp<String>>,
+    /// Duration (e.g. "20wd", "3mo"); milestones have none.
+    #[schemars(with = "Option<Span>")]
+    pub duration: Option<Sp<Span>>,
+    /// Fixed start date.
+    #[schemars(with = "Option<PlanDate>")]
+    pub start: Option<Sp<PlanDate>>,
+    /// Fixed finish date.
+    #[schemars(with = "Option<PlanDate>")]
+    pub finish: Option<Sp<PlanDate>>,
+    /// Constraint: start no earlier than this date.
+    #[schemars(with = "Option<PlanDate>")]
+    pub not_before: Option<Sp<PlanDate>>,
+    /// Constraint: finish no later than this date.
+    #[schemars(with = "Option<PlanDate>")]
+    pub deadline: Option<Sp<PlanDate>>,
+    /// Recurrence: the item happens again every year.
+    pub recurrence: Option<RawRecurrence>,
+    /// Items this one depends on.
+    #[serde(default)]
+    pub depends_on: Vec<RawDependency>,
+    /// Indicators with targets.
+    #[serde(default)]
+    pub indicator: Vec<RawIndicator>,
+    /// Budget lines of the action.
+    #[serde(default)]
+    pub budget_line: Vec<RawBudgetLine>,
+    /// Staff working on it.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub staff: Vec<Sp<String>>,
+    /// Where it comes from in the founding document.
+    pub source: Option<RawSource>,
+}
+
+/// The type of a dependency link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkType {
+    /// This item starts after the other finishes (the default).
+    #[serde(alias = "FS")]
+    FinishToStart,
+    /// This item starts after the other starts.
+    #[serde(alias = "SS")]
+    StartToStart,
+    /// This item finishes after the other finishes.
+    #[serde(alias = "FF")]
+    FinishToFinish,
+    /// This item finishes after the other starts.
+    #[serde(alias = "SF")]
+    StartToFinish,
+}
+
+/// A dependency on another item.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Dependency")]
+pub struct RawDependency {
+    /// The item depended on.
+    #[schemars(with = "String")]
+    pub on: Sp<String>,
+    /// Link type; "finish-to-start" when absent.
+    #[serde(rename = "type")]
+    pub link: Option<LinkType>,
+    /// Lag (or lead, when negative), e.g. "10wd".
+    #[schemars(with = "Option<Span>")]
+    pub lag: Option<Sp<Span>>,
+    /// Why this dependency exists.
+    pub reason: Option<String>,
+}
+
+/// A yearly recurrence.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Recurrence")]
+pub struct RawRecurrence {
+    /// Frequency: "yearly".
+    #[schemars(with = "String")]
+    pub every: Sp<String>,
+    /// First year.
+    #[schemars(with = "i32")]
+    pub from_year: Sp<i32>,
+    /// Last year.
+    #[schemars(with = "i32")]
+    pub until_year: Sp<i32>,
+    /// Day of the year each occurrence starts on (MM-DD).
+    #[schemars(with = "Option<MonthDay>")]
+    pub on: Option<Sp<MonthDay>>,
+    /// A window instead of a day: first day (MM-DD).
+    #[schemars(with = "Option<MonthDay>")]
+    pub window_from: Option<Sp<MonthDay>>,
+    /// A window instead of a day: last day (MM-DD).
+    #[schemars(with = "Option<MonthDay>")]
+    pub window_until: Option<Sp<MonthDay>>,
+    /// Fewest occurrences a year (e.g. 1 highlight).
+    #[schemars(with = "Option<u32>")]
+    pub min_per_year: Option<Sp<u32>>,
+    /// Most occurrences a year (e.g. 3 highlights).
+    #[schemars(with = "Option<u32>")]
+    pub max_per_year: Option<Sp<u32>>,
+}
+
+/// An indicator with its target.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Indicator")]
+pub struct RawIndicator {
+    /// Identifier, unique within the action.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// What is measured.
+    pub label: String,
+    /// Unit (e.g. "agents formés", "%").
+    pub unit: Option<String>,
+    /// Target value.
+    #[schemars(with = "Amount")]
+    pub target: Sp<Amount>,
+    /// Date by which the target is to be reached.
+    #[schemars(with = "Option<PlanDate>")]
+    pub by: Option<Sp<PlanDate>>,
+}
+
+/// A budget line of an action for one year.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "BudgetLine")]
+pub struct RawBudgetLine {
+    /// Year.
+    #[schemars(with = "i32")]
+    pub year: Sp<i32>,
+    /// Amount in the plan's currency.
+    #[schemars(with = "Amount")]
+    pub amount: Sp<Amount>,
+    /// What it pays for.
+    pub label: String,
+}
+
+/// A partner.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Partner")]
+pub struct RawPartner {
+    /// Identifier.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Name.
+    pub name: String,
+    /// Kind, e.g. "etat", "autorite-independante", "association", "interne".
+    pub kind: String,
+    /// What it brings.
+    pub role: Option<String>,
+    /// Where it comes from in the founding document.
+    pub source: Option<RawSource>,
+}
+
+/// The level of a territory in the hierarchy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TerritoryLevel {
+    /// The whole plan area.
+    Area,
+    /// A territorial council (conseil de territoire).
+    Council,
+    /// A commune.
+    Commune,
+    /// A priority neighbourhood (quartier prioritaire).
+    Neighbourhood,
+}
+
+/// A territory.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Territory")]
+pub struct RawTerritory {
+    /// Identifier.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Name.
+    pub name: String,
+    /// Level: "area", "council", "commune" or "neighbourhood".
+    pub level: TerritoryLevel,
+    /// The territory it belongs to (none for the area).
+    #[schemars(with = "Option<String>")]
+    pub parent: Option<Sp<String>>,
+    /// Official code (INSEE code for a commune).
+    #[schemars(with = "Option<String>")]
+    pub code: Option<Sp<String>>,
+    /// Population.
+    pub population: Option<u64>,
+    /// Flags declared in `[[territory_flag]]`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub flags: Vec<Sp<String>>,
+    /// Where it comes from in the founding document.
+    pub source: Option<RawSource>,
+}
+
+/// A staff position or resource.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Staff")]
+pub struct RawStaff {
+    /// Identifier.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Position.
+    pub title: String,
+    /// Full-time equivalents.
+    #[schemars(with = "Amount")]
+    pub fte: Sp<Amount>,
+    /// Department (a partner of kind "interne").
+    #[schemars(with = "Option<String>")]
+    pub unit: Option<Sp<String>>,
+    /// Where it comes from in the founding document.
+    pub source: Option<RawSource>,
+}
+
+/// An elected official.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Official")]
+pub struct RawOfficial {
+    /// Identifier.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Name, when the document gives it.
+    pub name: Option<String>,
+    /// Office held.
+    pub office: String,
+    /// Roles the official holds in workflows.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub roles: Vec<Sp<String>>,
+    /// Where it comes from in the founding document.
+    pub source: Option<RawSource>,
+}
+
+/// A dated amount: in force from a date, optionally until another.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "DatedAmount")]
+pub struct RawDatedAmount {
+    /// The value.
+    #[schemars(with = "Amount")]
+    pub value: Sp<Amount>,
+    /// First day it applies.
+    #[schemars(with = "PlanDate")]
+    pub from: Sp<PlanDate>,
+    /// Last day it applies (open-ended when absent).
+    #[schemars(with = "Option<PlanDate>")]
+    pub until: Option<Sp<PlanDate>>,
+    /// The text that sets it (article, deliberation, document passage).
+    pub reference: String,
+}
+
+/// The plan's budget.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Budget")]
+pub struct RawBudget {
+    /// Yearly amount of the plan, as dated values.
+    #[serde(default)]
+    pub annual: Vec<RawDatedAmount>,
+    /// Allocations of a year's budget to an axis or an action.
+    #[serde(default)]
+    pub allocation: Vec<RawAllocation>,
+}
+
+/// An allocation of a year's budget.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Allocation")]
+pub struct RawAllocation {
+    /// Year.
+    #[schemars(with = "i32")]
+    pub year: Sp<i32>,
+    /// The axis it goes to (or `action`).
+    #[schemars(with = "Option<String>")]
+    pub axis: Option<Sp<String>>,
+    /// The action it goes to (or `axis`).
+    #[schemars(with = "Option<String>")]
+    pub action: Option<Sp<String>>,
+    /// Amount.
+    #[schemars(with = "Amount")]
+    pub amount: Sp<Amount>,
+    /// What it pays for.
+    pub label: Option<String>,
+}
+
+/// A grant fund.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Fund")]
+pub struct RawFund {
+    /// Identifier.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Title.
+    pub title: String,
+    /// What the fund supports.
+    pub purpose: String,
+    /// The action of the plan that the fund implements.
+    #[schemars(with = "Option<String>")]
+    pub action: Option<Sp<String>>,
+    /// The approval workflow of its applications.
+    #[schemars(with = "String")]
+    pub workflow: Sp<String>,
+    /// Path of its eligibility rules script, relative to the plan directory, under `rules/`.
+    #[schemars(with = "String")]
+    pub rules: Sp<String>,
+    /// Yearly envelope, as dated values.
+    #[serde(default)]
+    pub envelope: Vec<RawDatedAmount>,
+    /// Yearly calls for applications.
+    #[serde(default)]
+    pub calls: Vec<RawCalls>,
+    /// Parameters the rules read, each with dated values.
+    #[serde(default)]
+    pub parameter: Vec<RawParameter>,
+    /// The application form.
+    pub form: RawForm,
+    /// The selection grid.
+    pub grid: Option<RawGrid>,
+}
+
+/// Call windows repeated every year over a range of years.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Calls")]
+pub struct RawCalls {
+    /// First year with a call.
+    #[schemars(with = "i32")]
+    pub first_year: Sp<i32>,
+    /// Last year with a call.
+    #[schemars(with = "i32")]
+    pub last_year: Sp<i32>,
+    /// Opening day (MM-DD), included.
+    #[schemars(with = "MonthDay")]
+    pub opens: Sp<MonthDay>,
+    /// Closing day (MM-DD), included until the end of the day in the plan's time zone.
+    #[schemars(with = "MonthDay")]
+    pub closes: Sp<MonthDay>,
+    /// The text that sets it.
+    pub reference: String,
+}
+
+/// The unit of a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ParamUnit {
+    /// Money in the plan's currency.
+    Currency,
+    /// A ratio between 0 and 1 (0.8 = 80 %).
+    Ratio,
+    /// A number of days.
+    Days,
+    /// A number of months.
+    Months,
+    /// A count.
+    Count,
+    /// Points of a grid.
+    Points,
+}
+
+/// A parameter of a fund's rules.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Parameter")]
+pub struct RawParameter {
+    /// Name, read by the rules script with `param("name")`.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// What it is.
+    pub label: String,
+    /// Unit.
+    pub unit: ParamUnit,
+    /// Its values over time; periods must not overlap.
+    #[serde(default)]
+    pub value: Vec<RawDatedAmount>,
+}
+
+/// The application form of a fund.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Form")]
+pub struct RawForm {
+    /// Sets of choices used by fields.
+    #[serde(default)]
+    pub choices: Vec<RawChoices>,
+    /// Fields of the application, by dotted path (e.g. "applicant.kind").
+    #[serde(default)]
+    pub field: Vec<RawField>,
+    /// Documents attached to the application.
+    #[serde(default)]
+    pub document: Vec<RawDocumentSpec>,
+}
+
+/// A named set of choices.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Choices")]
+pub struct RawChoices {
+    /// Identifier of the set.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// The choices.
+    pub option: Vec<RawChoice>,
+}
+
+/// One choice.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Choice")]
+pub struct RawChoice {
+    /// Value stored in the application.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Label shown to the applicant.
+    pub label: String,
+}
+
+/// The type of a form field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FieldType {
+    /// A short text.
+    Text,
+    /// A long text.
+    LongText,
+    /// A whole number.
+    Integer,
+    /// A decimal amount of money.
+    Money,
+    /// Yes or no.
+    Boolean,
+    /// A date.
+    Date,
+    /// One of a set of choices.
+    Choice,
+    /// Several of a set of choices.
+    Choices,
+    /// A French SIRET number (14 digits).
+    Siret,
+    /// A list of commune codes of the plan's territories.
+    Communes,
+    /// The list of documents attached.
+    Documents,
+}
+
+/// A condition on another field's value.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Condition")]
+pub struct RawCondition {
+    /// Path of a choice field.
+    #[schemars(with = "String")]
+    pub field: Sp<String>,
+    /// The values for which the condition holds.
+    #[serde(rename = "in")]
+    #[schemars(with = "Vec<String>")]
+    pub values: Vec<Sp<String>>,
+}
+
+/// A field of the application form.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Field")]
+pub struct RawField {
+    /// Dotted path in the application (e.g. "project.requested_amount").
+    #[schemars(with = "String")]
+    pub path: Sp<String>,
+    /// Type.
+    #[serde(rename = "type")]
+    pub ty: FieldType,
+    /// Label shown to the applicant.
+    pub label: String,
+    /// Help text.
+    pub help: Option<String>,
+    /// For "choice" and "choices": the set of choices.
+    #[schemars(with = "Option<String>")]
+    pub choices: Option<Sp<String>>,
+    /// Required for every applicant.
+    #[serde(default)]
+    pub required: bool,
+    /// Required only when another field has one of some values.
+    pub required_when: Option<RawCondition>,
+}
+
+/// A document attached to an application.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "DocumentSpec")]
+pub struct RawDocumentSpec {
+    /// Identifier (the value listed in the application's `documents`).
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Label.
+    pub label: String,
+    /// Required for every applicant.
+    #[serde(default)]
+    pub required: bool,
+    /// Required only when a field has one of some values.
+    pub required_when: Option<RawCondition>,
+    /// The text that requires it.
+    pub reference: Option<String>,
+}
+
+/// The selection grid.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Grid")]
+pub struct RawGrid {
+    /// Total points of the grid.
+    #[schemars(with = "Amount")]
+    pub total: Sp<Amount>,
+    /// The text that sets it.
+    pub reference: String,
+    /// Criteria of the grid.
+    pub criterion: Vec<RawGridCriterion>,
+}
+
+/// How a grid criterion is assessed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Assessment {
+    /// From a boolean field of the application.
+    Automatic,
+    /// Scored by reviewers.
+    Reviewer,
+}
+
+/// A criterion of the selection grid.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "GridCriterion")]
+pub struct RawGridCriterion {
+    /// Identifier.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Label.
+    pub label: String,
+    /// The parameter that gives its points (so that a vote can change them).
+    #[schemars(with = "String")]
+    pub points: Sp<String>,
+    /// "automatic" or "reviewer".
+    pub assessed: Assessment,
+    /// For automatic criteria: the boolean field of the form it reads. Without it, the rules
+    /// script computes the criterion from other data.
+    #[schemars(with = "Option<String>")]
+    pub field: Option<Sp<String>>,
+}
+
+/// An approval workflow.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Workflow")]
+pub struct RawWorkflow {
+    /// Identifier.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Title.
+    pub title: String,
+    /// State a new file starts in.
+    #[schemars(with = "String")]
+    pub initial: Sp<String>,
+    /// States.
+    pub state: Vec<RawState>,
+    /// Transitions.
+    pub transition: Vec<RawTransition>,
+}
+
+/// A state of a workflow.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "State")]
+pub struct RawState {
+    /// Identifier.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Label shown to people.
+    pub label: String,
+    /// A final state: nothing happens after it.
+    #[serde(default)]
+    pub terminal: bool,
+    /// Time allowed in this state before it is overdue (e.g. "15d").
+    #[schemars(with = "Option<Span>")]
+    pub deadline: Option<Sp<Span>>,
+}
+
+/// A transition of a workflow.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Transition")]
+pub struct RawTransition {
+    /// Identifier (the action's name in the API).
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Label of the button.
+    pub label: String,
+    /// States it may start from.
+    #[schemars(with = "Vec<String>")]
+    pub from: Vec<Sp<String>>,
+    /// State it leads to.
+    #[schemars(with = "String")]
+    pub to: Sp<String>,
+    /// Role allowed to perform it ("system" for automatic steps).
+    #[schemars(with = "String")]
+    pub role: Sp<String>,
+    /// Guards that must hold, from the engine's list of guards.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub guards: Vec<Sp<String>>,
+    /// The text that provides for it.
+    pub reference: Option<String>,
+}

@@ -1,0 +1,38 @@
+//! `metroplan schema`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Instead of printing, compare with this committed schema file and fail (exit 1) if it is stale.
+    #[arg(long, value_name = "FILE")]
+    pub check: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let text = metroplan_engine::schema::plan_file_schema_text();
+    match args.check {
+        None => {
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(path) => {
+            let committed = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            if committed == text {
+                println!("{} is up to date", path.display());
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!(
+                    "{} is stale: run `cargo run -p metroplan -- schema > {}` and commit it",
+                    path.display(),
+                    path.display()
+                );
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}
