@@ -279,6 +279,9 @@ pub fn convert(
 ) -> Option<Plan> {
     let mut cx = Cx { diags };
     let Some(plan_item) = parts.plan.first() else {
+        if parts.syntax_errors {
+            return None;
+        }
         cx.push(
             Diagnostic::at(Code::MissingPlan, Loc::new(root_file, 0..0), "the root file has no `[plan]` section")
                 .with_help("start plan.toml with a [plan] table: id, title, owner, deliberation, start, horizon, currency, locale, timezone"),
@@ -650,7 +653,7 @@ pub fn convert(
         let territories_ = cx.refer_all(&r.territory, f, &a.territories);
         let staff_ = cx.refer_all(&r.staff, f, &a.staff);
         let kind = a.kind.unwrap_or(ItemKind::Action);
-        let timing = timing(&mut cx, f, a, kind, &in_period);
+        let timing = timing(&mut cx, f, a, kind, &in_period, it.damaged);
         let recurrence = a
             .recurrence
             .as_ref()
@@ -952,6 +955,7 @@ fn timing(
     a: &RawAction,
     kind: ItemKind,
     in_period: &dyn Fn(Date) -> bool,
+    damaged: bool,
 ) -> Timing {
     let t = Timing {
         duration: a.duration.as_ref().map(|d| *d.get_ref()),
@@ -1002,7 +1006,7 @@ fn timing(
                 .with_help("give two of them: the third follows"),
             );
         }
-    } else if kind == ItemKind::Action && a.finish.is_none() && a.recurrence.is_none() {
+    } else if kind == ItemKind::Action && a.finish.is_none() && a.recurrence.is_none() && !damaged {
         cx.push(
             Diagnostic::at(Code::MissingKey, sp_loc(f, &a.id), format!("action `{}` has neither a duration nor a finish date", a.id.get_ref()))
                 .with_help("add `duration = \"20wd\"` (or d, w, mo), or `finish = YYYY-MM-DD`; a point in time is `kind = \"milestone\"`"),

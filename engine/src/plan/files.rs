@@ -20,11 +20,24 @@ pub trait PlanSource {
 #[derive(Debug, Clone)]
 pub struct DirSource {
     root: PathBuf,
+    display: PathBuf,
 }
 
 impl DirSource {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        DirSource { root: root.into() }
+        let root = root.into();
+        DirSource {
+            display: root.clone(),
+            root,
+        }
+    }
+
+    /// Reads from `root` but names files under `display` in diagnostics (stable test output).
+    pub fn with_display(root: impl Into<PathBuf>, display: impl Into<PathBuf>) -> Self {
+        DirSource {
+            root: root.into(),
+            display: display.into(),
+        }
     }
 }
 
@@ -49,7 +62,7 @@ impl PlanSource for DirSource {
     }
 
     fn display_root(&self) -> PathBuf {
-        self.root.clone()
+        self.display.clone()
     }
 }
 

@@ -21,6 +21,8 @@ pub struct Item<T> {
     pub file: FileId,
     pub span: Range<usize>,
     pub value: T,
+    /// Keys with bad values were dropped (and reported): absent keys may be among them.
+    pub damaged: bool,
 }
 
 impl<T> Item<T> {
@@ -48,6 +50,8 @@ pub struct RawParts {
     pub budget: Vec<Item<RawBudget>>,
     pub fund: Vec<Item<RawFund>>,
     pub workflow: Vec<Item<RawWorkflow>>,
+    /// Some file had TOML syntax errors: what is missing may only be unreadable.
+    pub syntax_errors: bool,
 }
 
 /// An unknown key found while deserializing, located later (rare, so the file is
@@ -67,31 +71,46 @@ struct FileCtx<'a> {
     text: &'a str,
     diags: &'a mut Diagnostics,
     unknown: Vec<Unknown>,
+    /// Values the TOML parser already reported: no second diagnostic for them.
+    syntax_spans: Vec<Range<usize>>,
 }
 
 /// Parses one file's text and appends its items to `parts`.
 pub fn parse_file(file: FileId, text: &str, parts: &mut RawParts, diags: &mut Diagnostics) {
     let (root, errors) = DeTable::parse_recoverable(text);
-    if !errors.is_empty() {
-        for e in errors {
-            let span = e.span().unwrap_or(0..0);
-            diags.push(
-                Diagnostic::at(
-                    Code::Syntax,
-                    Loc::new(file, span),
-                    syntax_message(e.message()),
-                )
-                .with_help("see https://toml.io for the syntax of TOML files"),
-            );
-        }
-        // A recovered tree would only add confusing follow-up errors.
-        return;
+    let syntax_errors = !errors.is_empty();
+    let mut syntax_spans = Vec::new();
+    for e in errors {
+        let span = e.span().unwrap_or(0..0);
+        syntax_spans.push(span.clone());
+        let msg = e.message().trim();
+        // The TOML parser itself refuses impossible dates such as 2021-02-30.
+        let d = if msg.starts_with("invalid date") || msg.contains("day between") {
+            Diagnostic::at(
+                Code::ImpossibleDate,
+                Loc::new(file, span),
+                format!("impossible date: {}", first_line(msg)),
+            )
+            .with_label("this day does not exist")
+        } else {
+            Diagnostic::at(
+                Code::Syntax,
+                Loc::new(file, span),
+                format!("invalid TOML: {}", first_line(msg)),
+            )
+            .with_help("see https://toml.io for the syntax of TOML files")
+        };
+        diags.push(d);
     }
+    // Go on with the parser's recovered tree, so that one typo does not hide the rest of
+    // the file; the caller is told, so that it does not add "missing" follow-ups.
+    parts.syntax_errors |= syntax_errors;
     let mut ctx = FileCtx {
         file,
         text,
         diags,
         unknown: Vec::new(),
+        syntax_spans,
     };
     for (key, value) in root.into_inner() {
         let key_span = key.span();
@@ -129,10 +148,8 @@ pub fn parse_file(file: FileId, text: &str, parts: &mut RawParts, diags: &mut Di
     ctx.locate_unknown();
 }
 
-fn syntax_message(m: &str) -> String {
-    let m = m.trim();
-    let first = m.lines().next().unwrap_or(m);
-    format!("invalid TOML: {first}")
+fn first_line(m: &str) -> &str {
+    m.lines().next().unwrap_or(m)
 }
 
 impl FileCtx<'_> {
@@ -199,35 +216,74 @@ impl FileCtx<'_> {
         path: Vec<Seg>,
     ) -> Option<Item<T>> {
         let span = value.span();
-        let de = ValueDeserializer::from(value);
-        let mut ignored: Vec<Vec<Seg>> = Vec::new();
-        let result: Result<T, toml::de::Error> =
-            serde_ignored::deserialize(de, |p| ignored.push(segments(&p)));
-        for rel in ignored {
-            let mut full = path.clone();
-            full.extend(rel);
-            self.unknown.push(Unknown { path: full });
-        }
-        match result {
-            Ok(value) => Some(Item {
-                file: self.file,
-                span,
-                value,
-            }),
-            Err(e) => {
-                self.diags.push(serde_error(self.file, span, &e));
-                None
+        let mut removed: Vec<Range<usize>> = Vec::new();
+        let mut had_unknown = false;
+        let broken = self
+            .syntax_spans
+            .iter()
+            .any(|s| span.start <= s.start && s.end <= span.end);
+        let mut value = value;
+        // Each failed attempt reports one error, drops the offending key and tries again,
+        // so that every bad value of an item is reported, not only the first. Bounded: an
+        // item has few keys, and each round removes one.
+        for _round in 0..32 {
+            let de = ValueDeserializer::from(value);
+            let mut ignored: Vec<Vec<Seg>> = Vec::new();
+            let result: Result<T, toml::de::Error> =
+                serde_ignored::deserialize(de, |p| ignored.push(segments(&p)));
+            if removed.is_empty() {
+                had_unknown = !ignored.is_empty();
+                for rel in ignored {
+                    let mut full = path.clone();
+                    full.extend(rel);
+                    self.unknown.push(Unknown { path: full });
+                }
             }
+            let e = match result {
+                Ok(value) => {
+                    return Some(Item {
+                        file: self.file,
+                        span,
+                        value,
+                        damaged: broken || had_unknown || !removed.is_empty(),
+                    });
+                }
+                Err(e) => e,
+            };
+            let err_span = e.span();
+            let already = err_span.as_ref().is_some_and(|es| {
+                self.syntax_spans
+                    .iter()
+                    .chain(&removed)
+                    .any(|s| s.start <= es.start && es.end <= s.end)
+            });
+            let follow_up = e.message().contains("missing field") && !removed.is_empty();
+            if !already && !follow_up {
+                self.diags.push(serde_error(self.file, span.clone(), &e));
+            }
+            // Retry without the bad key, on a fresh copy of the item.
+            let Some(es) =
+                err_span.filter(|es| *es != span && !e.message().contains("missing field"))
+            else {
+                return None;
+            };
+            let Some(mut fresh) = fresh_item(self.text, &path) else {
+                return None;
+            };
+            if !prune(fresh.get_mut(), &es) {
+                return None;
+            }
+            removed.push(es);
+            value = fresh;
         }
+        None
     }
 
     fn locate_unknown(&mut self) {
         if self.unknown.is_empty() {
             return;
         }
-        let Ok(root) = DeTable::parse(self.text) else {
-            return;
-        };
+        let (root, _) = DeTable::parse_recoverable(self.text);
         let root = root.into_inner();
         for u in std::mem::take(&mut self.unknown) {
             let (span, parent) = locate(&root, &u.path);
@@ -442,4 +498,69 @@ fn between(s: &str, start: &str, end: &str) -> Option<String> {
     let i = s.find(start)? + start.len();
     let j = s[i..].find(end)? + i;
     Some(s[i..j].to_string())
+}
+
+/// The item at `path` (`[section]` or `[section, index]`), parsed again from the text.
+fn fresh_item<'i>(text: &'i str, path: &[Seg]) -> Option<toml::Spanned<DeValue<'i>>> {
+    let (root, _) = DeTable::parse_recoverable(text);
+    let Some(Seg::Key(section)) = path.first() else {
+        return None;
+    };
+    let (_, value) = root
+        .into_inner()
+        .into_iter()
+        .find(|(k, _)| k.get_ref().as_ref() == section.as_str())?;
+    match path.get(1) {
+        None => Some(value),
+        Some(Seg::Index(i)) => match value.into_inner() {
+            DeValue::Array(items) => items.into_iter().nth(*i),
+            _ => None,
+        },
+        Some(Seg::Key(_)) => None,
+    }
+}
+
+/// Removes the innermost key whose value holds `bad`; false if there is none.
+fn prune(value: &mut DeValue<'_>, bad: &Range<usize>) -> bool {
+    let within = |s: &Range<usize>| s.start <= bad.start && bad.end <= s.end;
+    match value {
+        DeValue::Table(t) => {
+            let mut pruned_inside = false;
+            let mut drop_key = None;
+            for (k, v) in t.iter_mut() {
+                if within(&v.span()) || within(&k.span()) {
+                    if prune(v.get_mut(), bad) {
+                        pruned_inside = true;
+                    } else {
+                        drop_key = Some(k.get_ref().to_string());
+                    }
+                    break;
+                }
+            }
+            if pruned_inside {
+                return true;
+            }
+            match drop_key {
+                Some(key) => {
+                    let old = std::mem::take(t);
+                    for (k, v) in old {
+                        if k.get_ref().as_ref() != key.as_str() {
+                            t.insert(k, v);
+                        }
+                    }
+                    true
+                }
+                None => false,
+            }
+        }
+        DeValue::Array(items) => {
+            for v in items.iter_mut() {
+                if within(&v.span()) {
+                    return prune(v.get_mut(), bad);
+                }
+            }
+            false
+        }
+        _ => false,
+    }
 }

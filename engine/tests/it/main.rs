@@ -1,0 +1,4 @@
+//! Integration tests of the engine: one binary, fixtures as files, snapshots with insta.
+
+mod diagnostics;
+mod properties;
