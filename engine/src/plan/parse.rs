@@ -262,14 +262,8 @@ impl FileCtx<'_> {
                 self.diags.push(serde_error(self.file, span.clone(), &e));
             }
             // Retry without the bad key, on a fresh copy of the item.
-            let Some(es) =
-                err_span.filter(|es| *es != span && !e.message().contains("missing field"))
-            else {
-                return None;
-            };
-            let Some(mut fresh) = fresh_item(self.text, &path) else {
-                return None;
-            };
+            let es = err_span.filter(|es| *es != span && !e.message().contains("missing field"))?;
+            let mut fresh = fresh_item(self.text, &path)?;
             if !prune(fresh.get_mut(), &es) {
                 return None;
             }

@@ -1,0 +1,133 @@
+//! The command line: exit codes, text and JSON output, schema freshness.
+
+use crate::{repo, run, stdout};
+
+#[test]
+fn check_passes_on_the_demo_plan() {
+    let out = run(&["check", "plans/amp-pmlcd"]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("plan `amp-pmlcd` is valid"), "{text}");
+}
+
+#[test]
+fn check_exits_1_and_locates_errors_in_json() {
+    let fixture = "engine/tests/fixtures/diagnostics/E006-unknown-dependency";
+    let out = run(&["check", fixture, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(doc["valid"], false);
+    let diags = doc["diagnostics"].as_array().expect("diagnostics");
+    let dep = diags
+        .iter()
+        .find(|d| {
+            d["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("atelier-elu`"))
+        })
+        .expect("unknown dependency reported");
+    assert_eq!(dep["code"], "E006");
+    assert_eq!(dep["line"], 33);
+    assert_eq!(dep["column"], 22);
+    assert!(dep["file"].as_str().unwrap().ends_with("plan.toml"));
+    assert_eq!(dep["suggestions"][0], "atelier-elus");
+}
+
+#[test]
+fn check_text_output_has_file_line_col_code_and_caret() {
+    let out = run(&[
+        "check",
+        "engine/tests/fixtures/diagnostics/E002-unknown-key",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text.contains("E002-unknown-key/plan.toml:32:1: error[E002]: unknown key `duraton`"),
+        "{text}"
+    );
+    assert!(text.contains("^^^^^^^ not a key of this table"), "{text}");
+    assert!(text.contains("did you mean `duration`?"), "{text}");
+}
+
+#[test]
+fn unreadable_plan_directory_exits_2() {
+    let out = run(&["check", "plans/no-such-plan"]);
+    assert_eq!(out.status.code(), Some(2));
+    let dir = std::env::temp_dir().join(format!("metroplan-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = run(&["check", dir.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a directory without plan.toml cannot be read"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(run(&["check"]).status.code(), Some(2));
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["check", "plans/amp-pmlcd", "--format", "yaml"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn committed_schema_is_current() {
+    let out = run(&["schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let committed = std::fs::read_to_string(repo().join("plans/plan.schema.json")).unwrap();
+    assert!(
+        stdout(&out) == committed,
+        "plans/plan.schema.json is stale: cargo run -p metroplan -- schema > plans/plan.schema.json"
+    );
+    let check = run(&["schema", "--check", "plans/plan.schema.json"]);
+    assert_eq!(check.status.code(), Some(0));
+}
+
+#[test]
+fn every_plan_file_points_at_the_schema() {
+    for entry in walk(&repo().join("plans")) {
+        if entry.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&entry).unwrap();
+            let first = text.lines().next().unwrap_or("");
+            assert!(
+                first.starts_with("#:schema ") && first.ends_with("plan.schema.json"),
+                "{}",
+                entry.display()
+            );
+            let target = entry
+                .parent()
+                .unwrap()
+                .join(first.trim_start_matches("#:schema ").trim());
+            assert!(
+                target.is_file(),
+                "{}: {} does not exist",
+                entry.display(),
+                target.display()
+            );
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}
