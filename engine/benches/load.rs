@@ -4,6 +4,10 @@
 //!
 //! Run: `cargo bench -p metroplan-engine --bench load`
 
+// The same allocator as the `metroplan` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use metroplan_engine::plan::raw::RawFile;
 use metroplan_engine::{load, synth};

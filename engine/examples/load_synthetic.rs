@@ -6,6 +6,10 @@
 
 use std::time::Instant;
 
+// The same allocator as the `metroplan` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use metroplan_engine::plan::raw::RawFile;
 use metroplan_engine::{load, synth};
 
@@ -23,18 +27,25 @@ fn peak_rss_kib() -> u64 {
 
 fn main() {
     let mut args = std::env::args().skip(1);
+    // `compare`: baseline and load alternate in one process; the median ratio is printed.
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let mode = args.next().unwrap_or_else(|| "load".into());
     let src = synth::plan(n);
     let bytes: usize = src.files.values().map(String::len).sum();
+    if mode == "compare" {
+        compare(&src, n);
+        return;
+    }
     let before = peak_rss_kib();
     let t = Instant::now();
     match mode.as_str() {
         "baseline" => {
-            for text in src.files.values() {
-                let parsed: RawFile = toml::from_str(text).expect("valid TOML");
-                std::hint::black_box(parsed);
-            }
+            let parsed: Vec<RawFile> = src
+                .files
+                .values()
+                .map(|t| toml::from_str(t).expect("valid TOML"))
+                .collect();
+            std::hint::black_box(&parsed);
         }
         "parse" => {
             let mut parts = metroplan_engine::plan::parse::RawParts::default();
@@ -59,5 +70,36 @@ fn main() {
         elapsed.as_secs_f64() * 1000.0,
         peak_rss_kib() as f64 / 1024.0,
         before as f64 / 1024.0
+    );
+}
+
+fn compare(src: &metroplan_engine::MemorySource, n: usize) {
+    let rounds = 7;
+    let (mut base, mut ours) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let parsed: Vec<RawFile> = src
+            .files
+            .values()
+            .map(|t| toml::from_str(t).expect("valid TOML"))
+            .collect();
+        drop(std::hint::black_box(parsed));
+        base.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let loaded = load(src);
+        assert!(loaded.plan.is_some());
+        drop(std::hint::black_box(loaded));
+        ours.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let mut ratios: Vec<f64> = ours.iter().zip(&base).map(|(o, b)| o / b).collect();
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "compare actions={n} rounds={rounds} baseline_median_ms={:.0} load_median_ms={:.0} ratio_median={:.2}",
+        median(&mut base),
+        median(&mut ours),
+        median(&mut ratios)
     );
 }

@@ -16,8 +16,11 @@ pub struct LoopEdge {
 
 /// Builds the graph: one node per item (same index), an edge from each predecessor to
 /// its successor, weighted by the index of the dependency in the successor's list.
-pub fn build(n: usize, deps: impl Fn(usize) -> Vec<usize>) -> DiGraph<(), usize, u32> {
-    let mut g = DiGraph::with_capacity(n, n);
+pub fn build<I: IntoIterator<Item = usize>>(
+    n: usize,
+    deps: impl Fn(usize) -> I,
+) -> DiGraph<(), usize, u32> {
+    let mut g = DiGraph::with_capacity(n, n * 2);
     for _ in 0..n {
         g.add_node(());
     }

@@ -4,12 +4,13 @@
 //! every reference points at something declared, dates exist and ranges are ordered,
 //! dated values do not overlap, dependencies form no loop, workflows are well formed.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use jiff::civil::Date;
 use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::diagnostic::Loc;
@@ -17,9 +18,17 @@ pub use crate::plan::literal::{DurationUnit, MonthDay, Span};
 pub use crate::plan::raw::{Assessment, FieldType, ItemKind, LinkType, ParamUnit, TerritoryLevel};
 
 /// An identifier: lowercase ASCII letters, digits, `-` and `_`, starting with a letter or digit.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct Id(String);
+///
+/// Shared (`Arc<str>`): the registry and every reference to an item hold the same text, so a
+/// plan of 100 000 actions does not allocate one string per reference.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Id(Arc<str>);
+
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
 
 impl Id {
     pub fn parse(s: &str) -> Result<Id, String> {
@@ -29,7 +38,7 @@ impl Id {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
             && s.as_bytes()[0].is_ascii_alphanumeric();
         if ok {
-            Ok(Id(s.to_string()))
+            Ok(Id(Arc::from(s)))
         } else {
             let fixed = slug(s);
             Err(if fixed.is_empty() {
@@ -43,6 +52,15 @@ impl Id {
     }
 
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// An id already validated and interned by a registry.
+    pub(crate) fn from_shared(s: Arc<str>) -> Id {
+        Id(s)
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<str> {
         &self.0
     }
 }
@@ -161,7 +179,7 @@ pub struct Plan {
     pub funds: Vec<Fund>,
     pub workflows: Vec<Workflow>,
     #[serde(skip)]
-    pub(crate) action_index: HashMap<Id, usize>,
+    pub(crate) action_index: FxHashMap<Id, usize>,
 }
 
 impl Plan {

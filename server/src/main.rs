@@ -6,6 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// Loading a plan allocates many small values: with mimalloc the 100 000-action load
+// took about half the time it took with glibc's allocator (README, Performance).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// metroplan: make a public-policy plan executable.
 #[derive(Debug, Parser)]
 #[command(name = "metroplan", version, about, long_about = None, propagate_version = true)]

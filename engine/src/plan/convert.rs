@@ -5,9 +5,11 @@
 //! so one run reports everything.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use jiff::civil::Date;
 use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
 
 use super::files::{PlanSource, confine};
 use super::literal::{Amount, DurationUnit, PlanDate, Span};
@@ -24,17 +26,22 @@ use crate::workflow::{GUARDS, SYSTEM_ROLE, is_guard};
 #[derive(Debug, Default)]
 struct Registry {
     kind: &'static str,
-    ids: HashMap<String, Loc>,
-    order: Vec<String>,
+    ids: FxHashMap<Arc<str>, Loc>,
 }
 
 impl Registry {
     fn new(kind: &'static str) -> Self {
         Registry {
             kind,
-            ids: HashMap::new(),
-            order: Vec::new(),
+            ids: FxHashMap::default(),
         }
+    }
+
+    /// Declared ids in order, for suggestions (computed only when something is wrong).
+    fn sorted(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.ids.keys().map(|k| &**k).collect();
+        v.sort_unstable();
+        v
     }
     fn contains(&self, id: &str) -> bool {
         self.ids.contains_key(id)
@@ -86,23 +93,22 @@ impl Cx<'_> {
             );
             return None;
         }
-        reg.ids.insert(id.to_string(), loc);
-        reg.order.push(id.to_string());
+        reg.ids.insert(id.shared().clone(), loc);
         Some(id)
     }
 
     /// Resolves a reference; an unknown one is an error with the closest ids suggested.
     fn refer(&mut self, reg: &Registry, file: FileId, sp: &Sp<String>) -> Option<Id> {
         let name = sp.get_ref();
-        if reg.contains(name) {
-            return Id::parse(name).ok();
+        if let Some((shared, _)) = reg.ids.get_key_value(name.as_str()) {
+            return Some(Id::from_shared(shared.clone()));
         }
         self.unknown(reg, sp_loc(file, sp), name);
         None
     }
 
     fn unknown(&mut self, reg: &Registry, loc: Loc, name: &str) {
-        let suggestions = closest(name, reg.order.iter().map(String::as_str));
+        let suggestions = closest(name, reg.sorted());
         let mut d = Diagnostic::at(
             Code::UnknownReference,
             loc,
@@ -111,12 +117,12 @@ impl Cx<'_> {
         .with_label(format!("no {} has this id", reg.kind))
         .with_suggestions(suggestions);
         if d.suggestions.is_empty() {
-            d = d.with_help(if reg.order.is_empty() {
+            d = d.with_help(if reg.ids.is_empty() {
                 format!("no {} is declared in the plan", reg.kind)
             } else {
                 format!(
                     "declare it, or use one of the {} {}s declared",
-                    reg.order.len(),
+                    reg.ids.len(),
                     reg.kind
                 )
             });
@@ -252,6 +258,15 @@ impl Cx<'_> {
     }
 }
 
+/// A dependency read from a file, resolved once every action has its index.
+struct PendingDep {
+    name: String,
+    link: LinkType,
+    lag: Span,
+    reason: Option<String>,
+    loc: Loc,
+}
+
 /// All id namespaces of a plan.
 struct Registries {
     axis: Registry,
@@ -272,7 +287,7 @@ struct Registries {
 
 /// Converts and validates; returns the plan when no error was found.
 pub fn convert(
-    parts: RawParts,
+    mut parts: RawParts,
     root_file: FileId,
     source: &dyn PlanSource,
     diags: &mut Diagnostics,
@@ -338,8 +353,7 @@ pub fn convert(
     };
     r.role
         .ids
-        .insert(SYSTEM_ROLE.to_string(), Loc::new(root_file, 0..0));
-    r.role.order.push(SYSTEM_ROLE.to_string());
+        .insert(Arc::from(SYSTEM_ROLE), Loc::new(root_file, 0..0));
 
     let labelled =
         |cx: &mut Cx<'_>, reg: &mut Registry, items: &[Item<RawLabelled>]| -> Vec<Labelled> {
@@ -616,10 +630,33 @@ pub fn convert(
     }
 
     // Actions.
-    let mut actions: Vec<Action> = Vec::new();
-    let mut action_index: HashMap<Id, usize> = HashMap::new();
-    let mut pending_deps: Vec<Vec<(String, Loc)>> = Vec::new();
-    for (it, id) in parts.action.iter().zip(action_ids) {
+    // Costs written on the actions, checked against the budget with the allocations.
+    let action_lines: Vec<(i16, Decimal, Loc)> = parts
+        .action
+        .iter()
+        .flat_map(|it| {
+            it.value.budget_line.iter().map(move |b| {
+                (
+                    *b.year.get_ref() as i16,
+                    b.amount.get_ref().0,
+                    sp_loc(it.file, &b.amount),
+                )
+            })
+        })
+        .collect();
+    let n_actions = parts.action.len();
+    let mut actions: Vec<Action> = Vec::with_capacity(n_actions);
+    let mut action_index: FxHashMap<Id, usize> = FxHashMap::default();
+    action_index.reserve(n_actions);
+    let mut pending_deps: Vec<Vec<PendingDep>> = Vec::with_capacity(n_actions);
+    // Raw actions are consumed (their texts move into the model) and freed one by one.
+    for (mut it, id) in std::mem::take(&mut parts.action)
+        .into_iter()
+        .zip(action_ids)
+    {
+        let title = std::mem::take(&mut it.value.title);
+        let description = it.value.description.take();
+        let raw_deps = std::mem::take(&mut it.value.depends_on);
         let a = &it.value;
         let f = it.file;
         let axis = cx.refer(&r.axis, f, &a.axis);
@@ -692,27 +729,20 @@ pub fn convert(
                 })
             })
             .collect();
-        let deps: Vec<(String, Loc)> = a
-            .depends_on
-            .iter()
-            .map(|d| (d.on.get_ref().clone(), sp_loc(f, &d.on)))
-            .collect();
         let (Some(id), Some(axis)) = (id, axis) else {
             continue;
         };
-        let depends_on = a
-            .depends_on
-            .iter()
-            .map(|d| Dependency {
-                on: usize::MAX,
-                on_id: Id::parse(d.on.get_ref()).unwrap_or_else(|_| id.clone()),
+        let deps: Vec<PendingDep> = raw_deps
+            .into_iter()
+            .map(|d| PendingDep {
+                loc: sp_loc(f, &d.on),
                 link: d.link.unwrap_or(LinkType::FinishToStart),
-                lag: d.lag.as_ref().map(|l| *l.get_ref()).unwrap_or(Span {
+                lag: d.lag.map(|l| l.into_inner()).unwrap_or(Span {
                     amount: 0,
                     unit: DurationUnit::Days,
                 }),
-                reason: d.reason.clone(),
-                loc: sp_loc(f, &d.on),
+                reason: d.reason,
+                name: d.on.into_inner(),
             })
             .collect();
         action_index.insert(id.clone(), actions.len());
@@ -722,8 +752,8 @@ pub fn convert(
             kind,
             axis,
             objective,
-            title: a.title.clone(),
-            description: a.description.clone(),
+            title,
+            description,
             lead,
             partners: partners_,
             audiences: audiences_,
@@ -732,7 +762,7 @@ pub fn convert(
             territories: territories_,
             timing,
             recurrence,
-            depends_on,
+            depends_on: Vec::new(),
             indicators,
             budget_lines,
             staff: staff_,
@@ -741,27 +771,26 @@ pub fn convert(
         });
     }
     // Dependencies, now that every action has its index.
-    let mut resolved_deps: Vec<Vec<Dependency>> = Vec::with_capacity(actions.len());
-    for (i, deps) in pending_deps.iter().enumerate() {
-        let mut kept = Vec::new();
-        for (k, (name, loc)) in deps.iter().enumerate() {
-            match action_index.get(name.as_str()) {
-                Some(&j) => {
-                    let mut d = actions[i].depends_on[k].clone();
-                    d.on = j;
-                    kept.push(d);
-                }
-                None if r.action.contains(name) => {} // declared but dropped for another error
-                None => cx.unknown(&r.action, loc.clone(), name),
+    for (i, deps) in pending_deps.into_iter().enumerate() {
+        let mut kept = Vec::with_capacity(deps.len());
+        for d in deps {
+            match action_index.get_key_value(d.name.as_str()) {
+                Some((on_id, &j)) => kept.push(Dependency {
+                    on: j,
+                    on_id: on_id.clone(),
+                    link: d.link,
+                    lag: d.lag,
+                    reason: d.reason,
+                    loc: d.loc,
+                }),
+                None if r.action.contains(&d.name) => {} // declared but dropped for another error
+                None => cx.unknown(&r.action, d.loc, &d.name),
             }
         }
-        resolved_deps.push(kept);
-    }
-    for (a, deps) in actions.iter_mut().zip(resolved_deps) {
-        a.depends_on = deps;
+        actions[i].depends_on = kept;
     }
     let g = graph::build(actions.len(), |i| {
-        actions[i].depends_on.iter().map(|d| d.on).collect()
+        actions[i].depends_on.iter().map(|d| d.on)
     });
     for lp in graph::loops(&g) {
         let mut names: Vec<&str> = lp.iter().map(|e| actions[e.from].id.as_str()).collect();
@@ -784,7 +813,7 @@ pub fn convert(
     }
 
     // Budget.
-    let budget = budget(&mut cx, &parts, &r, start, horizon);
+    let budget = budget(&mut cx, &parts, &r, start, horizon, &action_lines);
 
     // Workflows.
     let workflows: Vec<Workflow> = parts
@@ -1163,7 +1192,14 @@ fn year_budget(budget: &DatedValues<Decimal>, year: i16) -> Option<Decimal> {
         .map(|d| d.value)
 }
 
-fn budget(cx: &mut Cx<'_>, parts: &RawParts, r: &Registries, start: Date, horizon: Date) -> Budget {
+fn budget(
+    cx: &mut Cx<'_>,
+    parts: &RawParts,
+    r: &Registries,
+    start: Date,
+    horizon: Date,
+    action_lines: &[(i16, Decimal, Loc)],
+) -> Budget {
     let mut annual_items = Vec::new();
     let mut allocations = Vec::new();
     let mut file = None;
@@ -1254,12 +1290,9 @@ fn budget(cx: &mut Cx<'_>, parts: &RawParts, r: &Registries, start: Date, horizo
     // Costs written on the actions themselves, against the same budget.
     let mut lines: BTreeMap<i16, Decimal> = BTreeMap::new();
     let mut last_line: HashMap<i16, Loc> = HashMap::new();
-    for it in &parts.action {
-        for b in &it.value.budget_line {
-            let y = *b.year.get_ref() as i16;
-            *lines.entry(y).or_default() += b.amount.get_ref().0;
-            last_line.insert(y, sp_loc(it.file, &b.amount));
-        }
+    for (y, amount, loc) in action_lines {
+        *lines.entry(*y).or_default() += *amount;
+        last_line.insert(*y, loc.clone());
     }
     for (y, total) in lines {
         if let Some(budget) = year_budget(&annual, y)
@@ -1670,7 +1703,7 @@ fn form(cx: &mut Cx<'_>, f: FileId, raw: &RawForm, r: &Registries) -> Option<For
             continue;
         }
         if paths.contains(path) {
-            let first = paths.ids[path].clone();
+            let first = paths.ids[path.as_str()].clone();
             cx.push(
                 Diagnostic::at(
                     Code::DuplicateId,
@@ -1682,8 +1715,9 @@ fn form(cx: &mut Cx<'_>, f: FileId, raw: &RawForm, r: &Registries) -> Option<For
             ok = false;
             continue;
         }
-        paths.ids.insert(path.clone(), sp_loc(f, &fl.path));
-        paths.order.push(path.clone());
+        paths
+            .ids
+            .insert(Arc::from(path.as_str()), sp_loc(f, &fl.path));
         let needs_choices = matches!(fl.ty, FieldType::Choice | FieldType::Choices);
         let choices_ref = match (&fl.choices, needs_choices) {
             (Some(c), true) => cx.refer(&sets, f, c),
@@ -1791,12 +1825,6 @@ fn requirement(
         let all = Registry {
             kind: "field",
             ids: paths.ids.clone(),
-            order: field_types
-                .keys()
-                .cloned()
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect(),
         };
         cx.unknown(&all, sp_loc(f, &w.field), name);
         return None;
@@ -1862,8 +1890,11 @@ fn grid(
                         None => {
                             let reg = Registry {
                                 kind: "field",
-                                ids: HashMap::new(),
-                                order: form.fields.iter().map(|x| x.path.clone()).collect(),
+                                ids: form
+                                    .fields
+                                    .iter()
+                                    .map(|x| (Arc::from(x.path.as_str()), Loc::new(f, 0..0)))
+                                    .collect(),
                             };
                             cx.unknown(&reg, sp_loc(f, fl), fl.get_ref());
                         }

@@ -109,9 +109,10 @@ pub fn load(source: &dyn PlanSource) -> Loaded {
             match source.read_to_string(&rel) {
                 Ok(text) => {
                     let id = sources.add(shown(&rel), text);
-                    let mut file_parts = RawParts::default();
-                    parse_file(id, sources.text(id), &mut file_parts, &mut diags);
-                    for extra in file_parts.plan.drain(..) {
+                    // Straight into the plan's parts: no per-file copy of the items.
+                    let plans_before = parts.plan.len();
+                    parse_file(id, sources.text(id), &mut parts, &mut diags);
+                    for extra in parts.plan.drain(plans_before..) {
                         diags.push(
                             Diagnostic::at(
                                 Code::UnknownKey,
@@ -122,7 +123,6 @@ pub fn load(source: &dyn PlanSource) -> Loaded {
                             .with_help("move these keys to the [plan] table of plan.toml"),
                         );
                     }
-                    merge(&mut parts, file_parts);
                 }
                 Err(e) => diags.push(
                     Diagnostic::at(
@@ -182,28 +182,4 @@ fn expand(source: &dyn PlanSource, pattern: &str) -> Result<Vec<PathBuf>, String
         ));
     }
     Ok(vec![p])
-}
-
-fn merge(into: &mut RawParts, from: RawParts) {
-    macro_rules! m {
-        ($($f:ident),*) => { $( into.$f.extend(from.$f); )* };
-    }
-    m!(
-        plan,
-        calendar,
-        axis,
-        action,
-        partner,
-        territory,
-        territory_flag,
-        staff,
-        official,
-        role,
-        audience,
-        criterion,
-        domain,
-        budget,
-        fund,
-        workflow
-    );
 }

@@ -178,6 +178,7 @@ impl FileCtx<'_> {
         let span = value.span();
         match value.into_inner() {
             DeValue::Array(items) => {
+                out.reserve(items.len());
                 for (i, v) in items.into_iter().enumerate() {
                     let mut p = path.clone();
                     p.push(Seg::Index(i));
