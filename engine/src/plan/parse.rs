@@ -7,6 +7,7 @@
 use std::ops::Range;
 use std::sync::OnceLock;
 
+use rustc_hash::FxHashMap;
 use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
@@ -54,12 +55,6 @@ pub struct RawParts {
     pub syntax_errors: bool,
 }
 
-/// An unknown key found while deserializing, located later (rare, so the file is
-/// re-parsed only then).
-struct Unknown {
-    path: Vec<Seg>,
-}
-
 #[derive(Debug, Clone)]
 enum Seg {
     Key(String),
@@ -70,7 +65,6 @@ struct FileCtx<'a> {
     file: FileId,
     text: &'a str,
     diags: &'a mut Diagnostics,
-    unknown: Vec<Unknown>,
     /// Values the TOML parser already reported: no second diagnostic for them.
     syntax_spans: Vec<Range<usize>>,
 }
@@ -109,7 +103,6 @@ pub fn parse_file(file: FileId, text: &str, parts: &mut RawParts, diags: &mut Di
         file,
         text,
         diags,
-        unknown: Vec::new(),
         syntax_spans,
     };
     for (key, value) in root.into_inner() {
@@ -145,7 +138,6 @@ pub fn parse_file(file: FileId, text: &str, parts: &mut RawParts, diags: &mut Di
             }
         }
     }
-    ctx.locate_unknown();
 }
 
 fn first_line(m: &str) -> &str {
@@ -218,7 +210,7 @@ impl FileCtx<'_> {
     ) -> Option<Item<T>> {
         let span = value.span();
         let mut removed: Vec<Range<usize>> = Vec::new();
-        let mut had_unknown = false;
+        let had_unknown = self.check_keys(value.get_ref(), &path);
         let broken = self
             .syntax_spans
             .iter()
@@ -229,17 +221,7 @@ impl FileCtx<'_> {
         // item has few keys, and each round removes one.
         for _round in 0..32 {
             let de = ValueDeserializer::from(value);
-            let mut ignored: Vec<Vec<Seg>> = Vec::new();
-            let result: Result<T, toml::de::Error> =
-                serde_ignored::deserialize(de, |p| ignored.push(segments(&p)));
-            if removed.is_empty() {
-                had_unknown = !ignored.is_empty();
-                for rel in ignored {
-                    let mut full = path.clone();
-                    full.extend(rel);
-                    self.unknown.push(Unknown { path: full });
-                }
-            }
+            let result: Result<T, toml::de::Error> = T::deserialize(de);
             let e = match result {
                 Ok(value) => {
                     return Some(Item {
@@ -274,142 +256,113 @@ impl FileCtx<'_> {
         None
     }
 
-    fn locate_unknown(&mut self) {
-        if self.unknown.is_empty() {
-            return;
-        }
-        let (root, _) = DeTable::parse_recoverable(self.text);
-        let root = root.into_inner();
-        for u in std::mem::take(&mut self.unknown) {
-            let (span, parent) = locate(&root, &u.path);
-            let key = match u.path.last() {
-                Some(Seg::Key(k)) => k.clone(),
-                _ => continue,
-            };
-            let known = keys_at(&parent);
-            let mut d = Diagnostic::at(
-                Code::UnknownKey,
-                Loc::new(self.file, span.unwrap_or(0..0)),
-                format!("unknown key `{key}` in {}", describe(&parent)),
-            )
-            .with_label("not a key of this table")
-            .with_suggestions(closest(&key, known.iter().map(String::as_str)));
-            if d.suggestions.is_empty() && !known.is_empty() {
-                d = d.with_help(format!("the keys allowed here are: {}", known.join(", ")));
+    /// Reports every key of an item that its structure does not have; true if any.
+    fn check_keys(&mut self, value: &DeValue<'_>, path: &[Seg]) -> bool {
+        let Some(Seg::Key(section)) = path.first() else {
+            return false;
+        };
+        let Some(Some(shape)) = shapes().fields.get(section.as_str()) else {
+            return false;
+        };
+        let mut names = vec![section.as_str()];
+        self.walk_keys(value, shape, &mut names)
+    }
+
+    fn walk_keys<'v>(
+        &mut self,
+        value: &'v DeValue<'_>,
+        shape: &Shape,
+        names: &mut Vec<&'v str>,
+    ) -> bool
+    where
+        Self: 'v,
+    {
+        let mut found = false;
+        match value {
+            DeValue::Table(t) => {
+                for (k, v) in t.iter() {
+                    let key: &str = k.get_ref().as_ref();
+                    match shape.fields.get(key) {
+                        None => {
+                            found = true;
+                            self.unknown_key(key, k.span(), shape, names);
+                        }
+                        Some(Some(child)) => {
+                            names.push(key);
+                            found |= self.walk_keys(v.get_ref(), child, names);
+                            names.pop();
+                        }
+                        Some(None) => {}
+                    }
+                }
             }
-            self.diags.push(d);
+            DeValue::Array(items) => {
+                for v in items.iter() {
+                    found |= self.walk_keys(v.get_ref(), shape, names);
+                }
+            }
+            _ => {}
         }
+        found
+    }
+
+    fn unknown_key(&mut self, key: &str, span: Range<usize>, shape: &Shape, names: &[&str]) {
+        let mut d = Diagnostic::at(
+            Code::UnknownKey,
+            Loc::new(self.file, span),
+            format!("unknown key `{key}` in `[{}]`", names.join(".")),
+        )
+        .with_label("not a key of this table")
+        .with_suggestions(closest(key, shape.names.iter().map(String::as_str)));
+        if d.suggestions.is_empty() && !shape.names.is_empty() {
+            d = d.with_help(format!(
+                "the keys allowed here are: {}",
+                shape.names.join(", ")
+            ));
+        }
+        self.diags.push(d);
     }
 }
 
-fn segments(p: &serde_ignored::Path<'_>) -> Vec<Seg> {
-    let mut out = Vec::new();
-    let mut cur = p;
-    loop {
-        match cur {
-            serde_ignored::Path::Root => break,
-            serde_ignored::Path::Seq { parent, index } => {
-                out.push(Seg::Index(*index));
-                cur = parent;
-            }
-            serde_ignored::Path::Map { parent, key } => {
-                out.push(Seg::Key(key.clone()));
-                cur = parent;
-            }
-            serde_ignored::Path::Some { parent }
-            | serde_ignored::Path::NewtypeStruct { parent }
-            | serde_ignored::Path::NewtypeVariant { parent } => cur = parent,
-        }
-    }
-    out.reverse();
-    // `toml::Spanned` travels as a private map; its keys are not the author's.
-    out.retain(|s| !matches!(s, Seg::Key(k) if k.starts_with("$__")));
-    out
+/// The keys each table of a plan file may have, from the JSON Schema (built once).
+#[derive(Debug, Default)]
+struct Shape {
+    /// Each allowed key, with the shape of its value when that is a table (or tables).
+    fields: FxHashMap<String, Option<Shape>>,
+    /// The allowed keys in schema order, for suggestions.
+    names: Vec<String>,
 }
 
-/// The span of the key at `path`, and the path of its parent table.
-fn locate(root: &DeTable<'_>, path: &[Seg]) -> (Option<Range<usize>>, Vec<Seg>) {
-    let parent: Vec<Seg> = path[..path.len().saturating_sub(1)].to_vec();
-    let mut table = Some(root);
-    let mut value: Option<&DeValue<'_>> = None;
-    let mut span = None;
-    for seg in path {
-        match seg {
-            Seg::Key(k) => {
-                let t = match (table, value) {
-                    (Some(t), _) => t,
-                    (None, Some(DeValue::Table(t))) => t,
-                    _ => return (span, parent),
-                };
-                let Some((key, v)) = t
-                    .iter()
-                    .find(|(key, _)| key.get_ref().as_ref() == k.as_str())
-                else {
-                    return (span, parent);
-                };
-                span = Some(key.span());
-                value = Some(v.get_ref());
-                table = None;
-            }
-            Seg::Index(i) => {
-                let Some(DeValue::Array(a)) = value else {
-                    return (span, parent);
-                };
-                let Some(v) = a.into_iter().nth(*i) else {
-                    return (span, parent);
-                };
-                value = Some(v.get_ref());
-            }
-        }
-    }
-    (span, parent)
+fn shapes() -> &'static Shape {
+    static SHAPES: OnceLock<Shape> = OnceLock::new();
+    SHAPES.get_or_init(|| {
+        let root = schema();
+        shape_at(root, root, 0).unwrap_or_default()
+    })
 }
 
-fn describe(parent: &[Seg]) -> String {
-    let mut s = String::new();
-    for seg in parent {
-        if let Seg::Key(k) = seg {
-            if !s.is_empty() {
-                s.push('.');
-            }
-            s.push_str(k);
-        }
+fn shape_at(root: &serde_json::Value, node: &serde_json::Value, depth: u32) -> Option<Shape> {
+    if depth > 16 {
+        return None;
     }
-    if s.is_empty() {
-        "the file".to_string()
-    } else {
-        format!("`[{s}]`")
+    let node = resolve(root, node);
+    if node.get("type").and_then(|t| t.as_str()) == Some("array") {
+        return shape_at(root, node.get("items")?, depth + 1);
     }
+    let props = node.get("properties")?.as_object()?;
+    Some(Shape {
+        fields: props
+            .iter()
+            .map(|(k, v)| (k.clone(), shape_at(root, v, depth + 1)))
+            .collect(),
+        names: props.keys().cloned().collect(),
+    })
 }
 
 fn schema() -> &'static serde_json::Value {
     static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
     SCHEMA
         .get_or_init(|| serde_json::to_value(crate::schema::plan_file_schema()).unwrap_or_default())
-}
-
-/// The keys the schema allows in the table at `path`.
-fn keys_at(path: &[Seg]) -> Vec<String> {
-    let root = schema();
-    let mut node = root;
-    for seg in path {
-        node = resolve(root, node);
-        node = match seg {
-            Seg::Key(k) => match node.get("properties").and_then(|p| p.get(k)) {
-                Some(n) => n,
-                None => return Vec::new(),
-            },
-            Seg::Index(_) => match node.get("items") {
-                Some(n) => n,
-                None => return Vec::new(),
-            },
-        };
-    }
-    let node = resolve(root, node);
-    node.get("properties")
-        .and_then(|p| p.as_object())
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default()
 }
 
 /// Follows `$ref`, and the `allOf`/`anyOf` wrappers of optional structs.
