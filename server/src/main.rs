@@ -28,6 +28,10 @@ enum Command {
     Check(commands::check::Args),
     /// Print the JSON Schema of plan files (for editors and `taplo`).
     Schema(commands::schema::Args),
+    /// Schedule the plan: early and late dates, floats and the critical path.
+    Schedule(commands::schedule::Args),
+    /// Explain why an item starts when it does: its chain of driving predecessors.
+    Why(commands::schedule::WhyArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,9 +39,18 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Schema(args) => commands::schema::run(args),
+        Command::Schedule(args) => commands::schedule::run(args),
+        Command::Why(args) => commands::schedule::why(args),
     };
     match result {
         Ok(code) => code,
+        // A reader that stops early (`| head`) is not an error.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("metroplan: {e:#}");
             ExitCode::from(2)

@@ -131,3 +131,64 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn schedule_prints_every_item_and_json_parses() {
+    let out = run(&["schedule", "plans/amp-pmlcd"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("atelier-elus") && l.contains("2020-01-24")),
+        "{text}"
+    );
+    assert!(text.contains("plan finishes on 2025-12-31"), "{text}");
+    let out = run(&["schedule", "plans/amp-pmlcd", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let items = doc["schedule"]["items"].as_array().unwrap();
+    let call = items
+        .iter()
+        .find(|i| i["id"] == "fonds-initiative-annuel")
+        .unwrap();
+    assert_eq!(
+        call["occurrences"].as_array().unwrap().len(),
+        6,
+        "one call a year, 2020 to 2025"
+    );
+}
+
+#[test]
+fn why_explains_the_label_date_through_its_driving_chain() {
+    let out = run(&["why", "plans/amp-pmlcd", "label-diversite-egalite"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    for step in [
+        "candidature-labels",
+        "plan-formation",
+        "atelier-elus",
+        "adoption-plan",
+    ] {
+        assert!(text.contains(step), "{step} missing from:\n{text}");
+    }
+    assert!(text.contains("finish-to-start, lag 3mo"), "{text}");
+    let out = run(&["why", "plans/amp-pmlcd", "label-diversit"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("did you mean `label-diversite-egalite`")
+    );
+}
+
+#[test]
+fn schedule_refuses_a_broken_plan_with_exit_1() {
+    let out = run(&[
+        "schedule",
+        "engine/tests/fixtures/diagnostics/E007-dependency-cycle",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("E007"));
+}

@@ -337,6 +337,18 @@ pub enum LinkType {
     StartToFinish,
 }
 
+impl LinkType {
+    /// The name plan files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkType::FinishToStart => "finish-to-start",
+            LinkType::StartToStart => "start-to-start",
+            LinkType::FinishToFinish => "finish-to-finish",
+            LinkType::StartToFinish => "start-to-finish",
+        }
+    }
+}
+
 /// A dependency on another item.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields, rename = "Dependency")]

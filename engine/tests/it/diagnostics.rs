@@ -21,7 +21,13 @@ fn fixtures() -> Vec<(String, PathBuf)> {
 }
 
 fn render(name: &str, dir: &Path) -> (metroplan_engine::Loaded, String, String) {
-    let loaded = load(&DirSource::with_display(dir, format!("fixtures/{name}")));
+    let mut loaded = load(&DirSource::with_display(dir, format!("fixtures/{name}")));
+    // A plan that loads is scheduled too: schedule diagnostics (S codes) come from there.
+    if let Some(plan) = &loaded.plan {
+        let options = metroplan_engine::schedule::Options::default();
+        let s = metroplan_engine::schedule::schedule(plan, options);
+        loaded.diagnostics.extend(s.diagnostics);
+    }
     let text: String = loaded
         .diagnostics
         .iter()

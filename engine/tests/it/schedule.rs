@@ -1,0 +1,217 @@
+//! The scheduler: a hand-checked textbook network, the demonstration plan, and a property
+//! test against a brute-force computation on random networks.
+
+use std::path::Path;
+
+use metroplan_engine::schedule::{Driver, Options, day_of, schedule};
+use metroplan_engine::{DirSource, MemorySource, load};
+use proptest::prelude::*;
+
+fn fixture(name: &str) -> metroplan_engine::Plan {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/schedule")
+        .join(name);
+    let loaded = load(&DirSource::new(dir));
+    let text: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| loaded.sources.render(d))
+        .collect();
+    loaded.plan.unwrap_or_else(|| panic!("{}", text.join("\n")))
+}
+
+#[test]
+fn textbook_network_has_the_hand_computed_dates_floats_and_critical_path() {
+    let plan = fixture("textbook");
+    let s = schedule(&plan, Options::default());
+    let start = day_of(plan.start);
+    let row = |id: &str| {
+        let i = plan
+            .actions
+            .iter()
+            .position(|a| a.id.as_str() == id)
+            .unwrap();
+        let it = &s.items[i];
+        (
+            day_of(it.early_start) - start,
+            day_of(it.early_finish) - start + 1,
+            it.total_float,
+            it.free_float,
+            it.critical,
+        )
+    };
+    // (early start, exclusive early finish, total float, free float, critical)
+    assert_eq!(row("a"), (0, 3, 0, 0, true));
+    assert_eq!(row("b"), (3, 7, 0, 0, true));
+    assert_eq!(row("c"), (3, 5, 6, 0, false));
+    assert_eq!(row("d"), (7, 12, 0, 0, true));
+    assert_eq!(row("e"), (5, 6, 6, 6, false));
+    assert_eq!(row("f"), (12, 14, 0, 0, true));
+    assert_eq!(row("g"), (1, 3, 11, 11, false));
+    assert_eq!(row("h"), (11, 14, 0, 0, true));
+    let crit: Vec<&str> = s
+        .critical_path
+        .iter()
+        .map(|&i| plan.actions[i].id.as_str())
+        .collect();
+    assert_eq!(crit, ["a", "b", "d", "h", "f"]);
+    assert_eq!(s.finish.to_string(), "2020-01-14");
+    // Why does F start on day 12? Because of D, because of B, because of A.
+    let f = plan
+        .actions
+        .iter()
+        .position(|a| a.id.as_str() == "f")
+        .unwrap();
+    let chain: Vec<&str> = s
+        .driving_chain(f)
+        .iter()
+        .map(|&i| plan.actions[i].id.as_str())
+        .collect();
+    assert_eq!(chain, ["f", "d", "b", "a"]);
+    assert_eq!(s.items[0].driver, Driver::PlanStart);
+}
+
+#[test]
+fn demo_plan_schedule_follows_the_founding_document() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plans/amp-pmlcd");
+    let loaded = load(&DirSource::new(dir));
+    let plan = loaded.plan.expect("demo plan");
+    let s = schedule(&plan, Options::default());
+    let get = |id: &str| {
+        &s.items[plan
+            .actions
+            .iter()
+            .position(|a| a.id.as_str() == id)
+            .unwrap()]
+    };
+    assert!(get("atelier-elus").early_finish < get("label-diversite-egalite").early_start);
+    assert!(get("plan-formation").early_finish < get("candidature-labels").early_start);
+    assert!(get("guide-bonnes-pratiques").early_finish < get("candidature-labels").early_start);
+    let years = |id: &str| {
+        get(id)
+            .occurrences
+            .iter()
+            .map(|(d, _)| d.year())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        years("fonds-initiative-annuel"),
+        (2020..=2025).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        years("campagne-communication"),
+        (2021..=2025).collect::<Vec<_>>()
+    );
+    let call = &get("fonds-initiative-annuel").occurrences[0];
+    assert_eq!(
+        (call.0.to_string(), call.1.to_string()),
+        ("2020-02-01".into(), "2020-02-01".into())
+    );
+    // 20 working days after Thursday 2019-12-19, skipping the year-end closure (12-25 to
+    // 12-31) and New Year's Day: 12-20, 12-23, 12-24, 01-02, 01-03, then 01-06 ... 01-24.
+    assert_eq!(get("atelier-elus").early_start.to_string(), "2020-01-24");
+    assert!(s.diagnostics.is_empty(), "{:?}", s.diagnostics);
+    let table: String = s
+        .items
+        .iter()
+        .map(|it| {
+            format!(
+                "{:<32} {} {} float={}{}\n",
+                it.id,
+                it.early_start,
+                it.early_finish,
+                it.total_float,
+                if it.critical { " critical" } else { "" }
+            )
+        })
+        .collect();
+    insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("amp-pmlcd.schedule", table);
+    });
+}
+
+/// One item of a random network: its duration, and its dependencies as
+/// (predecessor seed, link type 0..4, lag in days).
+type RandomItem = (u8, Vec<(usize, u8, i8)>);
+
+/// A random network as a plan file: durations and lags in calendar days, every day worked.
+fn network() -> impl Strategy<Value = Vec<RandomItem>> {
+    prop::collection::vec(
+        (
+            1u8..10,
+            prop::collection::vec((0usize..1000, 0u8..4, -3i8..6), 0..3),
+        ),
+        1..40,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn forward_pass_matches_brute_force_relaxation(net in network()) {
+        let links = ["finish-to-start", "start-to-start", "finish-to-finish", "start-to-finish"];
+        let mut text = String::from(
+            "[plan]\nid = \"p\"\ntitle = \"P\"\nowner = \"T\"\nstart = 2020-01-01\nhorizon = 2030-12-31\ncurrency = \"EUR\"\nlocale = \"fr-FR\"\ntimezone = \"Europe/Paris\"\ndeliberation = { date = 2019-12-01, reference = \"T\" }\n[calendar]\nholidays = \"none\"\nworking_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n[[axis]]\nid = \"x\"\ntitle = \"X\"\n",
+        );
+        // Edges only go to earlier items: a DAG by construction.
+        let mut edges: Vec<Vec<(usize, usize, i32)>> = Vec::new();
+        for (i, (dur, deps)) in net.iter().enumerate() {
+            text.push_str(&format!("[[action]]\nid = \"i{i}\"\naxis = \"x\"\ntitle = \"I\"\nduration = \"{dur}d\"\n"));
+            let mut seen = std::collections::HashSet::new();
+            let deps: Vec<(usize, usize, i32)> = deps
+                .iter()
+                .filter(|_| i > 0)
+                .map(|(p, l, lag)| (p % i.max(1), *l as usize, *lag as i32))
+                .filter(|(p, _, _)| seen.insert(*p))
+                .collect();
+            if !deps.is_empty() {
+                let list: Vec<String> = deps
+                    .iter()
+                    .map(|(p, l, lag)| format!("{{ on = \"i{p}\", type = \"{}\", lag = \"{lag}d\" }}", links[*l]))
+                    .collect();
+                text.push_str(&format!("depends_on = [{}]\n", list.join(", ")));
+            }
+            edges.push(deps);
+        }
+        let mut src = MemorySource::new("p");
+        src.insert("plan.toml", text);
+        let loaded = load(&src);
+        let plan = loaded.plan.expect("generated plan is valid");
+        let s = schedule(&plan, Options::default());
+
+        // Brute force: relax every constraint until nothing changes (no topological order).
+        let n = net.len();
+        let dur: Vec<i32> = net.iter().map(|(d, _)| *d as i32).collect();
+        let mut es = vec![0i32; n];
+        loop {
+            let mut changed = false;
+            for i in 0..n {
+                for &(p, l, lag) in &edges[i] {
+                    let need = match l {
+                        0 => es[p] + dur[p] + lag,
+                        1 => es[p] + lag,
+                        2 => es[p] + dur[p] + lag - dur[i],
+                        _ => es[p] + lag - dur[i],
+                    };
+                    if need > es[i] {
+                        es[i] = need;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed { break; }
+        }
+        let start = day_of(plan.start);
+        let end = (0..n).map(|i| es[i] + dur[i]).max().unwrap();
+        for i in 0..n {
+            prop_assert_eq!(day_of(s.items[i].early_start) - start, es[i], "early start of i{}", i);
+            prop_assert_eq!(day_of(s.items[i].early_finish) - start + 1, es[i] + dur[i]);
+            prop_assert!(s.items[i].total_float >= 0);
+            prop_assert!(s.items[i].free_float <= s.items[i].total_float);
+        }
+        prop_assert_eq!(day_of(s.finish) - start + 1, end);
+        // Something always ends the plan: at least one item is critical.
+        prop_assert!(!s.critical_path.is_empty());
+    }
+}

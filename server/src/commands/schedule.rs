@@ -1,0 +1,177 @@
+//! `metroplan schedule` and `metroplan why`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use metroplan_engine::Plan;
+use metroplan_engine::schedule::{Driver, Options, Schedule, schedule};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The plan directory.
+    pub plan_dir: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Items whose total float (in working days) is at or under this are critical.
+    #[arg(long, default_value_t = 0)]
+    pub critical_float: i64,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    /// One line per item: dates, float, critical.
+    Table,
+    /// The full schedule as JSON.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WhyArgs {
+    /// The plan directory.
+    pub plan_dir: PathBuf,
+    /// The item whose start is explained.
+    pub item: String,
+}
+
+/// Loads a plan, or prints its diagnostics and gives the exit code.
+fn load(dir: &std::path::Path) -> anyhow::Result<Result<Plan, ExitCode>> {
+    if !dir.is_dir() {
+        anyhow::bail!("{} is not a directory", dir.display());
+    }
+    let loaded = metroplan_engine::load_dir(dir);
+    match loaded.plan {
+        Some(plan) => Ok(Ok(plan)),
+        None => {
+            let mut err = std::io::stderr().lock();
+            for d in &loaded.diagnostics {
+                writeln!(err, "{}", loaded.sources.render(d))?;
+            }
+            writeln!(
+                err,
+                "{}: the plan has errors; run `metroplan check` for details",
+                dir.display()
+            )?;
+            Ok(Err(ExitCode::from(1)))
+        }
+    }
+}
+
+fn warn(s: &Schedule) {
+    for d in &s.diagnostics {
+        eprintln!("warning[{}]: {}", d.code, d.message);
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let plan = match load(&args.plan_dir)? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let s = schedule(
+        &plan,
+        Options {
+            critical_float: args.critical_float,
+        },
+    );
+    warn(&s);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        Format::Json => {
+            let doc = serde_json::json!({ "plan": plan.id, "schedule": s });
+            serde_json::to_writer_pretty(&mut out, &doc).context("writing JSON")?;
+            writeln!(out)?;
+        }
+        Format::Table => {
+            let width = plan
+                .actions
+                .iter()
+                .map(|a| a.id.as_str().len())
+                .max()
+                .unwrap_or(2)
+                .max(4);
+            writeln!(
+                out,
+                "{:<width$}  {:<10}  {:<10}  {:<10}  {:<10}  {:>6}  critical",
+                "item", "start", "finish", "late start", "late finish", "float"
+            )?;
+            for it in &s.items {
+                writeln!(
+                    out,
+                    "{:<width$}  {}  {}  {}  {}  {:>6}  {}",
+                    it.id,
+                    it.early_start,
+                    it.early_finish,
+                    it.late_start,
+                    it.late_finish,
+                    it.total_float,
+                    if it.critical { "yes" } else { "" }
+                )?;
+            }
+            writeln!(out, "plan finishes on {}", s.finish)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn why(args: WhyArgs) -> anyhow::Result<ExitCode> {
+    let plan = match load(&args.plan_dir)? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let Some(index) = plan.actions.iter().position(|a| a.id.as_str() == args.item) else {
+        let ids: Vec<&str> = plan.actions.iter().map(|a| a.id.as_str()).collect();
+        let close = metroplan_engine::suggest::closest(&args.item, ids);
+        eprintln!("metroplan: no item `{}` in plan `{}`", args.item, plan.id);
+        if !close.is_empty() {
+            eprintln!("  = help: did you mean `{}`?", close.join("`, `"));
+        }
+        return Ok(ExitCode::from(2));
+    };
+    let s = schedule(&plan, Options::default());
+    let mut out = std::io::stdout().lock();
+    let it = &s.items[index];
+    writeln!(
+        out,
+        "`{}` starts on {} and finishes on {}; total float {} working days, free float {}{}.",
+        it.id,
+        it.early_start,
+        it.early_finish,
+        it.total_float,
+        it.free_float,
+        if it.critical { " (critical)" } else { "" }
+    )?;
+    for i in s.driving_chain(index) {
+        let item = &s.items[i];
+        let a = &plan.actions[i];
+        let reason = match item.driver {
+            Driver::PlanStart => format!("nothing before it: the plan starts on {}", plan.start),
+            Driver::FixedStart => "its start date is fixed in the plan".to_string(),
+            Driver::NotBefore => format!(
+                "it may not start before {}",
+                a.timing
+                    .not_before
+                    .map(|d| d.to_string())
+                    .unwrap_or_default()
+            ),
+            Driver::Recurrence => "its recurrence sets the date".to_string(),
+            Driver::Predecessor {
+                item: p,
+                dependency,
+            } => {
+                let d = &a.depends_on[dependency];
+                format!(
+                    "it depends on `{}` ({}, lag {})",
+                    plan.actions[p].id,
+                    d.link.name(),
+                    d.lag
+                )
+            }
+        };
+        writeln!(out, "  {} {}: {reason}", item.early_start, item.id)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
