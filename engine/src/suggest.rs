@@ -8,7 +8,9 @@ pub fn closest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -
         .filter_map(|c| {
             let d = strsim::damerau_levenshtein(&w, &c.to_lowercase());
             let limit = (w.chars().count().max(c.chars().count()) / 3).max(1);
-            let prefix = c.len() >= 4 && (c.starts_with(&w) || w.starts_with(c)) && w.len() >= 4;
+            // A part of a longer id (`ressource` for `metropole-ressource`) is a strong hint.
+            let lc = c.to_lowercase();
+            let prefix = c.len() >= 4 && w.len() >= 4 && (lc.contains(&w) || w.contains(&lc));
             (d <= limit || prefix).then_some((if prefix { d.min(limit) } else { d }, c))
         })
         .collect();
@@ -31,5 +33,9 @@ mod tests {
         assert_eq!(closest("atelier-elu", ids), vec!["atelier-elus"]);
         assert_eq!(closest("label-diversit", ids), vec!["label-diversite"]);
         assert!(closest("budget", ids).is_empty());
+        assert_eq!(
+            closest("ressource", ["metropole-ressource", "metropole-exemplaire"]),
+            vec!["metropole-ressource"]
+        );
     }
 }

@@ -32,6 +32,10 @@ enum Command {
     Schedule(commands::schedule::Args),
     /// Explain why an item starts when it does: its chain of driving predecessors.
     Why(commands::schedule::WhyArgs),
+    /// Items (and occurrences) in a date window, filtered by axis or lead.
+    Timeline(commands::schedule::TimelineArgs),
+    /// What moves, and which deadlines break, if an item slips.
+    WhatIf(commands::schedule::WhatIfArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,8 @@ fn main() -> ExitCode {
         Command::Schema(args) => commands::schema::run(args),
         Command::Schedule(args) => commands::schedule::run(args),
         Command::Why(args) => commands::schedule::why(args),
+        Command::Timeline(args) => commands::schedule::timeline(args),
+        Command::WhatIf(args) => commands::schedule::what_if_cmd(args),
     };
     match result {
         Ok(code) => code,

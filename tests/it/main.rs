@@ -3,6 +3,7 @@
 
 mod cli;
 mod demo_plan;
+mod exports;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

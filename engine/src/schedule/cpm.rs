@@ -209,6 +209,16 @@ pub fn schedule(plan: &Plan, options: Options) -> Schedule {
 
 /// Schedules with a calendar built once (what-if analyses reuse it).
 pub fn schedule_with(plan: &Plan, cal: &WorkCalendar, options: Options) -> Schedule {
+    schedule_slipped(plan, cal, options, None)
+}
+
+/// Schedules with one item forced to start `slip.1` calendar days later than it could.
+fn schedule_slipped(
+    plan: &Plan,
+    cal: &WorkCalendar,
+    options: Options,
+    slip: Option<(usize, i32)>,
+) -> Schedule {
     let ctx = Ctx { cal };
     let n = plan.actions.len();
     let mut succ: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n];
@@ -258,6 +268,10 @@ pub fn schedule_with(plan: &Plan, cal: &WorkCalendar, options: Options) -> Sched
             );
         }
         start = ctx.snap(a, start);
+        let slip_days = slip.filter(|(item, _)| *item == i).map_or(0, |(_, d)| d);
+        if slip_days != 0 {
+            start = ctx.cal.next_working(start + slip_days);
+        }
         let occ = occurrence_starts(a);
         if let Some(r) = &a.recurrence {
             // The first occurrence on or after what the dependencies allow.
@@ -300,7 +314,11 @@ pub fn schedule_with(plan: &Plan, cal: &WorkCalendar, options: Options) -> Sched
                     .with_help("move the fixed date, shorten what comes before, or remove the dependency"),
                 );
             }
-            start = f;
+            start = if slip_days != 0 {
+                ctx.cal.next_working(f + slip_days)
+            } else {
+                f
+            };
             why = Driver::FixedStart;
         }
         es[i] = start;
@@ -455,4 +473,60 @@ pub fn schedule_with(plan: &Plan, cal: &WorkCalendar, options: Options) -> Sched
 /// The inclusive last day of work for an exclusive finish (the start for zero duration).
 fn last_day(finish_exclusive: Day, start: Day) -> Day {
     (finish_exclusive - 1).max(start)
+}
+
+/// One item's move in a what-if analysis.
+#[derive(Debug, Clone, Serialize)]
+pub struct Move {
+    pub id: String,
+    pub from: Date,
+    pub to: Date,
+    /// Calendar days the early finish moves.
+    pub days: i32,
+}
+
+/// What moves if `item` slips `days` calendar days, and which deadlines it breaks.
+#[derive(Debug, Serialize)]
+pub struct WhatIf {
+    pub moves: Vec<Move>,
+    pub broken_deadlines: Vec<String>,
+    pub finish_before: Date,
+    pub finish_after: Date,
+}
+
+/// Reschedules with `item` starting `days` calendar days later than it can.
+pub fn what_if(plan: &Plan, item: usize, days: i32) -> WhatIf {
+    let cal = WorkCalendar::new(&plan.calendar, plan.start, plan.horizon);
+    let base = schedule_with(plan, &cal, Options::default());
+    let slipped = schedule_slipped(plan, &cal, Options::default(), Some((item, days)));
+    let moves = base
+        .items
+        .iter()
+        .zip(&slipped.items)
+        .filter(|(b, s)| b.early_finish != s.early_finish || b.early_start != s.early_start)
+        .map(|(b, s)| Move {
+            id: b.id.clone(),
+            from: b.early_finish,
+            to: s.early_finish,
+            days: day_of(s.early_finish) - day_of(b.early_finish),
+        })
+        .collect();
+    let before: Vec<&str> = base
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == Code::DeadlineMissed)
+        .map(|d| d.message.as_str())
+        .collect();
+    let broken_deadlines = slipped
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == Code::DeadlineMissed && !before.contains(&d.message.as_str()))
+        .map(|d| d.message.clone())
+        .collect();
+    WhatIf {
+        moves,
+        broken_deadlines,
+        finish_before: base.finish,
+        finish_after: slipped.finish,
+    }
 }

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use jiff::civil::Date;
 use metroplan_engine::Plan;
-use metroplan_engine::schedule::{Driver, Options, Schedule, schedule};
+use metroplan_engine::schedule::{Driver, Options, Schedule, export, schedule, what_if};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,6 +27,12 @@ pub enum Format {
     Table,
     /// The full schedule as JSON.
     Json,
+    /// RFC 4180 CSV, one row per item.
+    Csv,
+    /// iCalendar (RFC 5545): one event per item or occurrence, with stable UIDs.
+    Ics,
+    /// Mermaid gantt chart, sections by axis, critical items marked.
+    Mermaid,
 }
 
 #[derive(Debug, clap::Args)]
@@ -85,6 +92,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             serde_json::to_writer_pretty(&mut out, &doc).context("writing JSON")?;
             writeln!(out)?;
         }
+        Format::Csv => out.write_all(export::csv(&plan, &s).as_bytes())?,
+        Format::Ics => out.write_all(export::ical(&plan, &s).as_bytes())?,
+        Format::Mermaid => out.write_all(export::mermaid(&plan, &s).as_bytes())?,
         Format::Table => {
             let width = plan
                 .actions
@@ -172,6 +182,178 @@ pub fn why(args: WhyArgs) -> anyhow::Result<ExitCode> {
             }
         };
         writeln!(out, "  {} {}: {reason}", item.early_start, item.id)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TimelineArgs {
+    /// The plan directory.
+    pub plan_dir: PathBuf,
+    /// First day of the window (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: Date,
+    /// Last day of the window (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: Date,
+    /// Only items of this axis.
+    #[arg(long)]
+    pub axis: Option<String>,
+    /// Only items led by this partner.
+    #[arg(long)]
+    pub lead: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Items (and occurrences) that overlap the window, in date order.
+pub fn timeline(args: TimelineArgs) -> anyhow::Result<ExitCode> {
+    if args.to < args.from {
+        anyhow::bail!("--to {} is before --from {}", args.to, args.from);
+    }
+    let plan = match load(&args.plan_dir)? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    for (flag, value, known) in [
+        (
+            "--axis",
+            &args.axis,
+            plan.axes.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        ),
+        (
+            "--lead",
+            &args.lead,
+            plan.partners.iter().map(|p| p.id.as_str()).collect(),
+        ),
+    ] {
+        if let Some(v) = value
+            && !known.contains(&v.as_str())
+        {
+            let close = metroplan_engine::suggest::closest(v, known.iter().copied());
+            anyhow::bail!(
+                "{flag}: no `{v}` in plan `{}`{}",
+                plan.id,
+                if close.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (did you mean `{}`?)", close.join("`, `"))
+                }
+            );
+        }
+    }
+    let s = schedule(&plan, Options::default());
+    let mut rows: Vec<(Date, Date, &str, &str, bool)> = Vec::new();
+    for (a, it) in plan.actions.iter().zip(&s.items) {
+        if args.axis.as_deref().is_some_and(|x| a.axis.as_str() != x)
+            || args
+                .lead
+                .as_deref()
+                .is_some_and(|x| a.lead.as_ref().is_none_or(|l| l.as_str() != x))
+        {
+            continue;
+        }
+        let spans: Vec<(Date, Date)> = if it.occurrences.is_empty() {
+            vec![(it.early_start, it.early_finish)]
+        } else {
+            it.occurrences.clone()
+        };
+        for (start, end) in spans {
+            if start <= args.to && end >= args.from {
+                rows.push((start, end, a.id.as_str(), a.title.as_str(), it.critical));
+            }
+        }
+    }
+    rows.sort();
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            let items: Vec<_> = rows
+                .iter()
+                .map(|(s, e, id, title, crit)| serde_json::json!({"id": id, "title": title, "start": s, "finish": e, "critical": crit}))
+                .collect();
+            serde_json::to_writer_pretty(
+                &mut out,
+                &serde_json::json!({"plan": plan.id, "from": args.from, "to": args.to, "items": items}),
+            )?;
+            writeln!(out)?;
+        }
+        _ => {
+            for (s, e, id, title, crit) in &rows {
+                writeln!(
+                    out,
+                    "{s}  {e}  {id:<32} {title}{}",
+                    if *crit { "  (critique)" } else { "" }
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WhatIfArgs {
+    /// The plan directory.
+    pub plan_dir: PathBuf,
+    /// The item that slips.
+    pub item: String,
+    /// Calendar days it slips.
+    #[arg(long, allow_negative_numbers = true)]
+    pub slip: i32,
+    /// Output format (table or json).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Every item that moves if one slips, and the deadlines that break.
+pub fn what_if_cmd(args: WhatIfArgs) -> anyhow::Result<ExitCode> {
+    let plan = match load(&args.plan_dir)? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let Some(index) = plan.actions.iter().position(|a| a.id.as_str() == args.item) else {
+        let close = metroplan_engine::suggest::closest(
+            &args.item,
+            plan.actions.iter().map(|a| a.id.as_str()),
+        );
+        eprintln!("metroplan: no item `{}` in plan `{}`", args.item, plan.id);
+        if !close.is_empty() {
+            eprintln!("  = help: did you mean `{}`?", close.join("`, `"));
+        }
+        return Ok(ExitCode::from(2));
+    };
+    let w = what_if(&plan, index, args.slip);
+    let mut out = std::io::stdout().lock();
+    if matches!(args.format, Format::Json) {
+        serde_json::to_writer_pretty(&mut out, &w)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "If `{}` slips {} days, {} items move:",
+        args.item,
+        args.slip,
+        w.moves.len()
+    )?;
+    for m in &w.moves {
+        writeln!(
+            out,
+            "  {:<32} {} -> {}  ({:+} days)",
+            m.id, m.from, m.to, m.days
+        )?;
+    }
+    if w.broken_deadlines.is_empty() {
+        writeln!(
+            out,
+            "No deadline breaks. The plan finishes on {}.",
+            w.finish_after
+        )?;
+    } else {
+        for d in &w.broken_deadlines {
+            writeln!(out, "  deadline broken: {d}")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,168 @@
+//! Schedule exports read back by independent parsers, and the timeline and what-if commands.
+
+use std::collections::BTreeSet;
+
+use crate::{run, stdout};
+
+fn ics() -> String {
+    let out = run(&["schedule", "plans/amp-pmlcd", "--format", "ics"]);
+    assert_eq!(out.status.code(), Some(0));
+    stdout(&out)
+}
+
+#[test]
+fn icalendar_parses_back_with_stable_unique_uids() {
+    let text = ics();
+    assert_eq!(text, ics(), "two runs give the same bytes");
+    assert!(
+        text.lines().all(|l| l.len() <= 76),
+        "lines are folded at 75 octets"
+    );
+    let unfolded = icalendar::parser::unfold(&text);
+    let cal = icalendar::parser::read_calendar(&unfolded).expect("RFC 5545 parser accepts it");
+    let events: Vec<_> = cal
+        .components
+        .iter()
+        .filter(|c| c.name == "VEVENT")
+        .collect();
+    let uids: Vec<String> = events
+        .iter()
+        .map(|e| e.find_prop("UID").expect("UID").val.to_string())
+        .collect();
+    let unique: BTreeSet<&String> = uids.iter().collect();
+    assert_eq!(unique.len(), uids.len(), "UIDs are unique");
+    assert!(uids.contains(&"atelier-elus.amp-pmlcd@metroplan".to_string()));
+    for y in 2020..=2025 {
+        assert!(
+            uids.contains(&format!("fonds-initiative-annuel-{y}.amp-pmlcd@metroplan")),
+            "call {y}"
+        );
+    }
+    // Every dependency points at an event of the calendar.
+    for e in &events {
+        for p in e.properties.iter().filter(|p| p.name == "RELATED-TO") {
+            assert!(
+                unique.contains(&p.val.to_string()),
+                "dangling RELATED-TO {}",
+                p.val
+            );
+        }
+    }
+    let workshop = events
+        .iter()
+        .find(|e| e.find_prop("UID").unwrap().val.as_ref() == "atelier-elus.amp-pmlcd@metroplan")
+        .unwrap();
+    assert_eq!(
+        workshop.find_prop("DTSTART").unwrap().val.as_ref(),
+        "20200124"
+    );
+}
+
+#[test]
+fn csv_has_a_row_per_item_and_quotes_commas() {
+    let out = run(&["schedule", "plans/amp-pmlcd", "--format", "csv"]);
+    let text = stdout(&out);
+    let rows: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert!(rows[0].starts_with("id,kind,axis,title,lead,early_start"));
+    assert_eq!(rows.len(), 1 + 29);
+    assert!(rows.iter().any(|r| r.starts_with("veille-strategique,action,metropole-ressource,\"Veille stratégique sur les actions innovantes et efficaces, nationales")));
+}
+
+#[test]
+fn mermaid_has_a_section_per_axis() {
+    let text = stdout(&run(&[
+        "schedule",
+        "plans/amp-pmlcd",
+        "--format",
+        "mermaid",
+    ]));
+    assert!(text.starts_with("gantt\n"));
+    for s in [
+        "section Une Métropole exemplaire",
+        "section Une Métropole ressource",
+        "section Conditions de réussite",
+    ] {
+        assert!(text.contains(s), "{s}");
+    }
+    assert!(
+        text.contains(":milestone, label_diversite_egalite, 2021-11-25, 0d"),
+        "{text}"
+    );
+}
+
+#[test]
+fn timeline_lists_what_happens_in_a_window() {
+    let out = run(&[
+        "timeline",
+        "plans/amp-pmlcd",
+        "--from",
+        "2022-01-01",
+        "--to",
+        "2022-12-31",
+        "--axis",
+        "metropole-ressource",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(
+        text.contains("2022-02-01  2022-02-01  fonds-initiative-annuel"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2022-03-16  2022-03-22  campagne-communication"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("atelier-elus"),
+        "other axes are filtered out"
+    );
+    let bad = run(&[
+        "timeline",
+        "plans/amp-pmlcd",
+        "--from",
+        "2022-01-01",
+        "--to",
+        "2022-12-31",
+        "--axis",
+        "ressource",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("metropole-ressource"));
+}
+
+#[test]
+fn what_if_lists_every_item_that_moves() {
+    let out = run(&[
+        "what-if",
+        "plans/amp-pmlcd",
+        "plan-formation",
+        "--slip",
+        "60",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let moved: Vec<&str> = doc["moves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        moved,
+        [
+            "plan-formation",
+            "candidature-labels",
+            "label-diversite-egalite"
+        ]
+    );
+    assert!(
+        doc["moves"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["days"].as_i64().unwrap() >= 60)
+    );
+    assert!(doc["broken_deadlines"].as_array().unwrap().is_empty());
+}
