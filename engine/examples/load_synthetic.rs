@@ -32,6 +32,17 @@ fn main() {
     let mode = args.next().unwrap_or_else(|| "load".into());
     let src = synth::plan(n);
     let bytes: usize = src.files.values().map(String::len).sum();
+    if mode == "schedule" {
+        let plan = load(&src).plan.expect("valid");
+        let t = Instant::now();
+        let s = metroplan_engine::schedule::schedule(&plan, Default::default());
+        println!(
+            "schedule actions={n} time_ms={:.1} finish={}",
+            t.elapsed().as_secs_f64() * 1000.0,
+            s.finish
+        );
+        return;
+    }
     if mode == "compare" {
         compare(&src, n);
         return;

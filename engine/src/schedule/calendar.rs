@@ -3,7 +3,10 @@
 //! scheduler does integer arithmetic; a table of working days makes "add N working days"
 //! a lookup instead of a walk.
 
+use std::cell::RefCell;
+
 use jiff::civil::Date;
+use rustc_hash::FxHashMap;
 
 use crate::model::{Calendar, Closure, Holidays, Weekday};
 
@@ -84,24 +87,32 @@ pub fn french_holidays(year: i32) -> Vec<(Date, &'static str)> {
     v
 }
 
-/// A plan's calendar over a range of days, with O(1) working-day arithmetic inside the range
-/// (and a day-by-day walk outside it, for far slips).
-#[derive(Debug, Clone)]
-pub struct WorkCalendar {
+/// The precomputed part of a calendar: a contiguous range of days.
+#[derive(Debug, Clone, Default)]
+struct Table {
     first: Day,
     /// `worked[i]`: day `first + i` is a working day.
     worked: Vec<bool>,
-    /// `before[i]`: working days in `[first, first + i)`.
+    /// `before[i]`: working days in `[first, first + i)`; one more entry than `worked`.
     before: Vec<u32>,
     /// The working days of the range, in order.
     days: Vec<Day>,
+}
+
+/// A plan's calendar, with O(1) working-day arithmetic: a table of working days that grows
+/// (doubling) when a schedule runs past it, so that even a plan running centuries past its
+/// horizon never walks day by day.
+#[derive(Debug)]
+pub struct WorkCalendar {
+    table: RefCell<Table>,
     weekdays: [bool; 7],
     holidays: Holidays,
     closures: Vec<Closure>,
+    holiday_cache: RefCell<FxHashMap<i32, Vec<Day>>>,
 }
 
 impl WorkCalendar {
-    /// The calendar of `cal` between `from` and `to` (inclusive), both widened by a margin.
+    /// The calendar of `cal`, precomputed from a year before `from` to ten years after `to`.
     pub fn new(cal: &Calendar, from: Date, to: Date) -> Self {
         let mut weekdays = [false; 7];
         for w in &cal.working_days {
@@ -120,47 +131,70 @@ impl WorkCalendar {
             weekdays = [true, true, true, true, true, false, false];
         }
         let first = day_of(from) - 366;
-        let last = day_of(to) + 10 * 366;
-        let mut c = WorkCalendar {
-            first,
-            worked: Vec::new(),
-            before: Vec::new(),
-            days: Vec::new(),
+        let c = WorkCalendar {
+            table: RefCell::new(Table {
+                first,
+                before: vec![0],
+                ..Table::default()
+            }),
             weekdays,
             holidays: cal.holidays,
             closures: cal.closures.clone(),
+            holiday_cache: RefCell::default(),
         };
-        let n = (last - first + 1).max(1) as usize;
-        let mut holiday_days = std::collections::HashSet::new();
-        if c.holidays == Holidays::Fr {
-            for y in date_of(first).year()..=date_of(last).year() {
-                holiday_days.extend(
-                    french_holidays(y as i32)
-                        .into_iter()
-                        .map(|(d, _)| day_of(d)),
-                );
-            }
-        }
-        c.worked = (0..n)
-            .map(|i| {
-                let day = first + i as Day;
-                c.weekdays[weekday_index(day)] && !holiday_days.contains(&day) && !c.closed(day)
-            })
-            .collect();
-        c.before = Vec::with_capacity(n + 1);
-        let mut count = 0u32;
-        for (i, w) in c.worked.iter().enumerate() {
-            c.before.push(count);
-            if *w {
-                count += 1;
-                c.days.push(first + i as Day);
-            }
-        }
-        c.before.push(count);
+        c.extend_to(day_of(to) + 10 * 366);
         c
     }
 
+    fn compute_working(&self, day: Day) -> bool {
+        if !self.weekdays[weekday_index(day)] {
+            return false;
+        }
+        let holiday = self.holidays == Holidays::Fr && {
+            let y = date_of(day).year() as i32;
+            let mut cache = self.holiday_cache.borrow_mut();
+            cache
+                .entry(y)
+                .or_insert_with(|| {
+                    french_holidays(y)
+                        .into_iter()
+                        .map(|(d, _)| day_of(d))
+                        .collect()
+                })
+                .contains(&day)
+        };
+        !holiday && !self.closed(day)
+    }
+
+    /// Grows the table so that it covers `day` (at least doubling, so growth is amortised).
+    fn extend_to(&self, day: Day) {
+        let (first, len) = {
+            let t = self.table.borrow();
+            (t.first, t.worked.len() as Day)
+        };
+        let last = first + len - 1;
+        if day <= last {
+            return;
+        }
+        let target = day.max(last + len.max(366));
+        let mut t = self.table.borrow_mut();
+        let mut count = t.before.pop().unwrap_or(0);
+        for d in (last + 1)..=target {
+            let w = self.compute_working(d);
+            t.before.push(count);
+            t.worked.push(w);
+            if w {
+                count += 1;
+                t.days.push(d);
+            }
+        }
+        t.before.push(count);
+    }
+
     fn closed(&self, day: Day) -> bool {
+        if self.closures.is_empty() {
+            return false;
+        }
         let d = date_of(day);
         self.closures.iter().any(|c| match c {
             Closure::Once { from, until, .. } => *from <= d && d <= *until,
@@ -176,20 +210,23 @@ impl WorkCalendar {
         })
     }
 
-    fn in_range(&self, day: Day) -> Option<usize> {
-        let i = day - self.first;
-        (i >= 0 && (i as usize) < self.worked.len()).then_some(i as usize)
+    /// Index of `day` in the table, growing it if needed; `None` before its first day.
+    fn index(&self, day: Day) -> Option<usize> {
+        self.extend_to(day);
+        let i = day - self.table.borrow().first;
+        (i >= 0).then_some(i as usize)
+    }
+
+    /// Last day of the precomputed table.
+    pub fn last(&self) -> Day {
+        let t = self.table.borrow();
+        t.first + t.worked.len() as Day - 1
     }
 
     pub fn is_working(&self, day: Day) -> bool {
-        match self.in_range(day) {
-            Some(i) => self.worked[i],
-            None => {
-                let y = date_of(day).year() as i32;
-                let holiday = self.holidays == Holidays::Fr
-                    && french_holidays(y).iter().any(|(d, _)| day_of(*d) == day);
-                self.weekdays[weekday_index(day)] && !holiday && !self.closed(day)
-            }
+        match self.index(day) {
+            Some(i) => self.table.borrow().worked[i],
+            None => self.compute_working(day),
         }
     }
 
@@ -200,12 +237,17 @@ impl WorkCalendar {
 
     /// The `n`-th working day counting from `day` (0 = the first working day at or after it).
     fn nth_working_from(&self, day: Day, n: u32) -> Day {
-        if let Some(i) = self.in_range(day) {
-            let k = self.before[i] as usize + n as usize;
-            if let Some(d) = self.days.get(k) {
-                return *d;
+        if let Some(i) = self.index(day) {
+            loop {
+                let k = self.table.borrow().before[i] as usize + n as usize;
+                if let Some(d) = self.table.borrow().days.get(k) {
+                    return *d;
+                }
+                let last = self.last();
+                self.extend_to(last + 1);
             }
         }
+        // Before the table: walk forward (only for dates a year before the plan starts).
         let mut d = day;
         let mut left = n;
         loop {
@@ -221,10 +263,11 @@ impl WorkCalendar {
 
     /// The `n`-th working day counting back from `day` (0 = the last working day at or before it).
     fn nth_working_back(&self, day: Day, n: u32) -> Day {
-        if let Some(i) = self.in_range(day) {
-            let upto = self.before[i + 1] as usize; // working days in [first, day]
+        if let Some(i) = self.index(day) {
+            let t = self.table.borrow();
+            let upto = t.before[i + 1] as usize; // working days in [first, day]
             if upto > n as usize {
-                return self.days[upto - 1 - n as usize];
+                return t.days[upto - 1 - n as usize];
             }
         }
         let mut d = day;
@@ -245,8 +288,11 @@ impl WorkCalendar {
         if a > b {
             return -self.working_days_between(b, a);
         }
-        match (self.in_range(a), self.in_range(b)) {
-            (Some(i), Some(j)) => self.before[j] as i64 - self.before[i] as i64,
+        match (self.index(a), self.index(b)) {
+            (Some(i), Some(j)) => {
+                let t = self.table.borrow();
+                t.before[j] as i64 - t.before[i] as i64
+            }
             _ => (a..b).filter(|d| self.is_working(*d)).count() as i64,
         }
     }
