@@ -166,3 +166,62 @@ fn what_if_lists_every_item_that_moves() {
     );
     assert!(doc["broken_deadlines"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn svg_gantt_is_well_formed_with_a_mark_per_item_and_a_today_line() {
+    let out = run(&[
+        "schedule",
+        "plans/amp-pmlcd",
+        "--format",
+        "svg",
+        "--as-of",
+        "2021-06-15",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    let doc = roxmltree::Document::parse(&text).expect("well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    assert_eq!(root.attribute("role"), Some("img"));
+    let title = root
+        .children()
+        .find(|n| n.has_tag_name("title"))
+        .expect("a title for screen readers");
+    assert!(title.text().unwrap().contains("Plan métropolitain"));
+    let items: Vec<_> = doc
+        .descendants()
+        .filter(|n| {
+            n.attribute("class")
+                .is_some_and(|c| c.starts_with("element"))
+        })
+        .collect();
+    assert_eq!(items.len(), 29, "one group per item");
+    // Milestones are diamonds, the fund call has one mark per year.
+    let label = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("item-label-diversite-egalite"))
+        .unwrap();
+    assert!(label.children().any(|c| c.has_tag_name("polygon")));
+    let call = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("item-fonds-initiative-annuel"))
+        .unwrap();
+    assert_eq!(
+        call.children().filter(|c| c.has_tag_name("rect")).count(),
+        6
+    );
+    assert!(
+        doc.descendants()
+            .any(|n| n.attribute("class") == Some("aujourdhui")),
+        "today line"
+    );
+    let arrows = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("path") && n.attribute("marker-end").is_some())
+        .count();
+    let plan = metroplan_engine::load_dir(crate::repo().join("plans/amp-pmlcd"))
+        .plan
+        .unwrap();
+    let deps: usize = plan.actions.iter().map(|a| a.depends_on.len()).sum();
+    assert_eq!(arrows, deps, "one arrow per dependency");
+}

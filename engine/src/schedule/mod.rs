@@ -4,6 +4,7 @@
 pub mod calendar;
 pub mod cpm;
 pub mod export;
+pub mod svg;
 
 pub use calendar::{Day, WorkCalendar, date_of, day_of};
 pub use cpm::{Driver, ItemSchedule, Move, Options, Schedule, WhatIf, schedule, what_if};

@@ -19,6 +19,9 @@ pub struct Args {
     /// Items whose total float (in working days) is at or under this are critical.
     #[arg(long, default_value_t = 0)]
     pub critical_float: i64,
+    /// The day the chart's "today" line marks (default: today).
+    #[arg(long)]
+    pub as_of: Option<Date>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -33,6 +36,8 @@ pub enum Format {
     Ics,
     /// Mermaid gantt chart, sections by axis, critical items marked.
     Mermaid,
+    /// SVG Gantt chart: bars by axis, critical path, milestones, dependencies, today line.
+    Svg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -95,6 +100,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Csv => out.write_all(export::csv(&plan, &s).as_bytes())?,
         Format::Ics => out.write_all(export::ical(&plan, &s).as_bytes())?,
         Format::Mermaid => out.write_all(export::mermaid(&plan, &s).as_bytes())?,
+        Format::Svg => {
+            let today = args
+                .as_of
+                .unwrap_or_else(|| jiff::ZonedDateTime::now().date());
+            out.write_all(
+                metroplan_engine::schedule::svg::gantt(&plan, &s, Some(today)).as_bytes(),
+            )?
+        }
         Format::Table => {
             let width = plan
                 .actions
