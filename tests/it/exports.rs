@@ -225,3 +225,68 @@ fn svg_gantt_is_well_formed_with_a_mark_per_item_and_a_today_line() {
     let deps: usize = plan.actions.iter().map(|a| a.depends_on.len()).sum();
     assert_eq!(arrows, deps, "one arrow per dependency");
 }
+
+fn ids(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn timeline_upstream_lists_what_must_finish_before_the_label() {
+    let out = run(&[
+        "timeline",
+        "plans/amp-pmlcd",
+        "--upstream",
+        "label-diversite-egalite",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        ids(&stdout(&out)),
+        [
+            "adoption-plan",
+            "atelier-elus",
+            "guide-bonnes-pratiques",
+            "plan-formation",
+            "candidature-labels"
+        ]
+    );
+}
+
+#[test]
+fn timeline_downstream_lists_what_an_item_unblocks() {
+    let out = run(&[
+        "timeline",
+        "plans/amp-pmlcd",
+        "--downstream",
+        "etat-des-lieux",
+    ]);
+    let got = ids(&stdout(&out));
+    for id in [
+        "veille-strategique",
+        "boite-a-outils",
+        "ouverture-espace-ressources",
+        "formation-externe",
+    ] {
+        assert!(got.contains(&id.to_string()), "{id} in {got:?}");
+    }
+    assert!(!got.contains(&"etat-des-lieux".to_string()));
+}
+
+#[test]
+fn timeline_next_gives_what_comes_after_a_day_deterministically() {
+    let args = [
+        "timeline",
+        "plans/amp-pmlcd",
+        "--next",
+        "3",
+        "--as-of",
+        "2023-03-01",
+    ];
+    let first = stdout(&run(&args));
+    assert_eq!(
+        ids(&first),
+        ["campagne-communication", "interviews-elus", "temps-forts"]
+    );
+    assert_eq!(first, stdout(&run(&args)), "same input, same output");
+}

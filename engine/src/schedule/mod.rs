@@ -4,6 +4,7 @@
 pub mod calendar;
 pub mod cpm;
 pub mod export;
+pub mod query;
 pub mod svg;
 
 pub use calendar::{Day, WorkCalendar, date_of, day_of};

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use jiff::civil::Date;
 use metroplan_engine::Plan;
-use metroplan_engine::schedule::{Driver, Options, Schedule, export, schedule, what_if};
+use metroplan_engine::schedule::{Driver, Options, Schedule, export, query, schedule, what_if};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -203,28 +203,53 @@ pub fn why(args: WhyArgs) -> anyhow::Result<ExitCode> {
 pub struct TimelineArgs {
     /// The plan directory.
     pub plan_dir: PathBuf,
-    /// First day of the window (YYYY-MM-DD).
+    /// First day of the window (YYYY-MM-DD); default: the plan's start.
     #[arg(long)]
-    pub from: Date,
-    /// Last day of the window (YYYY-MM-DD).
+    pub from: Option<Date>,
+    /// Last day of the window (YYYY-MM-DD); default: the end of the schedule.
     #[arg(long)]
-    pub to: Date,
+    pub to: Option<Date>,
     /// Only items of this axis.
     #[arg(long)]
     pub axis: Option<String>,
     /// Only items led by this partner.
     #[arg(long)]
     pub lead: Option<String>,
-    /// Output format.
+    /// Only what must finish before this item (its direct and indirect predecessors).
+    #[arg(long, value_name = "ITEM", conflicts_with = "downstream")]
+    pub upstream: Option<String>,
+    /// Only what this item unblocks (its direct and indirect successors).
+    #[arg(long, value_name = "ITEM")]
+    pub downstream: Option<String>,
+    /// Only the next N items starting on or after --as-of.
+    #[arg(long, value_name = "N")]
+    pub next: Option<usize>,
+    /// The reference day of --next (default: today).
+    #[arg(long)]
+    pub as_of: Option<Date>,
+    /// Output format (table or json).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
 
-/// Items (and occurrences) that overlap the window, in date order.
+fn find_item(plan: &Plan, flag: &str, id: &str) -> anyhow::Result<usize> {
+    plan.actions
+        .iter()
+        .position(|a| a.id.as_str() == id)
+        .ok_or_else(|| {
+            let close =
+                metroplan_engine::suggest::closest(id, plan.actions.iter().map(|a| a.id.as_str()));
+            let hint = if close.is_empty() {
+                String::new()
+            } else {
+                format!(" (did you mean `{}`?)", close.join("`, `"))
+            };
+            anyhow::anyhow!("{flag}: no item `{id}` in plan `{}`{hint}", plan.id)
+        })
+}
+
+/// Items (and occurrences) that overlap the window and match the filters, in date order.
 pub fn timeline(args: TimelineArgs) -> anyhow::Result<ExitCode> {
-    if args.to < args.from {
-        anyhow::bail!("--to {} is before --from {}", args.to, args.from);
-    }
     let plan = match load(&args.plan_dir)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
@@ -256,14 +281,34 @@ pub fn timeline(args: TimelineArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let related: Option<Vec<bool>> = match (&args.upstream, &args.downstream) {
+        (Some(id), _) => Some(mark(
+            &plan,
+            query::upstream(&plan, find_item(&plan, "--upstream", id)?),
+        )),
+        (_, Some(id)) => Some(mark(
+            &plan,
+            query::downstream(&plan, find_item(&plan, "--downstream", id)?),
+        )),
+        _ => None,
+    };
     let s = schedule(&plan, Options::default());
+    let from = args.from.unwrap_or(plan.start);
+    let to = args.to.unwrap_or(s.finish.max(plan.horizon));
+    if to < from {
+        anyhow::bail!("--to {to} is before --from {from}");
+    }
+    let as_of = args
+        .as_of
+        .unwrap_or_else(|| jiff::ZonedDateTime::now().date());
     let mut rows: Vec<(Date, Date, &str, &str, bool)> = Vec::new();
-    for (a, it) in plan.actions.iter().zip(&s.items) {
+    for (i, (a, it)) in plan.actions.iter().zip(&s.items).enumerate() {
         if args.axis.as_deref().is_some_and(|x| a.axis.as_str() != x)
             || args
                 .lead
                 .as_deref()
                 .is_some_and(|x| a.lead.as_ref().is_none_or(|l| l.as_str() != x))
+            || related.as_ref().is_some_and(|r| !r[i])
         {
             continue;
         }
@@ -273,12 +318,15 @@ pub fn timeline(args: TimelineArgs) -> anyhow::Result<ExitCode> {
             it.occurrences.clone()
         };
         for (start, end) in spans {
-            if start <= args.to && end >= args.from {
+            if start <= to && end >= from && (args.next.is_none() || start >= as_of) {
                 rows.push((start, end, a.id.as_str(), a.title.as_str(), it.critical));
             }
         }
     }
     rows.sort();
+    if let Some(n) = args.next {
+        rows.truncate(n);
+    }
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
@@ -288,7 +336,7 @@ pub fn timeline(args: TimelineArgs) -> anyhow::Result<ExitCode> {
                 .collect();
             serde_json::to_writer_pretty(
                 &mut out,
-                &serde_json::json!({"plan": plan.id, "from": args.from, "to": args.to, "items": items}),
+                &serde_json::json!({"plan": plan.id, "from": from, "to": to, "items": items}),
             )?;
             writeln!(out)?;
         }
@@ -303,6 +351,14 @@ pub fn timeline(args: TimelineArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn mark(plan: &Plan, items: Vec<usize>) -> Vec<bool> {
+    let mut v = vec![false; plan.actions.len()];
+    for i in items {
+        v[i] = true;
+    }
+    v
 }
 
 #[derive(Debug, clap::Args)]
