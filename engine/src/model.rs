@@ -15,7 +15,9 @@ use serde::Serialize;
 
 use crate::diagnostic::Loc;
 pub use crate::plan::literal::{DurationUnit, MonthDay, Span};
-pub use crate::plan::raw::{Assessment, FieldType, ItemKind, LinkType, ParamUnit, TerritoryLevel};
+pub use crate::plan::raw::{
+    Assessment, FieldType, ItemKind, LinkType, ParamUnit, Status, TerritoryLevel,
+};
 
 /// An identifier: lowercase ASCII letters, digits, `-` and `_`, starting with a letter or digit.
 ///
@@ -178,6 +180,9 @@ pub struct Plan {
     pub budget: Budget,
     pub funds: Vec<Fund>,
     pub workflows: Vec<Workflow>,
+    /// The latest progress report of each item that has one, by item index.
+    pub progress: Vec<Option<Progress>>,
+    pub baselines: Vec<Baseline>,
     #[serde(skip)]
     pub(crate) action_index: FxHashMap<Id, usize>,
 }
@@ -528,4 +533,33 @@ pub struct Transition {
     pub role: Id,
     pub guards: Vec<Id>,
     pub reference: Option<String>,
+}
+
+/// The latest progress report on an item.
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    pub status: Status,
+    pub as_of: Date,
+    pub actual_start: Option<Date>,
+    pub actual_finish: Option<Date>,
+    pub percent: Option<u8>,
+    pub indicators: Vec<(Id, Decimal)>,
+    pub note: Option<String>,
+}
+
+/// Item dates recorded at a moment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Baseline {
+    pub id: Id,
+    pub label: String,
+    pub taken_on: Date,
+    /// (start, last day) by item index; `None` for items added since.
+    pub items: Vec<Option<(Date, Date)>>,
+}
+
+impl Plan {
+    /// A baseline by id.
+    pub fn baseline(&self, id: &str) -> Option<&Baseline> {
+        self.baselines.iter().find(|b| b.id.as_str() == id)
+    }
 }

@@ -11,7 +11,8 @@ pub fn closest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -
             // A part of a longer id (`ressource` for `metropole-ressource`) is a strong hint.
             let lc = c.to_lowercase();
             let prefix = c.len() >= 4 && w.len() >= 4 && (lc.contains(&w) || w.contains(&lc));
-            (d <= limit || prefix).then_some((if prefix { d.min(limit) } else { d }, c))
+            (((d <= limit) && d < w.chars().count().max(c.chars().count())) || prefix)
+                .then_some((if prefix { d.min(limit) } else { d }, c))
         })
         .collect();
     scored.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)));

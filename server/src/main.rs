@@ -36,6 +36,8 @@ enum Command {
     Timeline(commands::schedule::TimelineArgs),
     /// What moves, and which deadlines break, if an item slips.
     WhatIf(commands::schedule::WhatIfArgs),
+    /// Print a baseline (the dates of every item now) to save in the plan directory.
+    Baseline(commands::schedule::BaselineArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Why(args) => commands::schedule::why(args),
         Command::Timeline(args) => commands::schedule::timeline(args),
         Command::WhatIf(args) => commands::schedule::what_if_cmd(args),
+        Command::Baseline(args) => commands::schedule::baseline(args),
     };
     match result {
         Ok(code) => code,

@@ -51,6 +51,8 @@ pub struct RawParts {
     pub budget: Vec<Item<RawBudget>>,
     pub fund: Vec<Item<RawFund>>,
     pub workflow: Vec<Item<RawWorkflow>>,
+    pub progress: Vec<Item<RawProgress>>,
+    pub baseline: Vec<Item<RawBaseline>>,
     /// Some file had TOML syntax errors: what is missing may only be unreadable.
     pub syntax_errors: bool,
 }
@@ -126,6 +128,8 @@ pub fn parse_file(file: FileId, text: &str, parts: &mut RawParts, diags: &mut Di
             "domain" => ctx.many(&mut parts.domain, value, base),
             "fund" => ctx.many(&mut parts.fund, value, base),
             "workflow" => ctx.many(&mut parts.workflow, value, base),
+            "progress" => ctx.many(&mut parts.progress, value, base),
+            "baseline" => ctx.many(&mut parts.baseline, value, base),
             other => {
                 let d = Diagnostic::at(
                     Code::UnknownKey,

@@ -62,6 +62,12 @@ pub struct RawFile {
     /// Approval workflows: states, transitions, roles and guards.
     #[serde(default)]
     pub workflow: Vec<RawWorkflow>,
+    /// Progress reports: what actually happened to an item.
+    #[serde(default)]
+    pub progress: Vec<RawProgress>,
+    /// Named baselines: the dates of the items as they stood at a moment (e.g. the vote).
+    #[serde(default)]
+    pub baseline: Vec<RawBaseline>,
 }
 
 /// Top-level sections a plan file may hold, in the order the reference lists them.
@@ -82,6 +88,8 @@ pub const SECTIONS: &[&str] = &[
     "budget",
     "fund",
     "workflow",
+    "progress",
+    "baseline",
 ];
 
 /// Identity of the plan.
@@ -885,4 +893,105 @@ pub struct RawTransition {
     pub guards: Vec<Sp<String>>,
     /// The text that provides for it.
     pub reference: Option<String>,
+}
+
+/// The state of an item in a progress report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Not started yet.
+    NotStarted,
+    /// Under way.
+    InProgress,
+    /// Finished.
+    Done,
+    /// Stopped for now; it will resume.
+    Suspended,
+    /// Given up: it will not be done.
+    Abandoned,
+}
+
+impl Status {
+    /// The name plan files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::NotStarted => "not-started",
+            Status::InProgress => "in-progress",
+            Status::Done => "done",
+            Status::Suspended => "suspended",
+            Status::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// A progress report on one item.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Progress")]
+pub struct RawProgress {
+    /// The item reported on.
+    #[schemars(with = "String")]
+    pub item: Sp<String>,
+    /// Its state.
+    pub status: Status,
+    /// The day of the report.
+    #[schemars(with = "PlanDate")]
+    pub as_of: Sp<PlanDate>,
+    /// The day it actually started.
+    #[schemars(with = "Option<PlanDate>")]
+    pub actual_start: Option<Sp<PlanDate>>,
+    /// The day it actually finished.
+    #[schemars(with = "Option<PlanDate>")]
+    pub actual_finish: Option<Sp<PlanDate>>,
+    /// Share of the work done, 0 to 100.
+    #[schemars(with = "Option<u8>")]
+    pub percent: Option<Sp<u8>>,
+    /// Values of the item's indicators measured at the report.
+    #[serde(default)]
+    pub indicator: Vec<RawIndicatorValue>,
+    /// A comment.
+    pub note: Option<String>,
+}
+
+/// A measured value of an indicator.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "IndicatorValue")]
+pub struct RawIndicatorValue {
+    /// The indicator, as declared on the item.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// The value measured.
+    #[schemars(with = "Amount")]
+    pub value: Sp<Amount>,
+}
+
+/// A named baseline.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Baseline")]
+pub struct RawBaseline {
+    /// Identifier (used with `--baseline`).
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// What it records, e.g. "Plan voté en décembre 2019".
+    pub label: String,
+    /// The day it was taken.
+    #[schemars(with = "PlanDate")]
+    pub taken_on: Sp<PlanDate>,
+    /// The dates of the items.
+    #[serde(default)]
+    pub item: Vec<RawBaselineItem>,
+}
+
+/// The dates of one item in a baseline.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "BaselineItem")]
+pub struct RawBaselineItem {
+    /// The item.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Its start then.
+    #[schemars(with = "PlanDate")]
+    pub start: Sp<PlanDate>,
+    /// Its last day then.
+    #[schemars(with = "PlanDate")]
+    pub finish: Sp<PlanDate>,
 }

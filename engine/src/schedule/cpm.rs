@@ -11,13 +11,18 @@ use serde::Serialize;
 
 use super::calendar::{Day, WorkCalendar, date_of, day_of};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::model::{Action, DurationUnit, ItemKind, LinkType, Plan, RecurrenceDay, Span};
+use crate::model::{Action, DurationUnit, ItemKind, LinkType, Plan, RecurrenceDay, Span, Status};
 
 /// Scheduling options.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
     /// Items whose total float (working days) is at or under this are critical.
     pub critical_float: i64,
+    /// Re-forecast as of this day: nothing not yet started starts before it. Only for plans
+    /// that report progress; without actuals the planned dates stand.
+    pub as_of: Option<Date>,
+    /// Index in `plan.baselines` of the baseline to compare with.
+    pub baseline: Option<usize>,
 }
 
 /// What sets an item's early start: the answer to "why does it start on that day?".
@@ -34,6 +39,10 @@ pub enum Driver {
     Recurrence,
     /// A predecessor, through the dependency at `dependency` in its list.
     Predecessor { item: usize, dependency: usize },
+    /// It actually started that day (progress report).
+    Actual,
+    /// It has not started and the forecast is made as of that day.
+    AsOf,
 }
 
 /// The computed dates of one item.
@@ -53,6 +62,14 @@ pub struct ItemSchedule {
     pub driver: Driver,
     /// Dated occurrences of a recurring item (start, last day).
     pub occurrences: Vec<(Date, Date)>,
+    /// Its state in the latest progress report, if any.
+    pub status: Option<Status>,
+    pub percent: Option<u8>,
+    /// Calendar days its start and last day moved against the chosen baseline.
+    pub start_variance: Option<i32>,
+    pub finish_variance: Option<i32>,
+    /// Unfinished and past its deadline or its baseline finish, or reported suspended.
+    pub late: bool,
 }
 
 /// The schedule of a plan.
@@ -230,6 +247,10 @@ fn schedule_slipped(
     let order = topological_order(plan, &succ).unwrap_or_else(|| (0..n).collect());
     let plan_start = day_of(plan.start);
     let mut diagnostics = Vec::new();
+    // Re-forecasting needs actuals: a plan that reports no progress keeps its planned dates.
+    let reforecast_from = options
+        .as_of
+        .filter(|_| plan.progress.iter().any(Option::is_some));
 
     // Forward pass.
     let mut es = vec![plan_start; n];
@@ -321,6 +342,19 @@ fn schedule_slipped(
             };
             why = Driver::FixedStart;
         }
+        let report = plan.progress.get(i).and_then(Option::as_ref);
+        let started = report.and_then(|r| r.actual_start);
+        if let Some(actual) = started {
+            start = day_of(actual);
+            why = Driver::Actual;
+        } else if let Some(as_of) = reforecast_from
+            && a.timing.start.is_none()
+            && report.is_none_or(|r| r.status != Status::Done)
+            && day_of(as_of) > start
+        {
+            start = ctx.snap(a, day_of(as_of));
+            why = Driver::AsOf;
+        }
         es[i] = start;
         ef[i] = match (a.timing.finish, &a.recurrence) {
             (Some(fin), _) if a.timing.duration.is_none() => (day_of(fin) + 1).max(start),
@@ -345,6 +379,19 @@ fn schedule_slipped(
         }
         if a.kind == ItemKind::Milestone {
             ef[i] = es[i];
+        }
+        if let Some(r) = report {
+            match (r.actual_finish, r.status) {
+                (Some(fin), _) => ef[i] = (day_of(fin) + 1).max(es[i]),
+                // Unfinished work goes on at least until the day of the report (or `as_of`).
+                (None, Status::InProgress | Status::Suspended) => {
+                    let floor = options
+                        .as_of
+                        .map_or(day_of(r.as_of), |d| day_of(d).max(day_of(r.as_of)));
+                    ef[i] = ef[i].max(floor + 1);
+                }
+                _ => {}
+            }
         }
         driver[i] = why;
     }
@@ -455,7 +502,29 @@ fn schedule_slipped(
                 .iter()
                 .map(|&(s, e)| (date_of(s), date_of((e - 1).max(s))))
                 .collect(),
+            status: None,
+            percent: None,
+            start_variance: None,
+            finish_variance: None,
+            late: false,
         });
+        let it = items.last_mut().expect("just pushed");
+        let report = plan.progress.get(i).and_then(Option::as_ref);
+        it.status = report.map(|r| r.status);
+        it.percent = report.and_then(|r| r.percent);
+        let done = matches!(it.status, Some(Status::Done | Status::Abandoned));
+        let last = last_day(ef[i], es[i]);
+        let base = options
+            .baseline
+            .and_then(|b| plan.baselines.get(b))
+            .and_then(|b| b.items.get(i).copied().flatten());
+        if let Some((bs, bf)) = base {
+            it.start_variance = Some(es[i] - day_of(bs));
+            it.finish_variance = Some(last - day_of(bf));
+        }
+        let past_deadline = a.timing.deadline.is_some_and(|dl| last > day_of(dl));
+        let past_baseline = base.is_some_and(|(_, bf)| last > day_of(bf));
+        it.late = !done && (past_deadline || past_baseline || it.status == Some(Status::Suspended));
     }
     let critical_path = order
         .iter()

@@ -215,3 +215,94 @@ proptest! {
         prop_assert!(!s.critical_path.is_empty());
     }
 }
+
+#[test]
+fn progress_reforecasts_from_actuals_and_flags_late_items_against_the_baseline() {
+    let plan = fixture("progress");
+    let base = plan
+        .baselines
+        .iter()
+        .position(|b| b.id.as_str() == "initial");
+    let as_of: jiff::civil::Date = "2020-01-12".parse().unwrap();
+    let s = schedule(
+        &plan,
+        Options {
+            as_of: Some(as_of),
+            baseline: base,
+            ..Options::default()
+        },
+    );
+    let get = |id: &str| {
+        &s.items[plan
+            .actions
+            .iter()
+            .position(|a| a.id.as_str() == id)
+            .unwrap()]
+    };
+    // A took 5 days instead of 3: its actual dates replace the plan's.
+    assert_eq!(
+        (
+            get("a").early_start.to_string(),
+            get("a").early_finish.to_string()
+        ),
+        ("2020-01-02".into(), "2020-01-06".into())
+    );
+    assert_eq!(get("a").driver, Driver::Actual);
+    assert!(!get("a").late, "done items are not late");
+    // B started on 01-07 and lasts 4 days: 01-10, still going on the report day, so it runs
+    // at least into 01-12 (as of) and D follows it.
+    assert_eq!(get("b").early_start.to_string(), "2020-01-07");
+    assert!(get("b").early_finish >= as_of);
+    assert!(get("d").early_start > get("b").early_finish);
+    // C has not started: it cannot start before the day of the forecast.
+    assert_eq!(get("c").early_start, as_of);
+    assert_eq!(get("c").driver, Driver::AsOf);
+    // Variance against the baseline, and lateness.
+    let baseline_f: jiff::civil::Date = "2020-01-14".parse().unwrap();
+    let moved = day_of(get("f").early_finish) - day_of(baseline_f);
+    assert!(moved > 0);
+    assert_eq!(get("f").finish_variance, Some(moved));
+    assert!(get("f").late, "F finishes after its baseline");
+    assert!(get("e").late, "suspended");
+    assert_eq!(
+        get("e").status,
+        Some(metroplan_engine::model::Status::Suspended)
+    );
+}
+
+#[test]
+fn progress_reports_are_validated() {
+    let mut src = MemorySource::new("p");
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schedule/textbook/plan.toml");
+    let mut text = std::fs::read_to_string(dir).unwrap();
+    text.push_str(
+        "\n[[progress]]\nitem = \"z\"\nstatus = \"done\"\nas_of = 2020-01-10\n\n[[progress]]\nitem = \"a\"\nstatus = \"done\"\nas_of = 2020-01-10\npercent = 120\n\n[[progress]]\nitem = \"b\"\nstatus = \"finished\"\nas_of = 2020-01-10\n",
+    );
+    src.insert("plan.toml", text);
+    let loaded = load(&src);
+    let codes: Vec<&str> = loaded.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    let msgs: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| loaded.sources.render(d))
+        .collect();
+    assert!(codes.contains(&"E006"), "unknown item: {msgs:?}");
+    assert!(
+        codes.contains(&"E004"),
+        "done without actual_finish: {msgs:?}"
+    );
+    assert!(
+        codes.contains(&"E003"),
+        "percent over 100, unknown status: {msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("allowed values: not-started, in-progress, done")),
+        "{msgs:?}"
+    );
+    assert!(
+        !msgs.iter().any(|m| m.contains("did you mean one of `a`")),
+        "no noise for one-letter ids: {msgs:?}"
+    );
+}

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use jiff::civil::Date;
 use metroplan_engine::Plan;
+use metroplan_engine::model::Status;
 use metroplan_engine::schedule::{Driver, Options, Schedule, export, query, schedule, what_if};
 
 #[derive(Debug, clap::Args)]
@@ -19,9 +20,36 @@ pub struct Args {
     /// Items whose total float (in working days) is at or under this are critical.
     #[arg(long, default_value_t = 0)]
     pub critical_float: i64,
-    /// The day the chart's "today" line marks (default: today).
+    /// Re-forecast as of this day (nothing not yet started starts before it); also the
+    /// chart's "today" line. Default: today for the chart, no re-forecast otherwise.
     #[arg(long)]
     pub as_of: Option<Date>,
+    /// Compare with this baseline: variance per item, late items flagged.
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+}
+
+fn baseline_index(plan: &Plan, name: Option<&str>) -> anyhow::Result<Option<usize>> {
+    let Some(name) = name else { return Ok(None) };
+    match plan.baselines.iter().position(|b| b.id.as_str() == name) {
+        Some(i) => Ok(Some(i)),
+        None => {
+            let close = metroplan_engine::suggest::closest(
+                name,
+                plan.baselines.iter().map(|b| b.id.as_str()),
+            );
+            let known: Vec<&str> = plan.baselines.iter().map(|b| b.id.as_str()).collect();
+            anyhow::bail!(
+                "--baseline: no baseline `{name}` in plan `{}`{}",
+                plan.id,
+                if close.is_empty() {
+                    format!(" (baselines: {})", known.join(", "))
+                } else {
+                    format!(" (did you mean `{}`?)", close.join("`, `"))
+                }
+            )
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -82,12 +110,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let s = schedule(
-        &plan,
-        Options {
-            critical_float: args.critical_float,
-        },
-    );
+    let options = Options {
+        critical_float: args.critical_float,
+        as_of: args.as_of,
+        baseline: baseline_index(&plan, args.baseline.as_deref())?,
+    };
+    let s = schedule(&plan, options);
     warn(&s);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -118,20 +146,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .max(4);
             writeln!(
                 out,
-                "{:<width$}  {:<10}  {:<10}  {:<10}  {:<10}  {:>6}  critical",
-                "item", "start", "finish", "late start", "late finish", "float"
+                "{:<width$}  {:<10}  {:<10}  {:<10}  {:<10}  {:>6}  {:<8}  {:<11}  {:>8}  note",
+                "item",
+                "start",
+                "finish",
+                "late start",
+                "late finish",
+                "float",
+                "critical",
+                "status",
+                "variance"
             )?;
             for it in &s.items {
+                let status = it.status.map(|st| st.name()).unwrap_or_default();
+                let variance = it
+                    .finish_variance
+                    .map(|v| format!("{v:+}"))
+                    .unwrap_or_default();
                 writeln!(
                     out,
-                    "{:<width$}  {}  {}  {}  {}  {:>6}  {}",
+                    "{:<width$}  {}  {}  {}  {}  {:>6}  {:<8}  {:<11}  {:>8}  {}",
                     it.id,
                     it.early_start,
                     it.early_finish,
                     it.late_start,
                     it.late_finish,
                     it.total_float,
-                    if it.critical { "yes" } else { "" }
+                    if it.critical { "yes" } else { "" },
+                    status,
+                    variance,
+                    if it.late { "late" } else { "" }
                 )?;
             }
             writeln!(out, "plan finishes on {}", s.finish)?;
@@ -173,6 +217,10 @@ pub fn why(args: WhyArgs) -> anyhow::Result<ExitCode> {
         let reason = match item.driver {
             Driver::PlanStart => format!("nothing before it: the plan starts on {}", plan.start),
             Driver::FixedStart => "its start date is fixed in the plan".to_string(),
+            Driver::Actual => "it actually started that day (progress report)".to_string(),
+            Driver::AsOf => {
+                "it has not started yet: forecast from the day of the report".to_string()
+            }
             Driver::NotBefore => format!(
                 "it may not start before {}",
                 a.timing
@@ -224,9 +272,18 @@ pub struct TimelineArgs {
     /// Only the next N items starting on or after --as-of.
     #[arg(long, value_name = "N")]
     pub next: Option<usize>,
-    /// The reference day of --next (default: today).
+    /// The reference day of --next and of --late (default: today).
     #[arg(long)]
     pub as_of: Option<Date>,
+    /// Only items in this state (from the progress reports; "not-started" includes unreported items).
+    #[arg(long, value_enum)]
+    pub status: Option<StatusArg>,
+    /// Only late items (past their deadline or baseline, or suspended).
+    #[arg(long)]
+    pub late: bool,
+    /// Baseline for --late.
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
     /// Output format (table or json).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -292,7 +349,15 @@ pub fn timeline(args: TimelineArgs) -> anyhow::Result<ExitCode> {
         )),
         _ => None,
     };
-    let s = schedule(&plan, Options::default());
+    let as_of = args
+        .as_of
+        .unwrap_or_else(|| jiff::ZonedDateTime::now().date());
+    let options = Options {
+        as_of: Some(as_of),
+        baseline: baseline_index(&plan, args.baseline.as_deref())?,
+        ..Options::default()
+    };
+    let s = schedule(&plan, options);
     let from = args.from.unwrap_or(plan.start);
     let to = args.to.unwrap_or(s.finish.max(plan.horizon));
     if to < from {
@@ -309,6 +374,10 @@ pub fn timeline(args: TimelineArgs) -> anyhow::Result<ExitCode> {
                 .as_deref()
                 .is_some_and(|x| a.lead.as_ref().is_none_or(|l| l.as_str() != x))
             || related.as_ref().is_some_and(|r| !r[i])
+            || args
+                .status
+                .is_some_and(|st| st.status() != it.status.unwrap_or(Status::NotStarted))
+            || (args.late && !it.late)
         {
             continue;
         }
@@ -424,5 +493,86 @@ pub fn what_if_cmd(args: WhatIfArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "  deadline broken: {d}")?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A status on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum StatusArg {
+    NotStarted,
+    InProgress,
+    Done,
+    Suspended,
+    Abandoned,
+}
+
+impl StatusArg {
+    #[allow(clippy::wrong_self_convention)]
+    fn status(self) -> Status {
+        match self {
+            StatusArg::NotStarted => Status::NotStarted,
+            StatusArg::InProgress => Status::InProgress,
+            StatusArg::Done => Status::Done,
+            StatusArg::Suspended => Status::Suspended,
+            StatusArg::Abandoned => Status::Abandoned,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BaselineArgs {
+    /// The plan directory.
+    pub plan_dir: PathBuf,
+    /// Id of the new baseline.
+    #[arg(long)]
+    pub name: String,
+    /// What it records, e.g. "Plan voté en décembre 2019".
+    #[arg(long)]
+    pub label: String,
+    /// The day it is taken (default: today).
+    #[arg(long)]
+    pub taken_on: Option<Date>,
+}
+
+/// Prints a `[[baseline]]` of the current schedule, to save as a file of the plan.
+pub fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
+    let plan = match load(&args.plan_dir)? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    if let Err(e) = metroplan_engine::model::Id::parse(&args.name) {
+        anyhow::bail!("--name: {e}");
+    }
+    if plan.baseline(&args.name).is_some() {
+        anyhow::bail!(
+            "--name: plan `{}` already has a baseline `{}`",
+            plan.id,
+            args.name
+        );
+    }
+    let s = schedule(&plan, Options::default());
+    let taken_on = args
+        .taken_on
+        .unwrap_or_else(|| jiff::ZonedDateTime::now().date());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "#:schema ../../plan.schema.json")?;
+    writeln!(
+        out,
+        "# Baseline generated by `metroplan baseline` from the schedule of plan `{}`.\n",
+        plan.id
+    )?;
+    writeln!(
+        out,
+        "[[baseline]]\nid = {:?}\nlabel = {:?}\ntaken_on = {taken_on}\nitem = [",
+        args.name, args.label
+    )?;
+    for it in &s.items {
+        writeln!(
+            out,
+            "  {{ id = {:?}, start = {}, finish = {} }},",
+            it.id, it.early_start, it.early_finish
+        )?;
+    }
+    writeln!(out, "]")?;
     Ok(ExitCode::SUCCESS)
 }
