@@ -290,3 +290,29 @@ fn timeline_next_gives_what_comes_after_a_day_deterministically() {
     );
     assert_eq!(first, stdout(&run(&args)), "same input, same output");
 }
+
+#[test]
+fn timeline_filters_by_partner_and_territory() {
+    let out = run(&["timeline", "plans/amp-pmlcd", "--partner", "cnfpt"]);
+    assert_eq!(ids(&stdout(&out)), ["plan-formation", "formation-externe"]);
+    // A commune of a council with a local plan is concerned by the support to local plans,
+    // and by everything planned for the whole area.
+    let out = run(&["timeline", "plans/amp-pmlcd", "--territory", "miramas"]);
+    let got = ids(&stdout(&out));
+    assert!(got.contains(&"appui-plcd-locaux".to_string()), "{got:?}");
+    assert!(
+        got.contains(&"atelier-elus".to_string()),
+        "area-wide items concern every commune"
+    );
+    let out = run(&[
+        "timeline",
+        "plans/amp-pmlcd",
+        "--territory",
+        "ct-pays-de-martigues",
+        "--from",
+        "2020-01-01",
+        "--to",
+        "2020-01-31",
+    ]);
+    assert!(ids(&stdout(&out)).contains(&"appui-plcd-locaux".to_string()));
+}

@@ -263,6 +263,13 @@ pub struct TimelineArgs {
     /// Only items led by this partner.
     #[arg(long)]
     pub lead: Option<String>,
+    /// Only items this partner leads or takes part in.
+    #[arg(long)]
+    pub partner: Option<String>,
+    /// Only items taking place in this territory or in one inside it (a council includes its
+    /// communes) or containing it (the whole area includes every commune).
+    #[arg(long)]
+    pub territory: Option<String>,
     /// Only what must finish before this item (its direct and indirect predecessors).
     #[arg(long, value_name = "ITEM", conflicts_with = "downstream")]
     pub upstream: Option<String>,
@@ -378,6 +385,15 @@ pub fn timeline(args: TimelineArgs) -> anyhow::Result<ExitCode> {
                 .status
                 .is_some_and(|st| st.status() != it.status.unwrap_or(Status::NotStarted))
             || (args.late && !it.late)
+            || args.partner.as_deref().is_some_and(|p| {
+                a.lead.as_ref().is_none_or(|l| l.as_str() != p)
+                    && !a.partners.iter().any(|x| x.as_str() == p)
+            })
+            || args.territory.as_deref().is_some_and(|t| {
+                !a.territories
+                    .iter()
+                    .any(|x| related_territory(&plan, x.as_str(), t))
+            })
         {
             continue;
         }
@@ -575,4 +591,24 @@ pub fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
     }
     writeln!(out, "]")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether territory `a` is `b`, inside it, or contains it (walking the hierarchy upwards).
+fn related_territory(plan: &Plan, a: &str, b: &str) -> bool {
+    fn ancestors(plan: &Plan, id: &str) -> Vec<String> {
+        let mut chain = vec![id.to_string()];
+        let mut cur = id.to_string();
+        // Bounded: the hierarchy has at most four levels.
+        for _ in 0..8 {
+            match plan.territory(&cur).and_then(|t| t.parent.as_ref()) {
+                Some(p) => {
+                    cur = p.to_string();
+                    chain.push(cur.clone());
+                }
+                None => break,
+            }
+        }
+        chain
+    }
+    ancestors(plan, a).iter().any(|x| x == b) || ancestors(plan, b).iter().any(|x| x == a)
 }
