@@ -35,7 +35,14 @@ fn main() {
     if mode == "schedule" {
         let plan = load(&src).plan.expect("valid");
         let t = Instant::now();
-        let s = metroplan_engine::schedule::schedule(&plan, Default::default());
+        let mut s = metroplan_engine::schedule::schedule(&plan, Default::default());
+        for _ in 0..std::env::var("ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0)
+        {
+            s = metroplan_engine::schedule::schedule(&plan, Default::default());
+        }
         println!(
             "schedule actions={n} time_ms={:.1} finish={}",
             t.elapsed().as_secs_f64() * 1000.0,

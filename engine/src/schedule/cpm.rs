@@ -178,12 +178,21 @@ fn occurrence_starts(a: &Action) -> Vec<Day> {
     let Some(r) = &a.recurrence else {
         return Vec::new();
     };
-    (r.from_year..=r.until_year)
-        .map(|y| match r.when {
-            RecurrenceDay::On { day } => day_of(day.in_year(y)),
-            RecurrenceDay::Window { from, .. } => day_of(from.in_year(y)),
-        })
-        .collect()
+    let mut out = Vec::new();
+    for y in r.from_year..=r.until_year {
+        match r.when {
+            RecurrenceDay::On { day } => out.push(day_of(day.in_year(y))),
+            // The planned minimum (e.g. 1 of "1 to 3 highlights a year"), spread evenly over
+            // the window: the first on its opening day.
+            RecurrenceDay::Window { from, until } => {
+                let (a, b) = (day_of(from.in_year(y)), day_of(until.in_year(y)));
+                let count = r.min_per_year.max(1) as i32;
+                let step = (b - a + 1) / count;
+                out.extend((0..count).map(|k| a + k * step));
+            }
+        }
+    }
+    out
 }
 
 fn occurrence_end(ctx: &Ctx<'_>, a: &Action, start: Day, year: i16) -> Day {
@@ -305,10 +314,7 @@ fn schedule_slipped(
                     start = occ[f];
                     occurrences[i] = occ[f..]
                         .iter()
-                        .enumerate()
-                        .map(|(k, &o)| {
-                            (o, occurrence_end(&ctx, a, o, r.from_year + (f + k) as i16))
-                        })
+                        .map(|&o| (o, occurrence_end(&ctx, a, o, date_of(o).year())))
                         .collect();
                 }
                 None => diagnostics.push(Diagnostic::at(
@@ -564,10 +570,10 @@ pub struct WhatIf {
 }
 
 /// Reschedules with `item` starting `days` calendar days later than it can.
-pub fn what_if(plan: &Plan, item: usize, days: i32) -> WhatIf {
+pub fn what_if(plan: &Plan, item: usize, days: i32, options: Options) -> WhatIf {
     let cal = WorkCalendar::new(&plan.calendar, plan.start, plan.horizon);
-    let base = schedule_with(plan, &cal, Options::default());
-    let slipped = schedule_slipped(plan, &cal, Options::default(), Some((item, days)));
+    let base = schedule_with(plan, &cal, options);
+    let slipped = schedule_slipped(plan, &cal, options, Some((item, days)));
     let moves = base
         .items
         .iter()

@@ -306,3 +306,24 @@ fn progress_reports_are_validated() {
         "no noise for one-letter ids: {msgs:?}"
     );
 }
+
+#[test]
+fn a_recurrence_of_two_highlights_a_year_expands_to_two_dated_occurrences_a_year() {
+    let mut src = MemorySource::new("p");
+    src.insert(
+        "plan.toml",
+        "[plan]\nid = \"p\"\ntitle = \"P\"\nowner = \"T\"\nstart = 2020-01-01\nhorizon = 2021-12-31\ncurrency = \"EUR\"\nlocale = \"fr-FR\"\ntimezone = \"Europe/Paris\"\ndeliberation = { date = 2019-12-01, reference = \"T\" }\n[[axis]]\nid = \"x\"\ntitle = \"X\"\n[[action]]\nid = \"temps-forts\"\naxis = \"x\"\ntitle = \"Temps forts\"\nduration = \"1d\"\nrecurrence = { every = \"yearly\", from_year = 2020, until_year = 2021, window_from = \"04-01\", window_until = \"11-30\", min_per_year = 2, max_per_year = 3 }\n",
+    );
+    let plan = load(&src).plan.expect("valid");
+    let s = schedule(&plan, Options::default());
+    let occ: Vec<String> = s.items[0]
+        .occurrences
+        .iter()
+        .map(|(d, _)| d.to_string())
+        .collect();
+    // 244 days from 04-01 to 11-30, halved: the second highlight 122 days after the first.
+    assert_eq!(
+        occ,
+        ["2020-04-01", "2020-08-01", "2021-04-01", "2021-08-01"]
+    );
+}

@@ -74,6 +74,9 @@ pub struct WhyArgs {
     pub plan_dir: PathBuf,
     /// The item whose start is explained.
     pub item: String,
+    /// Explain the schedule re-forecast as of this day (for plans that report progress).
+    #[arg(long)]
+    pub as_of: Option<Date>,
 }
 
 /// Loads a plan, or prints its diagnostics and gives the exit code.
@@ -198,7 +201,13 @@ pub fn why(args: WhyArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::from(2));
     };
-    let s = schedule(&plan, Options::default());
+    let s = schedule(
+        &plan,
+        Options {
+            as_of: args.as_of,
+            ..Options::default()
+        },
+    );
     let mut out = std::io::stdout().lock();
     let it = &s.items[index];
     writeln!(
@@ -455,6 +464,9 @@ pub struct WhatIfArgs {
     /// Calendar days it slips.
     #[arg(long, allow_negative_numbers = true)]
     pub slip: i32,
+    /// Slip the schedule re-forecast as of this day (for plans that report progress).
+    #[arg(long)]
+    pub as_of: Option<Date>,
     /// Output format (table or json).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -477,7 +489,15 @@ pub fn what_if_cmd(args: WhatIfArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::from(2));
     };
-    let w = what_if(&plan, index, args.slip);
+    let w = what_if(
+        &plan,
+        index,
+        args.slip,
+        Options {
+            as_of: args.as_of,
+            ..Options::default()
+        },
+    );
     let mut out = std::io::stdout().lock();
     if matches!(args.format, Format::Json) {
         serde_json::to_writer_pretty(&mut out, &w)?;
