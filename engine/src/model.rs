@@ -235,6 +235,23 @@ pub struct Calendar {
     pub closures: Vec<Closure>,
 }
 
+impl Default for Calendar {
+    /// Monday to Friday, no public holidays, no closures.
+    fn default() -> Self {
+        Calendar {
+            holidays: Holidays::None,
+            working_days: vec![
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+            ],
+            closures: Vec::new(),
+        }
+    }
+}
+
 /// A period when nothing is worked.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]

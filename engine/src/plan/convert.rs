@@ -427,17 +427,7 @@ pub fn convert(
     // Calendar.
     let calendar = match parts.calendar.first() {
         Some(c) => calendar(&mut cx, c),
-        None => Calendar {
-            holidays: Holidays::None,
-            working_days: vec![
-                Weekday::Mon,
-                Weekday::Tue,
-                Weekday::Wed,
-                Weekday::Thu,
-                Weekday::Fri,
-            ],
-            closures: Vec::new(),
-        },
+        None => Calendar::default(),
     };
     for extra in parts.calendar.iter().skip(1) {
         cx.push(

@@ -247,7 +247,12 @@ impl WorkCalendar {
                 self.extend_to(last + 1);
             }
         }
-        // Before the table: walk forward (only for dates a year before the plan starts).
+        // Before the table: walk (only for dates a year before the plan starts).
+        self.walk(day, n, 1)
+    }
+
+    /// The `n`-th working day from `day` going in direction `step` (+1 or -1), day by day.
+    fn walk(&self, day: Day, n: u32, step: Day) -> Day {
         let mut d = day;
         let mut left = n;
         loop {
@@ -257,7 +262,7 @@ impl WorkCalendar {
                 }
                 left -= 1;
             }
-            d += 1;
+            d += step;
         }
     }
 
@@ -270,17 +275,7 @@ impl WorkCalendar {
                 return t.days[upto - 1 - n as usize];
             }
         }
-        let mut d = day;
-        let mut left = n;
-        loop {
-            if self.is_working(d) {
-                if left == 0 {
-                    return d;
-                }
-                left -= 1;
-            }
-            d -= 1;
-        }
+        self.walk(day, n, -1)
     }
 
     /// Working days in `[a, b)` (negative when `b < a`).
@@ -367,18 +362,12 @@ mod tests {
     fn working_day_arithmetic_skips_weekends_holidays_and_closures() {
         let cal = Calendar {
             holidays: Holidays::Fr,
-            working_days: vec![
-                Weekday::Mon,
-                Weekday::Tue,
-                Weekday::Wed,
-                Weekday::Thu,
-                Weekday::Fri,
-            ],
             closures: vec![Closure::Yearly {
                 label: "fin d'année".into(),
                 from: crate::model::MonthDay { month: 12, day: 25 },
                 until: crate::model::MonthDay { month: 12, day: 31 },
             }],
+            ..Calendar::default()
         };
         let c = WorkCalendar::new(&cal, d("2020-01-01"), d("2025-12-31"));
         // Friday 2020-05-01 is a holiday; Thursday 2020-04-30 + 1 working day is Monday 05-04.

@@ -192,15 +192,7 @@ pub fn why(args: WhyArgs) -> anyhow::Result<ExitCode> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let Some(index) = plan.actions.iter().position(|a| a.id.as_str() == args.item) else {
-        let ids: Vec<&str> = plan.actions.iter().map(|a| a.id.as_str()).collect();
-        let close = metroplan_engine::suggest::closest(&args.item, ids);
-        eprintln!("metroplan: no item `{}` in plan `{}`", args.item, plan.id);
-        if !close.is_empty() {
-            eprintln!("  = help: did you mean `{}`?", close.join("`, `"));
-        }
-        return Ok(ExitCode::from(2));
-    };
+    let index = find_item(&plan, "item", &args.item)?;
     let s = schedule(
         &plan,
         Options {
@@ -478,17 +470,7 @@ pub fn what_if_cmd(args: WhatIfArgs) -> anyhow::Result<ExitCode> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let Some(index) = plan.actions.iter().position(|a| a.id.as_str() == args.item) else {
-        let close = metroplan_engine::suggest::closest(
-            &args.item,
-            plan.actions.iter().map(|a| a.id.as_str()),
-        );
-        eprintln!("metroplan: no item `{}` in plan `{}`", args.item, plan.id);
-        if !close.is_empty() {
-            eprintln!("  = help: did you mean `{}`?", close.join("`, `"));
-        }
-        return Ok(ExitCode::from(2));
-    };
+    let index = find_item(&plan, "item", &args.item)?;
     let w = what_if(
         &plan,
         index,
