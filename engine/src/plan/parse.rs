@@ -57,10 +57,32 @@ pub struct RawParts {
     pub syntax_errors: bool,
 }
 
-#[derive(Debug, Clone)]
-enum Seg {
-    Key(String),
-    Index(usize),
+/// Where an item is in its file: `[section]`, or the `index`-th `[[section]]`.
+#[derive(Debug, Clone, Copy)]
+struct ItemPath<'a> {
+    section: &'a str,
+    index: Option<usize>,
+}
+
+/// The keys leading to a table inside an item, linked on the stack: nothing is allocated
+/// unless an unknown key has to be reported.
+#[derive(Clone, Copy)]
+struct Names<'a> {
+    name: &'a str,
+    parent: Option<&'a Names<'a>>,
+}
+
+impl Names<'_> {
+    fn join(&self) -> String {
+        let mut parts = vec![self.name];
+        let mut cur = self.parent;
+        while let Some(n) = cur {
+            parts.push(n.name);
+            cur = n.parent;
+        }
+        parts.reverse();
+        parts.join(".")
+    }
 }
 
 struct FileCtx<'a> {
@@ -110,7 +132,10 @@ pub fn parse_file(file: FileId, text: &str, parts: &mut RawParts, diags: &mut Di
     for (key, value) in root.into_inner() {
         let key_span = key.span();
         let name = key.into_inner();
-        let base = vec![Seg::Key(name.to_string())];
+        let base = ItemPath {
+            section: name.as_ref(),
+            index: None,
+        };
         match name.as_ref() {
             "plan" => ctx.one(&mut parts.plan, value, base),
             "calendar" => ctx.one(&mut parts.calendar, value, base),
@@ -153,11 +178,11 @@ impl FileCtx<'_> {
         &mut self,
         out: &mut Vec<Item<T>>,
         value: toml::Spanned<DeValue<'_>>,
-        path: Vec<Seg>,
+        path: ItemPath<'_>,
     ) {
         if !value.get_ref().is_table() {
             let span = value.span();
-            self.type_error(span, &path, "a table");
+            self.type_error(span, path, "a table");
             return;
         }
         if let Some(item) = self.item(value, path) {
@@ -169,29 +194,28 @@ impl FileCtx<'_> {
         &mut self,
         out: &mut Vec<Item<T>>,
         value: toml::Spanned<DeValue<'_>>,
-        path: Vec<Seg>,
+        path: ItemPath<'_>,
     ) {
         let span = value.span();
         match value.into_inner() {
             DeValue::Array(items) => {
                 out.reserve(items.len());
                 for (i, v) in items.into_iter().enumerate() {
-                    let mut p = path.clone();
-                    p.push(Seg::Index(i));
+                    let p = ItemPath {
+                        index: Some(i),
+                        ..path
+                    };
                     if let Some(item) = self.item(v, p) {
                         out.push(item);
                     }
                 }
             }
-            _ => self.type_error(span, &path, "an array of tables"),
+            _ => self.type_error(span, path, "an array of tables"),
         }
     }
 
-    fn type_error(&mut self, span: Range<usize>, path: &[Seg], expected: &str) {
-        let name = match path.first() {
-            Some(Seg::Key(k)) => k.clone(),
-            _ => String::new(),
-        };
+    fn type_error(&mut self, span: Range<usize>, path: ItemPath<'_>, expected: &str) {
+        let name = path.section;
         let help = if expected.starts_with("an array") {
             format!("write each entry under its own `[[{name}]]` header")
         } else {
@@ -210,11 +234,11 @@ impl FileCtx<'_> {
     fn item<T: DeserializeOwned>(
         &mut self,
         value: toml::Spanned<DeValue<'_>>,
-        path: Vec<Seg>,
+        path: ItemPath<'_>,
     ) -> Option<Item<T>> {
         let span = value.span();
         let mut removed: Vec<Range<usize>> = Vec::new();
-        let had_unknown = self.check_keys(value.get_ref(), &path);
+        let had_unknown = self.check_keys(value.get_ref(), path);
         let broken = self
             .syntax_spans
             .iter()
@@ -250,7 +274,7 @@ impl FileCtx<'_> {
             }
             // Retry without the bad key, on a fresh copy of the item.
             let es = err_span.filter(|es| *es != span && !e.message().contains("missing field"))?;
-            let mut fresh = fresh_item(self.text, &path)?;
+            let mut fresh = fresh_item(self.text, path)?;
             if !prune(fresh.get_mut(), &es) {
                 return None;
             }
@@ -261,26 +285,22 @@ impl FileCtx<'_> {
     }
 
     /// Reports every key of an item that its structure does not have; true if any.
-    fn check_keys(&mut self, value: &DeValue<'_>, path: &[Seg]) -> bool {
-        let Some(Seg::Key(section)) = path.first() else {
+    fn check_keys(&mut self, value: &DeValue<'_>, path: ItemPath<'_>) -> bool {
+        let section = path.section;
+        let Some(Some(shape)) = shapes().fields.get(section) else {
             return false;
         };
-        let Some(Some(shape)) = shapes().fields.get(section.as_str()) else {
-            return false;
-        };
-        let mut names = vec![section.as_str()];
-        self.walk_keys(value, shape, &mut names)
+        self.walk_keys(
+            value,
+            shape,
+            &Names {
+                name: section,
+                parent: None,
+            },
+        )
     }
 
-    fn walk_keys<'v>(
-        &mut self,
-        value: &'v DeValue<'_>,
-        shape: &Shape,
-        names: &mut Vec<&'v str>,
-    ) -> bool
-    where
-        Self: 'v,
-    {
+    fn walk_keys(&mut self, value: &DeValue<'_>, shape: &Shape, names: &Names<'_>) -> bool {
         let mut found = false;
         match value {
             DeValue::Table(t) => {
@@ -292,9 +312,11 @@ impl FileCtx<'_> {
                             self.unknown_key(key, k.span(), shape, names);
                         }
                         Some(Some(child)) => {
-                            names.push(key);
-                            found |= self.walk_keys(v.get_ref(), child, names);
-                            names.pop();
+                            let inner = Names {
+                                name: key,
+                                parent: Some(names),
+                            };
+                            found |= self.walk_keys(v.get_ref(), child, &inner);
                         }
                         Some(None) => {}
                     }
@@ -310,11 +332,11 @@ impl FileCtx<'_> {
         found
     }
 
-    fn unknown_key(&mut self, key: &str, span: Range<usize>, shape: &Shape, names: &[&str]) {
+    fn unknown_key(&mut self, key: &str, span: Range<usize>, shape: &Shape, names: &Names<'_>) {
         let mut d = Diagnostic::at(
             Code::UnknownKey,
             Loc::new(self.file, span),
-            format!("unknown key `{key}` in `[{}]`", names.join(".")),
+            format!("unknown key `{key}` in `[{}]`", names.join()),
         )
         .with_label("not a key of this table")
         .with_suggestions(closest(key, shape.names.iter().map(String::as_str)));
@@ -452,23 +474,19 @@ fn between(s: &str, start: &str, end: &str) -> Option<String> {
     Some(s[i..j].to_string())
 }
 
-/// The item at `path` (`[section]` or `[section, index]`), parsed again from the text.
-fn fresh_item<'i>(text: &'i str, path: &[Seg]) -> Option<toml::Spanned<DeValue<'i>>> {
+/// The item at `path`, parsed again from the text.
+fn fresh_item<'i>(text: &'i str, path: ItemPath<'_>) -> Option<toml::Spanned<DeValue<'i>>> {
     let (root, _) = DeTable::parse_recoverable(text);
-    let Some(Seg::Key(section)) = path.first() else {
-        return None;
-    };
     let (_, value) = root
         .into_inner()
         .into_iter()
-        .find(|(k, _)| k.get_ref().as_ref() == section.as_str())?;
-    match path.get(1) {
+        .find(|(k, _)| k.get_ref().as_ref() == path.section)?;
+    match path.index {
         None => Some(value),
-        Some(Seg::Index(i)) => match value.into_inner() {
-            DeValue::Array(items) => items.into_iter().nth(*i),
+        Some(i) => match value.into_inner() {
+            DeValue::Array(items) => items.into_iter().nth(i),
             _ => None,
         },
-        Some(Seg::Key(_)) => None,
     }
 }
 
