@@ -957,6 +957,20 @@ fn calendar(cx: &mut Cx<'_>, it: &Item<RawCalendar>) -> Calendar {
                 });
             }
             (None, None, Some(from), Some(until)) => {
+                // A yearly closure over the whole year leaves no working day at all.
+                let (f, u) = (from.get_ref().in_year(2021), until.get_ref().in_year(2021));
+                let days = if f <= u {
+                    (u - f).get_days() + 1
+                } else {
+                    365 - (f - u).get_days() + 1
+                };
+                if days >= 365 {
+                    cx.push(
+                        Diagnostic::at(Code::ConflictingTiming, sp_loc(it.file, from), format!("closure `{}` closes the whole year: nothing could ever be scheduled", cl.label))
+                            .with_help("a yearly closure is a part of the year, e.g. every_year_from = \"12-25\" and every_year_until = \"12-31\""),
+                    );
+                    continue;
+                }
                 closures.push(Closure::Yearly {
                     label: cl.label.clone(),
                     from: *from.get_ref(),

@@ -13,6 +13,9 @@ use crate::model::{Calendar, Closure, Holidays, Weekday};
 /// A calendar day as a number of days since 1970-01-01.
 pub type Day = i32;
 
+/// About 3 000 years: no real schedule reaches it; a calendar without working days would.
+const MAX_TABLE_DAYS: Day = 1_100_000;
+
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
 pub fn day_of(d: Date) -> Day {
     let (y, m, dd) = (d.year() as i32, d.month() as i32, d.day() as i32);
@@ -244,6 +247,11 @@ impl WorkCalendar {
                     return *d;
                 }
                 let last = self.last();
+                // A calendar with (almost) no working day must not grow forever; the loader
+                // refuses closures over the whole year, this is the last line of defence.
+                if last - self.table.borrow().first > MAX_TABLE_DAYS {
+                    return last;
+                }
                 self.extend_to(last + 1);
             }
         }
@@ -255,7 +263,7 @@ impl WorkCalendar {
     fn walk(&self, day: Day, n: u32, step: Day) -> Day {
         let mut d = day;
         let mut left = n;
-        loop {
+        for _ in 0..MAX_TABLE_DAYS {
             if self.is_working(d) {
                 if left == 0 {
                     return d;
@@ -264,6 +272,7 @@ impl WorkCalendar {
             }
             d += step;
         }
+        d
     }
 
     /// The `n`-th working day counting back from `day` (0 = the last working day at or before it).
@@ -356,6 +365,23 @@ mod tests {
             assert!(h2024.contains(&expect.to_string()), "{expect} in {h2024:?}");
         }
         assert_eq!(french_holidays(2025).len(), 11);
+    }
+
+    #[test]
+    fn a_calendar_without_working_days_does_not_hang() {
+        let cal = Calendar {
+            closures: vec![Closure::Yearly {
+                label: "tout".into(),
+                from: crate::model::MonthDay { month: 1, day: 1 },
+                until: crate::model::MonthDay { month: 12, day: 31 },
+            }],
+            ..Calendar::default()
+        };
+        let c = WorkCalendar::new(&cal, d("2020-01-01"), d("2020-12-31"));
+        let start = day_of(d("2020-03-02"));
+        // It gives up at the bound instead of looping; the loader refuses such plans anyway.
+        assert!(c.next_working(start) > start);
+        assert!(c.shift_working(start, -3) < start);
     }
 
     #[test]

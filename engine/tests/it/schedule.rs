@@ -327,3 +327,24 @@ fn a_recurrence_of_two_highlights_a_year_expands_to_two_dated_occurrences_a_year
         ["2020-04-01", "2020-08-01", "2021-04-01", "2021-08-01"]
     );
 }
+
+#[test]
+fn regression_a_closure_over_the_whole_year_is_refused_not_scheduled_forever() {
+    let mut src = MemorySource::new("p");
+    src.insert(
+        "plan.toml",
+        "[plan]\nid = \"p\"\ntitle = \"P\"\nowner = \"T\"\nstart = 2020-01-01\nhorizon = 2021-12-31\ncurrency = \"EUR\"\nlocale = \"fr-FR\"\ntimezone = \"Europe/Paris\"\ndeliberation = { date = 2019-12-01, reference = \"T\" }\n[calendar]\nholidays = \"fr\"\nclosure = [{ label = \"Fermé\", every_year_from = \"12-01\", every_year_until = \"11-30\" }]\n",
+    );
+    let loaded = load(&src);
+    assert!(loaded.plan.is_none());
+    let msg: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| loaded.sources.render(d))
+        .collect();
+    assert!(
+        msg.iter()
+            .any(|m| m.contains("E016") && m.contains("closes the whole year")),
+        "{msg:?}"
+    );
+}
