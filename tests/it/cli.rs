@@ -192,3 +192,16 @@ fn schedule_refuses_a_broken_plan_with_exit_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("E007"));
 }
+
+#[test]
+fn what_if_refuses_an_absurd_slip_with_a_usage_error() {
+    let out = run(&[
+        "what-if",
+        "plans/amp-pmlcd",
+        "atelier-elus",
+        "--slip",
+        "2000000000",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("36500"));
+}

@@ -453,8 +453,8 @@ pub struct WhatIfArgs {
     pub plan_dir: PathBuf,
     /// The item that slips.
     pub item: String,
-    /// Calendar days it slips.
-    #[arg(long, allow_negative_numbers = true)]
+    /// Calendar days it slips (negative: it comes earlier), at most 100 years either way.
+    #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-36500..=36500))]
     pub slip: i32,
     /// Slip the schedule re-forecast as of this day (for plans that report progress).
     #[arg(long)]
