@@ -170,14 +170,6 @@ impl Diagnostics {
         self.items.iter().any(|d| d.severity() == Severity::Error)
     }
 
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
     /// Sorted by file, then position, then code, so that output is deterministic.
     pub fn into_sorted(mut self, sources: &SourceMap) -> Vec<Diagnostic> {
         self.items.sort_by(|a, b| {

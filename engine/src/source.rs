@@ -52,10 +52,6 @@ impl SourceMap {
         &self.files[id.0 as usize].text
     }
 
-    pub fn files(&self) -> impl Iterator<Item = FileId> + '_ {
-        (0..self.files.len() as u32).map(FileId)
-    }
-
     pub fn line_col(&self, id: FileId, offset: usize) -> LineCol {
         let f = &self.files[id.0 as usize];
         let offset = offset.min(f.text.len());

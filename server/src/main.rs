@@ -60,6 +60,13 @@ fn main() -> ExitCode {
         {
             ExitCode::SUCCESS
         }
+        Err(e)
+            if e.downcast_ref::<commands::schedule::PlanHasErrors>()
+                .is_some() =>
+        {
+            eprintln!("metroplan: {e}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("metroplan: {e:#}");
             ExitCode::from(2)

@@ -332,7 +332,7 @@ pub fn convert(
             .with_suggestions(closest(tz, names.iter().map(String::as_str))),
         );
     }
-    let in_period = |d: Date| start <= d && d <= horizon;
+    let period = Period { start, horizon };
 
     // Registries first.
     let mut r = Registries {
@@ -351,9 +351,6 @@ pub fn convert(
         fund: Registry::new("fund"),
         workflow: Registry::new("workflow"),
     };
-    r.role
-        .ids
-        .insert(Arc::from(SYSTEM_ROLE), Loc::new(root_file, 0..0));
 
     let labelled =
         |cx: &mut Cx<'_>, reg: &mut Registry, items: &[Item<RawLabelled>]| -> Vec<Labelled> {
@@ -370,7 +367,29 @@ pub fn convert(
                 .collect()
         };
     let territory_flags = labelled(&mut cx, &mut r.flag, &parts.territory_flag);
+    for it in parts
+        .role
+        .iter()
+        .filter(|it| it.value.id.get_ref() == SYSTEM_ROLE)
+    {
+        cx.push(
+            Diagnostic::at(
+                Code::DuplicateId,
+                sp_loc(it.file, &it.value.id),
+                format!("role `{SYSTEM_ROLE}` is built in"),
+            )
+            .with_label("reserved for automatic steps")
+            .with_help(
+                "give this role another id; transitions done by metroplan itself use `system`",
+            ),
+        );
+    }
     let roles = labelled(&mut cx, &mut r.role, &parts.role);
+    // Declared after the plan's roles, so that a plan declaring it gets the message above.
+    r.role
+        .ids
+        .entry(Arc::from(SYSTEM_ROLE))
+        .or_insert(Loc::new(root_file, 0..0));
     let audiences = labelled(&mut cx, &mut r.audience, &parts.audience);
     let criteria = labelled(&mut cx, &mut r.criterion, &parts.criterion);
     let domains = labelled(&mut cx, &mut r.domain, &parts.domain);
@@ -625,12 +644,10 @@ pub fn convert(
         .action
         .iter()
         .flat_map(|it| {
-            it.value.budget_line.iter().map(move |b| {
-                (
-                    *b.year.get_ref() as i16,
-                    b.amount.get_ref().0,
-                    sp_loc(it.file, &b.amount),
-                )
+            // Implausible years are reported by the action's own conversion.
+            it.value.budget_line.iter().filter_map(move |b| {
+                let year = i16::try_from(*b.year.get_ref()).ok()?;
+                Some((year, b.amount.get_ref().0, sp_loc(it.file, &b.amount)))
             })
         })
         .collect();
@@ -680,7 +697,7 @@ pub fn convert(
         let territories_ = cx.refer_all(&r.territory, f, &a.territories);
         let staff_ = cx.refer_all(&r.staff, f, &a.staff);
         let kind = a.kind.unwrap_or(ItemKind::Action);
-        let timing = timing(&mut cx, f, a, kind, &in_period, it.damaged);
+        let timing = timing(&mut cx, f, a, kind, period, it.damaged);
         let recurrence = a
             .recurrence
             .as_ref()
@@ -693,9 +710,9 @@ pub fn convert(
                 let id = cx.declare(&mut indicator_ids, f, &i.id)?;
                 let target = cx.non_negative(f, &i.target, "an indicator target");
                 if let Some(by) = &i.by
-                    && !in_period(by.get_ref().0)
+                    && !period.contains(by.get_ref().0)
                 {
-                    cx.push(outside(f, by, start, horizon));
+                    cx.push(outside(f, by, period));
                 }
                 Some(Indicator {
                     id,
@@ -883,13 +900,28 @@ fn level_name(l: TerritoryLevel) -> &'static str {
     }
 }
 
-fn outside(f: FileId, d: &Sp<PlanDate>, start: Date, horizon: Date) -> Diagnostic {
+/// The plan's `start` to `horizon`, both included.
+#[derive(Clone, Copy)]
+struct Period {
+    start: Date,
+    horizon: Date,
+}
+
+impl Period {
+    fn contains(self, d: Date) -> bool {
+        self.start <= d && d <= self.horizon
+    }
+}
+
+fn outside(f: FileId, d: &Sp<PlanDate>, p: Period) -> Diagnostic {
     Diagnostic::at(
         Code::OutsidePlanPeriod,
         sp_loc(f, d),
         format!(
-            "{} is outside the plan's period ({start} to {horizon})",
-            d.get_ref()
+            "{} is outside the plan's period ({} to {})",
+            d.get_ref(),
+            p.start,
+            p.horizon
         ),
     )
     .with_label("outside the plan's period")
@@ -1003,7 +1035,7 @@ fn timing(
     f: FileId,
     a: &RawAction,
     kind: ItemKind,
-    in_period: &dyn Fn(Date) -> bool,
+    period: Period,
     damaged: bool,
 ) -> Timing {
     let t = Timing {
@@ -1099,15 +1131,8 @@ fn timing(
         .into_iter()
         .flatten()
     {
-        if !in_period(d.get_ref().0) {
-            cx.push(
-                Diagnostic::at(
-                    Code::OutsidePlanPeriod,
-                    sp_loc(f, d),
-                    format!("{} is outside the plan's period", d.get_ref()),
-                )
-                .with_label("outside the plan's period"),
-            );
+        if !period.contains(d.get_ref().0) {
+            cx.push(outside(f, d, period));
         }
     }
     t

@@ -160,7 +160,7 @@ impl Ctx<'_> {
     }
 
     /// Work starts on a working day, whatever the unit of its duration.
-    fn snap(&self, _a: &Action, day: Day) -> Day {
+    fn snap(&self, day: Day) -> Day {
         self.cal.next_working(day)
     }
 }
@@ -297,7 +297,7 @@ fn schedule_slipped(
                 &mut why,
             );
         }
-        start = ctx.snap(a, start);
+        start = ctx.snap(start);
         let slip_days = slip.filter(|(item, _)| *item == i).map_or(0, |(_, d)| d);
         if slip_days != 0 {
             start = ctx.cal.next_working(start + slip_days);
@@ -358,7 +358,7 @@ fn schedule_slipped(
             && report.is_none_or(|r| r.status != Status::Done)
             && day_of(as_of) > start
         {
-            start = ctx.snap(a, day_of(as_of));
+            start = ctx.snap(day_of(as_of));
             why = Driver::AsOf;
         }
         es[i] = start;

@@ -7,6 +7,20 @@ use metroplan_engine::schedule::{Driver, Options, day_of, schedule};
 use metroplan_engine::{DirSource, MemorySource, load};
 use proptest::prelude::*;
 
+/// The `[plan]` table of the small plans written by the tests below, with its horizon.
+fn header(horizon: &str) -> String {
+    format!(
+        "[plan]\nid = \"p\"\ntitle = \"P\"\nowner = \"T\"\nstart = 2020-01-01\nhorizon = {horizon}\ncurrency = \"EUR\"\nlocale = \"fr-FR\"\ntimezone = \"Europe/Paris\"\ndeliberation = {{ date = 2019-12-01, reference = \"T\" }}\n"
+    )
+}
+
+/// A plan made of one `plan.toml` in memory.
+fn in_memory(text: String) -> MemorySource {
+    let mut src = MemorySource::new("p");
+    src.insert("plan.toml", text);
+    src
+}
+
 fn fixture(name: &str) -> metroplan_engine::Plan {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/schedule")
@@ -151,9 +165,8 @@ proptest! {
     #[test]
     fn forward_pass_matches_brute_force_relaxation(net in network()) {
         let links = ["finish-to-start", "start-to-start", "finish-to-finish", "start-to-finish"];
-        let mut text = String::from(
-            "[plan]\nid = \"p\"\ntitle = \"P\"\nowner = \"T\"\nstart = 2020-01-01\nhorizon = 2030-12-31\ncurrency = \"EUR\"\nlocale = \"fr-FR\"\ntimezone = \"Europe/Paris\"\ndeliberation = { date = 2019-12-01, reference = \"T\" }\n[calendar]\nholidays = \"none\"\nworking_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n[[axis]]\nid = \"x\"\ntitle = \"X\"\n",
-        );
+        let mut text = header("2030-12-31")
+            + "[calendar]\nholidays = \"none\"\nworking_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n[[axis]]\nid = \"x\"\ntitle = \"X\"\n";
         // Edges only go to earlier items: a DAG by construction.
         let mut edges: Vec<Vec<(usize, usize, i32)>> = Vec::new();
         for (i, (dur, deps)) in net.iter().enumerate() {
@@ -174,9 +187,7 @@ proptest! {
             }
             edges.push(deps);
         }
-        let mut src = MemorySource::new("p");
-        src.insert("plan.toml", text);
-        let loaded = load(&src);
+        let loaded = load(&in_memory(text));
         let plan = loaded.plan.expect("generated plan is valid");
         let s = schedule(&plan, Options::default());
 
@@ -272,15 +283,13 @@ fn progress_reforecasts_from_actuals_and_flags_late_items_against_the_baseline()
 
 #[test]
 fn progress_reports_are_validated() {
-    let mut src = MemorySource::new("p");
     let dir =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schedule/textbook/plan.toml");
     let mut text = std::fs::read_to_string(dir).unwrap();
     text.push_str(
         "\n[[progress]]\nitem = \"z\"\nstatus = \"done\"\nas_of = 2020-01-10\n\n[[progress]]\nitem = \"a\"\nstatus = \"done\"\nas_of = 2020-01-10\npercent = 120\n\n[[progress]]\nitem = \"b\"\nstatus = \"finished\"\nas_of = 2020-01-10\n",
     );
-    src.insert("plan.toml", text);
-    let loaded = load(&src);
+    let loaded = load(&in_memory(text));
     let codes: Vec<&str> = loaded.diagnostics.iter().map(|d| d.code.as_str()).collect();
     let msgs: Vec<String> = loaded
         .diagnostics
@@ -292,9 +301,16 @@ fn progress_reports_are_validated() {
         codes.contains(&"E004"),
         "done without actual_finish: {msgs:?}"
     );
+    // Each E003 on its own: one must not hide that the other check broke.
     assert!(
-        codes.contains(&"E003"),
-        "percent over 100, unknown status: {msgs:?}"
+        msgs.iter()
+            .any(|m| m.contains("E003") && m.contains("120% is more than 100%")),
+        "percent over 100: {msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("E003") && m.contains("unknown value `finished`")),
+        "unknown status: {msgs:?}"
     );
     assert!(
         msgs.iter()
@@ -309,10 +325,9 @@ fn progress_reports_are_validated() {
 
 #[test]
 fn a_recurrence_of_two_highlights_a_year_expands_to_two_dated_occurrences_a_year() {
-    let mut src = MemorySource::new("p");
-    src.insert(
-        "plan.toml",
-        "[plan]\nid = \"p\"\ntitle = \"P\"\nowner = \"T\"\nstart = 2020-01-01\nhorizon = 2021-12-31\ncurrency = \"EUR\"\nlocale = \"fr-FR\"\ntimezone = \"Europe/Paris\"\ndeliberation = { date = 2019-12-01, reference = \"T\" }\n[[axis]]\nid = \"x\"\ntitle = \"X\"\n[[action]]\nid = \"temps-forts\"\naxis = \"x\"\ntitle = \"Temps forts\"\nduration = \"1d\"\nrecurrence = { every = \"yearly\", from_year = 2020, until_year = 2021, window_from = \"04-01\", window_until = \"11-30\", min_per_year = 2, max_per_year = 3 }\n",
+    let src = in_memory(
+        header("2021-12-31")
+            + "[[axis]]\nid = \"x\"\ntitle = \"X\"\n[[action]]\nid = \"temps-forts\"\naxis = \"x\"\ntitle = \"Temps forts\"\nduration = \"1d\"\nrecurrence = { every = \"yearly\", from_year = 2020, until_year = 2021, window_from = \"04-01\", window_until = \"11-30\", min_per_year = 2, max_per_year = 3 }\n",
     );
     let plan = load(&src).plan.expect("valid");
     let s = schedule(&plan, Options::default());
@@ -330,10 +345,9 @@ fn a_recurrence_of_two_highlights_a_year_expands_to_two_dated_occurrences_a_year
 
 #[test]
 fn regression_a_closure_over_the_whole_year_is_refused_not_scheduled_forever() {
-    let mut src = MemorySource::new("p");
-    src.insert(
-        "plan.toml",
-        "[plan]\nid = \"p\"\ntitle = \"P\"\nowner = \"T\"\nstart = 2020-01-01\nhorizon = 2021-12-31\ncurrency = \"EUR\"\nlocale = \"fr-FR\"\ntimezone = \"Europe/Paris\"\ndeliberation = { date = 2019-12-01, reference = \"T\" }\n[calendar]\nholidays = \"fr\"\nclosure = [{ label = \"Fermé\", every_year_from = \"12-01\", every_year_until = \"11-30\" }]\n",
+    let src = in_memory(
+        header("2021-12-31")
+            + "[calendar]\nholidays = \"fr\"\nclosure = [{ label = \"Fermé\", every_year_from = \"12-01\", every_year_until = \"11-30\" }]\n",
     );
     let loaded = load(&src);
     assert!(loaded.plan.is_none());
@@ -345,6 +359,24 @@ fn regression_a_closure_over_the_whole_year_is_refused_not_scheduled_forever() {
     assert!(
         msg.iter()
             .any(|m| m.contains("E016") && m.contains("closes the whole year")),
+        "{msg:?}"
+    );
+}
+
+#[test]
+fn regression_declaring_the_builtin_system_role_says_it_is_built_in() {
+    let text = header("2021-12-31") + "[[role]]\nid = \"system\"\nlabel = \"Système\"\n";
+    let loaded = load(&in_memory(text));
+    let msg: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| loaded.sources.render(d))
+        .collect();
+    assert!(loaded.plan.is_none());
+    assert!(
+        msg.iter().any(|m| m.contains("E005")
+            && m.contains("role `system` is built in")
+            && m.contains("plan.toml:12:")),
         "{msg:?}"
     );
 }

@@ -79,25 +79,32 @@ pub struct WhyArgs {
     pub as_of: Option<Date>,
 }
 
-/// Loads a plan, or prints its diagnostics and gives the exit code.
-fn load(dir: &std::path::Path) -> anyhow::Result<Result<Plan, ExitCode>> {
+/// The plan has errors, already printed: `main` exits with 1 (not 2, which is for usage and I/O).
+#[derive(Debug)]
+pub struct PlanHasErrors;
+
+impl std::fmt::Display for PlanHasErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the plan has errors; run `metroplan check` for details")
+    }
+}
+
+impl std::error::Error for PlanHasErrors {}
+
+/// Loads a plan; if it has errors, prints them and fails with [`PlanHasErrors`].
+fn load(dir: &std::path::Path) -> anyhow::Result<Plan> {
     if !dir.is_dir() {
         anyhow::bail!("{} is not a directory", dir.display());
     }
     let loaded = metroplan_engine::load_dir(dir);
     match loaded.plan {
-        Some(plan) => Ok(Ok(plan)),
+        Some(plan) => Ok(plan),
         None => {
             let mut err = std::io::stderr().lock();
             for d in &loaded.diagnostics {
                 writeln!(err, "{}", loaded.sources.render(d))?;
             }
-            writeln!(
-                err,
-                "{}: the plan has errors; run `metroplan check` for details",
-                dir.display()
-            )?;
-            Ok(Err(ExitCode::from(1)))
+            Err(PlanHasErrors.into())
         }
     }
 }
@@ -109,10 +116,7 @@ fn warn(s: &Schedule) {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let plan = match load(&args.plan_dir)? {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
+    let plan = load(&args.plan_dir)?;
     let options = Options {
         critical_float: args.critical_float,
         as_of: args.as_of,
@@ -188,10 +192,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 pub fn why(args: WhyArgs) -> anyhow::Result<ExitCode> {
-    let plan = match load(&args.plan_dir)? {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
+    let plan = load(&args.plan_dir)?;
     let index = find_item(&plan, "item", &args.item)?;
     let s = schedule(
         &plan,
@@ -315,10 +316,7 @@ fn find_item(plan: &Plan, flag: &str, id: &str) -> anyhow::Result<usize> {
 
 /// Items (and occurrences) that overlap the window and match the filters, in date order.
 pub fn timeline(args: TimelineArgs) -> anyhow::Result<ExitCode> {
-    let plan = match load(&args.plan_dir)? {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
+    let plan = load(&args.plan_dir)?;
     for (flag, value, known) in [
         (
             "--axis",
@@ -466,10 +464,7 @@ pub struct WhatIfArgs {
 
 /// Every item that moves if one slips, and the deadlines that break.
 pub fn what_if_cmd(args: WhatIfArgs) -> anyhow::Result<ExitCode> {
-    let plan = match load(&args.plan_dir)? {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
+    let plan = load(&args.plan_dir)?;
     let index = find_item(&plan, "item", &args.item)?;
     let w = what_if(
         &plan,
@@ -554,10 +549,7 @@ pub struct BaselineArgs {
 
 /// Prints a `[[baseline]]` of the current schedule, to save as a file of the plan.
 pub fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
-    let plan = match load(&args.plan_dir)? {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
+    let plan = load(&args.plan_dir)?;
     if let Err(e) = metroplan_engine::model::Id::parse(&args.name) {
         anyhow::bail!("--name: {e}");
     }
