@@ -50,6 +50,10 @@ fn main() {
         );
         return;
     }
+    if mode == "schedule-compare" {
+        schedule_compare(&src, n);
+        return;
+    }
     if mode == "compare" {
         compare(&src, n);
         return;
@@ -116,6 +120,49 @@ fn compare(src: &metroplan_engine::MemorySource, n: usize) {
     };
     println!(
         "compare actions={n} rounds={rounds} baseline_median_ms={:.0} load_median_ms={:.0} ratio_median={:.2}",
+        median(&mut base),
+        median(&mut ours),
+        median(&mut ratios)
+    );
+}
+
+/// Schedule against a bare petgraph `toposort` of the same graph, interleaved round by
+/// round so that both see the same machine load; prints the medians and the median ratio.
+fn schedule_compare(src: &metroplan_engine::MemorySource, n: usize) {
+    use petgraph::graph::{DiGraph, NodeIndex};
+    let plan = load(src).plan.expect("valid");
+    let mut g: DiGraph<(), ()> = DiGraph::with_capacity(n, n * 2);
+    for _ in 0..n {
+        g.add_node(());
+    }
+    for (i, a) in plan.actions.iter().enumerate() {
+        for d in &a.depends_on {
+            g.add_edge(NodeIndex::new(d.on), NodeIndex::new(i), ());
+        }
+    }
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(31);
+    let (mut base, mut ours) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = Instant::now();
+        std::hint::black_box(petgraph::algo::toposort(&g, None).expect("DAG"));
+        base.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        std::hint::black_box(metroplan_engine::schedule::schedule(
+            &plan,
+            Default::default(),
+        ));
+        ours.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let mut ratios: Vec<f64> = ours.iter().zip(&base).map(|(o, b)| o / b).collect();
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "schedule-compare actions={n} rounds={rounds} toposort_median_ms={:.3} schedule_median_ms={:.3} ratio_median={:.2}",
         median(&mut base),
         median(&mut ours),
         median(&mut ratios)

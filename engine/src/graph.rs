@@ -1,10 +1,15 @@
-//! The dependency graph of a plan's items (petgraph), with iterative algorithms only:
-//! plans of a million items must not overflow the stack.
+//! The dependency graph of a plan's items, with iterative algorithms only: plans of a
+//! million items must not overflow the stack. The loader finds loops with petgraph's
+//! iterative Kosaraju; a plan without loops keeps its graph as a [`DependencyGraph`], the
+//! compact form the scheduler walks.
 
 use std::collections::{HashSet, VecDeque};
 
 use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::model::{Action, DurationUnit, ItemKind, LinkType, Span};
+use crate::schedule::{Day, day_of};
 
 /// An edge of a loop: item `to` depends on item `from` through its `dep`-th dependency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +116,218 @@ pub fn loops(g: &DiGraph<(), usize, u32>) -> Vec<Vec<LoopEdge>> {
     }
     out.sort_by_key(|l| l.first().map(|e| e.from));
     out
+}
+
+/// What the scheduler needs of an item, in a small record with day numbers (days since
+/// 1970-01-01), so that its passes do not walk the plan's large item structs. Absent dates
+/// are a sentinel rather than `Option`s: the record stays at 28 bytes, and both passes
+/// stream through one per item.
+#[derive(Debug, Clone, Copy)]
+pub struct Node {
+    duration: Option<Span>,
+    not_before: Day,
+    start: Day,
+    finish: Day,
+    deadline: Day,
+    milestone: bool,
+    recurring: bool,
+}
+
+const NO_DAY: Day = Day::MIN;
+
+fn opt(d: Day) -> Option<Day> {
+    (d != NO_DAY).then_some(d)
+}
+
+impl Node {
+    fn of(a: &Action) -> Node {
+        let day = |d: Option<jiff::civil::Date>| d.map_or(NO_DAY, day_of);
+        Node {
+            duration: a.timing.duration,
+            not_before: day(a.timing.not_before),
+            start: day(a.timing.start),
+            finish: day(a.timing.finish),
+            deadline: day(a.timing.deadline),
+            milestone: a.kind == ItemKind::Milestone,
+            recurring: a.recurrence.is_some(),
+        }
+    }
+
+    #[inline]
+    pub fn duration(&self) -> Option<Span> {
+        self.duration
+    }
+
+    /// "Start no earlier than".
+    #[inline]
+    pub fn not_before(&self) -> Option<Day> {
+        opt(self.not_before)
+    }
+
+    /// Fixed start.
+    #[inline]
+    pub fn start(&self) -> Option<Day> {
+        opt(self.start)
+    }
+
+    /// "Finish on" date (inclusive), when the plan gives one.
+    #[inline]
+    pub fn finish(&self) -> Option<Day> {
+        opt(self.finish)
+    }
+
+    #[inline]
+    pub fn deadline(&self) -> Option<Day> {
+        opt(self.deadline)
+    }
+
+    #[inline]
+    pub fn milestone(&self) -> bool {
+        self.milestone
+    }
+
+    #[inline]
+    pub fn recurring(&self) -> bool {
+        self.recurring
+    }
+}
+
+/// One dependency, seen from the item at the other end (16 bytes: the lag is flattened).
+#[derive(Debug, Clone, Copy)]
+pub struct Edge {
+    /// The predecessor (in a predecessor list) or the successor (in a successor list).
+    pub other: u32,
+    /// Index of the dependency in the successor's `depends_on`.
+    pub k: u32,
+    lag_amount: i32,
+    lag_unit: DurationUnit,
+    pub link: LinkType,
+}
+
+impl Edge {
+    #[inline]
+    pub fn lag(&self) -> Span {
+        Span {
+            amount: self.lag_amount,
+            unit: self.lag_unit,
+        }
+    }
+}
+
+/// The plan's dependency graph in compressed sparse rows, both ways, with a topological
+/// order: built once when the plan loads (after the loop check), read by every schedule.
+#[derive(Debug, Clone, Default)]
+pub struct DependencyGraph {
+    nodes: Vec<Node>,
+    pred_at: Vec<u32>,
+    preds: Vec<Edge>,
+    succ_at: Vec<u32>,
+    succs: Vec<Edge>,
+    order: Vec<u32>,
+}
+
+impl DependencyGraph {
+    /// The graph of `actions`, whose dependencies are resolved (`on` is an index).
+    pub fn new(actions: &[Action]) -> DependencyGraph {
+        let n = actions.len();
+        let mut pred_at = Vec::with_capacity(n + 1);
+        let mut preds = Vec::with_capacity(n * 2);
+        let mut out_degree = vec![0u32; n + 1];
+        pred_at.push(0);
+        let mut nodes = Vec::with_capacity(n);
+        for a in actions {
+            nodes.push(Node::of(a));
+            for (k, d) in a.depends_on.iter().enumerate() {
+                out_degree[d.on] += 1;
+                preds.push(Edge {
+                    other: d.on as u32,
+                    k: k as u32,
+                    lag_amount: d.lag.amount,
+                    lag_unit: d.lag.unit,
+                    link: d.link,
+                });
+            }
+            pred_at.push(preds.len() as u32);
+        }
+        // Successor lists by counting sort: each list keeps successors in the plan's order.
+        let mut succ_at = Vec::with_capacity(n + 1);
+        let mut total = 0u32;
+        for d in &out_degree[..n] {
+            succ_at.push(total);
+            total += d;
+        }
+        succ_at.push(total);
+        let mut fill: Vec<u32> = succ_at[..n].to_vec();
+        let mut succs = vec![
+            Edge {
+                other: 0,
+                k: 0,
+                lag_amount: 0,
+                lag_unit: DurationUnit::Days,
+                link: LinkType::FinishToStart,
+            };
+            preds.len()
+        ];
+        for i in 0..n {
+            for e in &preds[pred_at[i] as usize..pred_at[i + 1] as usize] {
+                let slot = &mut fill[e.other as usize];
+                succs[*slot as usize] = Edge {
+                    other: i as u32,
+                    ..*e
+                };
+                *slot += 1;
+            }
+        }
+        // Kahn's algorithm, first in first out; a loop (refused by the loader) leaves the
+        // plan's order.
+        let mut indeg: Vec<u32> = pred_at.windows(2).map(|w| w[1] - w[0]).collect();
+        let mut order: Vec<u32> = (0..n as u32).filter(|&i| indeg[i as usize] == 0).collect();
+        order.reserve(n - order.len());
+        let mut head = 0;
+        while head < order.len() {
+            let i = order[head] as usize;
+            head += 1;
+            for e in &succs[succ_at[i] as usize..succ_at[i + 1] as usize] {
+                let s = e.other as usize;
+                indeg[s] -= 1;
+                if indeg[s] == 0 {
+                    order.push(s as u32);
+                }
+            }
+        }
+        if order.len() != n {
+            order = (0..n as u32).collect();
+        }
+        DependencyGraph {
+            nodes,
+            pred_at,
+            preds,
+            succ_at,
+            succs,
+            order,
+        }
+    }
+
+    /// The scheduling inputs of every item, by index.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// Items in an order where every item comes after what it depends on (first in, first
+    /// out from the items that depend on nothing).
+    pub fn order(&self) -> &[u32] {
+        &self.order
+    }
+
+    /// The dependencies of item `i`, in its `depends_on` order.
+    pub fn predecessors(&self, i: usize) -> &[Edge] {
+        &self.preds[self.pred_at[i] as usize..self.pred_at[i + 1] as usize]
+    }
+
+    /// The items that depend on item `i`, in the plan's order.
+    pub fn successors(&self, i: usize) -> &[Edge] {
+        &self.succs[self.succ_at[i] as usize..self.succ_at[i + 1] as usize]
+    }
 }
 
 #[cfg(test)]

@@ -185,6 +185,10 @@ pub struct Plan {
     pub baselines: Vec<Baseline>,
     #[serde(skip)]
     pub(crate) action_index: FxHashMap<Id, usize>,
+    /// The dependencies as a compact graph with a topological order (no loops: the loader
+    /// refuses a plan with one).
+    #[serde(skip)]
+    pub graph: crate::graph::DependencyGraph,
 }
 
 impl Plan {

@@ -856,6 +856,7 @@ pub fn convert(
     if cx.diags.has_errors() {
         return None;
     }
+    let graph = graph::DependencyGraph::new(&actions);
     Some(Plan {
         id: plan_id,
         title: p.title.clone(),
@@ -888,6 +889,7 @@ pub fn convert(
         progress,
         baselines,
         action_index,
+        graph,
     })
 }
 

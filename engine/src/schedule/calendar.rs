@@ -18,7 +18,16 @@ const MAX_TABLE_DAYS: Day = 1_100_000;
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
 pub fn day_of(d: Date) -> Day {
-    let (y, m, dd) = (d.year() as i32, d.month() as i32, d.day() as i32);
+    ymd_day(
+        i32::from(d.year()),
+        i32::from(d.month()),
+        i32::from(d.day()),
+    )
+}
+
+/// Days since 1970-01-01 of year `y`, month `m`, day `dd` (a day past the month's end
+/// spills into the next month).
+fn ymd_day(y: i32, m: i32, dd: i32) -> Day {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -41,6 +50,15 @@ pub fn date_of(day: Day) -> Date {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
     Date::new(y as i16, m as i8, d as i8).unwrap_or(Date::constant(1970, 1, 1))
+}
+
+fn days_in_month(year: i32, month: i8) -> i8 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        _ => 31,
+    }
 }
 
 /// 0 = Monday ... 6 = Sunday.
@@ -102,6 +120,16 @@ struct Table {
     days: Vec<Day>,
 }
 
+impl Table {
+    /// Index of `day` in the table, if the table covers it.
+    #[inline]
+    fn covering(&self, day: Day) -> Option<usize> {
+        usize::try_from(day - self.first)
+            .ok()
+            .filter(|&i| i < self.worked.len())
+    }
+}
+
 /// A plan's calendar, with O(1) working-day arithmetic: a table of working days that grows
 /// (doubling) when a schedule runs past it, so that even a plan running centuries past its
 /// horizon never walks day by day.
@@ -110,7 +138,10 @@ pub struct WorkCalendar {
     table: RefCell<Table>,
     weekdays: [bool; 7],
     holidays: Holidays,
-    closures: Vec<Closure>,
+    /// One-off closures, as inclusive day ranges.
+    once: Vec<(Day, Day)>,
+    /// Yearly closures, as inclusive (month, day) ranges; one may wrap over the new year.
+    yearly: Vec<((i8, i8), (i8, i8))>,
     holiday_cache: RefCell<FxHashMap<i32, Vec<Day>>>,
 }
 
@@ -142,7 +173,24 @@ impl WorkCalendar {
             }),
             weekdays,
             holidays: cal.holidays,
-            closures: cal.closures.clone(),
+            once: cal
+                .closures
+                .iter()
+                .filter_map(|c| match c {
+                    Closure::Once { from, until, .. } => Some((day_of(*from), day_of(*until))),
+                    Closure::Yearly { .. } => None,
+                })
+                .collect(),
+            yearly: cal
+                .closures
+                .iter()
+                .filter_map(|c| match c {
+                    Closure::Yearly { from, until, .. } => {
+                        Some(((from.month, from.day), (until.month, until.day)))
+                    }
+                    Closure::Once { .. } => None,
+                })
+                .collect(),
             holiday_cache: RefCell::default(),
         };
         c.extend_to(day_of(to) + 10 * 366);
@@ -150,23 +198,31 @@ impl WorkCalendar {
     }
 
     fn compute_working(&self, day: Day) -> bool {
-        if !self.weekdays[weekday_index(day)] {
-            return false;
+        let d = date_of(day);
+        let holidays = self.holidays_of(i32::from(d.year()));
+        self.working_on(day, (d.month(), d.day()), &holidays)
+    }
+
+    /// The public holidays of `year` as day numbers (none for a plan without holidays).
+    fn holidays_of(&self, year: i32) -> Vec<Day> {
+        if self.holidays != Holidays::Fr {
+            return Vec::new();
         }
-        let holiday = self.holidays == Holidays::Fr && {
-            let y = date_of(day).year() as i32;
-            let mut cache = self.holiday_cache.borrow_mut();
-            cache
-                .entry(y)
-                .or_insert_with(|| {
-                    french_holidays(y)
-                        .into_iter()
-                        .map(|(d, _)| day_of(d))
-                        .collect()
-                })
-                .contains(&day)
-        };
-        !holiday && !self.closed(day)
+        self.holiday_cache
+            .borrow_mut()
+            .entry(year)
+            .or_insert_with(|| {
+                french_holidays(year)
+                    .into_iter()
+                    .map(|(d, _)| day_of(d))
+                    .collect()
+            })
+            .clone()
+    }
+
+    /// Whether `day`, whose month and day are `md`, is worked, given its year's holidays.
+    fn working_on(&self, day: Day, md: (i8, i8), holidays: &[Day]) -> bool {
+        self.weekdays[weekday_index(day)] && !holidays.contains(&day) && !self.closed(day, md)
     }
 
     /// Grows the table so that it covers `day` (at least doubling, so growth is amortised).
@@ -181,36 +237,82 @@ impl WorkCalendar {
         }
         let target = day.max(last + len.max(366));
         let mut t = self.table.borrow_mut();
-        let mut count = t.before.pop().unwrap_or(0);
-        for d in (last + 1)..=target {
-            let w = self.compute_working(d);
-            t.before.push(count);
-            t.worked.push(w);
-            if w {
-                count += 1;
-                t.days.push(d);
+        let grow = (target - last) as usize;
+        t.before.reserve(grow);
+        t.worked.reserve(grow);
+        t.days.reserve(grow);
+        // Whole ranges at a time: weekdays by a rolling counter, then holidays and closures
+        // cleared by index. Growing the table is part of every schedule, so it must be cheap.
+        let base = last + 1;
+        let mut worked = vec![false; grow];
+        let mut wd = weekday_index(base);
+        for w in &mut worked {
+            *w = self.weekdays[wd];
+            wd = if wd == 6 { 0 } else { wd + 1 };
+        }
+        let mut clear = |from: Day, until_excl: Day| {
+            let lo = (from.max(base) - base) as usize;
+            let hi = (until_excl.min(target + 1) - base).max(0) as usize;
+            if lo < hi {
+                worked[lo..hi].fill(false);
+            }
+        };
+        for &(a, b) in &self.once {
+            clear(a, b + 1);
+        }
+        let (y0, y1) = (
+            i32::from(date_of(base).year()),
+            i32::from(date_of(target).year()),
+        );
+        for y in y0..=y1 {
+            for h in self.holidays_of(y) {
+                clear(h, h + 1);
+            }
+            // The first day whose (month, day) is at or after `md`, and the first after it.
+            let at_or_after = |(m, d): (i8, i8)| {
+                if d > days_in_month(y, m) {
+                    ymd_day(y, i32::from(m) + 1, 1)
+                } else {
+                    ymd_day(y, i32::from(m), i32::from(d))
+                }
+            };
+            let after = |(m, d): (i8, i8)| {
+                if d >= days_in_month(y, m) {
+                    ymd_day(y, i32::from(m) + 1, 1)
+                } else {
+                    ymd_day(y, i32::from(m), i32::from(d) + 1)
+                }
+            };
+            for &(f, u) in &self.yearly {
+                if f <= u {
+                    clear(at_or_after(f), after(u));
+                } else {
+                    clear(ymd_day(y, 1, 1), after(u));
+                    clear(at_or_after(f), ymd_day(y + 1, 1, 1));
+                }
             }
         }
+        let mut count = t.before.pop().unwrap_or(0);
+        for (k, &w) in worked.iter().enumerate() {
+            t.before.push(count);
+            if w {
+                count += 1;
+                t.days.push(base + k as Day);
+            }
+        }
+        t.worked.extend_from_slice(&worked);
         t.before.push(count);
     }
 
-    fn closed(&self, day: Day) -> bool {
-        if self.closures.is_empty() {
-            return false;
-        }
-        let d = date_of(day);
-        self.closures.iter().any(|c| match c {
-            Closure::Once { from, until, .. } => *from <= d && d <= *until,
-            Closure::Yearly { from, until, .. } => {
-                let md = (d.month(), d.day());
-                let (f, u) = ((from.month, from.day), (until.month, until.day));
+    fn closed(&self, day: Day, md: (i8, i8)) -> bool {
+        self.once.iter().any(|&(a, b)| a <= day && day <= b)
+            || self.yearly.iter().any(|&(f, u)| {
                 if f <= u {
                     f <= md && md <= u
                 } else {
                     md >= f || md <= u
                 }
-            }
-        })
+            })
     }
 
     /// Index of `day` in the table, growing it if needed; `None` before its first day.
@@ -234,12 +336,30 @@ impl WorkCalendar {
     }
 
     /// The first working day at or after `day`.
+    #[inline]
     pub fn next_working(&self, day: Day) -> Day {
         self.nth_working_from(day, 0)
     }
 
     /// The `n`-th working day counting from `day` (0 = the first working day at or after it).
+    #[inline]
     fn nth_working_from(&self, day: Day, n: u32) -> Day {
+        // The scheduler's hot path, inlined: one borrow and two lookups when the table
+        // covers it; growing the table is out of line.
+        {
+            let t = self.table.borrow();
+            if let Some(i) = t.covering(day)
+                && let Some(&d) = t.days.get(t.before[i] as usize + n as usize)
+            {
+                return d;
+            }
+        }
+        self.nth_working_from_slow(day, n)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn nth_working_from_slow(&self, day: Day, n: u32) -> Day {
         if let Some(i) = self.index(day) {
             loop {
                 let k = self.table.borrow().before[i] as usize + n as usize;
@@ -276,7 +396,23 @@ impl WorkCalendar {
     }
 
     /// The `n`-th working day counting back from `day` (0 = the last working day at or before it).
+    #[inline]
     fn nth_working_back(&self, day: Day, n: u32) -> Day {
+        {
+            let t = self.table.borrow();
+            if let Some(i) = t.covering(day) {
+                let upto = t.before[i + 1] as usize;
+                if upto > n as usize {
+                    return t.days[upto - 1 - n as usize];
+                }
+            }
+        }
+        self.nth_working_back_slow(day, n)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn nth_working_back_slow(&self, day: Day, n: u32) -> Day {
         if let Some(i) = self.index(day) {
             let t = self.table.borrow();
             let upto = t.before[i + 1] as usize; // working days in [first, day]
@@ -288,7 +424,20 @@ impl WorkCalendar {
     }
 
     /// Working days in `[a, b)` (negative when `b < a`).
+    #[inline]
     pub fn working_days_between(&self, a: Day, b: Day) -> i64 {
+        {
+            let t = self.table.borrow();
+            if let (Some(i), Some(j)) = (t.covering(a), t.covering(b)) {
+                return i64::from(t.before[j]) - i64::from(t.before[i]);
+            }
+        }
+        self.working_days_between_slow(a, b)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn working_days_between_slow(&self, a: Day, b: Day) -> i64 {
         if a > b {
             return -self.working_days_between(b, a);
         }
@@ -302,6 +451,7 @@ impl WorkCalendar {
     }
 
     /// Exclusive end of work of `n` working days starting at `start` (snapped forward).
+    #[inline]
     pub fn finish_after_working(&self, start: Day, n: u32) -> Day {
         if n == 0 {
             return self.next_working(start);
@@ -310,6 +460,7 @@ impl WorkCalendar {
     }
 
     /// The start such that `n` working days end just before `finish` (exclusive).
+    #[inline]
     pub fn start_before_working(&self, finish: Day, n: u32) -> Day {
         if n == 0 {
             return finish;
@@ -318,6 +469,7 @@ impl WorkCalendar {
     }
 
     /// `day` moved by `n` working days (a lag): positive forward, negative backward.
+    #[inline]
     pub fn shift_working(&self, day: Day, n: i32) -> Day {
         if n >= 0 {
             self.nth_working_from(day, n as u32)
@@ -365,6 +517,51 @@ mod tests {
             assert!(h2024.contains(&expect.to_string()), "{expect} in {h2024:?}");
         }
         assert_eq!(french_holidays(2025).len(), 11);
+    }
+
+    #[test]
+    fn table_built_by_ranges_matches_the_day_by_day_rule() {
+        let md = |month, day| crate::model::MonthDay { month, day };
+        let cal = Calendar {
+            holidays: Holidays::Fr,
+            closures: vec![
+                Closure::Yearly {
+                    label: "fêtes".into(),
+                    from: md(12, 24),
+                    until: md(1, 2),
+                },
+                Closure::Yearly {
+                    label: "été".into(),
+                    from: md(8, 1),
+                    until: md(8, 15),
+                },
+                Closure::Yearly {
+                    label: "bissextile".into(),
+                    from: md(2, 29),
+                    until: md(2, 29),
+                },
+                Closure::Yearly {
+                    label: "fin février".into(),
+                    from: md(2, 27),
+                    until: md(2, 29),
+                },
+                Closure::Once {
+                    label: "déménagement".into(),
+                    from: d("2023-05-02"),
+                    until: d("2023-05-05"),
+                },
+            ],
+            ..Calendar::default()
+        };
+        let c = WorkCalendar::new(&cal, d("2020-01-01"), d("2025-12-31"));
+        // Grow past the first table, across several leap and non-leap years.
+        let far = day_of(d("2110-01-01"));
+        let _ = c.is_working(far);
+        let t = c.table.borrow();
+        for (k, &w) in t.worked.iter().enumerate() {
+            let day = t.first + k as Day;
+            assert_eq!(w, c.compute_working(day), "{}", date_of(day));
+        }
     }
 
     #[test]

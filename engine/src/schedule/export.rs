@@ -14,7 +14,7 @@ pub fn csv(plan: &Plan, s: &Schedule) -> String {
     let mut out = String::from(
         "id,kind,axis,title,lead,early_start,early_finish,late_start,late_finish,total_float,free_float,critical\r\n",
     );
-    for (a, it) in plan.actions.iter().zip(&s.items) {
+    for (a, it) in plan.actions.iter().zip(s.items()) {
         let kind = match a.kind {
             ItemKind::Action => "action",
             ItemKind::Milestone => "milestone",
@@ -69,7 +69,7 @@ pub fn ical(plan: &Plan, s: &Schedule) -> String {
     ];
     // DTSTAMP is required; the plan's vote date keeps the output reproducible.
     let stamp = format!("{}T000000Z", compact(plan.deliberation_date));
-    for (a, it) in plan.actions.iter().zip(&s.items) {
+    for (a, it) in plan.actions.iter().zip(s.items()) {
         let mut events: Vec<(String, Date, Date)> = Vec::new();
         if it.occurrences.is_empty() {
             events.push((
@@ -112,7 +112,8 @@ pub fn ical(plan: &Plan, s: &Schedule) -> String {
                     LinkType::StartToFinish => "STARTTOFINISH",
                 };
                 // A recurring predecessor is published as occurrences: point at the first.
-                let year = s.items[d.on]
+                let year = s
+                    .item(d.on)
                     .occurrences
                     .first()
                     .map(|(start, _)| start.year());
@@ -170,7 +171,7 @@ pub fn mermaid(plan: &Plan, s: &Schedule) -> String {
         for (a, it) in plan
             .actions
             .iter()
-            .zip(&s.items)
+            .zip(s.items())
             .filter(|(a, _)| a.axis == axis.id)
         {
             let mut tags = Vec::new();

@@ -8,4 +8,6 @@ pub mod query;
 pub mod svg;
 
 pub use calendar::{Day, WorkCalendar, date_of, day_of};
-pub use cpm::{Driver, ItemSchedule, Move, Options, Schedule, WhatIf, schedule, what_if};
+pub use cpm::{
+    Driver, IndicatorValue, ItemSchedule, Move, Options, Schedule, WhatIf, schedule, what_if,
+};

@@ -130,7 +130,7 @@ pub fn gantt(plan: &Plan, s: &Schedule, today: Option<Date>) -> String {
             }
             Some(i) => {
                 let a = &plan.actions[*i];
-                let it = &s.items[*i];
+                let it = &s.item(*i);
                 let class = if it.critical {
                     "element critique"
                 } else {
@@ -195,14 +195,14 @@ pub fn gantt(plan: &Plan, s: &Schedule, today: Option<Date>) -> String {
     // Dependency arrows: from the predecessor's end (or start) to the successor's start row.
     for (i, a) in plan.actions.iter().enumerate() {
         for d in &a.depends_on {
-            let p = &s.items[d.on];
+            let p = &s.item(d.on);
             let from_x = match d.link {
                 crate::model::LinkType::StartToStart | crate::model::LinkType::StartToFinish => {
                     x(p.early_start)
                 }
                 _ => x(p.early_finish.tomorrow().unwrap_or(p.early_finish)),
             };
-            let to_x = x(s.items[i].early_start);
+            let to_x = x(s.item(i).early_start);
             let y0 = y(row_of[d.on]) + ROW_H / 2.0;
             let y1 = y(row_of[i]) + ROW_H / 2.0;
             let _ = writeln!(

@@ -45,7 +45,7 @@ fn textbook_network_has_the_hand_computed_dates_floats_and_critical_path() {
             .iter()
             .position(|a| a.id.as_str() == id)
             .unwrap();
-        let it = &s.items[i];
+        let it = &s.item(i);
         (
             day_of(it.early_start) - start,
             day_of(it.early_finish) - start + 1,
@@ -82,7 +82,7 @@ fn textbook_network_has_the_hand_computed_dates_floats_and_critical_path() {
         .map(|&i| plan.actions[i].id.as_str())
         .collect();
     assert_eq!(chain, ["f", "d", "b", "a"]);
-    assert_eq!(s.items[0].driver, Driver::PlanStart);
+    assert_eq!(s.item(0).driver, Driver::PlanStart);
 }
 
 #[test]
@@ -92,11 +92,12 @@ fn demo_plan_schedule_follows_the_founding_document() {
     let plan = loaded.plan.expect("demo plan");
     let s = schedule(&plan, Options::default());
     let get = |id: &str| {
-        &s.items[plan
-            .actions
-            .iter()
-            .position(|a| a.id.as_str() == id)
-            .unwrap()]
+        s.item(
+            plan.actions
+                .iter()
+                .position(|a| a.id.as_str() == id)
+                .unwrap(),
+        )
     };
     assert!(get("atelier-elus").early_finish < get("label-diversite-egalite").early_start);
     assert!(get("plan-formation").early_finish < get("candidature-labels").early_start);
@@ -126,8 +127,7 @@ fn demo_plan_schedule_follows_the_founding_document() {
     assert_eq!(get("atelier-elus").early_start.to_string(), "2020-01-24");
     assert!(s.diagnostics.is_empty(), "{:?}", s.diagnostics);
     let table: String = s
-        .items
-        .iter()
+        .items()
         .map(|it| {
             format!(
                 "{:<32} {} {} float={}{}\n",
@@ -216,10 +216,10 @@ proptest! {
         let start = day_of(plan.start);
         let end = (0..n).map(|i| es[i] + dur[i]).max().unwrap();
         for i in 0..n {
-            prop_assert_eq!(day_of(s.items[i].early_start) - start, es[i], "early start of i{}", i);
-            prop_assert_eq!(day_of(s.items[i].early_finish) - start + 1, es[i] + dur[i]);
-            prop_assert!(s.items[i].total_float >= 0);
-            prop_assert!(s.items[i].free_float <= s.items[i].total_float);
+            prop_assert_eq!(day_of(s.item(i).early_start) - start, es[i], "early start of i{}", i);
+            prop_assert_eq!(day_of(s.item(i).early_finish) - start + 1, es[i] + dur[i]);
+            prop_assert!(s.item(i).total_float >= 0);
+            prop_assert!(s.item(i).free_float <= s.item(i).total_float);
         }
         prop_assert_eq!(day_of(s.finish) - start + 1, end);
         // Something always ends the plan: at least one item is critical.
@@ -244,12 +244,22 @@ fn progress_reforecasts_from_actuals_and_flags_late_items_against_the_baseline()
         },
     );
     let get = |id: &str| {
-        &s.items[plan
-            .actions
-            .iter()
-            .position(|a| a.id.as_str() == id)
-            .unwrap()]
+        s.item(
+            plan.actions
+                .iter()
+                .position(|a| a.id.as_str() == id)
+                .unwrap(),
+        )
     };
+    // Reported indicator values come out next to their targets.
+    let b = get("b");
+    let sessions: Vec<(&str, String, String)> = b
+        .indicators
+        .iter()
+        .map(|v| (v.id, v.value.to_string(), v.target.to_string()))
+        .collect();
+    assert_eq!(sessions, [("sessions", "5.5".into(), "12".into())]);
+    assert_eq!(b.percent, Some(50));
     // A took 5 days instead of 3: its actual dates replace the plan's.
     assert_eq!(
         (
@@ -331,7 +341,8 @@ fn a_recurrence_of_two_highlights_a_year_expands_to_two_dated_occurrences_a_year
     );
     let plan = load(&src).plan.expect("valid");
     let s = schedule(&plan, Options::default());
-    let occ: Vec<String> = s.items[0]
+    let occ: Vec<String> = s
+        .item(0)
         .occurrences
         .iter()
         .map(|(d, _)| d.to_string())

@@ -164,7 +164,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "status",
                 "variance"
             )?;
-            for it in &s.items {
+            for it in s.items() {
                 let status = it.status.map(|st| st.name()).unwrap_or_default();
                 let variance = it
                     .finish_variance
@@ -182,13 +182,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     if it.critical { "yes" } else { "" },
                     status,
                     variance,
-                    if it.late { "late" } else { "" }
+                    note(&it)
                 )?;
             }
             writeln!(out, "plan finishes on {}", s.finish)?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The table's last column: lateness, then reported indicator values against their targets.
+fn note(it: &metroplan_engine::schedule::ItemSchedule<'_>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if it.late {
+        parts.push("late".into());
+    }
+    for v in &it.indicators {
+        parts.push(format!("{} {}/{}", v.id, v.value, v.target));
+    }
+    parts.join(", ")
 }
 
 pub fn why(args: WhyArgs) -> anyhow::Result<ExitCode> {
@@ -202,7 +214,7 @@ pub fn why(args: WhyArgs) -> anyhow::Result<ExitCode> {
         },
     );
     let mut out = std::io::stdout().lock();
-    let it = &s.items[index];
+    let it = &s.item(index);
     writeln!(
         out,
         "`{}` starts on {} and finishes on {}; total float {} working days, free float {}{}.",
@@ -214,7 +226,7 @@ pub fn why(args: WhyArgs) -> anyhow::Result<ExitCode> {
         if it.critical { " (critical)" } else { "" }
     )?;
     for i in s.driving_chain(index) {
-        let item = &s.items[i];
+        let item = &s.item(i);
         let a = &plan.actions[i];
         let reason = match item.driver {
             Driver::PlanStart => format!("nothing before it: the plan starts on {}", plan.start),
@@ -235,10 +247,10 @@ pub fn why(args: WhyArgs) -> anyhow::Result<ExitCode> {
                 item: p,
                 dependency,
             } => {
-                let d = &a.depends_on[dependency];
+                let d = &a.depends_on[dependency as usize];
                 format!(
                     "it depends on `{}` ({}, lag {})",
-                    plan.actions[p].id,
+                    plan.actions[p as usize].id,
                     d.link.name(),
                     d.lag
                 )
@@ -373,7 +385,7 @@ pub fn timeline(args: TimelineArgs) -> anyhow::Result<ExitCode> {
         .as_of
         .unwrap_or_else(|| jiff::ZonedDateTime::now().date());
     let mut rows: Vec<(Date, Date, &str, &str, bool)> = Vec::new();
-    for (i, (a, it)) in plan.actions.iter().zip(&s.items).enumerate() {
+    for (i, (a, it)) in plan.actions.iter().zip(s.items()).enumerate() {
         if args.axis.as_deref().is_some_and(|x| a.axis.as_str() != x)
             || args
                 .lead
@@ -576,7 +588,7 @@ pub fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
         "[[baseline]]\nid = {:?}\nlabel = {:?}\ntaken_on = {taken_on}\nitem = [",
         args.name, args.label
     )?;
-    for it in &s.items {
+    for it in s.items() {
         writeln!(
             out,
             "  {{ id = {:?}, start = {}, finish = {} }},",
