@@ -53,6 +53,8 @@ codes! {
     ConflictingTiming = "E016", Error, "timing that contradicts itself";
     WrongKindOfReference = "E017", Error, "a reference to the wrong kind of thing";
     MissingPlan = "E018", Error, "the root file has no [plan] section";
+    RulesScript = "E019", Error, "a rules script that does not compile or declares its rules wrongly";
+    RuleConflict = "E020", Error, "two exceptions to one rule with the same priority";
     BudgetExceeded = "W001", Warning, "allocations exceed the year's budget";
     RulesScriptMissing = "W002", Warning, "the rules script of a fund is not found";
     OutsidePlanPeriod = "W003", Warning, "a date outside the plan's period";

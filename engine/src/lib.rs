@@ -6,6 +6,7 @@ pub mod diagnostic;
 pub mod graph;
 pub mod model;
 pub mod plan;
+pub mod rules;
 pub mod schedule;
 pub mod schema;
 pub mod source;

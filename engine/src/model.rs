@@ -446,6 +446,9 @@ pub struct Fund {
     pub parameters: Vec<Parameter>,
     pub form: Form,
     pub grid: Option<Grid>,
+    /// The compiled rules script, when it exists and compiles.
+    #[serde(skip)]
+    pub ruleset: Option<std::sync::Arc<crate::rules::Ruleset>>,
 }
 
 /// One year's call for applications: open from `opens` to the end of `closes`.

@@ -38,6 +38,9 @@ enum Command {
     WhatIf(commands::schedule::WhatIfArgs),
     /// Print a baseline (the dates of every item now) to save in the plan directory.
     Baseline(commands::schedule::BaselineArgs),
+    /// Check an application (or a batch) against a fund's rules, with the explanation owed
+    /// to the applicant.
+    Eligibility(commands::rules::EligibilityArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Timeline(args) => commands::schedule::timeline(args),
         Command::WhatIf(args) => commands::schedule::what_if_cmd(args),
         Command::Baseline(args) => commands::schedule::baseline(args),
+        Command::Eligibility(args) => commands::rules::eligibility(args),
     };
     match result {
         Ok(code) => code,

@@ -1695,6 +1695,7 @@ fn fund(
         parameters,
         form,
         grid,
+        ruleset: None,
     })
 }
 

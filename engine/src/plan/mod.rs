@@ -135,7 +135,12 @@ pub fn load(source: &dyn PlanSource) -> Loaded {
             }
         }
     }
-    let plan = convert::convert(parts, root, source, &mut diags);
+    let mut plan = convert::convert(parts, root, source, &mut diags);
+    if let Some(plan) = plan.as_mut()
+        && !diags.has_errors()
+    {
+        compile_rules(plan, source, &mut sources, &mut diags);
+    }
     let has_errors = diags.has_errors();
     Loaded {
         plan: if has_errors { None } else { plan },
@@ -145,6 +150,56 @@ pub fn load(source: &dyn PlanSource) -> Loaded {
 }
 
 /// The files an include names: a path, or `dir/*.toml` for a directory's TOML files.
+/// Compiles every fund's rules script that exists (a missing one is W002, reported by the
+/// conversion); a script that does not compile or declares its rules wrongly is an error
+/// at its own line.
+fn compile_rules(
+    plan: &mut Plan,
+    source: &dyn PlanSource,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) {
+    let display_root = source.display_root();
+    let mut compiled = Vec::new();
+    for (i, fund) in plan.funds.iter().enumerate() {
+        if !source.exists(&fund.rules) {
+            continue;
+        }
+        let shown = display_root.join(&fund.rules);
+        let text = match source.read_to_string(&fund.rules) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(Diagnostic::new(
+                    Code::Include,
+                    None,
+                    format!("cannot read {}: {e}", shown.display()),
+                ));
+                continue;
+            }
+        };
+        let file = sources.add(shown.clone(), text);
+        match crate::rules::Ruleset::compile(
+            plan,
+            fund,
+            &shown.display().to_string(),
+            sources.text(file),
+            file,
+            None,
+            crate::rules::Limits::default(),
+        ) {
+            Ok(r) => compiled.push((i, r)),
+            Err(ds) => {
+                for d in ds {
+                    diags.push(d);
+                }
+            }
+        }
+    }
+    for (i, r) in compiled {
+        plan.funds[i].ruleset = Some(std::sync::Arc::new(r));
+    }
+}
+
 fn expand(source: &dyn PlanSource, pattern: &str) -> Result<Vec<PathBuf>, String> {
     if let Some(dir) = pattern.strip_suffix("*.toml") {
         let dir = dir.trim_end_matches('/');

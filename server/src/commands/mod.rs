@@ -1,3 +1,4 @@
 pub mod check;
+pub mod rules;
 pub mod schedule;
 pub mod schema;

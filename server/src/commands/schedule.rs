@@ -92,7 +92,7 @@ impl std::fmt::Display for PlanHasErrors {
 impl std::error::Error for PlanHasErrors {}
 
 /// Loads a plan; if it has errors, prints them and fails with [`PlanHasErrors`].
-fn load(dir: &std::path::Path) -> anyhow::Result<Plan> {
+pub(crate) fn load(dir: &std::path::Path) -> anyhow::Result<Plan> {
     if !dir.is_dir() {
         anyhow::bail!("{} is not a directory", dir.display());
     }

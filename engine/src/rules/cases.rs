@@ -1,0 +1,1 @@
+//! Rule tests kept next to a fund's script.
