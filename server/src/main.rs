@@ -41,6 +41,10 @@ enum Command {
     /// Check an application (or a batch) against a fund's rules, with the explanation owed
     /// to the applicant.
     Eligibility(commands::rules::EligibilityArgs),
+    /// Run the rule tests of the plan's funds, with boundary cases and rule coverage.
+    ///
+    /// Exit code 1 when a case fails or a rule is not seen both passing and failing.
+    Test(commands::rules::TestArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Command::WhatIf(args) => commands::schedule::what_if_cmd(args),
         Command::Baseline(args) => commands::schedule::baseline(args),
         Command::Eligibility(args) => commands::rules::eligibility(args),
+        Command::Test(args) => commands::rules::test(args),
     };
     match result {
         Ok(code) => code,

@@ -1,1 +1,410 @@
-//! Rule tests kept next to a fund's script.
+//! Rule tests kept next to a fund's script: `rules/<fund>/tests/*.toml` beside
+//! `rules/<fund>.rhai`. Each file holds an application, the outcome expected, the rules
+//! expected to fail and the data expected missing, and may declare boundaries: a parameter
+//! and the field it bounds, from which three cases are generated (just under, at, just over
+//! the parameter's value at the filing date).
+//!
+//! A run reports rule coverage: every rule and exception must be seen passing and failing.
+
+use std::path::{Path, PathBuf};
+
+use jiff::civil::Date;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::{Context, EvalError, Evaluation, Outcome, Ruleset, Status};
+use crate::plan::files::PlanSource;
+
+/// A test file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub description: String,
+    pub expect: Outcome,
+    /// Rule ids expected to fail, exactly.
+    #[serde(default)]
+    pub fail: Vec<String>,
+    /// Fields and documents expected missing, exactly (`documents.rib`).
+    #[serde(default)]
+    pub missing: Vec<String>,
+    #[serde(default)]
+    pub other_filings: u32,
+    pub application: toml::Table,
+    #[serde(default)]
+    pub boundary: Vec<Boundary>,
+}
+
+/// Where an application passes relative to the bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Passes {
+    AtOrAbove,
+    Above,
+    AtOrBelow,
+    Below,
+}
+
+/// A parameter bounding a field. The bound is the parameter's value, times `scale` when
+/// given (a ratio of another field), or that many months after `months_after` or before
+/// `months_before` (dates).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Boundary {
+    pub parameter: String,
+    /// The field moved around the bound; `other_filings` for the count of earlier filings.
+    pub field: String,
+    pub rule: String,
+    pub passes: Passes,
+    /// The step just under and over (money: `0.01`; dates move by a day).
+    #[serde(default)]
+    pub step: Option<Decimal>,
+    /// A field or parameter the value is multiplied by (`project.total_cost` for a ratio).
+    #[serde(default)]
+    pub scale: Option<String>,
+    /// A field or parameter added to the bound (`plafond` for "the ceiling plus 50 %").
+    #[serde(default)]
+    pub plus: Option<String>,
+    #[serde(default)]
+    pub months_after: Option<String>,
+    /// The bound is that many months before this date field.
+    #[serde(default)]
+    pub months_before: Option<String>,
+}
+
+/// The result of one case (a file, or a case generated from a boundary).
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    pub name: String,
+    pub ok: bool,
+    /// What differed from the expectation.
+    pub problems: Vec<String>,
+}
+
+/// Rule coverage over a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Coverage {
+    pub rules: usize,
+    pub never_passing: Vec<String>,
+    pub never_failing: Vec<String>,
+    /// Parameters the rules applied that no boundary covers.
+    pub parameters_without_boundaries: Vec<String>,
+}
+
+impl Coverage {
+    pub fn complete(&self) -> bool {
+        self.never_passing.is_empty()
+            && self.never_failing.is_empty()
+            && self.parameters_without_boundaries.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub fund: String,
+    pub cases: Vec<CaseResult>,
+    pub coverage: Coverage,
+}
+
+impl Run {
+    pub fn passed(&self) -> bool {
+        self.cases.iter().all(|c| c.ok) && self.coverage.complete()
+    }
+}
+
+/// The directory of a script's tests: `rules/x.rhai` → `rules/x/tests`.
+pub fn tests_dir(script: &Path) -> PathBuf {
+    script.with_extension("").join("tests")
+}
+
+/// A TOML application as the JSON an applicant sends (dates become `YYYY-MM-DD` texts).
+pub fn to_json(v: &toml::Value) -> serde_json::Value {
+    match v {
+        toml::Value::String(s) => s.clone().into(),
+        toml::Value::Integer(i) => (*i).into(),
+        toml::Value::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into)
+        }
+        toml::Value::Boolean(b) => (*b).into(),
+        toml::Value::Datetime(d) => d.to_string().into(),
+        toml::Value::Array(a) => a.iter().map(to_json).collect(),
+        toml::Value::Table(t) => t.iter().map(|(k, v)| (k.clone(), to_json(v))).collect(),
+    }
+}
+
+/// Reads the cases of a fund from its plan directory, sorted by file name.
+pub fn read(source: &dyn PlanSource, script: &Path) -> Result<Vec<(String, Case)>, String> {
+    let dir = tests_dir(script);
+    let mut files = source
+        .list_files(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    files.retain(|f| f.extension().is_some_and(|e| e == "toml"));
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            let text = source
+                .read_to_string(f)
+                .map_err(|e| format!("{}: {e}", f.display()))?;
+            let case: Case = toml::from_str(&text).map_err(|e| format!("{}: {e}", f.display()))?;
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok((name, case))
+        })
+        .collect()
+}
+
+fn eval(rules: &Ruleset, app: &serde_json::Value, other: u32) -> Result<Evaluation, EvalError> {
+    rules.evaluate(
+        app,
+        Context {
+            filed_on: None,
+            other_filings: other,
+        },
+    )
+}
+
+fn set(app: &mut serde_json::Value, path: &str, v: serde_json::Value) {
+    let mut cur = app;
+    let parts: Vec<&str> = path.split('.').collect();
+    for (i, p) in parts.iter().enumerate() {
+        if i + 1 == parts.len() {
+            if let Some(o) = cur.as_object_mut() {
+                o.insert((*p).to_string(), v);
+            }
+            return;
+        }
+        match cur.get_mut(*p) {
+            Some(next) => cur = next,
+            None => return,
+        }
+    }
+}
+
+fn get<'a>(app: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    path.split('.').try_fold(app, |v, k| v.get(k))
+}
+
+fn decimal(v: &serde_json::Value) -> Option<Decimal> {
+    match v {
+        serde_json::Value::Number(n) => n.to_string().parse().ok(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Runs every case of `cases` and the cases their boundaries generate.
+pub fn run(rules: &Ruleset, cases: &[(String, Case)]) -> Run {
+    let mut results = Vec::new();
+    let mut seen: rustc_hash::FxHashMap<String, (bool, bool)> = Default::default();
+    let mut applied: Vec<String> = Vec::new();
+    let mut bounded: Vec<String> = Vec::new();
+    let mut record = |e: &Evaluation, applied: &mut Vec<String>| {
+        for r in &e.rules {
+            let s = seen.entry(r.id.clone()).or_default();
+            s.0 |= r.status == Status::Pass;
+            s.1 |= r.status == Status::Fail;
+            for &p in &r.parameters {
+                let id = &e.parameters[p].id;
+                if !applied.contains(id) {
+                    applied.push(id.clone());
+                }
+            }
+        }
+    };
+    for (name, case) in cases {
+        let app = to_json(&toml::Value::Table(case.application.clone()));
+        let mut problems = Vec::new();
+        match eval(rules, &app, case.other_filings) {
+            Ok(e) => {
+                record(&e, &mut applied);
+                if e.outcome != case.expect {
+                    problems.push(format!(
+                        "outcome {} (expected {})",
+                        e.outcome.name(),
+                        case.expect.name()
+                    ));
+                }
+                let mut failing: Vec<String> = e
+                    .rules
+                    .iter()
+                    .filter(|r| r.status == Status::Fail)
+                    .map(|r| r.id.clone())
+                    .collect();
+                let mut want = case.fail.clone();
+                failing.sort();
+                want.sort();
+                if failing != want {
+                    problems.push(format!("failing rules {failing:?} (expected {want:?})"));
+                }
+                let mut missing = e.missing.clone();
+                let mut want = case.missing.clone();
+                missing.sort();
+                want.sort();
+                if missing != want {
+                    problems.push(format!("missing {missing:?} (expected {want:?})"));
+                }
+            }
+            Err(err) => problems.push(format!("not evaluated: {err}")),
+        }
+        results.push(CaseResult {
+            name: format!("{name}: {}", case.description),
+            ok: problems.is_empty(),
+            problems,
+        });
+        for b in &case.boundary {
+            if !bounded.contains(&b.parameter) {
+                bounded.push(b.parameter.clone());
+            }
+            for (label, result) in boundary_cases(rules, &app, case.other_filings, b) {
+                let mut problems = Vec::new();
+                match result {
+                    Ok((e, expected)) => {
+                        record(&e, &mut applied);
+                        let got = e.rules.iter().find(|r| r.id == b.rule).map(|r| r.status);
+                        if got != Some(expected) {
+                            problems.push(format!(
+                                "rule {} is {} (expected {})",
+                                b.rule,
+                                got.map_or("absent", Status::name),
+                                expected.name()
+                            ));
+                        }
+                    }
+                    Err(msg) => problems.push(msg),
+                }
+                results.push(CaseResult {
+                    name: format!("{name}: {} {label}", b.parameter),
+                    ok: problems.is_empty(),
+                    problems,
+                });
+            }
+        }
+    }
+    let mut coverage = Coverage::default();
+    for id in rules.rule_ids() {
+        coverage.rules += 1;
+        let (pass, fail) = seen.get(id).copied().unwrap_or_default();
+        if !pass {
+            coverage.never_passing.push(id.to_string());
+        }
+        if !fail {
+            coverage.never_failing.push(id.to_string());
+        }
+    }
+    for p in applied {
+        if !bounded.contains(&p) {
+            coverage.parameters_without_boundaries.push(p);
+        }
+    }
+    Run {
+        fund: rules.env.fund.clone(),
+        cases: results,
+        coverage,
+    }
+}
+
+type Generated = Vec<(String, Result<(Evaluation, Status), String>)>;
+
+/// Three applications around the bound: just under, at, and just over.
+fn boundary_cases(rules: &Ruleset, app: &serde_json::Value, other: u32, b: &Boundary) -> Generated {
+    let filed = get(app, super::FILING_DATE_FIELD)
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse::<Date>().ok());
+    let param = filed.and_then(|d| {
+        rules
+            .env
+            .parameter(&b.parameter)
+            .and_then(|p| p.values.at(d))
+            .map(|v| v.value)
+    });
+    let Some(value) = param else {
+        return vec![(
+            String::new(),
+            Err(format!(
+                "boundary: no value of parameter `{}` at the case's filing date",
+                b.parameter
+            )),
+        )];
+    };
+    let pass = |pos: i8| -> Status {
+        let ok = match b.passes {
+            Passes::AtOrAbove => pos >= 0,
+            Passes::Above => pos > 0,
+            Passes::AtOrBelow => pos <= 0,
+            Passes::Below => pos < 0,
+        };
+        if ok { Status::Pass } else { Status::Fail }
+    };
+    let mut out = Vec::new();
+    for (pos, label) in [(-1i8, "just under"), (0, "at"), (1, "just over")] {
+        let mut a = app.clone();
+        let mut other = other;
+        let anchor = b
+            .months_after
+            .as_ref()
+            .map(|a| (a, 1))
+            .or(b.months_before.as_ref().map(|a| (a, -1)));
+        let made: Result<(), String> = if let Some((anchor, sign)) = anchor {
+            match get(app, anchor)
+                .and_then(|v| v.as_str())
+                .and_then(|s| s.parse::<Date>().ok())
+            {
+                None => Err(format!("boundary: `{anchor}` is not a date")),
+                Some(base) => {
+                    let months =
+                        i32::try_from(i64::try_from(value.trunc()).unwrap_or(0)).unwrap_or(0);
+                    match base
+                        .checked_add(jiff::Span::new().months(sign * months))
+                        .and_then(|d| d.checked_add(jiff::Span::new().days(i64::from(pos))))
+                    {
+                        Ok(d) => {
+                            set(&mut a, &b.field, d.to_string().into());
+                            Ok(())
+                        }
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+            }
+        } else {
+            let step = b.step.unwrap_or(Decimal::ONE);
+            // A name is a parameter of the fund (at the filing date) or a field of the case.
+            let resolve = |name: &Option<String>, default: Decimal| -> Option<Decimal> {
+                let Some(name) = name else {
+                    return Some(default);
+                };
+                match (rules.env.parameter(name), filed) {
+                    (Some(p), Some(d)) => p.values.at(d).map(|v| v.value),
+                    _ => get(app, name).and_then(decimal),
+                }
+            };
+            match (
+                resolve(&b.scale, Decimal::ONE),
+                resolve(&b.plus, Decimal::ZERO),
+            ) {
+                (Some(scale), Some(plus)) => {
+                    let bound = value * scale + plus + step * Decimal::from(pos);
+                    if b.field == "other_filings" {
+                        other =
+                            u32::try_from(i64::try_from(bound.trunc()).unwrap_or(0)).unwrap_or(0);
+                    } else {
+                        set(&mut a, &b.field, bound.normalize().to_string().into());
+                    }
+                    Ok(())
+                }
+                _ => Err(
+                    "boundary: `scale` or `plus` is neither a parameter nor a number field"
+                        .to_string(),
+                ),
+            }
+        };
+        let r = made.and_then(|()| {
+            eval(rules, &a, other)
+                .map(|e| (e, pass(pos)))
+                .map_err(|e| e.to_string())
+        });
+        out.push((label.to_string(), r));
+    }
+    out
+}

@@ -248,3 +248,93 @@ fn batch(rules: &Ruleset, args: &EligibilityArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// The plan directory.
+    pub plan_dir: PathBuf,
+    /// Only this fund (default: every fund with rules).
+    #[arg(long)]
+    pub fund: Option<String>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `metroplan test`: every fund's rule tests, generated boundary cases and coverage.
+pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
+    use metroplan_engine::rules::cases;
+    let plan = load(&args.plan_dir)?;
+    let source = metroplan_engine::DirSource::new(&args.plan_dir);
+    let mut runs = Vec::new();
+    for f in &plan.funds {
+        if args.fund.as_deref().is_some_and(|x| x != f.id.as_str()) {
+            continue;
+        }
+        let rules = ruleset(&plan, f.id.as_str())?;
+        let cases = cases::read(&source, &f.rules).map_err(|e| {
+            anyhow::anyhow!(
+                "{e} (rule tests of fund `{}` live in {})",
+                f.id,
+                cases::tests_dir(&f.rules).display()
+            )
+        })?;
+        runs.push(cases::run(rules, &cases));
+    }
+    if let Some(f) = &args.fund
+        && runs.is_empty()
+    {
+        ruleset(&plan, f)?;
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &runs)?;
+        writeln!(out)?;
+    } else {
+        for run in &runs {
+            let ok = run.cases.iter().filter(|c| c.ok).count();
+            writeln!(out, "fund {}: {} cases", run.fund, run.cases.len())?;
+            for c in &run.cases {
+                if c.ok {
+                    writeln!(out, "  ok    {}", c.name)?;
+                } else {
+                    writeln!(out, "  FAIL  {}", c.name)?;
+                    for p in &c.problems {
+                        writeln!(out, "          {p}")?;
+                    }
+                }
+            }
+            let cov = &run.coverage;
+            let mut gaps: Vec<&String> =
+                cov.never_passing.iter().chain(&cov.never_failing).collect();
+            gaps.sort();
+            gaps.dedup();
+            let full = cov.rules - gaps.len();
+            writeln!(
+                out,
+                "  {ok}/{} cases pass; rule coverage: {}/{} rules seen passing and failing",
+                run.cases.len(),
+                full,
+                cov.rules
+            )?;
+            if !cov.never_passing.is_empty() {
+                writeln!(out, "  never passing: {}", cov.never_passing.join(", "))?;
+            }
+            if !cov.never_failing.is_empty() {
+                writeln!(out, "  never failing: {}", cov.never_failing.join(", "))?;
+            }
+            if !cov.parameters_without_boundaries.is_empty() {
+                writeln!(
+                    out,
+                    "  parameters without boundary cases: {}",
+                    cov.parameters_without_boundaries.join(", ")
+                )?;
+            }
+        }
+    }
+    Ok(if runs.iter().all(|r| r.passed()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
