@@ -45,6 +45,10 @@ enum Command {
     ///
     /// Exit code 1 when a case fails or a rule is not seen both passing and failing.
     Test(commands::rules::TestArgs),
+    /// Write the public description of a fund's algorithm (Markdown and HTML).
+    PublishRules(commands::rules::PublishArgs),
+    /// Which applications change outcome under a draft script or plan, and why.
+    RulesDiff(commands::rules::DiffArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,8 @@ fn main() -> ExitCode {
         Command::Baseline(args) => commands::schedule::baseline(args),
         Command::Eligibility(args) => commands::rules::eligibility(args),
         Command::Test(args) => commands::rules::test(args),
+        Command::PublishRules(args) => commands::rules::publish(args),
+        Command::RulesDiff(args) => commands::rules::diff(args),
     };
     match result {
         Ok(code) => code,

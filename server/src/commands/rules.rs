@@ -338,3 +338,200 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         ExitCode::from(1)
     })
 }
+
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    /// The plan directory.
+    pub plan_dir: PathBuf,
+    #[arg(long)]
+    pub fund: String,
+    /// Write `<fund>.md` and `<fund>.html` into this directory (default: Markdown on
+    /// standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// With no `--out`: print HTML instead of Markdown.
+    #[arg(long)]
+    pub html: bool,
+}
+
+/// `metroplan publish-rules`: the public description of the algorithm.
+pub fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
+    use metroplan_engine::rules::publish;
+    let plan = load(&args.plan_dir)?;
+    let rules = ruleset(&plan, &args.fund)?;
+    match &args.out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            for (ext, text) in [("md", publish::markdown(rules)), ("html", publish::html(rules))] {
+                let path = dir.join(format!("{}.{ext}", args.fund));
+                std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("wrote {}", path.display());
+            }
+        }
+        None => {
+            let text = if args.html {
+                publish::html(rules)
+            } else {
+                publish::markdown(rules)
+            };
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The plan directory (the rules in force).
+    pub plan_dir: PathBuf,
+    #[arg(long)]
+    pub fund: String,
+    /// The applications, one JSON object per line (NDJSON).
+    pub applications: PathBuf,
+    /// A draft rules script, compiled against the plan's parameters.
+    #[arg(long, conflicts_with = "draft_plan")]
+    pub script: Option<PathBuf>,
+    /// A draft plan directory (e.g. a copy with new parameter values, or a branch).
+    #[arg(long)]
+    pub draft_plan: Option<PathBuf>,
+    /// Filing date for applications without `submitted_on` (default: today).
+    #[arg(long)]
+    pub as_of: Option<Date>,
+    /// Print the changes as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Change {
+    line: usize,
+    applicant: String,
+    before: String,
+    after: String,
+    /// Rules whose result changed: (id, before, after).
+    rules: Vec<(String, String, String)>,
+}
+
+/// `metroplan rules-diff`: which applications change outcome under a draft, and why.
+pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let plan = load(&args.plan_dir)?;
+    let current = ruleset(&plan, &args.fund)?;
+    let draft_plan;
+    let compiled;
+    let draft: &Ruleset = match (&args.script, &args.draft_plan) {
+        (Some(script), _) => {
+            let text = std::fs::read_to_string(script)
+                .with_context(|| format!("reading {}", script.display()))?;
+            let fund = plan.fund(&args.fund).context("fund")?;
+            let mut map = metroplan_engine::source::SourceMap::default();
+            let file = map.add(script.clone(), text.clone());
+            compiled = Ruleset::compile(
+                &plan,
+                fund,
+                &script.display().to_string(),
+                &text,
+                file,
+                None,
+                metroplan_engine::rules::Limits::default(),
+            )
+            .map_err(|ds| {
+                let text: Vec<String> = ds.iter().map(|d| map.render(d)).collect();
+                anyhow::anyhow!("the draft script does not compile:\n{}", text.join("\n"))
+            })?;
+            &compiled
+        }
+        (None, Some(dir)) => {
+            draft_plan = load(dir)?;
+            ruleset(&draft_plan, &args.fund)?
+        }
+        (None, None) => anyhow::bail!("give the draft: --script FILE or --draft-plan DIR"),
+    };
+    let text = read_input(&args.applications)?;
+    let filed_on = args.as_of.unwrap_or_else(|| jiff::ZonedDateTime::now().date());
+    let mut seen: rustc_hash::FxHashMap<(String, i64), u32> = Default::default();
+    let mut changes = Vec::new();
+    let mut count = 0;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        count += 1;
+        let other = filer(line).map_or(0, |k| {
+            let c = seen.entry(k).or_insert(0);
+            *c += 1;
+            *c - 1
+        });
+        let json: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("line {}: not valid JSON", n + 1))?;
+        let ctx = Context {
+            filed_on: Some(filed_on),
+            other_filings: other,
+        };
+        let summary = |r: Result<Evaluation, EvalError>| match r {
+            Ok(e) => (
+                e.outcome.name().to_string(),
+                e.rules
+                    .iter()
+                    .map(|r| (r.id.clone(), r.status.name().to_string()))
+                    .collect::<Vec<_>>(),
+            ),
+            Err(e) => (format!("error: {e}"), Vec::new()),
+        };
+        let (b, br) = summary(current.evaluate(&json, ctx));
+        let (a, ar) = summary(draft.evaluate(&json, ctx));
+        let mut rules: Vec<(String, String, String)> = Vec::new();
+        for (id, s) in &br {
+            let after = ar.iter().find(|(x, _)| x == id).map_or("absent", |(_, s)| s.as_str());
+            if after != s {
+                rules.push((id.clone(), s.clone(), after.to_string()));
+            }
+        }
+        for (id, s) in &ar {
+            if !br.iter().any(|(x, _)| x == id) {
+                rules.push((id.clone(), "absent".into(), s.clone()));
+            }
+        }
+        if a != b {
+            changes.push(Change {
+                line: n + 1,
+                applicant: json
+                    .pointer("/applicant/name")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?")
+                    .to_string(),
+                before: b,
+                after: a,
+                rules,
+            });
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({
+                "applications": count,
+                "ruleset_before": current.hash,
+                "ruleset_after": draft.hash,
+                "changes": changes,
+            }),
+        )?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "{} of {count} applications change outcome ({} → {})",
+            changes.len(),
+            current.hash,
+            draft.hash
+        )?;
+        for c in &changes {
+            writeln!(out, "line {}: {}: {} → {}", c.line, c.applicant, c.before, c.after)?;
+            for (id, b, a) in &c.rules {
+                writeln!(out, "    {id}: {b} → {a}")?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
