@@ -117,6 +117,16 @@ pub struct Dated<T> {
 #[serde(transparent)]
 pub struct DatedValues<T>(pub(crate) Vec<Dated<T>>);
 
+/// Dated values from a list, sorted by start. For drafts built in code (what-if analyses);
+/// plan files go through the loader, which also refuses overlapping periods.
+impl<T> FromIterator<Dated<T>> for DatedValues<T> {
+    fn from_iter<I: IntoIterator<Item = Dated<T>>>(iter: I) -> Self {
+        let mut v: Vec<Dated<T>> = iter.into_iter().collect();
+        v.sort_by_key(|d| d.from);
+        DatedValues(v)
+    }
+}
+
 impl<T> DatedValues<T> {
     /// The value in force on `day`, if any.
     pub fn at(&self, day: Date) -> Option<&Dated<T>> {

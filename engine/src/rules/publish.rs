@@ -150,15 +150,17 @@ recevable. Une dérogation qui s'applique remplace la règle qu'elle vise."
                     match (c.assessed, &c.field) {
                         (Assessment::Reviewer, _) => "appréciée par les instructeurs".into(),
                         (Assessment::Automatic, Some(f)) => format!("automatique (champ {f})"),
-                        (Assessment::Automatic, None) => {
-                            "automatique (référentiel du plan)".into()
-                        }
+                        (Assessment::Automatic, None) => "automatique (référentiel du plan)".into(),
                     },
                 ]
             })
             .collect();
         b.push(Block::Table(
-            vec!["Critère".into(), "Points (paramètre)".into(), "Appréciation".into()],
+            vec![
+                "Critère".into(),
+                "Points (paramètre)".into(),
+                "Appréciation".into(),
+            ],
             rows,
         ));
     }
@@ -180,7 +182,12 @@ recevable. Une dérogation qui s'applique remplace la règle qu'elle vise."
         })
         .collect();
     b.push(Block::Table(
-        vec!["Champ".into(), "Libellé".into(), "Type".into(), "Exigence".into()],
+        vec![
+            "Champ".into(),
+            "Libellé".into(),
+            "Type".into(),
+            "Exigence".into(),
+        ],
         rows,
     ));
     let rows = env
@@ -197,7 +204,12 @@ recevable. Une dérogation qui s'applique remplace la règle qu'elle vise."
         })
         .collect();
     b.push(Block::Table(
-        vec!["Pièce".into(), "Libellé".into(), "Exigence".into(), "Référence".into()],
+        vec![
+            "Pièce".into(),
+            "Libellé".into(),
+            "Exigence".into(),
+            "Référence".into(),
+        ],
         rows,
     ));
     b.push(Block::Heading(2, "Code source des règles".into()));
@@ -222,10 +234,21 @@ pub fn markdown(rules: &Ruleset) -> String {
                 let _ = writeln!(o, "{t}\n");
             }
             Block::Table(head, rows) => {
-                let _ = writeln!(o, "| {} |", head.iter().map(|h| md_cell(h)).collect::<Vec<_>>().join(" | "));
+                let _ = writeln!(
+                    o,
+                    "| {} |",
+                    head.iter()
+                        .map(|h| md_cell(h))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                );
                 let _ = writeln!(o, "|{}|", vec![" --- "; head.len()].join("|"));
                 for r in rows {
-                    let _ = writeln!(o, "| {} |", r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | "));
+                    let _ = writeln!(
+                        o,
+                        "| {} |",
+                        r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")
+                    );
                 }
                 o.push('\n');
             }
@@ -246,7 +269,8 @@ fn esc(s: &str) -> String {
 
 /// The publication as a standalone HTML page, in French.
 pub fn html(rules: &Ruleset) -> String {
-    let mut o = String::from("<!doctype html>\n<html lang=\"fr\">\n<head>\n<meta charset=\"utf-8\">\n");
+    let mut o =
+        String::from("<!doctype html>\n<html lang=\"fr\">\n<head>\n<meta charset=\"utf-8\">\n");
     let _ = writeln!(
         o,
         "<title>Règles de l'algorithme : {}</title>\n<style>body{{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}table{{border-collapse:collapse;width:100%;margin-bottom:1.5rem}}th,td{{border:1px solid #999;padding:.3rem .5rem;text-align:left;vertical-align:top}}pre{{background:#f4f4f4;padding:1rem;overflow-x:auto}}</style>\n</head>\n<body>\n<main>",

@@ -2,4 +2,5 @@
 
 mod diagnostics;
 mod properties;
+mod rules;
 mod schedule;

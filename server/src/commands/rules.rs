@@ -362,9 +362,13 @@ pub fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
     match &args.out {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            for (ext, text) in [("md", publish::markdown(rules)), ("html", publish::html(rules))] {
+            for (ext, text) in [
+                ("md", publish::markdown(rules)),
+                ("html", publish::html(rules)),
+            ] {
                 let path = dir.join(format!("{}.{ext}", args.fund));
-                std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
                 eprintln!("wrote {}", path.display());
             }
         }
@@ -447,7 +451,9 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
         (None, None) => anyhow::bail!("give the draft: --script FILE or --draft-plan DIR"),
     };
     let text = read_input(&args.applications)?;
-    let filed_on = args.as_of.unwrap_or_else(|| jiff::ZonedDateTime::now().date());
+    let filed_on = args
+        .as_of
+        .unwrap_or_else(|| jiff::ZonedDateTime::now().date());
     let mut seen: rustc_hash::FxHashMap<(String, i64), u32> = Default::default();
     let mut changes = Vec::new();
     let mut count = 0;
@@ -482,7 +488,10 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
         let (a, ar) = summary(draft.evaluate(&json, ctx));
         let mut rules: Vec<(String, String, String)> = Vec::new();
         for (id, s) in &br {
-            let after = ar.iter().find(|(x, _)| x == id).map_or("absent", |(_, s)| s.as_str());
+            let after = ar
+                .iter()
+                .find(|(x, _)| x == id)
+                .map_or("absent", |(_, s)| s.as_str());
             if after != s {
                 rules.push((id.clone(), s.clone(), after.to_string()));
             }
@@ -527,7 +536,11 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
             draft.hash
         )?;
         for c in &changes {
-            writeln!(out, "line {}: {}: {} → {}", c.line, c.applicant, c.before, c.after)?;
+            writeln!(
+                out,
+                "line {}: {}: {} → {}",
+                c.line, c.applicant, c.before, c.after
+            )?;
             for (id, b, a) in &c.rules {
                 writeln!(out, "    {id}: {b} → {a}")?;
             }

@@ -1,0 +1,328 @@
+//! Eligibility rules: the demonstration fund's rule tests (with boundaries and coverage),
+//! the sandbox's limits, the three outcomes, form checks, the explanation and the ruleset's
+//! identity.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use metroplan_engine::rules::explain::{explain, text_fr};
+use metroplan_engine::rules::{Context, EvalError, Limits, Outcome, Ruleset, Status, cases};
+use metroplan_engine::source::SourceMap;
+use metroplan_engine::{DirSource, Plan, load};
+
+fn demo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plans/amp-pmlcd")
+}
+
+fn demo() -> Plan {
+    load(&DirSource::new(demo_dir())).plan.expect("demo plan")
+}
+
+fn demo_rules(plan: &Plan) -> Arc<Ruleset> {
+    plan.fund("fonds-initiative")
+        .and_then(|f| f.ruleset.clone())
+        .expect("compiled rules")
+}
+
+fn shared_application(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/applications")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).expect("shared application")).expect("JSON")
+}
+
+/// The fund's rules with another script, as a draft would be.
+fn with_script(plan: &Plan, script: &str, limits: Limits) -> Result<Ruleset, String> {
+    let fund = plan.fund("fonds-initiative").expect("fund");
+    let mut map = SourceMap::default();
+    let file = map.add(PathBuf::from("rules/essai.rhai"), script.to_string());
+    Ruleset::compile(plan, fund, "rules/essai.rhai", script, file, None, limits).map_err(|ds| {
+        ds.iter()
+            .map(|d| map.render(d))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+#[test]
+fn demo_fund_rule_tests_pass_with_full_coverage() {
+    let plan = demo();
+    let fund = plan.fund("fonds-initiative").unwrap();
+    let cases = cases::read(&DirSource::new(demo_dir()), &fund.rules).expect("cases");
+    assert!(cases.len() >= 19, "{} cases", cases.len());
+    let run = cases::run(&demo_rules(&plan), &cases);
+    let failed: Vec<_> = run.cases.iter().filter(|c| !c.ok).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert!(run.coverage.complete(), "{:#?}", run.coverage);
+    // Every numeric parameter the rules read got its three boundary cases.
+    let boundary = run.cases.iter().filter(|c| c.name.ends_with(" at")).count();
+    assert_eq!(boundary, 7);
+}
+
+#[test]
+fn the_three_shared_examples_have_their_outcomes() {
+    let plan = demo();
+    let rules = demo_rules(&plan);
+    let eval = |name| {
+        rules
+            .evaluate(&shared_application(name), Context::default())
+            .expect("evaluated")
+    };
+    let ok = eval("eligible-association-vitrolles.json");
+    assert_eq!(ok.outcome, Outcome::Eligible);
+    // Article 8: QPV 20 + participation 15 automatically; Vitrolles has a PLCD (0 of 15);
+    // the instructors' 35 points stay open.
+    let score = ok.score.expect("score");
+    assert_eq!(score.points.to_string(), "35");
+    assert_eq!(score.max_reachable.to_string(), "70");
+    let rib = eval("incomplete-missing-rib.json");
+    assert_eq!(rib.outcome, Outcome::Incomplete);
+    assert_eq!(rib.missing, ["documents.rib"]);
+    let party = eval("ineligible-political-party.json");
+    assert_eq!(party.outcome, Outcome::Ineligible);
+    let failing: Vec<&str> = party
+        .rules
+        .iter()
+        .filter(|r| r.status == Status::Fail)
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(failing, ["art-2-porteur"]);
+}
+
+#[test]
+fn an_absent_field_is_missing_never_zero_or_false() {
+    let plan = demo();
+    let rules = demo_rules(&plan);
+    let mut app = shared_application("eligible-association-vitrolles.json");
+    app["project"]
+        .as_object_mut()
+        .unwrap()
+        .remove("requested_amount");
+    let e = rules.evaluate(&app, Context::default()).unwrap();
+    assert_eq!(e.outcome, Outcome::Incomplete);
+    assert!(e.missing.contains(&"project.requested_amount".to_string()));
+    let minimum = e
+        .rules
+        .iter()
+        .find(|r| r.id == "art-5-montant-minimum")
+        .unwrap();
+    assert_eq!(minimum.status, Status::Missing);
+    assert_eq!(minimum.missing, ["project.requested_amount"]);
+}
+
+#[test]
+fn wrong_types_and_unknown_choices_are_refused_naming_the_field() {
+    let plan = demo();
+    let rules = demo_rules(&plan);
+    let base = shared_application("eligible-association-vitrolles.json");
+    let refused = |path: &str, value: serde_json::Value| -> String {
+        let mut app = base.clone();
+        *app.pointer_mut(path).unwrap() = value;
+        match rules.evaluate(&app, Context::default()) {
+            Err(EvalError::Input(e)) => e.to_string(),
+            other => panic!("{path}: expected an input error, got {other:?}"),
+        }
+    };
+    assert!(
+        refused("/project/requested_amount", "beaucoup".into())
+            .contains("project.requested_amount")
+    );
+    assert!(refused("/applicant/kind", "asociation".into()).contains("did you mean `association`"));
+    assert!(refused("/project/qpv", "oui".into()).contains("true or false"));
+    assert!(refused("/submitted_on", "02/03/2020".into()).contains("YYYY-MM-DD"));
+    assert!(
+        refused(
+            "/project/criteria",
+            serde_json::json!(["origine", "couleur"])
+        )
+        .contains("project.criteria[1]")
+    );
+    assert!(refused("/documents", serde_json::json!(["rib", "rib"])).contains("twice"));
+    let mut app = base.clone();
+    app["project"]["budget"] = 3.into();
+    let err = rules.evaluate(&app, Context::default()).unwrap_err();
+    assert!(err.to_string().contains("project.budget"), "{err}");
+}
+
+#[test]
+fn runaway_scripts_stop_on_a_limit_naming_the_script_and_the_process_goes_on() {
+    let plan = demo();
+    let app = shared_application("eligible-association-vitrolles.json");
+    let cases = [
+        (
+            "loop",
+            "rule(\"boucle\", \"A\", \"m\", || { loop { } });",
+            Limits::default(),
+            "operation limit",
+        ),
+        (
+            "loop without an operation limit",
+            "rule(\"boucle\", \"A\", \"m\", || { loop { } });",
+            Limits {
+                max_operations: 0,
+                ..Limits::default()
+            },
+            "time limit",
+        ),
+        (
+            "recursion",
+            "fn f(x) { f(x + 1) }\nrule(\"recursion\", \"A\", \"m\", || f(1) > 0);",
+            Limits::default(),
+            "call depth",
+        ),
+        (
+            "huge string",
+            "rule(\"texte\", \"A\", \"m\", || { let s = \"x\"; loop { s += s; } });",
+            Limits::default(),
+            "size limit",
+        ),
+    ];
+    for (what, script, limits, expected) in cases {
+        // The demo fund's grid has a criterion the script must compute.
+        let script = format!("{script}\ngrid(\"commune-sans-plcd\", || false);");
+        let rules = with_script(&plan, &script, limits).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let t = Instant::now();
+        let err = rules.evaluate(&app, Context::default()).unwrap_err();
+        let took = t.elapsed();
+        let msg = err.to_string();
+        assert!(matches!(err, EvalError::Limit { .. }), "{what}: {msg}");
+        assert!(
+            msg.contains("rules/essai.rhai") && msg.contains(expected),
+            "{what}: {msg}"
+        );
+        // A hang guard, not a benchmark: the release build stops these in a few ms.
+        assert!(took < Duration::from_secs(5), "{what} took {took:?}");
+    }
+    // The demo rules still evaluate on this thread afterwards.
+    let e = demo_rules(&plan)
+        .evaluate(&app, Context::default())
+        .unwrap();
+    assert_eq!(e.outcome, Outcome::Eligible);
+}
+
+#[test]
+fn scripts_cannot_eval_import_or_read_data_outside_a_check() {
+    let plan = demo();
+    for (script, expected) in [
+        ("eval(\"1\");", "eval"),
+        ("import \"x\" as y;", "import"),
+        ("let a = field(\"project.qpv\");", "inside a `rule`"),
+        ("rule(\"a\", \"A\", \"m\", || x > 1);", "x"),
+        (
+            "rule(\"a\", \"A\", \"m\", || param(\"plafonds\") > 1);",
+            "did you mean `plafond`",
+        ),
+        (
+            "rule(\"a\", \"A\", \"m\", || true);\nrule(\"a\", \"A\", \"m\", || true);",
+            "declared twice",
+        ),
+        (
+            "exception(\"e\", \"A\", \"m\", \"inconnue\", 1, || true, || true);",
+            "not declared",
+        ),
+    ] {
+        let err = with_script(&plan, script, Limits::default()).unwrap_err();
+        assert!(
+            err.contains("E019") && err.contains(expected),
+            "{script}:\n{err}"
+        );
+    }
+}
+
+#[test]
+fn explanation_has_the_four_items_of_r311_3_1_2() {
+    let plan = demo();
+    let rules = demo_rules(&plan);
+    let e = rules
+        .evaluate(
+            &shared_application("eligible-association-vitrolles.json"),
+            Context::default(),
+        )
+        .unwrap();
+    let x = explain(&rules, &e);
+    assert!(x.contribution.contains("une personne instruit le dossier"));
+    let commune = x
+        .data
+        .iter()
+        .find(|d| d.name == "territoire 13117")
+        .expect("the commune registry is cited");
+    assert_eq!(commune.source, "référentiel des territoires du plan");
+    let plafond = x.parameters.iter().find(|p| p.id == "plafond").unwrap();
+    assert_eq!(plafond.period, "du 2020-01-01 au 2021-12-31");
+    assert_eq!(plafond.reference, "Article 5");
+    assert_eq!(plafond.used_by, ["art-5-plafond"]);
+    assert_eq!(x.operations.len(), e.rules.len());
+    assert!(x.notice.contains("L311-3-1"));
+    insta::assert_snapshot!("explanation-vitrolles", text_fr(&x, &e));
+}
+
+#[test]
+fn the_ruleset_hash_is_stable_and_changes_with_a_parameter() {
+    let a = demo();
+    let b = demo();
+    assert_eq!(demo_rules(&a).hash, demo_rules(&b).hash);
+    let e = demo_rules(&a)
+        .evaluate(
+            &shared_application("eligible-association-vitrolles.json"),
+            Context::default(),
+        )
+        .unwrap();
+    assert_eq!(e.ruleset, demo_rules(&a).hash);
+    // The same script with the ceiling changed is another ruleset.
+    let fund = a.fund("fonds-initiative").unwrap();
+    let mut params = fund.parameters.clone();
+    let plafond = params
+        .iter_mut()
+        .find(|p| p.id.as_str() == "plafond")
+        .unwrap();
+    let mut values: Vec<_> = plafond.values.iter().cloned().collect();
+    values[0].value = rust_decimal::Decimal::from(9000);
+    plafond.values = values.into_iter().collect();
+    let mut map = SourceMap::default();
+    let rules = demo_rules(&a);
+    let file = map.add(PathBuf::from("x.rhai"), rules.source.clone());
+    let draft = Ruleset::compile(
+        &a,
+        fund,
+        "x",
+        &rules.source,
+        file,
+        Some(params),
+        Limits::default(),
+    )
+    .unwrap();
+    assert_ne!(draft.hash, rules.hash);
+}
+
+#[test]
+fn one_ruleset_evaluates_on_many_threads_with_the_same_results() {
+    let plan = demo();
+    let rules = demo_rules(&plan);
+    let apps: Vec<serde_json::Value> = [
+        "eligible-association-vitrolles.json",
+        "incomplete-missing-rib.json",
+        "ineligible-political-party.json",
+    ]
+    .iter()
+    .map(|n| shared_application(n))
+    .collect();
+    let expected: Vec<Outcome> = apps
+        .iter()
+        .map(|a| rules.evaluate(a, Context::default()).unwrap().outcome)
+        .collect();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..50 {
+                    for (a, want) in apps.iter().zip(&expected) {
+                        assert_eq!(
+                            rules.evaluate(a, Context::default()).unwrap().outcome,
+                            *want
+                        );
+                    }
+                }
+            });
+        }
+    });
+}
