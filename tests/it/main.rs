@@ -4,6 +4,7 @@
 mod cli;
 mod demo_plan;
 mod exports;
+mod rules_cli;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

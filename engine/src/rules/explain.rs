@@ -21,7 +21,10 @@ pub struct Explanation {
     pub data: Vec<Datum>,
     /// 3° the processing parameters and their weighting, as applied to the applicant.
     pub parameters: Vec<AppliedParameter>,
-    /// 4° the operations performed by the processing.
+    /// 4° the operations performed by the processing, in French. In JSON they are the
+    /// evaluation's `rules` (id, article, condition, status, missing data, parameters), which
+    /// are not repeated here.
+    #[serde(skip)]
     pub operations: Vec<Operation>,
     /// The mention owed on the decision itself (article R311-3-1-1).
     pub notice: String,
@@ -51,7 +54,11 @@ pub struct AppliedParameter {
 pub struct Operation {
     pub order: usize,
     pub rule: String,
+    /// The article and the condition are the rule's (`rules[].article`, `rules[].message`
+    /// in JSON, where they are not repeated).
+    #[serde(skip)]
     pub article: String,
+    #[serde(skip)]
     pub description: String,
     /// « satisfait », « non satisfait », « information manquante », ...
     pub result: String,

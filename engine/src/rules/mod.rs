@@ -217,10 +217,11 @@ pub struct RuleResult {
     /// Absent fields or documents that made it `missing`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
-    /// Data it read (indexes into [`Evaluation::inputs`]).
+    /// Data it read (indexes into [`Evaluation::inputs`], and into the explanation's `data`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<usize>,
-    /// Parameters it applied (indexes into [`Evaluation::parameters`]).
+    /// Parameters it applied (indexes into [`Evaluation::parameters`], and into the
+    /// explanation's `parameters`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub parameters: Vec<usize>,
     /// For an exception that did not apply, or a rule replaced by one: the other rule.
@@ -282,7 +283,11 @@ pub struct Evaluation {
     pub rules: Vec<RuleResult>,
     /// Every absent field or document the outcome depends on.
     pub missing: Vec<String>,
+    /// The data read; serialized once, in the explanation (same order, same indexes).
+    #[serde(skip)]
     pub inputs: Vec<InputUse>,
+    /// The parameters applied; serialized once, in the explanation (same order).
+    #[serde(skip)]
     pub parameters: Vec<ParamUse>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<Score>,
@@ -1098,13 +1103,14 @@ impl Ruleset {
                 }
             }
             // A lower-priority exception that also applied is replaced too.
-            for j in base..rules.len() {
-                if j != *i
-                    && rules[j].exception_applies == Some(true)
-                    && matches!(self.declaration(&rules[j].id).map(|d| &d.kind), Some(DeclKind::Exception { overrides, .. }) if overrides == target)
-                {
-                    rules[j].status = Status::Overridden;
-                    rules[j].overridden_by = Some(by.clone());
+            for (j, r) in rules.iter_mut().enumerate().skip(base) {
+                let same_target = matches!(
+                    self.declaration(&r.id).map(|d| &d.kind),
+                    Some(DeclKind::Exception { overrides, .. }) if overrides == target
+                );
+                if j != *i && r.exception_applies == Some(true) && same_target {
+                    r.status = Status::Overridden;
+                    r.overridden_by = Some(by.clone());
                 }
             }
         }

@@ -326,3 +326,47 @@ fn one_ruleset_evaluates_on_many_threads_with_the_same_results() {
         }
     });
 }
+
+#[test]
+fn of_two_exceptions_that_apply_the_higher_priority_wins() {
+    let plan = demo();
+    let script = r#"
+rule("plafond", "Article 5", "Sous le plafond", || field("project.requested_amount") <= 1000);
+exception("derogation-large", "Article 5", "Sous 20 000", "plafond", 1,
+    || true, || field("project.requested_amount") <= 20000);
+exception("derogation-stricte", "Article 5", "Sous 5 000", "plafond", 2,
+    || true, || field("project.requested_amount") <= 5000);
+exception("derogation-inapplicable", "Article 5", "Jamais", "plafond", 3,
+    || false, || true);
+grid("commune-sans-plcd", || false);
+"#;
+    let rules = with_script(&plan, script, Limits::default()).unwrap();
+    let e = rules
+        .evaluate(
+            &shared_application("eligible-association-vitrolles.json"),
+            Context::default(),
+        )
+        .unwrap();
+    let status = |id: &str| {
+        e.rules
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| (r.status, r.overridden_by.clone()))
+    };
+    // 8 000 €: the stricter exception (priority 2) applies and fails; the looser one and the
+    // rule are replaced by it; the one that does not apply is not applicable.
+    assert_eq!(status("derogation-stricte"), Some((Status::Fail, None)));
+    assert_eq!(
+        status("derogation-large"),
+        Some((Status::Overridden, Some("derogation-stricte".into())))
+    );
+    assert_eq!(
+        status("plafond"),
+        Some((Status::Overridden, Some("derogation-stricte".into())))
+    );
+    assert_eq!(
+        status("derogation-inapplicable").map(|s| s.0),
+        Some(Status::NotApplicable)
+    );
+    assert_eq!(e.outcome, Outcome::Ineligible);
+}

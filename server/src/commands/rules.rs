@@ -5,7 +5,6 @@ use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context as _;
 use jiff::civil::Date;
@@ -201,49 +200,52 @@ fn batch(rules: &Ruleset, args: &EligibilityArgs) -> anyhow::Result<ExitCode> {
         .as_of
         .unwrap_or_else(|| jiff::ZonedDateTime::now().date());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let done = AtomicUsize::new(0);
     let total = lines.len();
     let show_progress = std::io::stderr().is_terminal();
-    let chunk = total.div_ceil(threads).max(1);
-    let mut outputs: Vec<Vec<String>> = Vec::new();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = lines
-            .chunks(chunk)
-            .zip(others.chunks(chunk))
-            .enumerate()
-            .map(|(t, (ls, os))| {
-                let done = &done;
-                s.spawn(move || {
-                    let mut out = Vec::with_capacity(ls.len());
-                    for (l, &o) in ls.iter().zip(os) {
-                        out.push(batch_line(
-                            rules,
-                            l,
-                            Context {
-                                filed_on: Some(filed_on),
-                                other_filings: o,
-                            },
-                        ));
-                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        if show_progress && t == 0 && n % 1000 == 0 {
-                            eprint!("\r{n}/{total} applications evaluated");
-                        }
-                    }
-                    out
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    // Blocks keep memory bounded and the output in input order; each block is shared
+    // between the cores.
+    const BLOCK: usize = 8192;
+    for (b, (ls, os)) in lines.chunks(BLOCK).zip(others.chunks(BLOCK)).enumerate() {
+        let chunk = ls.len().div_ceil(threads).max(1);
+        let parts: Vec<Vec<String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = ls
+                .chunks(chunk)
+                .zip(os.chunks(chunk))
+                .map(|(ls, os)| {
+                    s.spawn(move || {
+                        ls.iter()
+                            .zip(os)
+                            .map(|(l, &o)| {
+                                batch_line(
+                                    rules,
+                                    l,
+                                    Context {
+                                        filed_on: Some(filed_on),
+                                        other_filings: o,
+                                    },
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                    })
                 })
-            })
-            .collect();
-        for h in handles {
-            outputs.push(h.join().unwrap_or_default());
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        for line in parts.iter().flatten() {
+            out.write_all(line.as_bytes())?;
+            out.write_all(b"\n")?;
         }
-    });
-    if show_progress {
-        eprintln!("\r{total}/{total} applications evaluated");
+        if show_progress {
+            let done = (b * BLOCK + ls.len()).min(total);
+            eprint!("\r{done}/{total} applications evaluated");
+        }
     }
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for line in outputs.iter().flatten() {
-        out.write_all(line.as_bytes())?;
-        out.write_all(b"\n")?;
+    if show_progress {
+        eprintln!();
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
