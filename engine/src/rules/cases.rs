@@ -203,8 +203,8 @@ pub fn run(rules: &Ruleset, cases: &[(String, Case)]) -> Run {
     let mut record = |e: &Evaluation, applied: &mut Vec<String>| {
         for r in &e.rules {
             let s = seen.entry(r.id.clone()).or_default();
-            s.0 |= r.status == Status::Pass;
-            s.1 |= r.status == Status::Fail;
+            s.0 |= r.counts() && r.status == Status::Pass;
+            s.1 |= r.counts() && r.status == Status::Fail;
             for &p in &r.parameters {
                 let id = &e.parameters[p].id;
                 if !applied.contains(id) {
@@ -229,7 +229,7 @@ pub fn run(rules: &Ruleset, cases: &[(String, Case)]) -> Run {
                 let mut failing: Vec<String> = e
                     .rules
                     .iter()
-                    .filter(|r| r.status == Status::Fail)
+                    .filter(|r| r.counts() && r.status == Status::Fail)
                     .map(|r| r.id.clone())
                     .collect();
                 let mut want = case.fail.clone();
@@ -262,12 +262,12 @@ pub fn run(rules: &Ruleset, cases: &[(String, Case)]) -> Run {
                 match result {
                     Ok((e, expected)) => {
                         record(&e, &mut applied);
-                        let got = e.rules.iter().find(|r| r.id == b.rule).map(|r| r.status);
-                        if got != Some(expected) {
+                        let got = e.rules.iter().find(|r| r.id == b.rule);
+                        if got.is_none_or(|r| !r.counts() || r.status != expected) {
                             problems.push(format!(
                                 "rule {} is {} (expected {})",
                                 b.rule,
-                                got.map_or("absent", Status::name),
+                                got.map_or("absent", |r| r.state()),
                                 expected.name()
                             ));
                         }

@@ -108,13 +108,17 @@ pub fn period_fr(p: &ParamUse) -> String {
     }
 }
 
-fn result_fr(s: Status) -> &'static str {
-    match s {
+fn result_fr(r: &super::RuleResult) -> &'static str {
+    if r.overridden_by.is_some() {
+        return "remplacé par une dérogation";
+    }
+    if !r.applies {
+        return "sans objet pour ce dossier";
+    }
+    match r.status {
         Status::Pass => "satisfait",
         Status::Fail => "non satisfait",
         Status::Missing => "information manquante",
-        Status::NotApplicable => "sans objet pour ce dossier",
-        Status::Overridden => "remplacé par une dérogation",
     }
 }
 
@@ -200,7 +204,7 @@ instruit le dossier et l'autorité compétente décide.",
                 rule: r.id.clone(),
                 article: r.article.clone(),
                 description: r.message.clone(),
-                result: result_fr(r.status).to_string(),
+                result: result_fr(r).to_string(),
                 detail,
             }
         })

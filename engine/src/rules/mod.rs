@@ -163,17 +163,15 @@ pub struct Declaration {
     pub line: usize,
 }
 
-/// The result of one check.
+/// The result of one check (the three statuses of the fund's result format). A check that
+/// does not concern the application passes with `applies: false`; one replaced by an
+/// exception keeps its own result with `overridden_by`, and does not count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Pass,
     Fail,
     Missing,
-    /// The check does not concern this application (it returned nothing).
-    NotApplicable,
-    /// An exception that applies replaced this check's result.
-    Overridden,
 }
 
 impl Status {
@@ -182,8 +180,6 @@ impl Status {
             Status::Pass => "pass",
             Status::Fail => "fail",
             Status::Missing => "missing",
-            Status::NotApplicable => "not-applicable",
-            Status::Overridden => "overridden",
         }
     }
 }
@@ -214,6 +210,10 @@ pub struct RuleResult {
     pub article: String,
     pub status: Status,
     pub message: String,
+    /// `false` when the check does not concern this application (it passes without
+    /// condition), or for an exception, when it does not apply.
+    #[serde(skip_serializing_if = "is_true")]
+    pub applies: bool,
     /// Absent fields or documents that made it `missing`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
@@ -227,8 +227,30 @@ pub struct RuleResult {
     /// For an exception that did not apply, or a rule replaced by one: the other rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overridden_by: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip)]
     pub exception_applies: Option<bool>,
+}
+
+impl RuleResult {
+    /// Whether it takes part in the outcome: it applies and no exception replaced it.
+    pub fn counts(&self) -> bool {
+        self.applies && self.overridden_by.is_none()
+    }
+
+    /// Its state in one word: `pass`, `fail`, `missing`, `not-applicable` or `overridden`.
+    pub fn state(&self) -> &'static str {
+        if self.overridden_by.is_some() {
+            "overridden"
+        } else if !self.applies {
+            "not-applicable"
+        } else {
+            self.status.name()
+        }
+    }
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// A datum read by the rules, with its source.
@@ -631,7 +653,7 @@ fn decimal_int(n: Decimal) -> Res<INT> {
 
 /// Runs a check closure: `true` passes, `false` fails, nothing means not applicable, and an
 /// absent field read on the way makes it missing.
-fn run_check(ctx: &NativeCallContext, f: &FnPtr) -> Res<(Status, Vec<String>)> {
+fn run_check(ctx: &NativeCallContext, f: &FnPtr) -> Res<(Option<Status>, Vec<String>)> {
     let r = f.call_within_context::<Dynamic>(ctx, ());
     let missing = with_state(|s| {
         s.current
@@ -640,15 +662,15 @@ fn run_check(ctx: &NativeCallContext, f: &FnPtr) -> Res<(Status, Vec<String>)> {
             .unwrap_or_default()
     });
     if !missing.is_empty() {
-        return Ok((Status::Missing, missing));
+        return Ok((Some(Status::Missing), missing));
     }
     let v = r?;
     if v.is_unit() {
-        return Ok((Status::NotApplicable, missing));
+        return Ok((None, missing));
     }
     match v.as_bool() {
-        Ok(true) => Ok((Status::Pass, missing)),
-        Ok(false) => Ok((Status::Fail, missing)),
+        Ok(true) => Ok((Some(Status::Pass), missing)),
+        Ok(false) => Ok((Some(Status::Fail), missing)),
         Err(t) => Err(runtime(format!(
             "a check returns true, false or nothing, not a {t}"
         ))),
@@ -691,14 +713,15 @@ fn declare(
     })
 }
 
-fn finish(id: &str, article: &str, message: &str, status: Status, missing: Vec<String>) {
+fn finish(id: &str, article: &str, message: &str, status: Option<Status>, missing: Vec<String>) {
     with_state(|s| {
         let c = s.current.take().unwrap_or_default();
         s.results.push(RuleResult {
             id: id.to_string(),
             article: article.to_string(),
-            status,
+            status: status.unwrap_or(Status::Pass),
             message: message.to_string(),
+            applies: status.is_some(),
             missing,
             inputs: c.inputs,
             parameters: c.params,
@@ -745,15 +768,15 @@ fn host_exception(
         return Ok(());
     }
     begin(&id);
-    let run = || -> Res<(Status, Vec<String>, Option<bool>)> {
+    let run = || -> Res<(Option<Status>, Vec<String>, Option<bool>)> {
         let (when, missing) = run_check(&ctx, &applies)?;
         match when {
-            Status::Pass => {
+            Some(Status::Pass) => {
                 let (st, m) = run_check(&ctx, &check)?;
                 Ok((st, m, Some(true)))
             }
-            Status::Missing => Ok((Status::Missing, missing, None)),
-            _ => Ok((Status::NotApplicable, missing, Some(false))),
+            Some(Status::Missing) => Ok((Some(Status::Missing), missing, None)),
+            _ => Ok((None, missing, Some(false))),
         }
     };
     let (status, missing, applies) = run().inspect_err(|_| {
@@ -778,7 +801,8 @@ fn host_grid(ctx: NativeCallContext, criterion: ImmutableString, check: FnPtr) -
     })?;
     with_state(|s| {
         s.current = None;
-        s.grid.push((criterion.to_string(), status));
+        s.grid
+            .push((criterion.to_string(), status.unwrap_or(Status::Fail)));
     });
     Ok(())
 }
@@ -1046,6 +1070,7 @@ impl Ruleset {
                 Status::Missing
             },
             message: "Les champs obligatoires du formulaire sont renseignés".into(),
+            applies: true,
             missing: fields,
             inputs: Vec::new(),
             parameters: Vec::new(),
@@ -1069,6 +1094,7 @@ impl Ruleset {
                     Status::Missing
                 },
                 message: "Les pièces requises sont jointes".into(),
+                applies: true,
                 missing: docs,
                 inputs: Vec::new(),
                 parameters: Vec::new(),
@@ -1098,7 +1124,6 @@ impl Ruleset {
             let by = rules[*i].id.clone();
             for r in rules.iter_mut() {
                 if r.id == *target {
-                    r.status = Status::Overridden;
                     r.overridden_by = Some(by.clone());
                 }
             }
@@ -1109,13 +1134,12 @@ impl Ruleset {
                     Some(DeclKind::Exception { overrides, .. }) if overrides == target
                 );
                 if j != *i && r.exception_applies == Some(true) && same_target {
-                    r.status = Status::Overridden;
                     r.overridden_by = Some(by.clone());
                 }
             }
         }
         let mut missing: Vec<String> = Vec::new();
-        for r in &rules {
+        for r in rules.iter().filter(|r| r.counts()) {
             if r.status == Status::Missing {
                 for m in &r.missing {
                     if !missing.contains(m) {
@@ -1124,9 +1148,10 @@ impl Ruleset {
                 }
             }
         }
-        let outcome = if rules.iter().any(|r| r.status == Status::Fail) {
+        let counted = || rules.iter().filter(|r| r.counts());
+        let outcome = if counted().any(|r| r.status == Status::Fail) {
             Outcome::Ineligible
-        } else if rules.iter().any(|r| r.status == Status::Missing) {
+        } else if counted().any(|r| r.status == Status::Missing) {
             Outcome::Incomplete
         } else {
             Outcome::Eligible

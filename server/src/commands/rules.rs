@@ -481,7 +481,7 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
                 e.outcome.name().to_string(),
                 e.rules
                     .iter()
-                    .map(|r| (r.id.clone(), r.status.name().to_string()))
+                    .map(|r| (r.id.clone(), r.state().to_string()))
                     .collect::<Vec<_>>(),
             ),
             Err(e) => (format!("error: {e}"), Vec::new()),
