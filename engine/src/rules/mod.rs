@@ -742,9 +742,7 @@ fn host_rule(
         return Ok(());
     }
     begin(&id);
-    let (status, missing) = run_check(&ctx, &check).inspect_err(|_| {
-        with_state(|s| s.current = None);
-    })?;
+    let (status, missing) = run_check(&ctx, &check)?;
     finish(&id, &article, &message, status, missing);
     Ok(())
 }
@@ -779,9 +777,7 @@ fn host_exception(
             _ => Ok((None, missing, Some(false))),
         }
     };
-    let (status, missing, applies) = run().inspect_err(|_| {
-        with_state(|s| s.current = None);
-    })?;
+    let (status, missing, applies) = run()?;
     finish(&id, &article, &message, status, missing);
     with_state(|s| {
         if let Some(r) = s.results.last_mut() {
@@ -796,9 +792,7 @@ fn host_grid(ctx: NativeCallContext, criterion: ImmutableString, check: FnPtr) -
         return Ok(());
     }
     begin(&criterion);
-    let (status, _) = run_check(&ctx, &check).inspect_err(|_| {
-        with_state(|s| s.current = None);
-    })?;
+    let (status, _) = run_check(&ctx, &check)?;
     with_state(|s| {
         s.current = None;
         s.grid

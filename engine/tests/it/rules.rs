@@ -188,9 +188,14 @@ fn runaway_scripts_stop_on_a_limit_naming_the_script_and_the_process_goes_on() {
         let msg = err.to_string();
         assert!(matches!(err, EvalError::Limit { .. }), "{what}: {msg}");
         assert!(
+            msg.contains("in rule `"),
+            "{what}: the rule is named: {msg}"
+        );
+        assert!(
             msg.contains("rules/essai.rhai") && msg.contains(expected),
             "{what}: {msg}"
         );
+        eprintln!("{what}: stopped after {took:?}: {msg}");
         // A hang guard, not a benchmark: the release build stops these in a few ms.
         assert!(took < Duration::from_secs(5), "{what} took {took:?}");
     }
