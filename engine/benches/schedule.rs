@@ -15,8 +15,17 @@ use petgraph::graph::{DiGraph, NodeIndex};
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("schedule");
     group.sample_size(10);
-    for n in [10_000usize, 100_000] {
-        let plan = load(&synth::plan(n)).plan.expect("valid synthetic plan");
+    // (actions, dependencies per action; `None`: one or two, as the load benchmark's plans)
+    for (n, deps) in [(10_000usize, None), (100_000, None), (100_000, Some(3))] {
+        let src = match deps {
+            Some(d) => synth::plan_with_dependencies(n, d),
+            None => synth::plan(n),
+        };
+        let plan = load(&src).plan.expect("valid synthetic plan");
+        let label = match deps {
+            Some(d) => format!("{n}-deps-{d}"),
+            None => n.to_string(),
+        };
         let mut g: DiGraph<(), ()> = DiGraph::with_capacity(n, n * 2);
         for _ in 0..n {
             g.add_node(());
@@ -27,12 +36,12 @@ fn bench(c: &mut Criterion) {
             }
         }
         group.bench_with_input(
-            BenchmarkId::new("baseline-petgraph-toposort", n),
+            BenchmarkId::new("baseline-petgraph-toposort", &label),
             &g,
             |b, g| b.iter(|| std::hint::black_box(petgraph::algo::toposort(g, None).expect("DAG"))),
         );
         group.bench_with_input(
-            BenchmarkId::new("metroplan-schedule", n),
+            BenchmarkId::new("metroplan-schedule", &label),
             &plan,
             |b, plan| b.iter(|| std::hint::black_box(schedule(plan, Options::default()))),
         );

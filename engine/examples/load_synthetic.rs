@@ -30,7 +30,11 @@ fn main() {
     // `compare`: baseline and load alternate in one process; the median ratio is printed.
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let mode = args.next().unwrap_or_else(|| "load".into());
-    let src = synth::plan(n);
+    // DEPS=3: three dependencies per action (the scheduler issue's benchmark plan).
+    let src = match std::env::var("DEPS").ok().and_then(|d| d.parse().ok()) {
+        Some(d) => synth::plan_with_dependencies(n, d),
+        None => synth::plan(n),
+    };
     let bytes: usize = src.files.values().map(String::len).sum();
     if mode == "schedule" {
         let plan = load(&src).plan.expect("valid");

@@ -11,6 +11,16 @@ pub const ACTIONS_PER_FILE: usize = 5_000;
 /// A valid plan with `actions` actions (with dependencies, partners, territories,
 /// indicators and budget lines), as files in memory.
 pub fn plan(actions: usize) -> MemorySource {
+    generate(actions, None)
+}
+
+/// Like [`plan`], with `deps` dependencies per action (fewer for the first actions), of the
+/// finish-to-start, start-to-start and finish-to-finish types in turn, with lags.
+pub fn plan_with_dependencies(actions: usize, deps: usize) -> MemorySource {
+    generate(actions, Some(deps))
+}
+
+fn generate(actions: usize, deps: Option<usize>) -> MemorySource {
     let mut src = MemorySource::new(format!("synthetic-{actions}"));
     let mut root = String::from(
         r#"[plan]
@@ -71,8 +81,33 @@ holidays = "fr"
                 i % 20,
                 1 + i % 40,
             );
-            // Each action depends on one or two earlier ones: a long, branching DAG.
-            if i > 0 {
+            if let Some(deps) = deps {
+                let mut on: Vec<usize> = Vec::new();
+                for k in 0..deps.min(i) {
+                    let window = i.min(50 * (k + 1));
+                    let mut p = i - 1 - (i * (31 + 17 * k)) % window;
+                    // Distinct predecessors: step back to the next one not taken.
+                    while on.contains(&p) && p > 0 {
+                        p -= 1;
+                    }
+                    if !on.contains(&p) {
+                        on.push(p);
+                    }
+                }
+                if !on.is_empty() {
+                    let links: Vec<String> = on
+                        .iter()
+                        .enumerate()
+                        .map(|(k, p)| match k % 3 {
+                            0 => format!("{{ on = \"action-{p}\" }}"),
+                            1 => format!("{{ on = \"action-{p}\", type = \"start-to-start\", lag = \"2wd\" }}"),
+                            _ => format!("{{ on = \"action-{p}\", type = \"finish-to-finish\", lag = \"1wd\" }}"),
+                        })
+                        .collect();
+                    let _ = writeln!(text, "depends_on = [{}]", links.join(", "));
+                }
+            } else if i > 0 {
+                // Each action depends on one or two earlier ones: a long, branching DAG.
                 let a = i - 1 - (i * 31) % i.min(50);
                 if i % 3 == 0 && i > 1 {
                     let b = i - 1 - (i * 17) % i.min(200);
@@ -103,6 +138,14 @@ holidays = "fr"
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn synthetic_plans_with_three_dependencies_are_valid() {
+        let loaded = crate::load(&super::plan_with_dependencies(3_000, 3));
+        assert_eq!(loaded.errors(), 0);
+        let plan = loaded.plan.expect("valid");
+        assert!(plan.actions.iter().skip(3).all(|a| a.depends_on.len() == 3));
+    }
+
     #[test]
     fn synthetic_plans_are_valid() {
         let loaded = crate::load(&super::plan(12_000));

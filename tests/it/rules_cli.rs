@@ -247,3 +247,29 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[test]
+fn a_pinned_ruleset_refuses_to_evaluate_under_other_rules() {
+    let app = shared("eligible-association-vitrolles.json");
+    let base = [
+        "eligibility",
+        "plans/amp-pmlcd",
+        "--fund",
+        "fonds-initiative",
+        app.as_str(),
+    ];
+    let first: serde_json::Value = serde_json::from_str(&stdout(&run(&base))).unwrap();
+    let hash = first["ruleset"].as_str().unwrap().to_string();
+    let mut pinned = base.to_vec();
+    pinned.extend(["--ruleset", hash.as_str()]);
+    let again: serde_json::Value = serde_json::from_str(&stdout(&run(&pinned))).unwrap();
+    assert_eq!(
+        first, again,
+        "the same rules give the same result, bit for bit"
+    );
+    let mut other = base.to_vec();
+    other.extend(["--ruleset", "sha256:0000"]);
+    let o = run(&other);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&hash));
+}

@@ -633,15 +633,18 @@ fn host_other_filings() -> Res<INT> {
     }))
 }
 
+// Date arithmetic saturates at jiff's bounds (years -9999 and 9999): a form accepts any date,
+// and no rule should fail on one that only overflows.
 fn add_months(d: Date, n: INT) -> Res<Date> {
-    let n = i32::try_from(n).map_err(|_| runtime("add_months: too many months"))?;
-    d.checked_add(jiff::Span::new().months(n))
-        .map_err(|e| runtime(format!("add_months: {e}")))
+    let n = i32::try_from(n.clamp(-240_000, 240_000)).unwrap_or(0);
+    Ok(d.checked_add(jiff::Span::new().months(n))
+        .unwrap_or(if n < 0 { Date::MIN } else { Date::MAX }))
 }
 
 fn add_days(d: Date, n: INT) -> Res<Date> {
-    d.checked_add(jiff::Span::new().days(n))
-        .map_err(|e| runtime(format!("add_days: {e}")))
+    let n = n.clamp(-7_300_000, 7_300_000);
+    Ok(d.checked_add(jiff::Span::new().days(n))
+        .unwrap_or(if n < 0 { Date::MIN } else { Date::MAX }))
 }
 
 fn decimal_int(n: Decimal) -> Res<INT> {

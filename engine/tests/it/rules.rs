@@ -375,3 +375,95 @@ grid("commune-sans-plcd", || false);
     );
     assert_eq!(e.outcome, Outcome::Ineligible);
 }
+
+/// Dotted paths of the leaves of a JSON object.
+fn leaves(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    if let Some(map) = v.as_object() {
+        for (k, v) in map {
+            let p = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            leaves(v, &p, out);
+        }
+    } else {
+        out.push(prefix.to_string());
+    }
+}
+
+fn pointer(path: &str) -> String {
+    format!("/{}", path.replace('.', "/"))
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// Damaged applications: fields removed or replaced by values of any type. The result is
+    /// an outcome or an input error naming a field (never a script error or a panic); a
+    /// required field removed never gives `eligible`; and the same input gives the same
+    /// result.
+    #[test]
+    fn damaged_applications_get_an_outcome_or_an_input_error(
+        removed in proptest::collection::vec(0usize..64, 0..4),
+        replaced in proptest::collection::vec((0usize..64, 0u8..7, -50_000i64..50_000), 0..3),
+    ) {
+        thread_local! {
+            static PLAN: Plan = demo();
+        }
+        PLAN.with(|plan| {
+            let rules = demo_rules(plan);
+            let mut app = shared_application("eligible-association-vitrolles.json");
+            let mut paths = Vec::new();
+            leaves(&app, "", &mut paths);
+            let mut gone = Vec::new();
+            for r in &removed {
+                let path = &paths[r % paths.len()];
+                let (parent, key) = path.rsplit_once('.').map_or(("", path.as_str()), |(p, k)| (p, k));
+                let target = if parent.is_empty() { Some(&mut app) } else { app.pointer_mut(&pointer(parent)) };
+                if let Some(obj) = target.and_then(|t| t.as_object_mut()) {
+                    obj.remove(key);
+                    gone.push(path.clone());
+                }
+            }
+            for (r, kind, n) in &replaced {
+                let path = &paths[r % paths.len()];
+                let value = match kind {
+                    0 => serde_json::Value::Null,
+                    1 => (*n).into(),
+                    2 => (n % 2 == 0).into(),
+                    3 => format!("{n}").into(),
+                    4 => serde_json::json!([format!("{n}")]),
+                    5 => format!("{}-01-01", 1000 + n.rem_euclid(9000)).into(),
+                    _ => serde_json::json!({ "x": n }),
+                };
+                if let Some(slot) = app.pointer_mut(&pointer(path)) {
+                    *slot = value;
+                }
+            }
+            let first = rules.evaluate(&app, Context::default());
+            let again = rules.evaluate(&app, Context::default());
+            match (&first, &again) {
+                (Ok(e), Ok(e2)) => {
+                    proptest::prop_assert_eq!(
+                        serde_json::to_string(e).unwrap(),
+                        serde_json::to_string(e2).unwrap()
+                    );
+                    let form = &plan.fund("fonds-initiative").unwrap().form;
+                    let required_gone = gone.iter().any(|g| {
+                        form.fields.iter().any(|f| f.path == *g
+                            && matches!(f.requirement, metroplan_engine::model::Requirement::Always))
+                    });
+                    if required_gone {
+                        proptest::prop_assert_ne!(e.outcome, Outcome::Eligible, "{:?}", gone);
+                    }
+                }
+                (Err(EvalError::Input(i)), Err(EvalError::Input(_))) => {
+                    proptest::prop_assert!(!i.field.is_empty());
+                }
+                other => proptest::prop_assert!(false, "unexpected: {:?}", other),
+            }
+            Ok(())
+        })?;
+    }
+}

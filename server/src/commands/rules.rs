@@ -45,6 +45,10 @@ pub struct EligibilityArgs {
     /// Applications this applicant already filed to the same call (single application).
     #[arg(long, default_value_t = 0)]
     pub other_filings: u32,
+    /// Refuse to evaluate unless the rules in force have this hash (re-evaluating a past
+    /// decision: a change of rules must never silently change its result).
+    #[arg(long, value_name = "HASH")]
+    pub ruleset: Option<String>,
 }
 
 /// The ruleset of `fund`, or a clear error.
@@ -95,6 +99,15 @@ pub struct Report<'a> {
 pub fn eligibility(args: EligibilityArgs) -> anyhow::Result<ExitCode> {
     let plan = load(&args.plan_dir)?;
     let rules = ruleset(&plan, &args.fund)?;
+    if let Some(want) = &args.ruleset
+        && *want != rules.hash
+    {
+        anyhow::bail!(
+            "--ruleset: the rules of fund `{}` in force are {}, not {want}: the script, a parameter, the form or the territories changed",
+            args.fund,
+            rules.hash
+        );
+    }
     if args.batch {
         return batch(rules, &args);
     }
