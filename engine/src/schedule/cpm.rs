@@ -372,6 +372,10 @@ fn schedule_slipped<'p>(
 
     // Forward pass.
     let mut es = vec![plan_start; n];
+    // Free float of each item: the least room any successor leaves it (working days),
+    // gathered in the forward pass, where each dependency's requirement is computed anyway.
+    let mut room = vec![i64::MAX; n];
+    let mut needs: Vec<(u32, Day)> = Vec::new();
     let mut ef = vec![plan_start; n];
     let mut driver = vec![Driver::PlanStart; n];
     let mut occurrences: Vec<(u32, Day, Day)> = Vec::new();
@@ -389,6 +393,7 @@ fn schedule_slipped<'p>(
         if let Some(nb) = node.not_before() {
             bump(nb, Driver::NotBefore, &mut start, &mut why);
         }
+        needs.clear();
         for e in net.predecessors(i) {
             let p = e.other as usize;
             let need = match e.link {
@@ -399,6 +404,7 @@ fn schedule_slipped<'p>(
                 }
                 LinkType::StartToFinish => ctx.start_of(node.duration(), ctx.shift(es[p], e.lag())),
             };
+            needs.push((e.other, need));
             bump(
                 need,
                 Driver::Predecessor {
@@ -521,6 +527,10 @@ fn schedule_slipped<'p>(
             }
         }
         driver[i] = why;
+        for &(p, need) in &needs {
+            let p = p as usize;
+            room[p] = room[p].min(cal.working_days_between(need, es[i]).max(0));
+        }
     }
     occurrences.sort_unstable_by_key(|o| (o.0, o.1));
     let end = ef
@@ -542,8 +552,6 @@ fn schedule_slipped<'p>(
         if let Some(dl) = node.deadline() {
             finish = finish.min(dl + 1);
         }
-        // Free float: the room before the nearest successor needs this item (working days).
-        let mut ff = i64::MAX;
         for e in net.successors(i) {
             let s = e.other as usize;
             let need = match e.link {
@@ -553,17 +561,6 @@ fn schedule_slipped<'p>(
                 LinkType::StartToFinish => ctx.finish_of(node.duration(), ctx.back(lf[s], e.lag())),
             };
             finish = finish.min(need);
-            let allowed = match e.link {
-                LinkType::FinishToStart => ctx.shift(ef[i], e.lag()),
-                LinkType::StartToStart => ctx.shift(es[i], e.lag()),
-                LinkType::FinishToFinish => {
-                    ctx.start_of(nodes[s].duration(), ctx.shift(ef[i], e.lag()))
-                }
-                LinkType::StartToFinish => {
-                    ctx.start_of(nodes[s].duration(), ctx.shift(es[i], e.lag()))
-                }
-            };
-            ff = ff.min(cal.working_days_between(allowed, es[s]).max(0));
         }
         let finish_on = node.finish().is_some() && node.duration().is_none();
         let fixed = node.start().is_some() || node.recurring() || finish_on;
@@ -582,9 +579,11 @@ fn schedule_slipped<'p>(
             ctx.start_of(node.duration(), finish)
         };
         let tf = cal.working_days_between(es[i], ls[i]);
-        if ff == i64::MAX {
-            ff = cal.working_days_between(ef[i], end).max(0);
-        }
+        let ff = if room[i] == i64::MAX {
+            cal.working_days_between(ef[i], end).max(0)
+        } else {
+            room[i]
+        };
         total_float[i] = clamp_days(tf);
         free_float[i] = clamp_days(ff.min(tf.max(0)));
         if let Some(dl) = node.deadline()
