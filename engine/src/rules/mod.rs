@@ -441,11 +441,18 @@ fn in_check(what: &str) -> Res<()> {
 }
 
 fn note_input(s: &mut State, name: String, value: String, source: &str) {
+    note_input_with(s, &name, || (value, source));
+}
+
+/// Records a datum read by the running check; its name and value are only built the first
+/// time it is read in an evaluation.
+fn note_input_with<'a>(s: &mut State, name: &str, value: impl FnOnce() -> (String, &'a str)) {
     let i = match s.inputs.iter().position(|x| x.name == name) {
         Some(i) => i,
         None => {
+            let (value, source) = value();
             s.inputs.push(InputUse {
-                name,
+                name: name.to_string(),
                 value,
                 source: source.to_string(),
             });
@@ -465,8 +472,15 @@ fn host_field(path: &str) -> Res<Dynamic> {
         let found = s.app.values.get(path).cloned();
         match found {
             Some(v) => {
-                let shown = s.app.shown(path).unwrap_or_default().to_string();
-                note_input(s, path.to_string(), shown, "formulaire de demande");
+                // The shown value is only built the first time the field is read.
+                let known = s.inputs.iter().any(|x| x.name == path);
+                let shown = if known {
+                    String::new()
+                } else {
+                    s.app.shown(path).unwrap_or_default().to_string()
+                };
+                let shown = move || (shown, "formulaire de demande");
+                note_input_with(s, path, shown);
                 Ok(v)
             }
             None => {
