@@ -286,6 +286,14 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         if args.fund.as_deref().is_some_and(|x| x != f.id.as_str()) {
             continue;
         }
+        if f.ruleset.is_none() && args.fund.is_none() {
+            eprintln!(
+                "fund {}: no rules script ({} is missing): nothing to test",
+                f.id,
+                f.rules.display()
+            );
+            continue;
+        }
         let rules = ruleset(&plan, f.id.as_str())?;
         let cases = cases::read(&source, &f.rules).map_err(|e| {
             anyhow::anyhow!(
