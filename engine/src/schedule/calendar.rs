@@ -315,6 +315,52 @@ impl WorkCalendar {
             })
     }
 
+    /// The working-day ordinal of `day`: how many working days the table has before it, so
+    /// that `day_at(ord(day))` is the first working day at or after `day`, and
+    /// `ord(b) - ord(a)` the working days in `[a, b)`. `None` before the table's first day.
+    #[inline]
+    pub fn ord(&self, day: Day) -> Option<u32> {
+        {
+            let t = self.table.borrow();
+            if let Some(i) = t.covering(day) {
+                return Some(t.before[i]);
+            }
+        }
+        self.ord_slow(day)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn ord_slow(&self, day: Day) -> Option<u32> {
+        let i = self.index(day)?;
+        self.table.borrow().before.get(i).copied()
+    }
+
+    /// The working day of ordinal `k` (growing the table if needed); `None` past the bound
+    /// of a calendar with almost no working day.
+    #[inline]
+    pub fn day_at(&self, k: u32) -> Option<Day> {
+        if let Some(&d) = self.table.borrow().days.get(k as usize) {
+            return Some(d);
+        }
+        self.day_at_slow(k)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn day_at_slow(&self, k: u32) -> Option<Day> {
+        loop {
+            if let Some(&d) = self.table.borrow().days.get(k as usize) {
+                return Some(d);
+            }
+            let last = self.last();
+            if last - self.table.borrow().first > MAX_TABLE_DAYS {
+                return None;
+            }
+            self.extend_to(last + 1);
+        }
+    }
+
     /// Index of `day` in the table, growing it if needed; `None` before its first day.
     fn index(&self, day: Day) -> Option<usize> {
         self.extend_to(day);

@@ -234,6 +234,11 @@ impl Serialize for Schedule<'_> {
     }
 }
 
+/// An unknown working-day ordinal.
+const NO: u32 = u32::MAX;
+/// No day (with [`NO`]: nothing computed).
+const NO_DAY: Day = Day::MIN;
+
 struct Ctx<'a> {
     cal: &'a WorkCalendar,
 }
@@ -298,6 +303,92 @@ impl Ctx<'_> {
     #[inline]
     fn snap(&self, day: Day) -> Day {
         self.cal.next_working(day)
+    }
+
+    // The same operations on a day with its working-day ordinal (`NO` when unknown), so that
+    // working-day arithmetic is one table read instead of two, and working days between two
+    // days with known ordinals a subtraction. Each falls back to the plain operation.
+
+    /// [`Ctx::shift`] with ordinals.
+    #[inline]
+    fn shift_o(&self, day: Day, o: u32, lag: Span) -> (Day, u32) {
+        if lag.amount == 0 {
+            return (day, o);
+        }
+        if lag.unit == DurationUnit::WorkingDays
+            && o != NO
+            && let Some(k) = o.checked_add_signed(lag.amount)
+            && let Some(d) = self.cal.day_at(k)
+        {
+            return (d, k);
+        }
+        (self.shift(day, lag), NO)
+    }
+
+    /// [`Ctx::start_of`] with ordinals.
+    #[inline]
+    fn start_of_o(&self, duration: Option<Span>, finish: Day, fo: u32) -> (Day, u32) {
+        match duration {
+            None => (finish, fo),
+            Some(d) if d.unit == DurationUnit::WorkingDays && d.amount <= 0 => (finish, fo),
+            Some(d)
+                if d.unit == DurationUnit::WorkingDays
+                    && fo != NO
+                    && let Some(k) = fo.checked_sub(d.amount as u32)
+                    && let Some(x) = self.cal.day_at(k) =>
+            {
+                (x, k)
+            }
+            _ => (self.start_of(duration, finish), NO),
+        }
+    }
+
+    /// [`Ctx::finish_of`] with ordinals.
+    #[inline]
+    fn finish_of_o(&self, duration: Option<Span>, start: Day, so: u32) -> (Day, u32) {
+        match duration {
+            None => (start, so),
+            Some(d) if d.unit == DurationUnit::WorkingDays && so != NO => {
+                let n = d.amount.max(0) as u32;
+                let last = if n == 0 { so } else { so + n - 1 };
+                match self.cal.day_at(last) {
+                    Some(x) if n == 0 => (x, so),
+                    Some(x) => (x + 1, so + n),
+                    None => (self.finish_of(duration, start), NO),
+                }
+            }
+            _ => (self.finish_of(duration, start), NO),
+        }
+    }
+
+    /// [`Ctx::snap`] with ordinals.
+    #[inline]
+    fn snap_o(&self, day: Day, o: u32) -> (Day, u32) {
+        let o = if o != NO { Some(o) } else { self.cal.ord(day) };
+        match o.and_then(|k| self.cal.day_at(k).map(|d| (d, k))) {
+            Some(x) => x,
+            None => (self.snap(day), NO),
+        }
+    }
+
+    /// The ordinal of `day`, computed if not known.
+    #[inline]
+    fn ord(&self, day: Day, o: u32) -> u32 {
+        if o != NO {
+            o
+        } else {
+            self.cal.ord(day).unwrap_or(NO)
+        }
+    }
+
+    /// Working days in `[a, b)`.
+    #[inline]
+    fn between(&self, a: Day, ao: u32, b: Day, bo: u32) -> i64 {
+        if ao != NO && bo != NO {
+            i64::from(bo) - i64::from(ao)
+        } else {
+            self.cal.working_days_between(a, b)
+        }
     }
 }
 
@@ -375,47 +466,57 @@ fn schedule_slipped<'p>(
     // Free float of each item: the least room any successor leaves it (working days),
     // gathered in the forward pass, where each dependency's requirement is computed anyway.
     let mut room = vec![i64::MAX; n];
-    let mut needs: Vec<(u32, Day)> = Vec::new();
+    let mut needs: Vec<(u32, Day, u32)> = Vec::new();
     let mut ef = vec![plan_start; n];
+    // Working-day ordinals of `es` and `ef` (see `Ctx::shift_o`).
+    let mut es_o = vec![NO; n];
+    let mut ef_o = vec![NO; n];
     let mut driver = vec![Driver::PlanStart; n];
     let mut occurrences: Vec<(u32, Day, Day)> = Vec::new();
     for &i in net.order() {
         let i = i as usize;
         let node = &nodes[i];
         let mut start = plan_start;
+        let mut start_o = NO;
         let mut why = Driver::PlanStart;
-        let bump = |day: Day, d: Driver, start: &mut Day, why: &mut Driver| {
-            if day > *start {
+        let bump = |day: (Day, u32), d: Driver, start: &mut (Day, u32), why: &mut Driver| {
+            if day.0 > start.0 {
                 *start = day;
                 *why = d;
             }
         };
+        let mut at = (start, start_o);
         if let Some(nb) = node.not_before() {
-            bump(nb, Driver::NotBefore, &mut start, &mut why);
+            bump((nb, NO), Driver::NotBefore, &mut at, &mut why);
         }
         needs.clear();
         for e in net.predecessors(i) {
             let p = e.other as usize;
             let need = match e.link {
-                LinkType::FinishToStart => ctx.shift(ef[p], e.lag()),
-                LinkType::StartToStart => ctx.shift(es[p], e.lag()),
+                LinkType::FinishToStart => ctx.shift_o(ef[p], ef_o[p], e.lag()),
+                LinkType::StartToStart => ctx.shift_o(es[p], es_o[p], e.lag()),
                 LinkType::FinishToFinish => {
-                    ctx.start_of(node.duration(), ctx.shift(ef[p], e.lag()))
+                    let (x, xo) = ctx.shift_o(ef[p], ef_o[p], e.lag());
+                    ctx.start_of_o(node.duration(), x, xo)
                 }
-                LinkType::StartToFinish => ctx.start_of(node.duration(), ctx.shift(es[p], e.lag())),
+                LinkType::StartToFinish => {
+                    let (x, xo) = ctx.shift_o(es[p], es_o[p], e.lag());
+                    ctx.start_of_o(node.duration(), x, xo)
+                }
             };
-            needs.push((e.other, need));
+            needs.push((e.other, need.0, need.1));
             bump(
                 need,
                 Driver::Predecessor {
                     item: e.other,
                     dependency: e.k,
                 },
-                &mut start,
+                &mut at,
                 &mut why,
             );
         }
-        start = ctx.snap(start);
+        (start, start_o) = ctx.snap_o(at.0, at.1);
+        let snapped = (start, start_o);
         let slip_days = slip.filter(|(item, _)| *item == i).map_or(0, |(_, d)| d);
         if slip_days != 0 {
             start = ctx.cal.next_working(start + slip_days);
@@ -487,12 +588,21 @@ fn schedule_slipped<'p>(
             why = Driver::AsOf;
         }
         es[i] = start;
+        es_o[i] = if start == snapped.0 {
+            snapped.1
+        } else {
+            ctx.ord(start, NO)
+        };
+        let mut planned_finish = (NO_DAY, NO);
         ef[i] = match (node.finish(), node.recurring()) {
             (Some(fin), _) if node.duration().is_none() => (fin + 1).max(start),
             (_, true) => {
                 first_occurrence_end.unwrap_or_else(|| ctx.finish_of(node.duration(), start))
             }
-            _ => ctx.finish_of(node.duration(), start),
+            _ => {
+                planned_finish = ctx.finish_of_o(node.duration(), start, es_o[i]);
+                planned_finish.0
+            }
         };
         if let Some(fin) = node.finish()
             && node.duration().is_none()
@@ -527,9 +637,16 @@ fn schedule_slipped<'p>(
             }
         }
         driver[i] = why;
-        for &(p, need) in &needs {
+        ef_o[i] = if ef[i] == planned_finish.0 {
+            ctx.ord(ef[i], planned_finish.1)
+        } else if ef[i] == es[i] {
+            es_o[i]
+        } else {
+            ctx.ord(ef[i], NO)
+        };
+        for &(p, need, need_o) in &needs {
             let p = p as usize;
-            room[p] = room[p].min(cal.working_days_between(need, es[i]).max(0));
+            room[p] = room[p].min(ctx.between(need, need_o, es[i], es_o[i]).max(0));
         }
     }
     occurrences.sort_unstable_by_key(|o| (o.0, o.1));
@@ -543,44 +660,63 @@ fn schedule_slipped<'p>(
     // Backward pass, with floats.
     let mut lf = vec![end; n];
     let mut ls = vec![end; n];
+    let end_o = ctx.ord(end, NO);
+    let mut lf_o = vec![end_o; n];
+    let mut ls_o = vec![end_o; n];
     let mut total_float = vec![0; n];
     let mut free_float = vec![0; n];
+    let back = |l: Span| Span {
+        amount: -l.amount,
+        unit: l.unit,
+    };
     for &i in net.order().iter().rev() {
         let i = i as usize;
         let node = &nodes[i];
-        let mut finish = end;
-        if let Some(dl) = node.deadline() {
-            finish = finish.min(dl + 1);
+        let mut finish = (end, end_o);
+        if let Some(dl) = node.deadline()
+            && dl + 1 < finish.0
+        {
+            finish = (dl + 1, NO);
         }
         for e in net.successors(i) {
             let s = e.other as usize;
             let need = match e.link {
-                LinkType::FinishToStart => ctx.back(ls[s], e.lag()),
-                LinkType::StartToStart => ctx.finish_of(node.duration(), ctx.back(ls[s], e.lag())),
-                LinkType::FinishToFinish => ctx.back(lf[s], e.lag()),
-                LinkType::StartToFinish => ctx.finish_of(node.duration(), ctx.back(lf[s], e.lag())),
+                LinkType::FinishToStart => ctx.shift_o(ls[s], ls_o[s], back(e.lag())),
+                LinkType::StartToStart => {
+                    let (x, xo) = ctx.shift_o(ls[s], ls_o[s], back(e.lag()));
+                    ctx.finish_of_o(node.duration(), x, xo)
+                }
+                LinkType::FinishToFinish => ctx.shift_o(lf[s], lf_o[s], back(e.lag())),
+                LinkType::StartToFinish => {
+                    let (x, xo) = ctx.shift_o(lf[s], lf_o[s], back(e.lag()));
+                    ctx.finish_of_o(node.duration(), x, xo)
+                }
             };
-            finish = finish.min(need);
+            if need.0 < finish.0 || (need.0 == finish.0 && finish.1 == NO) {
+                finish = need;
+            }
         }
+        let (finish, finish_o) = finish;
         let finish_on = node.finish().is_some() && node.duration().is_none();
         let fixed = node.start().is_some() || node.recurring() || finish_on;
         let elastic = finish_on && node.start().is_none();
         lf[i] = finish;
-        ls[i] = if elastic {
+        lf_o[i] = finish_o;
+        (ls[i], ls_o[i]) = if elastic {
             // "Ongoing until a date": a later start only shortens it, so it absorbs delays
             // up to its last day and does not make what precedes it critical.
-            es[i].max(ef[i] - 1).min(finish.max(es[i]))
+            (es[i].max(ef[i] - 1).min(finish.max(es[i])), NO)
         } else if fixed {
             // A fixed item does not move; its float is the room its successors leave it.
-            es[i] + (finish - ef[i])
+            (es[i] + (finish - ef[i]), NO)
         } else if node.milestone() {
-            finish
+            (finish, finish_o)
         } else {
-            ctx.start_of(node.duration(), finish)
+            ctx.start_of_o(node.duration(), finish, finish_o)
         };
-        let tf = cal.working_days_between(es[i], ls[i]);
+        let tf = ctx.between(es[i], es_o[i], ls[i], ls_o[i]);
         let ff = if room[i] == i64::MAX {
-            cal.working_days_between(ef[i], end).max(0)
+            ctx.between(ef[i], ef_o[i], end, end_o).max(0)
         } else {
             room[i]
         };
