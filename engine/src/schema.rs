@@ -24,6 +24,24 @@ pub fn plan_file_schema_text() -> String {
     s.push('\n');
     s
 }
+/// The schema of rule-test files (`rules/<fund>/tests/*.toml` in a plan directory).
+pub fn rule_test_schema_text() -> String {
+    let schema = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<crate::rules::cases::Case>();
+    let mut value = schema.to_value();
+    drop_null(&mut value);
+    if let Some(map) = value.as_object_mut() {
+        map.insert(
+            "$id".into(),
+            "https://metroplan.invalid/rule-test.schema.json".into(),
+        );
+    }
+    let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
 /// TOML has no null: an optional key is simply absent. Removing the `null` branches that
 /// `Option` adds gives editors precise messages instead of "not valid under anyOf".
 fn drop_null(v: &mut serde_json::Value) {

@@ -95,15 +95,31 @@ fn committed_schema_is_current() {
 }
 
 #[test]
+fn committed_rule_test_schema_is_current() {
+    let o = run(&[
+        "schema",
+        "--rule-tests",
+        "--check",
+        "plans/rule-test.schema.json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
 fn every_plan_file_points_at_the_schema() {
     for entry in walk(&repo().join("plans")) {
-        // Rule tests (`<plan>/rules/<fund>/tests/*.toml`) are not plan files.
+        // Rule tests (`<plan>/rules/<fund>/tests/*.toml`) have their own schema.
         let rule_test = entry.components().any(|c| c.as_os_str() == "rules");
-        if entry.extension().is_some_and(|e| e == "toml") && !rule_test {
+        let schema = if rule_test {
+            "rule-test.schema.json"
+        } else {
+            "plan.schema.json"
+        };
+        if entry.extension().is_some_and(|e| e == "toml") {
             let text = std::fs::read_to_string(&entry).unwrap();
             let first = text.lines().next().unwrap_or("");
             assert!(
-                first.starts_with("#:schema ") && first.ends_with("plan.schema.json"),
+                first.starts_with("#:schema ") && first.ends_with(schema),
                 "{}",
                 entry.display()
             );

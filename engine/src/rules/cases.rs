@@ -15,11 +15,14 @@ use serde::{Deserialize, Serialize};
 use super::{Context, EvalError, Evaluation, Outcome, Ruleset, Status};
 use crate::plan::files::PlanSource;
 
-/// A test file.
-#[derive(Debug, Clone, Deserialize)]
+/// A rule test: one application and what the fund's rules must conclude.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "RuleTest")]
 pub struct Case {
+    /// What the case shows, in French.
     pub description: String,
+    /// The expected outcome.
     pub expect: Outcome,
     /// Rule ids expected to fail, exactly.
     #[serde(default)]
@@ -27,15 +30,19 @@ pub struct Case {
     /// Fields and documents expected missing, exactly (`documents.rib`).
     #[serde(default)]
     pub missing: Vec<String>,
+    /// Applications this applicant already filed to the same call.
     #[serde(default)]
     pub other_filings: u32,
+    /// The application, as the fund's form describes it (dates as `YYYY-MM-DD`).
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub application: toml::Table,
+    /// Parameters bounding a field: three cases are generated around each.
     #[serde(default)]
     pub boundary: Vec<Boundary>,
 }
 
 /// Where an application passes relative to the bound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Passes {
     AtOrAbove,
@@ -47,16 +54,20 @@ pub enum Passes {
 /// A parameter bounding a field. The bound is the parameter's value, times `scale` when
 /// given (a ratio of another field), or that many months after `months_after` or before
 /// `months_before` (dates).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Boundary {
+    /// The fund's parameter.
     pub parameter: String,
     /// The field moved around the bound; `other_filings` for the count of earlier filings.
     pub field: String,
+    /// The rule that checks the bound.
     pub rule: String,
+    /// Where the application passes, relative to the bound.
     pub passes: Passes,
     /// The step just under and over (money: `0.01`; dates move by a day).
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub step: Option<Decimal>,
     /// A field or parameter the value is multiplied by (`project.total_cost` for a ratio).
     #[serde(default)]

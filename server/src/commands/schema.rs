@@ -10,10 +10,22 @@ pub struct Args {
     /// Instead of printing, compare with this committed schema file and fail (exit 1) if it is stale.
     #[arg(long, value_name = "FILE")]
     pub check: Option<PathBuf>,
+    /// The schema of rule-test files (`rules/<fund>/tests/*.toml`) instead of plan files.
+    #[arg(long)]
+    pub rule_tests: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let text = metroplan_engine::schema::plan_file_schema_text();
+    let text = if args.rule_tests {
+        metroplan_engine::schema::rule_test_schema_text()
+    } else {
+        metroplan_engine::schema::plan_file_schema_text()
+    };
+    let command = if args.rule_tests {
+        "schema --rule-tests"
+    } else {
+        "schema"
+    };
     match args.check {
         None => {
             print!("{text}");
@@ -27,7 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!(
-                    "{} is stale: run `cargo run -p metroplan -- schema > {}` and commit it",
+                    "{} is stale: run `cargo run -p metroplan -- {command} > {}` and commit it",
                     path.display(),
                     path.display()
                 );
