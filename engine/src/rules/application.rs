@@ -14,6 +14,10 @@ use serde_json::Value;
 use crate::model::{Form, Requirement};
 use crate::plan::raw::FieldType;
 
+/// The most items a list field may have: a form is filled by people, and the rules' own
+/// limits (operations, sizes) must not be reachable from an application.
+pub const MAX_LIST: usize = 1_000;
+
 /// A value of the wrong type, outside its choices, or a field the form does not have.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
 #[error("`{field}`: {message}")]
@@ -141,7 +145,14 @@ pub fn check(form: &Form, json: &Value) -> Result<Application, InputError> {
                 let Some(items) = v.as_array() else {
                     return Err(bad(path, "must be a list"));
                 };
+                if items.len() > MAX_LIST {
+                    return Err(bad(
+                        path,
+                        format!("has {} items: at most {MAX_LIST}", items.len()),
+                    ));
+                }
                 let mut out = Array::with_capacity(items.len());
+                let mut seen = rustc_hash::FxHashSet::default();
                 for (k, it) in items.iter().enumerate() {
                     let Some(s) = it.as_str() else {
                         return Err(bad(&format!("{path}[{k}]"), "must be a text"));
@@ -169,10 +180,7 @@ pub fn check(form: &Form, json: &Value) -> Result<Application, InputError> {
                         };
                         return Err(bad(&format!("{path}[{k}]"), msg));
                     }
-                    if out
-                        .iter()
-                        .any(|x| x.clone().into_string().is_ok_and(|x| x == s))
-                    {
+                    if !seen.insert(s) {
                         return Err(bad(
                             &format!("{path}[{k}]"),
                             format!("`{s}` is listed twice"),

@@ -1074,22 +1074,29 @@ impl Ruleset {
             .iter()
             .cloned()
             .partition(|m| !m.starts_with("documents."));
-        rules.push(RuleResult {
-            id: "formulaire-champs".into(),
-            article: "Formulaire de demande".into(),
-            status: if fields.is_empty() {
-                Status::Pass
-            } else {
-                Status::Missing
-            },
-            message: "Les champs obligatoires du formulaire sont renseignés".into(),
-            applies: true,
-            missing: fields,
-            inputs: Vec::new(),
-            parameters: Vec::new(),
-            overridden_by: None,
-            exception_applies: None,
-        });
+        let form_check =
+            |id: &str, article: String, message: &str, missing: Vec<String>| RuleResult {
+                id: id.into(),
+                article,
+                status: if missing.is_empty() {
+                    Status::Pass
+                } else {
+                    Status::Missing
+                },
+                message: message.into(),
+                applies: true,
+                missing,
+                inputs: Vec::new(),
+                parameters: Vec::new(),
+                overridden_by: None,
+                exception_applies: None,
+            };
+        rules.push(form_check(
+            "formulaire-champs",
+            "Formulaire de demande".into(),
+            "Les champs obligatoires du formulaire sont renseignés",
+            fields,
+        ));
         if !self.env.form.documents.is_empty() {
             let article = self
                 .env
@@ -1098,22 +1105,12 @@ impl Ruleset {
                 .iter()
                 .find_map(|d| d.reference.clone())
                 .unwrap_or_else(|| "Formulaire de demande".into());
-            rules.push(RuleResult {
-                id: "formulaire-pieces".into(),
+            rules.push(form_check(
+                "formulaire-pieces",
                 article,
-                status: if docs.is_empty() {
-                    Status::Pass
-                } else {
-                    Status::Missing
-                },
-                message: "Les pièces requises sont jointes".into(),
-                applies: true,
-                missing: docs,
-                inputs: Vec::new(),
-                parameters: Vec::new(),
-                overridden_by: None,
-                exception_applies: None,
-            });
+                "Les pièces requises sont jointes",
+                docs,
+            ));
         }
         let script_rules = std::mem::take(&mut st.results);
         let base = rules.len();

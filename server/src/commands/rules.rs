@@ -245,9 +245,13 @@ fn batch(rules: &Ruleset, args: &EligibilityArgs) -> anyhow::Result<ExitCode> {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
+                .map(|h| h.join())
+                .collect::<Result<_, _>>()
+        })
+        // An evaluation is not supposed to panic; if one did, stop rather than drop lines.
+        .map_err(|_| {
+            anyhow::anyhow!("an evaluation thread failed; no result was written for this block")
+        })?;
         for line in parts.iter().flatten() {
             out.write_all(line.as_bytes())?;
             out.write_all(b"\n")?;
