@@ -131,6 +131,8 @@ pub struct Node {
     deadline: Day,
     milestone: bool,
     recurring: bool,
+    /// The plan has a progress report on the item.
+    reported: bool,
 }
 
 const NO_DAY: Day = Day::MIN;
@@ -150,7 +152,15 @@ impl Node {
             deadline: day(a.timing.deadline),
             milestone: a.kind == ItemKind::Milestone,
             recurring: a.recurrence.is_some(),
+            reported: false,
         }
+    }
+
+    /// Whether the plan has a progress report on the item (so that the passes read the
+    /// large progress records only for those).
+    #[inline]
+    pub fn reported(&self) -> bool {
+        self.reported
     }
 
     #[inline]
@@ -227,16 +237,20 @@ pub struct DependencyGraph {
 }
 
 impl DependencyGraph {
-    /// The graph of `actions`, whose dependencies are resolved (`on` is an index).
-    pub fn new(actions: &[Action]) -> DependencyGraph {
+    /// The graph of `actions`, whose dependencies are resolved (`on` is an index), with
+    /// `reported[i]` telling whether item `i` has a progress report.
+    pub fn new(actions: &[Action], reported: impl Fn(usize) -> bool) -> DependencyGraph {
         let n = actions.len();
         let mut pred_at = Vec::with_capacity(n + 1);
         let mut preds = Vec::with_capacity(n * 2);
         let mut out_degree = vec![0u32; n + 1];
         pred_at.push(0);
         let mut nodes = Vec::with_capacity(n);
-        for a in actions {
-            nodes.push(Node::of(a));
+        for (i, a) in actions.iter().enumerate() {
+            nodes.push(Node {
+                reported: reported(i),
+                ..Node::of(a)
+            });
             for (k, d) in a.depends_on.iter().enumerate() {
                 out_degree[d.on] += 1;
                 preds.push(Edge {
@@ -306,6 +320,11 @@ impl DependencyGraph {
             succs,
             order,
         }
+    }
+
+    /// Whether any item has a progress report.
+    pub fn any_reported(&self) -> bool {
+        self.nodes.iter().any(|n| n.reported)
     }
 
     /// The scheduling inputs of every item, by index.

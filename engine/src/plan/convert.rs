@@ -856,7 +856,8 @@ pub fn convert(
     if cx.diags.has_errors() {
         return None;
     }
-    let graph = graph::DependencyGraph::new(&actions);
+    let graph =
+        graph::DependencyGraph::new(&actions, |i| progress.get(i).is_some_and(Option::is_some));
     Some(Plan {
         id: plan_id,
         title: p.title.clone(),

@@ -457,9 +457,7 @@ fn schedule_slipped<'p>(
     let plan_start = day_of(plan.start);
     let mut diagnostics = Vec::new();
     // Re-forecasting needs actuals: a plan that reports no progress keeps its planned dates.
-    let reforecast_from = options
-        .as_of
-        .filter(|_| plan.progress.iter().any(Option::is_some));
+    let reforecast_from = options.as_of.filter(|_| plan.graph.any_reported());
 
     // Forward pass.
     let mut es = vec![plan_start; n];
@@ -574,7 +572,11 @@ fn schedule_slipped<'p>(
             };
             why = Driver::FixedStart;
         }
-        let report = plan.progress.get(i).and_then(Option::as_ref);
+        // Progress records are large: read only those of items that have one.
+        let report = node
+            .reported()
+            .then(|| plan.progress.get(i).and_then(Option::as_ref))
+            .flatten();
         let started = report.and_then(|r| r.actual_start);
         if let Some(actual) = started {
             start = day_of(actual);

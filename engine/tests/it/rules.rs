@@ -473,11 +473,16 @@ fn regression_a_huge_list_is_refused_before_the_rules_run() {
     let plan = demo();
     let rules = demo_rules(&plan);
     let mut app = shared_application("eligible-association-vitrolles.json");
-    let codes: Vec<String> = (0..100_000).map(|i| format!("{:05}", i % 100_000)).collect();
+    let codes: Vec<String> = (0..100_000)
+        .map(|i| format!("{:05}", i % 100_000))
+        .collect();
     app["project"]["communes"] = serde_json::json!(codes);
     let t = Instant::now();
     let err = rules.evaluate(&app, Context::default()).unwrap_err();
-    assert!(matches!(&err, EvalError::Input(e) if e.field == "project.communes"), "{err}");
+    assert!(
+        matches!(&err, EvalError::Input(e) if e.field == "project.communes"),
+        "{err}"
+    );
     assert!(err.to_string().contains("at most 1000"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(5));
 }
