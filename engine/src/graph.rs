@@ -234,6 +234,10 @@ pub struct DependencyGraph {
     succ_at: Vec<u32>,
     succs: Vec<Edge>,
     order: Vec<u32>,
+    /// The plan's own order, when every item comes after what it depends on (plans are
+    /// usually written that way): the passes then walk the arrays sequentially.
+    in_plan_order: bool,
+    plan_order: Vec<u32>,
 }
 
 impl DependencyGraph {
@@ -312,6 +316,11 @@ impl DependencyGraph {
         if order.len() != n {
             order = (0..n as u32).collect();
         }
+        let in_plan_order = (0..n).all(|i| {
+            preds[pred_at[i] as usize..pred_at[i + 1] as usize]
+                .iter()
+                .all(|e| (e.other as usize) < i)
+        });
         DependencyGraph {
             nodes,
             pred_at,
@@ -319,6 +328,12 @@ impl DependencyGraph {
             succ_at,
             succs,
             order,
+            plan_order: if in_plan_order {
+                (0..n as u32).collect()
+            } else {
+                Vec::new()
+            },
+            in_plan_order,
         }
     }
 
@@ -336,6 +351,18 @@ impl DependencyGraph {
     /// out from the items that depend on nothing).
     pub fn order(&self) -> &[u32] {
         &self.order
+    }
+
+    /// Items in an order where every item comes after what it depends on, chosen to read
+    /// memory best: the plan's own order when it is topological, else
+    /// [`DependencyGraph::order`]. The critical path method's results do not depend on which
+    /// topological order it walks.
+    pub fn pass_order(&self) -> &[u32] {
+        if self.in_plan_order {
+            &self.plan_order
+        } else {
+            &self.order
+        }
     }
 
     /// The dependencies of item `i`, in its `depends_on` order.

@@ -471,7 +471,7 @@ fn schedule_slipped<'p>(
     let mut ef_o = vec![NO; n];
     let mut driver = vec![Driver::PlanStart; n];
     let mut occurrences: Vec<(u32, Day, Day)> = Vec::new();
-    for &i in net.order() {
+    for &i in net.pass_order() {
         let i = i as usize;
         let node = &nodes[i];
         let mut start = plan_start;
@@ -671,7 +671,7 @@ fn schedule_slipped<'p>(
         amount: -l.amount,
         unit: l.unit,
     };
-    for &i in net.order().iter().rev() {
+    for &i in net.pass_order().iter().rev() {
         let i = i as usize;
         let node = &nodes[i];
         let mut finish = (end, end_o);

@@ -391,3 +391,87 @@ fn regression_declaring_the_builtin_system_role_says_it_is_built_in() {
         "{msg:?}"
     );
 }
+
+/// The plan text of a random network, with durations and lags in `unit`, its items written
+/// in `order`.
+fn network_text(net: &[RandomItem], unit: &str, order: &[usize]) -> String {
+    let links = [
+        "finish-to-start",
+        "start-to-start",
+        "finish-to-finish",
+        "start-to-finish",
+    ];
+    let mut text = header("2030-12-31")
+        + "[calendar]\nholidays = \"none\"\nworking_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n[[axis]]\nid = \"x\"\ntitle = \"X\"\n";
+    for &i in order {
+        let (dur, deps) = &net[i];
+        text.push_str(&format!(
+            "[[action]]\nid = \"i{i}\"\naxis = \"x\"\ntitle = \"I\"\nduration = \"{dur}{unit}\"\n"
+        ));
+        let mut seen = std::collections::HashSet::new();
+        let list: Vec<String> = deps
+            .iter()
+            .filter(|_| i > 0)
+            .map(|(p, l, lag)| (p % i.max(1), *l as usize, *lag))
+            .filter(|(p, _, _)| seen.insert(*p))
+            .map(|(p, l, lag)| {
+                format!(
+                    "{{ on = \"i{p}\", type = \"{}\", lag = \"{lag}{unit}\" }}",
+                    links[l]
+                )
+            })
+            .collect();
+        if !list.is_empty() {
+            text.push_str(&format!("depends_on = [{}]\n", list.join(", ")));
+        }
+    }
+    text
+}
+
+/// Every item's computed values by id, with drivers named by id.
+fn by_id(plan: &metroplan_engine::Plan) -> std::collections::BTreeMap<String, String> {
+    let s = schedule(plan, Options::default());
+    s.items()
+        .map(|it| {
+            let driver = match it.driver {
+                Driver::Predecessor { item, .. } => plan.actions[item as usize].id.to_string(),
+                other => format!("{other:?}"),
+            };
+            (
+                it.id.to_string(),
+                format!(
+                    "{} {} {} {} tf={} ff={} crit={} by={driver}",
+                    it.early_start,
+                    it.early_finish,
+                    it.late_start,
+                    it.late_finish,
+                    it.total_float,
+                    it.free_float,
+                    it.critical
+                ),
+            )
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(150))]
+
+    /// On a calendar where every day is worked, working days are days: the working-day
+    /// arithmetic (on cached ordinals) must give what the calendar-day arithmetic gives. And
+    /// the order the plan lists its items in (topological or not) changes nothing.
+    #[test]
+    fn working_day_arithmetic_and_item_order_do_not_change_the_schedule(net in network()) {
+        let forward: Vec<usize> = (0..net.len()).collect();
+        let backward: Vec<usize> = (0..net.len()).rev().collect();
+        let plan = |unit: &str, order: &[usize]| {
+            load(&in_memory(network_text(&net, unit, order)))
+                .plan
+                .expect("generated plan is valid")
+        };
+        let days = by_id(&plan("d", &forward));
+        prop_assert_eq!(&by_id(&plan("wd", &forward)), &days);
+        prop_assert_eq!(&by_id(&plan("wd", &backward)), &days);
+        prop_assert_eq!(&by_id(&plan("d", &backward)), &days);
+    }
+}
