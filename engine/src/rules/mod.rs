@@ -325,7 +325,8 @@ pub struct Evaluation {
 /// What an evaluation knows beyond the application.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Context {
-    /// Filing date when the application has none (the server sets it when filing).
+    /// Filing date when the application has none (the server sets it when filing); with
+    /// neither, the application is refused.
     pub filed_on: Option<Date>,
     /// Other applications of the same applicant to the same call, already filed.
     pub other_filings: u32,
@@ -1003,10 +1004,14 @@ impl Ruleset {
         app: Application,
         ctx: Context,
     ) -> Result<Evaluation, EvalError> {
-        let filed_on = app
-            .date(FILING_DATE_FIELD)
-            .or(ctx.filed_on)
-            .unwrap_or_else(|| jiff::ZonedDateTime::now().date());
+        // The engine reads no clock: the caller gives the day of filing when the application
+        // does not (the server sets it when filing; the command line takes `--as-of`).
+        let Some(filed_on) = app.date(FILING_DATE_FIELD).or(ctx.filed_on) else {
+            return Err(EvalError::Input(InputError {
+                field: FILING_DATE_FIELD.to_string(),
+                message: "no date of filing: the parameters in force depend on it".into(),
+            }));
+        };
         let form_missing: Vec<String> = app
             .missing_fields
             .iter()

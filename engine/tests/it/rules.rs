@@ -486,3 +486,24 @@ fn regression_a_huge_list_is_refused_before_the_rules_run() {
     assert!(err.to_string().contains("at most 1000"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn regression_without_a_filing_date_the_engine_asks_instead_of_reading_the_clock() {
+    let plan = demo();
+    let rules = demo_rules(&plan);
+    let mut app = shared_application("eligible-association-vitrolles.json");
+    app.as_object_mut().unwrap().remove("submitted_on");
+    match rules.evaluate(&app, Context::default()) {
+        Err(EvalError::Input(e)) => assert_eq!(e.field, "submitted_on"),
+        other => panic!("expected an input error, got {other:?}"),
+    }
+    // Given by the caller, the date resolves the parameters; the field is still missing.
+    let ctx = Context {
+        filed_on: Some("2020-03-02".parse().unwrap()),
+        other_filings: 0,
+    };
+    let e = rules.evaluate(&app, ctx).unwrap();
+    assert_eq!(e.outcome, Outcome::Incomplete);
+    assert!(e.missing.contains(&"submitted_on".to_string()));
+    assert_eq!(e.filed_on.to_string(), "2020-03-02");
+}
