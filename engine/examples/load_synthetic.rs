@@ -117,13 +117,22 @@ fn compare(src: &metroplan_engine::MemorySource, n: usize) {
         drop(std::hint::black_box(loaded));
         ours.push(t.elapsed().as_secs_f64() * 1000.0);
     }
+    report(
+        &format!("compare actions={n} rounds={rounds}"),
+        ("baseline", base),
+        ("load", ours),
+    );
+}
+
+/// Prints the medians of two interleaved series and the median of their round ratios.
+fn report(head: &str, (bname, mut base): (&str, Vec<f64>), (oname, mut ours): (&str, Vec<f64>)) {
     let mut ratios: Vec<f64> = ours.iter().zip(&base).map(|(o, b)| o / b).collect();
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
     println!(
-        "compare actions={n} rounds={rounds} baseline_median_ms={:.0} load_median_ms={:.0} ratio_median={:.2}",
+        "{head} {bname}_median_ms={:.3} {oname}_median_ms={:.3} ratio_median={:.2}",
         median(&mut base),
         median(&mut ours),
         median(&mut ratios)
@@ -160,15 +169,9 @@ fn schedule_compare(src: &metroplan_engine::MemorySource, n: usize) {
         ));
         ours.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    let mut ratios: Vec<f64> = ours.iter().zip(&base).map(|(o, b)| o / b).collect();
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    println!(
-        "schedule-compare actions={n} rounds={rounds} toposort_median_ms={:.3} schedule_median_ms={:.3} ratio_median={:.2}",
-        median(&mut base),
-        median(&mut ours),
-        median(&mut ratios)
+    report(
+        &format!("schedule-compare actions={n} rounds={rounds}"),
+        ("toposort", base),
+        ("schedule", ours),
     );
 }

@@ -67,13 +67,18 @@ pub struct Operation {
 
 /// A parameter's value as people read it.
 pub fn value_fr(p: &ParamUse) -> String {
-    match p.unit {
-        ParamUnit::Currency => format!("{} €", amount_fr(p.value)),
-        ParamUnit::Ratio => format!("{} %", amount_fr(p.value * Decimal::ONE_HUNDRED)),
-        ParamUnit::Days => format!("{} jours", amount_fr(p.value)),
-        ParamUnit::Months => format!("{} mois", amount_fr(p.value)),
-        ParamUnit::Count => amount_fr(p.value),
-        ParamUnit::Points => format!("{} points", amount_fr(p.value)),
+    unit_value_fr(p.unit, p.value)
+}
+
+/// A value in a parameter's unit, as people read it: `12 000 €`, `80 %`, `12 mois`.
+pub fn unit_value_fr(unit: ParamUnit, value: Decimal) -> String {
+    match unit {
+        ParamUnit::Currency => format!("{} €", amount_fr(value)),
+        ParamUnit::Ratio => format!("{} %", amount_fr(value * Decimal::ONE_HUNDRED)),
+        ParamUnit::Days => format!("{} jours", amount_fr(value)),
+        ParamUnit::Months => format!("{} mois", amount_fr(value)),
+        ParamUnit::Count => amount_fr(value),
+        ParamUnit::Points => format!("{} points", amount_fr(value)),
     }
 }
 

@@ -519,21 +519,7 @@ fn host_param(id: &str) -> Res<Dynamic> {
                 "parameter `{id}` has no value in force on {day}"
             )));
         };
-        let i = match s.params.iter().position(|x| x.id == id) {
-            Some(i) => i,
-            None => {
-                s.params.push(ParamUse {
-                    id: id.to_string(),
-                    label: p.label.clone(),
-                    value: v.value,
-                    unit: p.unit,
-                    from: v.from,
-                    until: v.until,
-                    reference: v.reference.clone(),
-                });
-                s.params.len() - 1
-            }
-        };
+        let i = note_param(&mut s.params, p, v);
         if let Some(c) = &mut s.current
             && !c.params.contains(&i)
         {
@@ -541,6 +527,28 @@ fn host_param(id: &str) -> Res<Dynamic> {
         }
         Ok(Dynamic::from_decimal(v.value))
     })
+}
+
+/// The index of parameter `p` (value `v` in force) among those applied, recording it the
+/// first time.
+fn note_param(
+    params: &mut Vec<ParamUse>,
+    p: &Parameter,
+    v: &crate::model::Dated<Decimal>,
+) -> usize {
+    if let Some(i) = params.iter().position(|x| x.id == p.id.as_str()) {
+        return i;
+    }
+    params.push(ParamUse {
+        id: p.id.to_string(),
+        label: p.label.clone(),
+        value: v.value,
+        unit: p.unit,
+        from: v.from,
+        until: v.until,
+        reference: v.reference.clone(),
+    });
+    params.len() - 1
 }
 
 fn describe_territory(t: &TerritoryInfo) -> String {
@@ -1198,17 +1206,7 @@ impl Ruleset {
             let p = self.env.parameter(c.points.as_str())?;
             let v = p.values.at(filed_on)?;
             let max = v.value;
-            if !st.params.iter().any(|x| x.id == p.id.as_str()) {
-                st.params.push(ParamUse {
-                    id: p.id.to_string(),
-                    label: p.label.clone(),
-                    value: v.value,
-                    unit: p.unit,
-                    from: v.from,
-                    until: v.until,
-                    reference: v.reference.clone(),
-                });
-            }
+            note_param(&mut st.params, p, v);
             let got = match (c.assessed, &c.field) {
                 (Assessment::Reviewer, _) => None,
                 (Assessment::Automatic, Some(f)) => {

@@ -5,10 +5,10 @@
 
 use std::fmt::Write as _;
 
-use super::explain::{amount_fr, notice_fr};
+use super::explain::{amount_fr, notice_fr, unit_value_fr};
 use super::{DeclKind, Ruleset};
 use crate::model::Requirement;
-use crate::plan::raw::{Assessment, ParamUnit};
+use crate::plan::raw::Assessment;
 
 /// A block of the published document.
 enum Block {
@@ -16,19 +16,6 @@ enum Block {
     Paragraph(String),
     Table(Vec<String>, Vec<Vec<String>>),
     Code(String),
-}
-
-fn unit_fr(u: ParamUnit, v: rust_decimal::Decimal) -> String {
-    let p = super::ParamUse {
-        id: String::new(),
-        label: String::new(),
-        value: v,
-        unit: u,
-        from: jiff::civil::Date::constant(2000, 1, 1),
-        until: None,
-        reference: String::new(),
-    };
-    super::explain::value_fr(&p)
 }
 
 fn requirement_fr(r: &Requirement) -> String {
@@ -112,7 +99,7 @@ recevable. Une dérogation qui s'applique remplace la règle qu'elle vise."
             rows.push(vec![
                 p.label.clone(),
                 p.id.to_string(),
-                unit_fr(p.unit, v.value),
+                unit_value_fr(p.unit, v.value),
                 match v.until {
                     Some(u) => format!("du {} au {u}", v.from),
                     None => format!("depuis le {}", v.from),
