@@ -404,6 +404,9 @@ struct State {
     params: Vec<ParamUse>,
     printed: Vec<String>,
     current: Option<Current>,
+    /// A parameter read that has no value on the filing date: the rules do not cover that
+    /// date, which is the application's matter, not a fault of the script.
+    out_of_period: Option<String>,
 }
 
 /// The check being run.
@@ -515,9 +518,11 @@ fn host_param(id: &str) -> Res<Dynamic> {
         };
         let day = s.filed_on.ok_or_else(|| runtime("no filing date"))?;
         let Some(v) = p.values.at(day) else {
-            return Err(runtime(format!(
-                "parameter `{id}` has no value in force on {day}"
-            )));
+            let msg = format!(
+                "the fund's rules do not cover {day}: parameter `{id}` has no value in force that day"
+            );
+            s.out_of_period = Some(msg.clone());
+            return Err(runtime(msg));
         };
         let i = note_param(&mut s.params, p, v);
         if let Some(c) = &mut s.current
@@ -1042,6 +1047,12 @@ impl Ruleset {
         };
         let mut st = with_state(std::mem::take);
         if let Err(e) = run {
+            if let Some(message) = st.out_of_period {
+                return Err(EvalError::Input(InputError {
+                    field: FILING_DATE_FIELD.to_string(),
+                    message,
+                }));
+            }
             let rule = st.current.take().map(|c| c.id);
             return Err(self.error(&e, rule));
         }

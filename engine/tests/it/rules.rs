@@ -488,6 +488,25 @@ fn regression_a_huge_list_is_refused_before_the_rules_run() {
 }
 
 #[test]
+fn regression_a_filing_date_before_the_rules_is_the_applications_matter_not_a_script_error() {
+    let plan = demo();
+    let rules = demo_rules(&plan);
+    let mut app = shared_application("eligible-association-vitrolles.json");
+    app["submitted_on"] = "1000-01-01".into();
+    match rules.evaluate(&app, Context::default()) {
+        Err(EvalError::Input(e)) => {
+            assert_eq!(e.field, "submitted_on");
+            assert!(
+                e.message.contains("do not cover 1000-01-01"),
+                "{}",
+                e.message
+            );
+        }
+        other => panic!("expected an input error, got {other:?}"),
+    }
+}
+
+#[test]
 fn regression_without_a_filing_date_the_engine_asks_instead_of_reading_the_clock() {
     let plan = demo();
     let rules = demo_rules(&plan);
