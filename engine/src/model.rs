@@ -159,6 +159,62 @@ pub struct Labelled {
     pub description: Option<String>,
 }
 
+/// What the server lets people in a role do. Plans name their roles in their own words;
+/// the kind is what the server checks.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoleKind {
+    /// Files applications and acts on their own applications only.
+    Applicant,
+    /// Instructs applications.
+    Instructor,
+    /// Gives opinions and scores (selection committee).
+    Reviewer,
+    /// Decides (the elected official).
+    Approver,
+    /// Pays.
+    Finance,
+    /// Reads everything and manages access; decides nothing.
+    Admin,
+}
+
+impl RoleKind {
+    pub const ALL: [RoleKind; 6] = [
+        RoleKind::Applicant,
+        RoleKind::Instructor,
+        RoleKind::Reviewer,
+        RoleKind::Approver,
+        RoleKind::Finance,
+        RoleKind::Admin,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RoleKind::Applicant => "applicant",
+            RoleKind::Instructor => "instructor",
+            RoleKind::Reviewer => "reviewer",
+            RoleKind::Approver => "approver",
+            RoleKind::Finance => "finance",
+            RoleKind::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RoleKind> {
+        RoleKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// A role people play in workflows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Role {
+    pub id: Id,
+    pub label: String,
+    pub description: Option<String>,
+    pub kind: Option<RoleKind>,
+}
+
 /// A validated plan.
 #[derive(Debug, Serialize)]
 pub struct Plan {
@@ -183,7 +239,7 @@ pub struct Plan {
     pub territory_flags: Vec<Labelled>,
     pub staff: Vec<Staff>,
     pub officials: Vec<Official>,
-    pub roles: Vec<Labelled>,
+    pub roles: Vec<Role>,
     pub audiences: Vec<Labelled>,
     pub criteria: Vec<Labelled>,
     pub domains: Vec<Labelled>,
@@ -212,6 +268,10 @@ impl Plan {
 
     pub fn workflow(&self, id: &str) -> Option<&Workflow> {
         self.workflows.iter().find(|w| w.id.as_str() == id)
+    }
+
+    pub fn role(&self, id: &str) -> Option<&Role> {
+        self.roles.iter().find(|r| r.id.as_str() == id)
     }
 
     pub fn territory(&self, id: &str) -> Option<&Territory> {
@@ -456,9 +516,22 @@ pub struct Fund {
     pub parameters: Vec<Parameter>,
     pub form: Form,
     pub grid: Option<Grid>,
+    /// Where the server finds the call, applicant and amount of an application; `None` for
+    /// a fund whose form has none of them (rules only: nothing can be filed to it).
+    pub keys: Option<FundKeys>,
     /// The compiled rules script, when it exists and compiles.
     #[serde(skip)]
     pub ruleset: Option<std::sync::Arc<crate::rules::Ruleset>>,
+}
+
+/// Dotted paths of the application fields the workflow needs, checked against the form.
+#[derive(Debug, Clone, Serialize)]
+pub struct FundKeys {
+    pub call: String,
+    pub applicant: String,
+    pub applicant_name: String,
+    pub title: String,
+    pub requested_amount: String,
 }
 
 /// One year's call for applications: open from `opens` to the end of `closes`.

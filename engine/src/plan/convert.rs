@@ -384,7 +384,19 @@ pub fn convert(
             ),
         );
     }
-    let roles = labelled(&mut cx, &mut r.role, &parts.role);
+    let roles: Vec<Role> = parts
+        .role
+        .iter()
+        .filter_map(|it| {
+            let id = cx.declare(&mut r.role, it.file, &it.value.id)?;
+            Some(Role {
+                id,
+                label: it.value.label.clone(),
+                description: it.value.description.clone(),
+                kind: it.value.kind,
+            })
+        })
+        .collect();
     // Declared after the plan's roles, so that a plan declaring it gets the message above.
     r.role
         .ids
@@ -1683,8 +1695,12 @@ fn fund(
         .grid
         .as_ref()
         .and_then(|g| grid(cx, f, g, &preg, &parameters, form.as_ref()));
-    let (workflow, rules, form) = (workflow?, rules?, form?);
+    let keys = form
+        .as_ref()
+        .and_then(|form| fund_keys(cx, f, &id, fd, form));
+    let (workflow, rules, form, keys) = (workflow?, rules?, form?, keys?);
     Some(Fund {
+        keys,
         id,
         title: fd.title.clone(),
         purpose: fd.purpose.clone(),
@@ -2152,4 +2168,90 @@ fn baselines(
         });
     }
     out
+}
+
+/// The fields the workflow reads, with their defaults, each a form field of the right type.
+///
+/// `Some(None)`: a fund with no `[fund.keys]` whose form has none of the default fields is a
+/// rules-only fund (no workflow can file to it); `None`: errors were reported.
+fn fund_keys(
+    cx: &mut Cx<'_>,
+    f: FileId,
+    id: &Id,
+    fd: &RawFund,
+    form: &Form,
+) -> Option<Option<FundKeys>> {
+    let k = fd.keys.as_ref();
+    let has = |path: &str, want: &[FieldType]| {
+        form.fields
+            .iter()
+            .any(|x| x.path == path && want.contains(&x.ty))
+    };
+    if k.is_none()
+        && !has("call", &[FieldType::Integer])
+        && !has("applicant.siret", &[FieldType::Text, FieldType::Siret])
+        && !has("project.requested_amount", &[FieldType::Money])
+    {
+        return Some(None);
+    }
+    let mut ok = true;
+    let mut one = |key: &str, given: Option<&Sp<String>>, default: &str, want: &[FieldType]| {
+        let path = given.map_or(default, |s| s.get_ref().as_str()).to_string();
+        if !has(&path, want) {
+            ok = false;
+            let what = want
+                .iter()
+                .map(|t| format!("{t:?}").to_lowercase())
+                .collect::<Vec<_>>()
+                .join(" or ");
+            let loc = given.map_or_else(|| sp_loc(f, &fd.id), |s| sp_loc(f, s));
+            cx.push(
+                Diagnostic::at(
+                    Code::InvalidValue,
+                    loc,
+                    format!("fund `{id}`: `keys.{key}` is `{path}`, which is not a {what} field of the form"),
+                )
+                .with_label("the server reads this field of every application")
+                .with_help(format!("add a {what} field `{path}` to the form, or set `keys.{key}` under [fund.keys] to the field that holds it")),
+            );
+        }
+        path
+    };
+    let call = one(
+        "call",
+        k.and_then(|k| k.call.as_ref()),
+        "call",
+        &[FieldType::Integer],
+    );
+    let applicant = one(
+        "applicant",
+        k.and_then(|k| k.applicant.as_ref()),
+        "applicant.siret",
+        &[FieldType::Text, FieldType::Siret],
+    );
+    let applicant_name = one(
+        "applicant_name",
+        k.and_then(|k| k.applicant_name.as_ref()),
+        "applicant.name",
+        &[FieldType::Text, FieldType::LongText],
+    );
+    let title = one(
+        "title",
+        k.and_then(|k| k.title.as_ref()),
+        "project.title",
+        &[FieldType::Text, FieldType::LongText],
+    );
+    let requested_amount = one(
+        "requested_amount",
+        k.and_then(|k| k.requested_amount.as_ref()),
+        "project.requested_amount",
+        &[FieldType::Money],
+    );
+    ok.then_some(Some(FundKeys {
+        call,
+        applicant,
+        applicant_name,
+        title,
+        requested_amount,
+    }))
 }

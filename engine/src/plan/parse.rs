@@ -44,7 +44,7 @@ pub struct RawParts {
     pub territory_flag: Vec<Item<RawLabelled>>,
     pub staff: Vec<Item<RawStaff>>,
     pub official: Vec<Item<RawOfficial>>,
-    pub role: Vec<Item<RawLabelled>>,
+    pub role: Vec<Item<RawRole>>,
     pub audience: Vec<Item<RawLabelled>>,
     pub criterion: Vec<Item<RawLabelled>>,
     pub domain: Vec<Item<RawLabelled>>,

@@ -44,7 +44,7 @@ pub struct RawFile {
     pub official: Vec<RawOfficial>,
     /// Roles that people play in workflows.
     #[serde(default)]
-    pub role: Vec<RawLabelled>,
+    pub role: Vec<RawRole>,
     /// Audiences that actions address.
     #[serde(default)]
     pub audience: Vec<RawLabelled>,
@@ -159,6 +159,46 @@ pub struct RawSource {
     pub section: String,
     /// The passage, quoted word for word.
     pub quote: String,
+}
+
+/// A role people play in workflows, and the kind of access the server grants it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Role")]
+pub struct RawRole {
+    /// Identifier.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Label shown to people.
+    pub label: String,
+    /// Longer description.
+    pub description: Option<String>,
+    /// What the server lets people in this role do: `applicant` (their own applications
+    /// only), `instructor`, `reviewer`, `approver`, `finance` or `admin`. A role without a
+    /// kind cannot be given to anyone.
+    pub kind: Option<crate::model::RoleKind>,
+}
+
+/// Where the server finds an application's call, applicant and requested amount.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "FundKeys")]
+pub struct RawFundKeys {
+    /// Dotted path of the call year (an integer field). Default `call`.
+    #[schemars(with = "Option<String>")]
+    pub call: Option<Sp<String>>,
+    /// Dotted path of the applicant's identifier (a text field, e.g. the SIRET). Default
+    /// `applicant.siret`.
+    #[schemars(with = "Option<String>")]
+    pub applicant: Option<Sp<String>>,
+    /// Dotted path of the applicant's name (a text field). Default `applicant.name`.
+    #[schemars(with = "Option<String>")]
+    pub applicant_name: Option<Sp<String>>,
+    /// Dotted path of the project's title (a text field). Default `project.title`.
+    #[schemars(with = "Option<String>")]
+    pub title: Option<Sp<String>>,
+    /// Dotted path of the amount requested (a money field). Default
+    /// `project.requested_amount`.
+    #[schemars(with = "Option<String>")]
+    pub requested_amount: Option<Sp<String>>,
 }
 
 /// An entry of a simple registry: an id and a label.
@@ -615,6 +655,8 @@ pub struct RawFund {
     pub form: RawForm,
     /// The selection grid.
     pub grid: Option<RawGrid>,
+    /// Where the server finds the call, the applicant and the amount in an application.
+    pub keys: Option<RawFundKeys>,
 }
 
 /// Call windows repeated every year over a range of years.
