@@ -49,6 +49,14 @@ enum Command {
     PublishRules(commands::rules::PublishArgs),
     /// Which applications change outcome under a draft script or plan, and why.
     RulesDiff(commands::rules::DiffArgs),
+    /// Serve the plans and run their grant workflows over HTTP (SQLite by default).
+    Serve(commands::serve::ServeArgs),
+    /// Manage bearer tokens.
+    #[command(subcommand)]
+    Token(commands::serve::TokenCommand),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(commands::serve::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +73,9 @@ fn main() -> ExitCode {
         Command::Test(args) => commands::rules::test(args),
         Command::PublishRules(args) => commands::rules::publish(args),
         Command::RulesDiff(args) => commands::rules::diff(args),
+        Command::Serve(args) => commands::serve::serve(args),
+        Command::Token(cmd) => commands::serve::token(cmd),
+        Command::Audit(cmd) => commands::serve::audit(cmd),
     };
     match result {
         Ok(code) => code,

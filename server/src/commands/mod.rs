@@ -2,3 +2,4 @@ pub mod check;
 pub mod rules;
 pub mod schedule;
 pub mod schema;
+pub mod serve;

@@ -1,0 +1,227 @@
+//! `metroplan serve`, `metroplan token create` and `metroplan audit verify`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use metroplan_engine::model::RoleKind;
+use metroplan_server::clock::{Clock, stamp};
+use metroplan_server::config::{Config, DEFAULT_DATABASE};
+use metroplan_server::metrics::Metrics;
+use metroplan_server::plans::Plans;
+use metroplan_server::service::Ctx;
+use metroplan_server::store::Db;
+use metroplan_server::{AppState, app, audit, notify, tokens};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// A plan directory, or a directory of plan directories.
+    #[arg(long, env = "METROPLAN_PLANS", default_value = "plans")]
+    pub plans: PathBuf,
+    /// sqlite://FILE (default: metroplan.db in the working directory) or postgres://…
+    #[arg(long, env = "METROPLAN_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    pub database: String,
+    /// Address to listen on (port 0: any free port, printed at start).
+    #[arg(long, env = "METROPLAN_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Mail relay for notifications, smtp://HOST:PORT; without it they wait in the outbox.
+    #[arg(long, env = "METROPLAN_SMTP_URL")]
+    pub smtp: Option<String>,
+    /// Sender of notifications.
+    #[arg(
+        long,
+        env = "METROPLAN_MAIL_FROM",
+        default_value = "metroplan <noreply@localhost>"
+    )]
+    pub mail_from: String,
+    /// Where uploaded documents are kept (default: beside the SQLite file, or ./documents).
+    #[arg(long, env = "METROPLAN_DOCUMENTS")]
+    pub documents: Option<PathBuf>,
+    /// Start the clock at this instant (RFC 3339) for a trial run: calls, deadlines and
+    /// filing dates follow it. It then advances in real time.
+    #[arg(long, env = "METROPLAN_NOW")]
+    pub now: Option<jiff::Timestamp>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DbArgs {
+    #[arg(long, env = "METROPLAN_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    pub database: String,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Create a bearer token; it is printed once and stored hashed.
+    Create {
+        /// Who uses it (a person or a service); recorded in the audit trail.
+        #[arg(long)]
+        name: String,
+        /// applicant, instructor, reviewer, approver, finance or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: RoleKind,
+        /// Limit it to one fund.
+        #[arg(long)]
+        fund: Option<String>,
+        /// Where notifications about an applicant's applications are sent.
+        #[arg(long)]
+        email: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain of the audit trail; exit code 1 if any row was edited,
+    /// deleted, inserted or reordered.
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+fn parse_role(s: &str) -> Result<RoleKind, String> {
+    RoleKind::parse(s).ok_or_else(|| {
+        format!(
+            "`{s}` is not a role: {}",
+            RoleKind::ALL.map(|k| k.name()).join(", ")
+        )
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("METROPLAN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    runtime()?.block_on(async move {
+        let plans = Plans::load(&args.plans)?;
+        let db = Db::connect(&args.database).await?;
+        let clock = args.now.map(Clock::starting_at).unwrap_or_default();
+        let mut config = Config::new(args.plans.clone(), args.database.clone());
+        if let Some(d) = args.documents {
+            config.documents = d;
+        }
+        config.smtp = args.smtp.clone();
+        config.mail_from = args.mail_from.clone();
+        let metrics = Arc::new(Metrics::default());
+        let state = AppState {
+            ctx: Ctx {
+                db: db.clone(),
+                plans: Arc::new(plans),
+                clock,
+                metrics: metrics.clone(),
+            },
+            config: Arc::new(config),
+            tokens: Default::default(),
+        };
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let worker = args.smtp.map(|smtp| {
+            tokio::spawn(notify::run(
+                db.clone(),
+                notify::Mailer {
+                    smtp,
+                    from: args.mail_from,
+                },
+                clock,
+                metrics,
+                stop_rx,
+            ))
+        });
+        let listener = tokio::net::TcpListener::bind(&args.bind)
+            .await
+            .with_context(|| format!("--bind {}", args.bind))?;
+        let addr = listener.local_addr()?;
+        println!("metroplan: listening on http://{addr}");
+        tracing::info!(%addr, database = %metroplan_server::store::redact(&args.database), "serving");
+        axum::serve(listener, app(state))
+            .with_graceful_shutdown(shutdown())
+            .await?;
+        let _ = stop_tx.send(true);
+        if let Some(w) = worker {
+            let _ = w.await;
+        }
+        db.pool.close().await;
+        tracing::info!("stopped");
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, let requests in flight finish.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+pub fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
+    let TokenCommand::Create {
+        name,
+        role,
+        fund,
+        email,
+        db,
+    } = cmd;
+    runtime()?.block_on(async move {
+        let db = Db::connect(&db.database).await?;
+        let secret = tokens::create(
+            &db,
+            &name,
+            role,
+            fund.as_deref(),
+            email.as_deref(),
+            &stamp(jiff::Timestamp::now()),
+        )
+        .await?;
+        println!("{secret}");
+        eprintln!(
+            "metroplan: token for `{name}` ({}{}) created; it is shown only now",
+            role.name(),
+            fund.map(|f| format!(", fund {f}")).unwrap_or_default()
+        );
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn audit(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+    let AuditCommand::Verify { db } = cmd;
+    runtime()?.block_on(async move {
+        let db = Db::connect(&db.database).await?;
+        match audit::verify(&db).await? {
+            Ok(v) => {
+                println!("audit trail intact: {} events, head {}", v.events, v.head);
+                anyhow::Ok(ExitCode::SUCCESS)
+            }
+            Err(b) => {
+                println!("audit trail BROKEN: {b}");
+                anyhow::Ok(ExitCode::from(1))
+            }
+        }
+    })
+}

@@ -1,0 +1,54 @@
+//! Where the server finds its plans, database and mail relay.
+
+use std::path::PathBuf;
+
+/// The database used when none is given: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE: &str = "sqlite://metroplan.db";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub plans: PathBuf,
+    pub database: String,
+    /// Where uploaded documents are stored, by content hash.
+    pub documents: PathBuf,
+    /// `smtp://host:port` of the mail relay; without it, notifications wait in the outbox.
+    pub smtp: Option<String>,
+    /// The sender of notifications.
+    pub mail_from: String,
+    /// Largest request body (JSON), in bytes.
+    pub body_limit: usize,
+    /// Largest uploaded document, in bytes.
+    pub upload_limit: usize,
+}
+
+impl Config {
+    pub fn new(plans: PathBuf, database: String) -> Config {
+        let documents = default_documents_dir(&database);
+        Config {
+            plans,
+            database,
+            documents,
+            smtp: None,
+            mail_from: "metroplan <noreply@localhost>".into(),
+            body_limit: 256 * 1024,
+            upload_limit: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// Next to the SQLite file, or `./documents` for a server database.
+pub fn default_documents_dir(database: &str) -> PathBuf {
+    if let Some(path) = database
+        .strip_prefix("sqlite://")
+        .or_else(|| database.strip_prefix("sqlite:"))
+    {
+        let path = path.split('?').next().unwrap_or(path);
+        let p = PathBuf::from(path);
+        let stem = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "metroplan".into());
+        return p.with_file_name(format!("{stem}-documents"));
+    }
+    PathBuf::from("documents")
+}

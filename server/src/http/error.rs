@@ -1,0 +1,206 @@
+//! One error type for every handler, answered as RFC 9457 `application/problem+json`.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("a valid bearer token is required (Authorization: Bearer …)")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// A malformed request: bad JSON, an unknown field, a bad query parameter.
+    #[error("{detail}")]
+    BadRequest {
+        detail: String,
+        field: Option<String>,
+    },
+    /// A well-formed request that the rules or the workflow refuse.
+    #[error("{detail}")]
+    Unprocessable {
+        detail: String,
+        field: Option<String>,
+        guard: Option<String>,
+        extra: Option<Box<Value>>,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error(
+        "the application changed since you read it (now version {current}): reload it and decide again"
+    )]
+    Stale { current: i64 },
+    #[error("send If-Match with the application's ETag: without it two people could both decide")]
+    PreconditionRequired,
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("the database is busy; retry")]
+    Busy,
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut => Error::Busy,
+            other => Error::Internal(other.into()),
+        }
+    }
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(e: anyhow::Error) -> Self {
+        Error::Internal(e)
+    }
+}
+
+impl Error {
+    pub fn bad(detail: impl Into<String>, field: Option<&str>) -> Error {
+        Error::BadRequest {
+            detail: detail.into(),
+            field: field.map(str::to_string),
+        }
+    }
+
+    pub fn unprocessable(detail: impl Into<String>, field: Option<&str>) -> Error {
+        Error::Unprocessable {
+            detail: detail.into(),
+            field: field.map(str::to_string),
+            guard: None,
+            extra: None,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Stale { .. } => StatusCode::PRECONDITION_FAILED,
+            Error::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            Error::Unauthorized => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not-found",
+            Error::BadRequest { .. } => "bad-request",
+            Error::Unprocessable { guard: Some(_), .. } => "refused-by-guard",
+            Error::Unprocessable { .. } => "unprocessable",
+            Error::Conflict(_) => "conflict",
+            Error::Stale { .. } => "stale",
+            Error::PreconditionRequired => "precondition-required",
+            Error::TooLarge(_) => "too-large",
+            Error::UnsupportedMediaType(_) => "unsupported-media-type",
+            Error::Busy => "busy",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// The problem document (RFC 9457), with `field`/`guard` naming what is at fault.
+    pub fn problem(&self) -> Value {
+        let status = self.status();
+        let mut p = json!({
+            "type": format!("/problems/{}", self.slug()),
+            "title": status.canonical_reason().unwrap_or("error"),
+            "status": status.as_u16(),
+            "detail": self.to_string(),
+        });
+        match self {
+            Error::BadRequest { field: Some(f), .. } => p["field"] = json!(f),
+            Error::Unprocessable {
+                field,
+                guard,
+                extra,
+                ..
+            } => {
+                if let Some(f) = field {
+                    p["field"] = json!(f);
+                }
+                if let Some(g) = guard {
+                    p["guard"] = json!(g);
+                }
+                if let Some(Value::Object(m)) = extra.as_deref() {
+                    for (k, v) in m {
+                        p[k] = v.clone();
+                    }
+                }
+            }
+            Error::Stale { current } => p["current_version"] = json!(current),
+            _ => {}
+        }
+        p
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if let Error::Internal(e) = &self {
+            tracing::error!(error = format!("{e:#}"), "internal error");
+        }
+        let status = self.status();
+        let mut res = (status, self.problem().to_string()).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+impl From<JsonRejection> for Error {
+    fn from(r: JsonRejection) -> Self {
+        let text = r.body_text();
+        match r.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge(text),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                Error::UnsupportedMediaType("send Content-Type: application/json".into())
+            }
+            _ => {
+                // serde names the unknown or wrong field: "unknown field `x`, expected …".
+                let field = text
+                    .split('`')
+                    .nth(1)
+                    .filter(|_| text.contains("field"))
+                    .map(str::to_string);
+                Error::BadRequest {
+                    detail: text,
+                    field,
+                }
+            }
+        }
+    }
+}
+
+impl From<QueryRejection> for Error {
+    fn from(r: QueryRejection) -> Self {
+        Error::bad(r.body_text(), None)
+    }
+}
+
+impl From<PathRejection> for Error {
+    fn from(r: PathRejection) -> Self {
+        Error::bad(r.body_text(), None)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,492 @@
+//! Request handlers: parse, authorize, call the service, answer.
+
+use axum::Json;
+use axum::extract::{FromRequest, Multipart, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiff::civil::Date;
+use metroplan_engine::rules::explain::{explain, text_fr};
+use metroplan_engine::rules::{Context, EvalError};
+use metroplan_engine::schedule::{Options, export, schedule as run_schedule};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::OpenApi;
+
+use super::AppState;
+use super::error::{Error, Result};
+use crate::service::{ActionBody, ApplicationView, EnvelopeView, ListQuery, Page, Reply};
+use crate::tokens::Principal;
+
+/// A JSON body whose rejections are problem documents.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(Error))]
+pub struct Body<T>(pub T);
+
+/// A query string whose rejections are problem documents.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(Error))]
+pub struct Q<T>(pub T);
+
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(Error))]
+pub struct P<T>(pub T);
+
+fn idempotency_key(h: &HeaderMap) -> Result<Option<String>> {
+    h.get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map(|s| s.trim_matches('"').to_string())
+                .map_err(|_| {
+                    Error::bad(
+                        "Idempotency-Key: visible ASCII only",
+                        Some("Idempotency-Key"),
+                    )
+                })
+        })
+        .transpose()
+}
+
+fn if_match(h: &HeaderMap) -> Result<Option<i64>> {
+    let Some(v) = h.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let s = v.to_str().unwrap_or("");
+    s.trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .strip_prefix('v')
+        .and_then(|n| n.parse().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            Error::bad(
+                format!("If-Match: `{s}` is not an ETag this server gave (\"v<version>\")"),
+                Some("If-Match"),
+            )
+        })
+}
+
+pub fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"v{version}\"")).expect("an ETag is ASCII")
+}
+
+fn reply(r: Reply) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+    let version = r.body.get("version").and_then(Value::as_i64);
+    let location = r
+        .body
+        .get("id")
+        .and_then(Value::as_str)
+        .map(|id| format!("/api/applications/{id}"));
+    let mut res = (status, Json(r.body)).into_response();
+    if let Some(v) = version {
+        res.headers_mut().insert(header::ETAG, etag(v));
+    }
+    if status == StatusCode::CREATED
+        && let Some(l) = location.and_then(|l| HeaderValue::from_str(&l).ok())
+    {
+        res.headers_mut().insert(header::LOCATION, l);
+    }
+    if r.replayed {
+        res.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    res
+}
+
+pub async fn not_found() -> Error {
+    Error::NotFound("no such path: see /openapi.json".into())
+}
+
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "The server and its database answer")))]
+#[tracing::instrument(skip_all)]
+pub async fn healthz(State(s): State<AppState>) -> Result<&'static str> {
+    sqlx::query("SELECT 1").execute(&s.ctx.db.pool).await?;
+    Ok("ok")
+}
+
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics().render(),
+    )
+}
+
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+#[utoipa::path(get, path = "/api/plans", responses((status = 200, description = "The plans served")))]
+#[tracing::instrument(skip_all)]
+pub async fn plans(State(s): State<AppState>) -> Json<Value> {
+    Json(Value::Array(
+        s.ctx
+            .plans
+            .by_id
+            .values()
+            .map(|p| {
+                json!({
+                    "id": p.plan.id,
+                    "title": p.plan.title,
+                    "timezone": p.plan.timezone,
+                    "funds": p.plan.funds.iter().map(|f| json!({"id": f.id, "title": f.title})).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/plans/{plan}", params(("plan" = String, Path)), responses((status = 200, description = "The validated plan"), (status = 404, description = "No such plan")))]
+#[tracing::instrument(skip(s))]
+pub async fn plan(State(s): State<AppState>, P(plan): P<String>) -> Result<Json<Value>> {
+    let p = s.ctx.served(&plan)?;
+    Ok(Json(
+        serde_json::to_value(&p.plan).map_err(anyhow::Error::from)?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleQuery {
+    /// json (default), csv, ics, mermaid or svg.
+    pub format: Option<String>,
+    /// Re-forecast as of this day (ISO 8601).
+    #[param(value_type = Option<String>)]
+    pub as_of: Option<Date>,
+}
+
+#[utoipa::path(get, path = "/api/plans/{plan}/schedule", params(("plan" = String, Path), ScheduleQuery), responses((status = 200, description = "The schedule in the format asked for")))]
+#[tracing::instrument(skip(s))]
+pub async fn schedule(
+    State(s): State<AppState>,
+    P(plan): P<String>,
+    Q(q): Q<ScheduleQuery>,
+) -> Result<Response> {
+    let p = s.ctx.served(&plan)?.clone();
+    let format = q.format.unwrap_or_else(|| "json".into());
+    let options = Options {
+        as_of: q.as_of,
+        ..Options::default()
+    };
+    let sched = run_schedule(&p.plan, options);
+    let (ct, body) = match format.as_str() {
+        "json" => (
+            "application/json",
+            json!({"plan": p.plan.id, "schedule": sched}).to_string(),
+        ),
+        "csv" => ("text/csv; charset=utf-8", export::csv(&p.plan, &sched)),
+        "ics" => (
+            "text/calendar; charset=utf-8",
+            export::ical(&p.plan, &sched),
+        ),
+        "mermaid" => (
+            "text/plain; charset=utf-8",
+            export::mermaid(&p.plan, &sched),
+        ),
+        "svg" => {
+            let today = q
+                .as_of
+                .unwrap_or_else(|| s.ctx.clock.now().to_zoned_datetime(p.tz.clone()).date());
+            (
+                "image/svg+xml",
+                metroplan_engine::schedule::svg::gantt(&p.plan, &sched, Some(today)),
+            )
+        }
+        other => {
+            return Err(Error::bad(
+                format!("format `{other}`: use json, csv, ics, mermaid or svg"),
+                Some("format"),
+            ));
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, ct)], body).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineQuery {
+    #[param(value_type = Option<String>)]
+    pub from: Option<Date>,
+    #[param(value_type = Option<String>)]
+    pub to: Option<Date>,
+    pub axis: Option<String>,
+    /// not-started, in-progress, done, cancelled.
+    pub status: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/plans/{plan}/timeline", params(("plan" = String, Path), TimelineQuery), responses((status = 200, description = "Items in the window")))]
+#[tracing::instrument(skip(s))]
+pub async fn timeline(
+    State(s): State<AppState>,
+    P(plan): P<String>,
+    Q(q): Q<TimelineQuery>,
+) -> Result<Json<Value>> {
+    let p = s.ctx.served(&plan)?.clone();
+    if let Some(a) = &q.axis
+        && !p.plan.axes.iter().any(|x| x.id.as_str() == a)
+    {
+        return Err(Error::bad(
+            format!("no axis `{a}` in plan `{plan}`"),
+            Some("axis"),
+        ));
+    }
+    let today = s.ctx.clock.now().to_zoned_datetime(p.tz.clone()).date();
+    let sched = run_schedule(
+        &p.plan,
+        Options {
+            as_of: Some(today),
+            ..Options::default()
+        },
+    );
+    let from = q.from.unwrap_or(p.plan.start);
+    let to = q.to.unwrap_or(sched.finish.max(p.plan.horizon));
+    if to < from {
+        return Err(Error::bad(
+            format!("to {to} is before from {from}"),
+            Some("to"),
+        ));
+    }
+    let mut items = Vec::new();
+    for (a, it) in p.plan.actions.iter().zip(sched.items()) {
+        let status = it.status.map(|st| st.name()).unwrap_or("not-started");
+        if q.axis.as_deref().is_some_and(|x| a.axis.as_str() != x)
+            || q.status.as_deref().is_some_and(|st| st != status)
+            || it.early_finish < from
+            || it.early_start > to
+        {
+            continue;
+        }
+        items.push(json!({
+            "id": it.id, "title": a.title, "axis": a.axis, "start": it.early_start, "finish": it.early_finish,
+            "critical": it.critical, "status": status, "late": it.late,
+        }));
+    }
+    Ok(Json(
+        json!({"plan": plan, "from": from, "to": to, "items": items}),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/plans/{plan}/funds/{fund}/eligibility", params(("plan" = String, Path), ("fund" = String, Path)), request_body = Object, responses((status = 200, description = "The evaluation and its explanation; nothing is stored"), (status = 422, description = "The application does not fit the form")))]
+#[tracing::instrument(skip(s, app))]
+pub async fn eligibility(
+    State(s): State<AppState>,
+    P((plan, fund)): P<(String, String)>,
+    Body(app): Body<Value>,
+) -> Result<Json<Value>> {
+    let p = s.ctx.served(&plan)?.clone();
+    let f = p
+        .plan
+        .fund(&fund)
+        .ok_or_else(|| Error::NotFound(format!("plan `{plan}` has no fund `{fund}`")))?;
+    let rules = f
+        .ruleset
+        .as_ref()
+        .ok_or_else(|| Error::NotFound(format!("fund `{fund}` has no rules script")))?;
+    let today = s.ctx.clock.now().to_zoned_datetime(p.tz.clone()).date();
+    let e = match rules.evaluate(
+        &app,
+        Context {
+            filed_on: Some(today),
+            other_filings: 0,
+        },
+    ) {
+        Ok(e) => e,
+        Err(EvalError::Input(err)) => {
+            return Err(Error::unprocessable(err.message.clone(), Some(&err.field)));
+        }
+        Err(other) => return Err(Error::Internal(anyhow::anyhow!(other))),
+    };
+    let x = explain(rules, &e);
+    let text = text_fr(&x, &e);
+    let mut v = serde_json::to_value(&e).map_err(anyhow::Error::from)?;
+    v["explanation"] = serde_json::to_value(&x).map_err(anyhow::Error::from)?;
+    v["text"] = json!(text);
+    Ok(Json(v))
+}
+
+/// The body that creates an application.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    /// The application, as the fund's form describes it.
+    #[schema(value_type = Object)]
+    pub data: Value,
+    /// Keep it as a draft (to upload pieces first); by default it is filed at once.
+    #[serde(default)]
+    pub draft: bool,
+}
+
+#[utoipa::path(post, path = "/api/plans/{plan}/funds/{fund}/applications", params(("plan" = String, Path), ("fund" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = CreateBody, responses((status = 201, body = ApplicationView, description = "Created (and filed unless a draft), with the eligibility result"), (status = 422, description = "Refused: the field or guard is named")), security(("bearer" = [])))]
+#[tracing::instrument(skip(s, who, headers, body), fields(who = %who.name))]
+pub async fn create(
+    State(s): State<AppState>,
+    who: Principal,
+    P((plan, fund)): P<(String, String)>,
+    headers: HeaderMap,
+    Body(body): Body<CreateBody>,
+) -> Result<Response> {
+    let key = idempotency_key(&headers)?;
+    let r = s
+        .ctx
+        .create(&who, &plan, &fund, body.data, body.draft, key.as_deref())
+        .await?;
+    Ok(reply(r))
+}
+
+#[utoipa::path(get, path = "/api/applications", params(ListQuery), responses((status = 200, body = Page)), security(("bearer" = [])))]
+#[tracing::instrument(skip(s, who), fields(who = %who.name))]
+pub async fn list(
+    State(s): State<AppState>,
+    who: Principal,
+    Q(q): Q<ListQuery>,
+) -> Result<Json<Page>> {
+    Ok(Json(s.ctx.list(&who, q).await?))
+}
+
+#[utoipa::path(get, path = "/api/applications/{id}", params(("id" = String, Path)), responses((status = 200, body = ApplicationView, description = "The application, with its ETag"), (status = 404, description = "No such application, or not yours")), security(("bearer" = [])))]
+#[tracing::instrument(skip(s, who), fields(who = %who.name))]
+pub async fn application(
+    State(s): State<AppState>,
+    who: Principal,
+    P(id): P<String>,
+) -> Result<Response> {
+    let v = s.ctx.get(&who, &id).await?;
+    let tag = etag(v.version);
+    let mut res = Json(v).into_response();
+    res.headers_mut().insert(header::ETAG, tag);
+    Ok(res)
+}
+
+#[utoipa::path(post, path = "/api/applications/{id}/actions/{action}", params(("id" = String, Path), ("action" = String, Path, description = "A transition of the fund's workflow, by its id in the plan"), ("If-Match" = String, Header, description = "The application's ETag"), ("Idempotency-Key" = Option<String>, Header)), request_body = ActionBody, responses((status = 200, body = ApplicationView), (status = 403, description = "Not your role"), (status = 409, description = "Not from this state"), (status = 412, description = "Stale ETag"), (status = 422, description = "A guard refused: `guard` and `field` name it"), (status = 428, description = "If-Match missing")), security(("bearer" = [])))]
+#[tracing::instrument(skip(s, who, headers, body), fields(who = %who.name))]
+pub async fn act(
+    State(s): State<AppState>,
+    who: Principal,
+    P((id, action)): P<(String, String)>,
+    headers: HeaderMap,
+    Body(body): Body<ActionBody>,
+) -> Result<Response> {
+    let key = idempotency_key(&headers)?;
+    let m = if_match(&headers)?;
+    let r = s
+        .ctx
+        .act(&who, &id, &action, body, m, key.as_deref())
+        .await?;
+    Ok(reply(r))
+}
+
+#[utoipa::path(get, path = "/api/applications/{id}/events", params(("id" = String, Path)), responses((status = 200, body = [crate::audit::Event], description = "The audit trail of the application")), security(("bearer" = [])))]
+#[tracing::instrument(skip(s, who), fields(who = %who.name))]
+pub async fn events(
+    State(s): State<AppState>,
+    who: Principal,
+    P(id): P<String>,
+) -> Result<Json<Vec<crate::audit::Event>>> {
+    Ok(Json(s.ctx.events(&who, &id).await?))
+}
+
+#[utoipa::path(get, path = "/api/applications/{id}/explanation", params(("id" = String, Path)), responses((status = 200, description = "The R311-3-1-2 explanation recorded with the eligibility check, with its ruleset hash")), security(("bearer" = [])))]
+#[tracing::instrument(skip(s, who), fields(who = %who.name))]
+pub async fn explanation(
+    State(s): State<AppState>,
+    who: Principal,
+    P(id): P<String>,
+) -> Result<Json<Value>> {
+    Ok(Json(s.ctx.explanation(&who, &id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct YearQuery {
+    pub year: i64,
+}
+
+#[utoipa::path(get, path = "/api/plans/{plan}/funds/{fund}/envelope", params(("plan" = String, Path), ("fund" = String, Path), YearQuery), responses((status = 200, body = EnvelopeView)), security(("bearer" = [])))]
+#[tracing::instrument(skip(s, who), fields(who = %who.name))]
+pub async fn envelope(
+    State(s): State<AppState>,
+    who: Principal,
+    P((plan, fund)): P<(String, String)>,
+    Q(q): Q<YearQuery>,
+) -> Result<Json<EnvelopeView>> {
+    Ok(Json(s.ctx.envelope(&who, &plan, &fund, q.year).await?))
+}
+
+#[utoipa::path(get, path = "/api/plans/{plan}/funds/{fund}/export.csv", params(("plan" = String, Path), ("fund" = String, Path)), responses((status = 200, description = "Awarded grants, SCDL « subventions » CSV (public data)")))]
+#[tracing::instrument(skip(s))]
+pub async fn export_csv(
+    State(s): State<AppState>,
+    P((plan, fund)): P<(String, String)>,
+) -> Result<Response> {
+    let csv = s.ctx.export_csv(&plan, &fund).await?;
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
+}
+
+#[utoipa::path(post, path = "/api/applications/{id}/documents/{kind}", params(("id" = String, Path), ("kind" = String, Path, description = "A document id of the fund's form")), request_body(content_type = "multipart/form-data", description = "One part named `file`"), responses((status = 200, body = ApplicationView), (status = 413, description = "Too large"), (status = 415, description = "Not a PDF or an image")), security(("bearer" = [])))]
+#[tracing::instrument(skip(s, who, multipart), fields(who = %who.name))]
+pub async fn upload(
+    State(s): State<AppState>,
+    who: Principal,
+    P((id, kind)): P<(String, String)>,
+    mut multipart: Multipart,
+) -> Result<Json<ApplicationView>> {
+    let limit = s.config.upload_limit;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e.status(), e.body_text()))?
+    {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().map(str::to_string);
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| multipart_error(e.status(), e.body_text()))?;
+        if bytes.len() > limit {
+            return Err(Error::TooLarge(format!(
+                "a document is at most {limit} bytes"
+            )));
+        }
+        let v = s
+            .ctx
+            .upload(&who, &id, &kind, &bytes, name, &s.config.documents)
+            .await?;
+        return Ok(Json(v));
+    }
+    Err(Error::bad(
+        "send the document as a multipart part named `file`",
+        Some("file"),
+    ))
+}
+
+fn multipart_error(status: StatusCode, text: String) -> Error {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        Error::TooLarge(text)
+    } else {
+        Error::bad(text, Some("file"))
+    }
+}
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "metroplan", description = "Public-policy plans, eligibility rules and grant workflows. Errors are RFC 9457 problem documents."),
+    paths(healthz, metrics, plans, plan, schedule, timeline, eligibility, create, list, application, act, events, explanation, envelope, export_csv, upload),
+    components(schemas(ApplicationView, crate::service::DocumentView, ActionBody, CreateBody, Page, EnvelopeView, crate::audit::Event)),
+    modifiers(&Security)
+)]
+pub struct ApiDoc;

@@ -1,0 +1,137 @@
+//! The HTTP API: JSON, errors as RFC 9457 problems, OpenAPI 3.1 at `/openapi.json`.
+
+pub mod error;
+mod handlers;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use error::Error;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::service::Ctx;
+use crate::tokens::{Cache, Principal};
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub ctx: Ctx,
+    pub config: Arc<Config>,
+    pub tokens: Arc<Cache>,
+}
+
+impl AppState {
+    pub fn metrics(&self) -> &Metrics {
+        &self.ctx.metrics
+    }
+}
+
+/// The caller, from `Authorization: Bearer <token>`.
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(Error::Unauthorized)?;
+        state
+            .tokens
+            .find(&state.ctx.db, token.trim())
+            .await?
+            .ok_or(Error::Unauthorized)
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+async fn count(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let res = next.run(req).await;
+    state.metrics().request(
+        &method,
+        &route,
+        res.status().as_u16(),
+        start.elapsed().as_micros() as u64,
+    );
+    res
+}
+
+/// The application's routes.
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.config.body_limit;
+    let upload_limit = state.config.upload_limit;
+    let api = Router::new()
+        .route("/healthz", get(handlers::healthz))
+        .route("/metrics", get(handlers::metrics))
+        .route("/openapi.json", get(handlers::openapi))
+        .route("/api/plans", get(handlers::plans))
+        .route("/api/plans/{plan}", get(handlers::plan))
+        .route("/api/plans/{plan}/schedule", get(handlers::schedule))
+        .route("/api/plans/{plan}/timeline", get(handlers::timeline))
+        .route(
+            "/api/plans/{plan}/funds/{fund}/eligibility",
+            post(handlers::eligibility),
+        )
+        .route(
+            "/api/plans/{plan}/funds/{fund}/applications",
+            post(handlers::create),
+        )
+        .route(
+            "/api/plans/{plan}/funds/{fund}/envelope",
+            get(handlers::envelope),
+        )
+        .route(
+            "/api/plans/{plan}/funds/{fund}/export.csv",
+            get(handlers::export_csv),
+        )
+        .route("/api/applications", get(handlers::list))
+        .route("/api/applications/{id}", get(handlers::application))
+        .route(
+            "/api/applications/{id}/actions/{action}",
+            post(handlers::act),
+        )
+        .route("/api/applications/{id}/events", get(handlers::events))
+        .route(
+            "/api/applications/{id}/explanation",
+            get(handlers::explanation),
+        )
+        .route(
+            "/api/applications/{id}/documents/{kind}",
+            post(handlers::upload).layer(DefaultBodyLimit::max(upload_limit + 64 * 1024)),
+        )
+        .layer(DefaultBodyLimit::max(body_limit));
+    api.fallback(handlers::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), count))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", request_id = %id, method = %req.method(), uri = %req.uri())
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}

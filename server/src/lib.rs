@@ -1,0 +1,17 @@
+//! The metroplan server: plans served over HTTP, grant applications run through their
+//! workflow, stored in SQLite (default) or PostgreSQL. The binary (`main.rs`) is a thin
+//! command line over this library; tests drive [`http::app`] directly and as a real process.
+
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod documents;
+pub mod http;
+pub mod metrics;
+pub mod notify;
+pub mod plans;
+pub mod service;
+pub mod store;
+pub mod tokens;
+
+pub use http::{AppState, app};

@@ -1,0 +1,186 @@
+//! The database: SQLite (a file, the default) or PostgreSQL, through one pool.
+//!
+//! Queries are written once, in the SQL both understand (`$1` parameters, `RETURNING`,
+//! `ON CONFLICT`). What differs is how a write transaction keeps others out:
+//! - SQLite allows one writer: in one process, writers queue on a mutex (no busy-wait); across
+//!   processes, `BEGIN IMMEDIATE` takes the write lock at the start, with a busy timeout.
+//! - PostgreSQL: rows are locked by the statements that change them (the application's
+//!   version, the envelope's conditional `UPDATE`, the audit head `FOR UPDATE`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::audit::{self, NewEvent};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+    writer: Arc<Mutex<()>>,
+}
+
+/// Normalizes `sqlite:path`/`sqlite://path` and creates the file when missing.
+fn sqlite_url(url: &str) -> String {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if rest.contains("mode=") {
+        format!("sqlite://{rest}")
+    } else if rest.contains('?') {
+        format!("sqlite://{rest}&mode=rwc")
+    } else {
+        format!("sqlite://{rest}?mode=rwc")
+    }
+}
+
+impl Db {
+    /// Connects and applies the embedded migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            anyhow::bail!("database URL `{url}`: use sqlite://FILE or postgres://USER@HOST/DB");
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA synchronous = NORMAL",
+                                "PRAGMA foreign_keys = ON",
+                                "PRAGMA busy_timeout = 10000",
+                            ] {
+                                conn.execute(pragma).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect(&sqlite_url(url))
+                    .await
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await
+            }
+        }
+        .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", redact(url)))?;
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        Ok(Db {
+            pool,
+            backend,
+            writer: Arc::new(Mutex::new(())),
+        })
+    }
+
+    /// Begins a write transaction; the events recorded on it join the audit chain at commit.
+    pub async fn write(&self) -> Result<WriteTx, sqlx::Error> {
+        let (guard, tx) = match self.backend {
+            Backend::Sqlite => {
+                let guard = self.writer.clone().lock_owned().await;
+                (Some(guard), self.pool.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            Backend::Postgres => (None, self.pool.begin().await?),
+        };
+        Ok(WriteTx {
+            tx,
+            backend: self.backend,
+            events: Vec::new(),
+            _guard: guard,
+        })
+    }
+}
+
+/// Hides a password in a database URL for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let cred = &url[s + 3..at];
+            match cred.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &cred[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A write transaction with the audit events it will append.
+#[derive(Debug)]
+pub struct WriteTx {
+    pub tx: Transaction<'static, Any>,
+    pub backend: Backend,
+    events: Vec<NewEvent>,
+    _guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub fn record(&mut self, event: NewEvent) {
+        self.events.push(event);
+    }
+
+    /// Appends the events to the chain and commits: the chain's head is locked only for
+    /// this last step, so concurrent writers on PostgreSQL overlap for everything else.
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        if !self.events.is_empty() {
+            let lock = match self.backend {
+                Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+                Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+            };
+            let head: AnyRow = sqlx::query(lock).fetch_one(&mut *self.tx).await?;
+            let mut seq: i64 = head.try_get("seq")?;
+            let mut hash: String = head.try_get("hash")?;
+            for e in std::mem::take(&mut self.events) {
+                seq += 1;
+                let row = audit::seal(e, seq, &hash);
+                sqlx::query(
+                    "INSERT INTO events (seq, application_id, actor, role, at, action, from_state, to_state, payload, reason, prev_hash, hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(row.seq)
+                .bind(row.application_id.clone())
+                .bind(row.actor.clone())
+                .bind(row.role.clone())
+                .bind(row.at.clone())
+                .bind(row.action.clone())
+                .bind(row.from_state.clone())
+                .bind(row.to_state.clone())
+                .bind(row.payload.clone())
+                .bind(row.reason.clone())
+                .bind(row.prev_hash.clone())
+                .bind(row.hash.clone())
+                .execute(&mut *self.tx)
+                .await?;
+                hash = row.hash;
+            }
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(seq)
+                .bind(hash)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        self.tx.commit().await
+    }
+}

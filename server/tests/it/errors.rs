@@ -1,0 +1,251 @@
+//! A client's mistake gets a problem document naming the field, never a 500, and changes
+//! nothing.
+
+use axum::http::{Method, StatusCode};
+use metroplan_engine::model::RoleKind;
+use serde_json::json;
+
+use crate::support::*;
+
+const OPEN: &str = "2021-03-01T10:00:00+01:00";
+
+#[tokio::test]
+async fn malformed_requests_are_problems_that_name_the_field() {
+    let env = Env::new(OPEN).await;
+    let asso = env.token("asso", RoleKind::Applicant).await;
+    let path = format!("/api/plans/{PLAN}/funds/{FUND}/applications");
+    let cases: Vec<(Vec<u8>, StatusCode, Option<&str>)> = vec![
+        (b"{not json".to_vec(), StatusCode::BAD_REQUEST, None),
+        (
+            json!({"data": application(), "surprise": 1})
+                .to_string()
+                .into_bytes(),
+            StatusCode::BAD_REQUEST,
+            Some("surprise"),
+        ),
+        (
+            json!({"draft": true}).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+            Some("data"),
+        ),
+        (
+            json!({"data": {"call": "deux mille"}})
+                .to_string()
+                .into_bytes(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("data.call"),
+        ),
+        (
+            json!({"data": {"applicant": {"kind": "asociation"}}})
+                .to_string()
+                .into_bytes(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("data.applicant.kind"),
+        ),
+        (vec![b' '; 300 * 1024], StatusCode::PAYLOAD_TOO_LARGE, None),
+    ];
+    for (body, status, field) in cases {
+        let r = call(
+            &env.app,
+            Method::POST,
+            &path,
+            Some(&asso),
+            &[],
+            Some(body),
+            "application/json",
+        )
+        .await;
+        assert_eq!(r.status, status, "{}", r.text);
+        assert_eq!(
+            r.headers["content-type"], "application/problem+json",
+            "{}",
+            r.text
+        );
+        assert_eq!(r.body["status"], status.as_u16());
+        assert!(r.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        if let Some(f) = field {
+            assert_eq!(r.body["field"], f, "{}", r.body);
+        }
+    }
+    let r = call(
+        &env.app,
+        Method::POST,
+        &path,
+        Some(&asso),
+        &[],
+        Some(b"{}".to_vec()),
+        "text/plain",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let list = env.get("/api/applications", &asso).await;
+    assert_eq!(
+        list.body["items"].as_array().unwrap().len(),
+        0,
+        "nothing stored"
+    );
+}
+
+#[tokio::test]
+async fn unknown_plans_funds_actions_and_paths_are_404_problems() {
+    let env = Env::new(OPEN).await;
+    let asso = env.token("asso", RoleKind::Applicant).await;
+    let r = env.file(&asso, application()).await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    for (method, path) in [
+        (Method::GET, "/api/plans/nulle-part".to_string()),
+        (
+            Method::POST,
+            format!("/api/plans/{PLAN}/funds/pas-de-fonds/applications"),
+        ),
+        (
+            Method::POST,
+            format!("/api/applications/{id}/actions/voler"),
+        ),
+        (Method::GET, "/api/applications/inconnu".to_string()),
+        (Method::GET, "/pas/ici".to_string()),
+    ] {
+        let r = env
+            .call(
+                method,
+                &path,
+                Some(&asso),
+                &[("if-match", "\"v3\"")],
+                Some(json!({"data": {}})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.text);
+        assert_eq!(r.headers["content-type"], "application/problem+json");
+    }
+    let r = env
+        .call(
+            Method::GET,
+            "/api/plans/amp-pmlcd/schedule?format=pdf",
+            None,
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["field"], "format");
+    let r = env
+        .call(
+            Method::GET,
+            "/api/applications?limit=0",
+            Some(&asso),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.body["field"], "limit");
+}
+
+#[tokio::test]
+async fn documents_are_accepted_by_content_not_by_name() {
+    let env = Env::new(OPEN).await;
+    let asso = env.token("asso", RoleKind::Applicant).await;
+    let r = env.file(&asso, application()).await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let fake = env
+        .upload(&id, "rib", &asso, b"MZ\x90\x00 not a pdf", "rib.pdf")
+        .await;
+    assert_eq!(
+        fake.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "{}",
+        fake.text
+    );
+    let png = env
+        .upload(
+            &id,
+            "rib",
+            &asso,
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
+            "rib.bin",
+        )
+        .await;
+    assert_eq!(png.status, StatusCode::OK, "{}", png.text);
+    assert_eq!(png.body["documents"][0]["media_type"], "image/png");
+    let unknown = env.upload(&id, "passeport", &asso, PDF, "p.pdf").await;
+    assert_eq!(unknown.body["field"], "kind");
+    let big = vec![b'%'; 11 * 1024 * 1024];
+    let r = env.upload(&id, "rib", &asso, &big, "gros.pdf").await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text);
+    // Stored by hash, outside the database.
+    let sha = png.body["documents"][0]["sha256"].as_str().unwrap();
+    assert!(
+        env.dir
+            .path()
+            .join("documents")
+            .join(&sha[..2])
+            .join(sha)
+            .is_file()
+    );
+    let events = env
+        .get(&format!("/api/applications/{id}/events"), &asso)
+        .await;
+    assert!(
+        events
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "upload" && e["payload"]["sha256"] == sha)
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_fixed_paths() {
+    let env = Env::new(OPEN).await;
+    let r = env
+        .call(Method::GET, "/openapi.json", None, &[], None)
+        .await;
+    assert!(r.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    for p in [
+        "/healthz",
+        "/metrics",
+        "/api/plans",
+        "/api/plans/{plan}",
+        "/api/plans/{plan}/schedule",
+        "/api/plans/{plan}/timeline",
+        "/api/plans/{plan}/funds/{fund}/eligibility",
+        "/api/plans/{plan}/funds/{fund}/applications",
+        "/api/applications/{id}",
+        "/api/applications",
+        "/api/applications/{id}/actions/{action}",
+        "/api/applications/{id}/events",
+        "/api/applications/{id}/explanation",
+        "/api/plans/{plan}/funds/{fund}/envelope",
+        "/api/plans/{plan}/funds/{fund}/export.csv",
+    ] {
+        assert!(
+            r.body["paths"].get(p).is_some(),
+            "{p} missing from /openapi.json"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_dry_run_stores_nothing() {
+    let env = Env::new(OPEN).await;
+    let r = env
+        .call(
+            Method::POST,
+            &format!("/api/plans/{PLAN}/funds/{FUND}/eligibility"),
+            None,
+            &[],
+            Some(application()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["outcome"], "incomplete");
+    assert!(r.body["explanation"].is_object());
+    let n: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) AS n FROM applications")
+            .fetch_one(&env.db.pool)
+            .await
+            .unwrap(),
+        "n",
+    );
+    assert_eq!(n, 0);
+}

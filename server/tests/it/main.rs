@@ -1,0 +1,11 @@
+//! The server's integration tests: the router driven in process (`oneshot`) on a real SQLite
+//! file, or on PostgreSQL when `METROPLAN_TEST_DATABASE_URL` is set (each test gets its own
+//! database). Tests that need a real listening server or several processes are in `tests/`.
+
+mod access;
+mod audit_trail;
+mod envelope;
+mod errors;
+mod notifications;
+mod support;
+mod workflow;

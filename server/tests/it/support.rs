@@ -1,0 +1,322 @@
+//! A server on a fresh database, and helpers to call it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use metroplan_engine::model::RoleKind;
+use metroplan_server::clock::Clock;
+use metroplan_server::config::Config;
+use metroplan_server::metrics::Metrics;
+use metroplan_server::plans::Plans;
+use metroplan_server::service::Ctx;
+use metroplan_server::store::Db;
+use metroplan_server::{AppState, app, tokens};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const PLAN: &str = "amp-pmlcd";
+pub const FUND: &str = "fonds-initiative";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn application() -> Value {
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/association-vitrolles-2021.json"),
+    )
+    .expect("fixture");
+    serde_json::from_str(&text).expect("fixture is JSON")
+}
+
+/// The same application from another applicant (another SIRET).
+pub fn application_of(siret: &str, amount: u32) -> Value {
+    let mut a = application();
+    a["applicant"]["siret"] = json!(siret);
+    a["project"]["requested_amount"] = json!(amount);
+    a["project"]["total_cost"] = json!(amount * 2);
+    a
+}
+
+pub const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+
+/// A database URL for one test: a SQLite file in `dir`, or a new PostgreSQL database.
+pub async fn database(dir: &std::path::Path) -> String {
+    match std::env::var("METROPLAN_TEST_DATABASE_URL") {
+        Ok(base) if !base.is_empty() => {
+            sqlx::any::install_default_drivers();
+            let name = format!("mp_{}", tokens::random_hex(6));
+            let admin = sqlx::AnyPool::connect(&base)
+                .await
+                .expect("PostgreSQL for tests");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("create test database");
+            admin.close().await;
+            let (head, _) = base.rsplit_once('/').expect("URL ends with /DATABASE");
+            format!("{head}/{name}")
+        }
+        _ => format!("sqlite://{}", dir.join("metroplan.db").display()),
+    }
+}
+
+#[derive(Debug)]
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pub db: Db,
+    pub plans: Arc<Plans>,
+    pub metrics: Arc<Metrics>,
+    pub state: AppState,
+    pub app: Router,
+}
+
+impl Env {
+    /// A server whose clock reads `now` (RFC 3339).
+    pub async fn new(now: &str) -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = database(dir.path()).await;
+        let db = Db::connect(&url).await.expect("database");
+        let plans = Arc::new(Plans::load(&repo().join("plans")).expect("plans"));
+        let metrics = Arc::new(Metrics::default());
+        let state = state(&db, &plans, &metrics, &url, dir.path(), now);
+        let app = app(state.clone());
+        Env {
+            dir,
+            url,
+            db,
+            plans,
+            metrics,
+            state,
+            app,
+        }
+    }
+
+    /// The same server and database, its clock at `now`.
+    pub fn at(&self, now: &str) -> Env2 {
+        let state = state(
+            &self.db,
+            &self.plans,
+            &self.metrics,
+            &self.url,
+            self.dir.path(),
+            now,
+        );
+        Env2 { app: app(state) }
+    }
+
+    pub async fn token(&self, name: &str, role: RoleKind) -> String {
+        self.token_with(name, role, None, None).await
+    }
+
+    pub async fn token_with(
+        &self,
+        name: &str,
+        role: RoleKind,
+        fund: Option<&str>,
+        email: Option<&str>,
+    ) -> String {
+        tokens::create(&self.db, name, role, fund, email, "2021-01-01T00:00:00Z")
+            .await
+            .expect("token")
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Res {
+        call(
+            &self.app,
+            method,
+            uri,
+            token,
+            headers,
+            body.map(|b| b.to_string().into_bytes()),
+            "application/json",
+        )
+        .await
+    }
+
+    pub async fn get(&self, uri: &str, token: &str) -> Res {
+        self.call(Method::GET, uri, Some(token), &[], None).await
+    }
+
+    /// Files an application and returns (id, version).
+    pub async fn file(&self, token: &str, data: Value) -> Res {
+        self.call(
+            Method::POST,
+            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
+            Some(token),
+            &[],
+            Some(json!({ "data": data })),
+        )
+        .await
+    }
+
+    /// Takes a workflow action with the application's current ETag.
+    pub async fn act(&self, id: &str, action: &str, token: &str, body: Value) -> Res {
+        let current = self.get(&format!("/api/applications/{id}"), token).await;
+        let etag = current
+            .headers
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_else(|| "\"v0\"".into());
+        self.call(
+            Method::POST,
+            &format!("/api/applications/{id}/actions/{action}"),
+            Some(token),
+            &[("if-match", &etag)],
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn upload(&self, id: &str, kind: &str, token: &str, bytes: &[u8], name: &str) -> Res {
+        let boundary = "XmetroplanX";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        call(
+            &self.app,
+            Method::POST,
+            &format!("/api/applications/{id}/documents/{kind}"),
+            Some(token),
+            &[],
+            Some(body),
+            &format!("multipart/form-data; boundary={boundary}"),
+        )
+        .await
+    }
+
+    /// Files the fixture application, uploads its pieces, completes it: it is `en-instruction`.
+    pub async fn eligible(&self, token: &str, data: Value) -> String {
+        let r = self.file(token, data).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            r.body["state"], "incomplet",
+            "no piece uploaded yet: {}",
+            r.body
+        );
+        for kind in [
+            "budget_previsionnel",
+            "rib",
+            "statuts",
+            "attestation_regularite",
+        ] {
+            let u = self.upload(&id, kind, token, PDF, "piece.pdf").await;
+            assert_eq!(u.status, StatusCode::OK, "{}", u.body);
+        }
+        let c = self.act(&id, "completer", token, json!({})).await;
+        assert_eq!(c.status, StatusCode::OK, "{}", c.body);
+        assert_eq!(c.body["state"], "en-instruction", "{}", c.body);
+        id
+    }
+}
+
+/// Another view of the same server at another time.
+#[derive(Debug)]
+pub struct Env2 {
+    pub app: Router,
+}
+
+impl Env2 {
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Res {
+        call(
+            &self.app,
+            method,
+            uri,
+            token,
+            headers,
+            body.map(|b| b.to_string().into_bytes()),
+            "application/json",
+        )
+        .await
+    }
+}
+
+fn state(
+    db: &Db,
+    plans: &Arc<Plans>,
+    metrics: &Arc<Metrics>,
+    url: &str,
+    dir: &std::path::Path,
+    now: &str,
+) -> AppState {
+    let mut config = Config::new(repo().join("plans"), url.to_string());
+    config.documents = dir.join("documents");
+    AppState {
+        ctx: Ctx {
+            db: db.clone(),
+            plans: plans.clone(),
+            clock: Clock::starting_at(now.parse().expect("RFC 3339 instant")),
+            metrics: metrics.clone(),
+        },
+        config: Arc::new(config),
+        tokens: Default::default(),
+    }
+}
+
+#[derive(Debug)]
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+pub async fn call(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+    content_type: &str,
+) -> Res {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = match body {
+        Some(b) => req.header("content-type", content_type).body(Body::from(b)),
+        None => req.body(Body::empty()),
+    }
+    .expect("request");
+    let res = app.clone().oneshot(req).await.expect("the router answers");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Res {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
