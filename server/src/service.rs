@@ -139,6 +139,7 @@ fn amount<'de, D: serde::Deserializer<'de>>(
     }
 }
 
+#[derive(Debug, Clone)]
 struct AppRow {
     id: String,
     plan: String,
@@ -150,6 +151,7 @@ struct AppRow {
     state: String,
     version: i64,
     owner: String,
+    owner_email: Option<String>,
     data: String,
     requested_cents: Option<i64>,
     awarded_cents: Option<i64>,
@@ -164,7 +166,7 @@ struct AppRow {
     updated_at: String,
 }
 
-const APP_COLUMNS: &str = "id, plan, fund, call_year, applicant_key, applicant_name, title, state, version, owner, data, requested_cents, awarded_cents, paid_cents, outcome, ruleset, filed_on, deadline, final_report, decided_on, created_at, updated_at";
+const APP_COLUMNS: &str = "id, plan, fund, call_year, applicant_key, applicant_name, title, state, version, owner, owner_email, data, requested_cents, awarded_cents, paid_cents, outcome, ruleset, filed_on, deadline, final_report, decided_on, created_at, updated_at";
 
 impl AppRow {
     fn from_row(r: &AnyRow) -> Result<AppRow, sqlx::Error> {
@@ -179,6 +181,7 @@ impl AppRow {
             state: r.try_get("state")?,
             version: r.try_get("version")?,
             owner: r.try_get("owner")?,
+            owner_email: r.try_get("owner_email")?,
             data: r.try_get("data")?,
             requested_cents: r.try_get("requested_cents")?,
             awarded_cents: r.try_get("awarded_cents")?,
@@ -492,7 +495,7 @@ impl Ctx {
         let id = new_id(&self.clock);
         let k = keys_of(fund, &data);
         sqlx::query(&format!(
-            "INSERT INTO applications ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL, $12, $12)"
+            "INSERT INTO applications ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $13, $10, $11, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL, $12, $12)"
         ))
         .bind(&id)
         .bind(plan)
@@ -506,8 +509,34 @@ impl Ctx {
         .bind(data.to_string())
         .bind(k.requested)
         .bind(&now_s)
+        .bind(&who.email)
         .execute(&mut *tx.tx)
         .await?;
+        let mut row = AppRow {
+            id: id.clone(),
+            plan: plan.to_string(),
+            fund: fund_id.to_string(),
+            call_year: k.call,
+            applicant_key: k.applicant.clone(),
+            applicant_name: k.applicant_name.clone(),
+            title: k.title.clone(),
+            state: wf.initial.to_string(),
+            version: 1,
+            owner: who.name.clone(),
+            owner_email: who.email.clone(),
+            data: data.to_string(),
+            requested_cents: k.requested,
+            awarded_cents: None,
+            paid_cents: 0,
+            outcome: None,
+            ruleset: None,
+            filed_on: None,
+            deadline: None,
+            final_report: 0,
+            decided_on: None,
+            created_at: now_s.clone(),
+            updated_at: now_s.clone(),
+        };
         tx.record(NewEvent {
             application_id: Some(id.clone()),
             actor: who.name.clone(),
@@ -542,17 +571,16 @@ impl Ctx {
                     &mut tx,
                     &served,
                     who,
-                    &id,
+                    &mut row,
                     file.id.as_str(),
                     &ActionBody::default(),
-                    1,
+                    false,
                 )
                 .await?;
             eligibility = out;
         }
-        let row = load_row(&mut tx, &id).await?;
-        let docs = documents_of(&mut *tx.tx, &id).await?;
-        let mut view = self.view(row, docs, who)?;
+        // A new application has no documents yet.
+        let mut view = self.view(row, Vec::new(), who)?;
         view.eligibility = eligibility;
         let body = serde_json::to_value(&view).map_err(anyhow::Error::from)?;
         store_reply(&mut tx, who, key, 201, &body).await?;
@@ -606,10 +634,10 @@ impl Ctx {
             });
         }
         let served = self.served(&row.plan)?.clone();
+        let mut row = row;
         let eligibility = self
-            .apply(&mut tx, &served, who, id, action, &body, expected)
+            .apply(&mut tx, &served, who, &mut row, action, &body, true)
             .await?;
-        let row = load_row(&mut tx, id).await?;
         let docs = documents_of(&mut *tx.tx, id).await?;
         let mut view = self.view(row, docs, who)?;
         view.eligibility = eligibility;
@@ -631,12 +659,13 @@ impl Ctx {
         tx: &mut WriteTx,
         served: &Served,
         who: &Principal,
-        id: &str,
+        row: &mut AppRow,
         action: &str,
         body: &ActionBody,
-        version: i64,
+        may_have_documents: bool,
     ) -> Result<Option<Value>> {
-        let row = load_row(tx, id).await?;
+        let id = row.id.clone();
+        let id = id.as_str();
         let (fund, wf) = scope(served, &row.fund)?;
         let today = self.today(served);
         let now_s = stamp(self.clock.now());
@@ -650,7 +679,7 @@ impl Ctx {
             linked: body.linked,
             signed_on: body.signed_on,
         };
-        let facts = self.facts(tx, served, fund, &row, today).await?;
+        let mut facts = self.facts(tx, fund, row, today).await?;
         let decision =
             match workflow::decide(&served.plan, fund, wf, action, &actor, &facts, &input) {
                 Ok(d) => d,
@@ -659,7 +688,7 @@ impl Ctx {
                     return Err(match &r {
                         Refusal::Guard { guard, .. } if guard == "within-envelope" => {
                             let year = row.call_year.unwrap_or(0);
-                            let committed = euros(self.committed(tx, &row, year).await?);
+                            let committed = euros(self.committed(tx, row, year).await?);
                             over_envelope(fund, year, input.amount.unwrap_or_default(), committed)
                         }
                         Refusal::Guard { guard, .. } if guard == "one-per-applicant" => {
@@ -697,10 +726,15 @@ impl Ctx {
                 .bind(id)
                 .execute(&mut *tx.tx)
                 .await?;
+            row.data = data.to_string();
+            row.call_year = k.call;
+            row.applicant_key = k.applicant;
+            row.applicant_name = k.applicant_name;
+            row.title = k.title;
+            row.requested_cents = k.requested;
             payload["data"] = data.clone();
         }
         if t.guards.iter().any(|g| g.as_str() == "one-per-applicant") {
-            let row = load_row(tx, id).await?;
             let (Some(call), Some(applicant)) = (row.call_year, row.applicant_key.clone()) else {
                 return Err(Error::unprocessable(
                     "the call and the applicant's identifier are needed to file",
@@ -730,8 +764,7 @@ impl Ctx {
         for e in &decision.effects {
             match *e {
                 Effect::Award(amount) => {
-                    self.commit_award(tx, served, fund, &row, amount, &now_s)
-                        .await?;
+                    self.commit_award(tx, fund, row, amount, &now_s).await?;
                     payload["amount"] = json!(amount.to_string());
                 }
                 Effect::Payment(amount) => {
@@ -745,6 +778,7 @@ impl Ctx {
                     .bind(id)
                     .execute(&mut *tx.tx)
                     .await?;
+                    row.paid_cents += c;
                     let year = row.call_year.unwrap_or(0);
                     sqlx::query("INSERT INTO ledger (plan, fund, year) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                         .bind(&row.plan).bind(&row.fund).bind(year)
@@ -801,6 +835,7 @@ impl Ctx {
                 .bind(id)
                 .execute(&mut *tx.tx)
                 .await?;
+            row.final_report = 1;
         }
         if let Some(d) = body.signed_on {
             payload["signed_on"] = json!(d.to_string());
@@ -809,14 +844,13 @@ impl Ctx {
             tx,
             served,
             wf,
-            &row,
+            row,
             t.id.as_str(),
             t.to.as_str(),
             who.name.as_str(),
             who.role.name(),
             payload,
             body.reason.clone(),
-            version,
             today,
             &now_s,
         )
@@ -828,12 +862,23 @@ impl Ctx {
         for _ in 0..8 {
             if workflow::checks_eligibility(wf, &state) {
                 report = Some(
-                    self.check_eligibility(tx, served, fund, id, today, &now_s)
-                        .await?,
+                    self.check_eligibility(
+                        tx,
+                        fund,
+                        row,
+                        &facts,
+                        today,
+                        &now_s,
+                        may_have_documents,
+                    )
+                    .await?,
                 );
             }
-            let row = load_row(tx, id).await?;
-            let facts = self.facts(tx, served, fund, &row, today).await?;
+            // The facts the automatic steps read change only with the state and the check.
+            facts.state = row.state.clone();
+            facts.outcome = outcome_of(row.outcome.as_deref());
+            facts.requested = requested_of(row);
+            facts.deadline = row.deadline.as_deref().and_then(|d| d.parse().ok());
             let next = workflow::automatic(wf, &state).find_map(|t| {
                 workflow::decide(
                     &served.plan,
@@ -852,14 +897,13 @@ impl Ctx {
                 tx,
                 served,
                 wf,
-                &row,
+                row,
                 next.transition.id.as_str(),
                 &to,
                 workflow::SYSTEM_ROLE,
                 workflow::SYSTEM_ROLE,
                 json!({}),
                 None,
-                row.version,
                 today,
                 &now_s,
             )
@@ -915,18 +959,18 @@ impl Ctx {
         tx: &mut WriteTx,
         served: &Served,
         wf: &Workflow,
-        row: &AppRow,
+        row: &mut AppRow,
         action: &str,
         to: &str,
         actor: &str,
         role: &str,
         payload: Value,
         reason: Option<String>,
-        version: i64,
         today: Date,
         now_s: &str,
     ) -> Result<()> {
-        let from = load_row(tx, &row.id).await?.state;
+        let from = row.state.clone();
+        let version = row.version;
         let deadline = wf
             .states
             .iter()
@@ -950,6 +994,10 @@ impl Ctx {
                 .try_get("version")?;
             return Err(Error::Stale { current });
         }
+        row.state = to.to_string();
+        row.version += 1;
+        row.deadline = deadline.clone();
+        row.updated_at = now_s.to_string();
         tx.record(NewEvent {
             application_id: Some(row.id.clone()),
             actor: actor.into(),
@@ -961,36 +1009,30 @@ impl Ctx {
             payload: payload.to_string(),
             reason: reason.clone(),
         });
-        if from != to {
-            let email: Option<String> = sqlx::query("SELECT email FROM tokens WHERE name = $1 AND role = 'applicant' AND email IS NOT NULL ORDER BY created_at LIMIT 1")
-                .bind(&row.owner)
-                .fetch_optional(&mut *tx.tx)
-                .await?
-                .map(|r| r.try_get("email"))
-                .transpose()?;
-            if let Some(email) = email {
-                let label = wf
-                    .states
-                    .iter()
-                    .find(|s| s.id.as_str() == to)
-                    .map(|s| s.label.as_str())
-                    .unwrap_or(to);
-                let subject = format!("[{}] Dossier {} : {}", served.plan.id, row.id, label);
-                let mut text = format!(
-                    "Bonjour,\n\nVotre dossier {} ({}) est passé à l'état : {}.\n",
-                    row.id,
-                    row.title.as_deref().unwrap_or("sans titre"),
-                    label
-                );
-                if let Some(d) = &deadline {
-                    text.push_str(&format!("Date limite : {d}.\n"));
-                }
-                if let Some(r) = &reason {
-                    text.push_str(&format!("Motif : {r}\n"));
-                }
-                text.push_str("\nCe message est envoyé automatiquement par metroplan.\n");
-                crate::notify::queue(&mut tx.tx, &row.id, &email, &subject, &text, now_s).await?;
+        if from != to
+            && let Some(email) = row.owner_email.clone()
+        {
+            let label = wf
+                .states
+                .iter()
+                .find(|s| s.id.as_str() == to)
+                .map(|s| s.label.as_str())
+                .unwrap_or(to);
+            let subject = format!("[{}] Dossier {} : {}", served.plan.id, row.id, label);
+            let mut text = format!(
+                "Bonjour,\n\nVotre dossier {} ({}) est passé à l'état : {}.\n",
+                row.id,
+                row.title.as_deref().unwrap_or("sans titre"),
+                label
+            );
+            if let Some(d) = &deadline {
+                text.push_str(&format!("Date limite : {d}.\n"));
             }
+            if let Some(r) = &reason {
+                text.push_str(&format!("Motif : {r}\n"));
+            }
+            text.push_str("\nCe message est envoyé automatiquement par metroplan.\n");
+            crate::notify::queue(&mut tx.tx, &row.id, &email, &subject, &text, now_s).await?;
         }
         Ok(())
     }
@@ -998,9 +1040,8 @@ impl Ctx {
     async fn commit_award(
         &self,
         tx: &mut WriteTx,
-        served: &Served,
         fund: &Fund,
-        row: &AppRow,
+        row: &mut AppRow,
         amount: Decimal,
         now_s: &str,
     ) -> Result<()> {
@@ -1034,7 +1075,8 @@ impl Ctx {
             .bind(&row.id)
             .execute(&mut *tx.tx)
             .await?;
-        let _ = served;
+        row.awarded_cents = Some(c);
+        row.decided_on = Some(now_s.to_string());
         Ok(())
     }
 
@@ -1052,78 +1094,65 @@ impl Ctx {
         .unwrap_or(0))
     }
 
+    /// What `decide` needs, in two queries: the people who acted on the application, and
+    /// the counts that guards compare.
     async fn facts(
         &self,
         tx: &mut WriteTx,
-        served: &Served,
         fund: &Fund,
         row: &AppRow,
         today: Date,
     ) -> Result<Facts> {
-        let people = sqlx::query("SELECT actor, kind FROM participants WHERE application_id = $1")
-            .bind(&row.id)
-            .fetch_all(&mut *tx.tx)
-            .await?;
-        let mut instructors = Vec::new();
+        let people = sqlx::query(
+            "SELECT actor, kind FROM participants WHERE application_id = $1 \
+             UNION ALL SELECT reviewer AS actor, 'opinion' AS kind FROM opinions WHERE application_id = $1",
+        )
+        .bind(&row.id)
+        .fetch_all(&mut *tx.tx)
+        .await?;
+        let (mut instructors, mut reviewers) = (Vec::new(), Vec::new());
         for p in &people {
             let kind: String = p.try_get("kind")?;
+            let actor: String = p.try_get("actor")?;
             if kind == RoleKind::Instructor.name() {
-                instructors.push(p.try_get::<String, _>("actor")?);
+                instructors.push(actor);
+            } else if kind == "opinion" {
+                reviewers.push(actor);
             }
         }
-        let reviewers: Vec<String> =
-            sqlx::query("SELECT reviewer FROM opinions WHERE application_id = $1")
-                .bind(&row.id)
-                .fetch_all(&mut *tx.tx)
-                .await?
-                .iter()
-                .map(|r| r.try_get("reviewer"))
-                .collect::<Result<_, _>>()?;
-        let other_filings = match (&row.call_year, &row.applicant_key) {
-            (Some(call), Some(app)) => sqlx::query("SELECT COUNT(*) AS n FROM filings WHERE plan = $1 AND fund = $2 AND call_year = $3 AND applicant_key = $4 AND application_id <> $5")
-                .bind(&row.plan).bind(&row.fund).bind(*call).bind(app).bind(&row.id)
-                .fetch_one(&mut *tx.tx).await?.try_get::<i64, _>("n")? as u32,
-            _ => 0,
-        };
         let year = row.call_year.unwrap_or(0);
-        let committed: i64 = sqlx::query(
-            "SELECT committed_cents FROM ledger WHERE plan = $1 AND fund = $2 AND year = $3",
+        let counts = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM filings WHERE plan = $1 AND fund = $2 AND call_year = $3 AND applicant_key = $4 AND application_id <> $5) AS others, \
+                    (SELECT COALESCE(MAX(committed_cents), 0) FROM ledger WHERE plan = $1 AND fund = $2 AND year = $3) AS committed",
         )
         .bind(&row.plan)
         .bind(&row.fund)
         .bind(year)
-        .fetch_optional(&mut *tx.tx)
-        .await?
-        .map(|r| r.try_get("committed_cents"))
-        .transpose()?
-        .unwrap_or(0);
+        .bind(row.applicant_key.as_deref().unwrap_or(""))
+        .bind(&row.id)
+        .fetch_one(&mut *tx.tx)
+        .await?;
+        let other_filings: i64 = counts.try_get("others")?;
+        let committed: i64 = counts.try_get("committed")?;
         let envelope = envelope_of(fund, year);
         let call_open = row.call_year.is_some_and(|y| {
             fund.calls
                 .iter()
                 .any(|c| i64::from(c.year) == y && c.opens <= today && today <= c.closes)
         });
-        let _ = served;
         Ok(Facts {
             state: row.state.clone(),
             owner: row.owner.clone(),
             instructors,
             reviewers,
-            outcome: row.outcome.as_deref().and_then(|o| match o {
-                "eligible" => Some(Outcome::Eligible),
-                "ineligible" => Some(Outcome::Ineligible),
-                "incomplete" => Some(Outcome::Incomplete),
-                _ => None,
-            }),
-            requested: (row.outcome.as_deref() == Some("eligible"))
-                .then(|| row.requested_cents.map(euros))
-                .flatten(),
+            outcome: outcome_of(row.outcome.as_deref()),
+            requested: requested_of(row),
             awarded: row.awarded_cents.map(euros),
             paid: euros(row.paid_cents),
             deadline: row.deadline.as_deref().and_then(|d| d.parse().ok()),
             today,
             call_open,
-            other_filings,
+            other_filings: other_filings as u32,
             envelope_remaining: Some(envelope - euros(committed)),
             final_report: row.final_report != 0,
         })
@@ -1131,34 +1160,38 @@ impl Ctx {
 
     /// Runs the fund's rules on the application as filed: its filing date is today in the
     /// plan's time zone and its documents are the pieces actually uploaded.
+    #[allow(clippy::too_many_arguments)]
     async fn check_eligibility(
         &self,
         tx: &mut WriteTx,
-        served: &Served,
         fund: &Fund,
-        id: &str,
+        row: &mut AppRow,
+        facts: &Facts,
         today: Date,
         now_s: &str,
+        may_have_documents: bool,
     ) -> Result<Value> {
-        let row = load_row(tx, id).await?;
+        let id = row.id.clone();
+        let id = id.as_str();
         let rules = fund
             .ruleset
             .as_ref()
             .ok_or_else(|| Error::Conflict(format!("fund `{}` has no rules script", fund.id)))?;
         let mut data: Value = serde_json::from_str(&row.data).map_err(anyhow::Error::from)?;
-        let uploaded: Vec<String> = documents_of(&mut *tx.tx, id)
-            .await?
-            .into_iter()
-            .map(|d| d.kind)
-            .collect();
+        let uploaded: Vec<String> = if may_have_documents {
+            documents_of(&mut *tx.tx, id)
+                .await?
+                .into_iter()
+                .map(|d| d.kind)
+                .collect()
+        } else {
+            Vec::new()
+        };
         if let Value::Object(m) = &mut data {
             m.insert(FILING_DATE_FIELD.into(), json!(today.to_string()));
             m.insert("documents".into(), json!(uploaded));
         }
-        let other_filings = self
-            .facts(tx, served, fund, &row, today)
-            .await?
-            .other_filings;
+        let other_filings = facts.other_filings;
         let e: Evaluation = match rules.evaluate(
             &data,
             Context {
@@ -1189,6 +1222,11 @@ impl Ctx {
             .bind(id)
             .execute(&mut *tx.tx)
             .await?;
+        row.outcome = Some(e.outcome.name().to_string());
+        row.ruleset = Some(e.ruleset.clone());
+        if row.filed_on.is_none() {
+            row.filed_on = Some(today.to_string());
+        }
         tx.record(NewEvent {
             application_id: Some(id.into()),
             actor: workflow::SYSTEM_ROLE.into(),
@@ -1219,6 +1257,22 @@ fn over_envelope(fund: &Fund, year: i64, amount: Decimal, committed: Decimal) ->
             json!({"envelope": envelope.to_string(), "committed": committed.to_string(), "remaining": remaining.to_string(), "year": year}),
         )),
     }
+}
+
+fn outcome_of(o: Option<&str>) -> Option<Outcome> {
+    match o? {
+        "eligible" => Some(Outcome::Eligible),
+        "ineligible" => Some(Outcome::Ineligible),
+        "incomplete" => Some(Outcome::Incomplete),
+        _ => None,
+    }
+}
+
+/// The amount the rules accepted: the requested amount of an eligible application.
+fn requested_of(row: &AppRow) -> Option<Decimal> {
+    (row.outcome.as_deref() == Some("eligible"))
+        .then(|| row.requested_cents.map(euros))
+        .flatten()
 }
 
 pub fn envelope_of(fund: &Fund, year: i64) -> Decimal {

@@ -152,29 +152,47 @@ impl WriteTx {
             let head: AnyRow = sqlx::query(lock).fetch_one(&mut *self.tx).await?;
             let mut seq: i64 = head.try_get("seq")?;
             let mut hash: String = head.try_get("hash")?;
-            for e in std::mem::take(&mut self.events) {
+            // One multi-row INSERT: the chain's head stays locked for as short a time as possible.
+            let events = std::mem::take(&mut self.events);
+            let mut sql = String::from(
+                "INSERT INTO events (seq, application_id, actor, role, at, action, from_state, to_state, payload, reason, prev_hash, hash) VALUES ",
+            );
+            let mut rows = Vec::with_capacity(events.len());
+            for (i, e) in events.into_iter().enumerate() {
                 seq += 1;
                 let row = audit::seal(e, seq, &hash);
-                sqlx::query(
-                    "INSERT INTO events (seq, application_id, actor, role, at, action, from_state, to_state, payload, reason, prev_hash, hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                )
-                .bind(row.seq)
-                .bind(row.application_id.clone())
-                .bind(row.actor.clone())
-                .bind(row.role.clone())
-                .bind(row.at.clone())
-                .bind(row.action.clone())
-                .bind(row.from_state.clone())
-                .bind(row.to_state.clone())
-                .bind(row.payload.clone())
-                .bind(row.reason.clone())
-                .bind(row.prev_hash.clone())
-                .bind(row.hash.clone())
-                .execute(&mut *self.tx)
-                .await?;
-                hash = row.hash;
+                hash = row.hash.clone();
+                let b = i * 12;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('(');
+                for k in 1..=12 {
+                    if k > 1 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str(&format!("${}", b + k));
+                }
+                sql.push(')');
+                rows.push(row);
             }
+            let mut q = sqlx::query(&sql);
+            for row in rows {
+                q = q
+                    .bind(row.seq)
+                    .bind(row.application_id)
+                    .bind(row.actor)
+                    .bind(row.role)
+                    .bind(row.at)
+                    .bind(row.action)
+                    .bind(row.from_state)
+                    .bind(row.to_state)
+                    .bind(row.payload)
+                    .bind(row.reason)
+                    .bind(row.prev_hash)
+                    .bind(row.hash);
+            }
+            q.execute(&mut *self.tx).await?;
             sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
                 .bind(seq)
                 .bind(hash)

@@ -5,6 +5,7 @@ mod cli;
 mod demo_plan;
 mod exports;
 mod rules_cli;
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -4,3 +4,4 @@ mod diagnostics;
 mod properties;
 mod rules;
 mod schedule;
+mod workflow;

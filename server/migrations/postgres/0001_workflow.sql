@@ -11,6 +11,7 @@ CREATE TABLE applications (
     state TEXT NOT NULL,
     version BIGINT NOT NULL,
     owner TEXT NOT NULL,
+    owner_email TEXT,
     data TEXT NOT NULL,
     requested_cents BIGINT,
     awarded_cents BIGINT,

@@ -11,6 +11,7 @@ CREATE TABLE applications (
     state TEXT NOT NULL,
     version INTEGER NOT NULL,
     owner TEXT NOT NULL,
+    owner_email TEXT,
     data TEXT NOT NULL,
     requested_cents INTEGER,
     awarded_cents INTEGER,
