@@ -418,9 +418,9 @@ async fn prepare(addr: &str, db: &str, n: u64, conns: usize) -> Vec<(String, Str
                 assert_eq!(st, 201, "{b}");
                 let id = serde_json::from_str::<Value>(&b).unwrap()["id"].as_str().unwrap().to_string();
                 for kind in ["budget_previsionnel", "rib", "statuts", "attestation_regularite"] {
-                    let part = format!("--XbX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.pdf\"\r\n\r\n%PDF-1.4\n%%EOF\n\r\n--XbX--\r\n");
+                    let part = "--XbX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.pdf\"\r\n\r\n%PDF-1.4\n%%EOF\n\r\n--XbX--\r\n";
                     let (st, _, b) = c
-                        .send("POST", &format!("/api/applications/{id}/documents/{kind}"), &format!("{}Content-Type: multipart/form-data; boundary=XbX\r\n", auth(&owner)), &part)
+                        .send("POST", &format!("/api/applications/{id}/documents/{kind}"), &format!("{}Content-Type: multipart/form-data; boundary=XbX\r\n", auth(&owner)), part)
                         .await;
                     assert_eq!(st, 200, "{b}");
                 }
