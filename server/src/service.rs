@@ -1544,6 +1544,7 @@ impl Ctx {
     }
 
     /// Stores an uploaded piece and attaches it to the application (draft or incomplete).
+    #[allow(clippy::too_many_arguments)]
     pub async fn upload(
         &self,
         who: &Principal,
@@ -1552,7 +1553,8 @@ impl Ctx {
         bytes: &[u8],
         file_name: Option<String>,
         docs_root: &std::path::Path,
-    ) -> Result<ApplicationView> {
+        key: Option<&str>,
+    ) -> Result<Reply> {
         let media = crate::documents::sniff(bytes).ok_or_else(|| {
             Error::UnsupportedMediaType(
                 "a document is a PDF or an image (PNG, JPEG, WebP), recognized by its content"
@@ -1597,6 +1599,21 @@ impl Ctx {
             .map_err(|e| Error::Internal(e.into()))?;
         let now_s = stamp(self.clock.now());
         let mut tx = self.db.write().await?;
+        let request = json!({"op": "upload", "id": id, "kind": kind, "sha256": sha}).to_string();
+        if let Some((status, body)) = claim_key(&mut tx, who, key, &request, &now_s).await? {
+            return Ok(Reply {
+                status,
+                body,
+                replayed: true,
+            });
+        }
+        // The state may have changed since it was read above.
+        let state = load_row(&mut tx, id).await?.state;
+        if state != view.state {
+            return Err(Error::Conflict(format!(
+                "the application moved to `{state}` meanwhile: reload it"
+            )));
+        }
         sqlx::query("DELETE FROM documents WHERE application_id = $1 AND kind = $2")
             .bind(id)
             .bind(kind)
@@ -1621,7 +1638,15 @@ impl Ctx {
             payload: json!({"kind": kind, "sha256": sha, "media_type": media, "size": bytes.len(), "file_name": file_name}).to_string(),
             reason: None,
         });
+        let row = load_row(&mut tx, id).await?;
+        let docs = documents_of(&mut *tx.tx, id).await?;
+        let body = serde_json::to_value(self.view(row, docs, who)?).map_err(anyhow::Error::from)?;
+        store_reply(&mut tx, who, key, 200, &body).await?;
         tx.commit().await?;
-        self.get(who, id).await
+        Ok(Reply {
+            status: 200,
+            body,
+            replayed: false,
+        })
     }
 }

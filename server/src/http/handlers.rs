@@ -422,14 +422,16 @@ pub async fn export_csv(
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
 }
 
-#[utoipa::path(post, path = "/api/applications/{id}/documents/{kind}", params(("id" = String, Path), ("kind" = String, Path, description = "A document id of the fund's form")), request_body(content_type = "multipart/form-data", description = "One part named `file`"), responses((status = 200, body = ApplicationView), (status = 413, description = "Too large"), (status = 415, description = "Not a PDF or an image")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/applications/{id}/documents/{kind}", params(("id" = String, Path), ("kind" = String, Path, description = "A document id of the fund's form"), ("Idempotency-Key" = Option<String>, Header)), request_body(content_type = "multipart/form-data", description = "One part named `file`"), responses((status = 200, body = ApplicationView), (status = 413, description = "Too large"), (status = 415, description = "Not a PDF or an image")), security(("bearer" = [])))]
 #[tracing::instrument(skip(s, who, multipart), fields(who = %who.name))]
 pub async fn upload(
     State(s): State<AppState>,
     who: Principal,
     P((id, kind)): P<(String, String)>,
+    headers: HeaderMap,
     mut multipart: Multipart,
-) -> Result<Json<ApplicationView>> {
+) -> Result<Response> {
+    let key = idempotency_key(&headers)?;
     let limit = s.config.upload_limit;
     while let Some(field) = multipart
         .next_field()
@@ -449,11 +451,19 @@ pub async fn upload(
                 "a document is at most {limit} bytes"
             )));
         }
-        let v = s
+        let r = s
             .ctx
-            .upload(&who, &id, &kind, &bytes, name, &s.config.documents)
+            .upload(
+                &who,
+                &id,
+                &kind,
+                &bytes,
+                name,
+                &s.config.documents,
+                key.as_deref(),
+            )
             .await?;
-        return Ok(Json(v));
+        return Ok(reply(r));
     }
     Err(Error::bad(
         "send the document as a multipart part named `file`",

@@ -141,6 +141,26 @@ async fn only_applicants_file_and_only_staff_read_the_envelope() {
         let u = env.get("/api/applications", &t).await;
         assert_eq!(u.status, StatusCode::OK);
     }
+    // Only the applicant uploads the pieces of their application.
+    let asso = env.token("asso-pieces", RoleKind::Applicant).await;
+    let r = env
+        .file(&asso, application_of("81234567899999", 2000))
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    for k in RoleKind::ALL {
+        let t = env.token(&format!("u-{}", k.name()), k).await;
+        let u = env.upload(&id, "rib", &t, PDF, "rib.pdf").await;
+        let want = if k == RoleKind::Applicant {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(u.status, want, "{k:?} upload: {}", u.text);
+    }
+    assert_eq!(
+        env.upload(&id, "rib", &asso, PDF, "rib.pdf").await.status,
+        StatusCode::OK
+    );
     // Without a token, or with an unknown one: 401 with a problem document.
     for token in [None, Some("mp_not-a-token")] {
         let r = env

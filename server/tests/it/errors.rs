@@ -171,6 +171,29 @@ async fn documents_are_accepted_by_content_not_by_name() {
     let big = vec![b'%'; 11 * 1024 * 1024];
     let r = env.upload(&id, "rib", &asso, &big, "gros.pdf").await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text);
+    // A retried upload with its key replays the answer and does not bump the version again.
+    let first = env
+        .upload_with(
+            &id,
+            "statuts",
+            &asso,
+            PDF,
+            "s.pdf",
+            &[("idempotency-key", "statuts-1")],
+        )
+        .await;
+    let again = env
+        .upload_with(
+            &id,
+            "statuts",
+            &asso,
+            PDF,
+            "s.pdf",
+            &[("idempotency-key", "statuts-1")],
+        )
+        .await;
+    assert_eq!(first.body["version"], again.body["version"]);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
     // Stored by hash, outside the database.
     let sha = png.body["documents"][0]["sha256"].as_str().unwrap();
     assert!(

@@ -181,6 +181,18 @@ impl Env {
     }
 
     pub async fn upload(&self, id: &str, kind: &str, token: &str, bytes: &[u8], name: &str) -> Res {
+        self.upload_with(id, kind, token, bytes, name, &[]).await
+    }
+
+    pub async fn upload_with(
+        &self,
+        id: &str,
+        kind: &str,
+        token: &str,
+        bytes: &[u8],
+        name: &str,
+        headers: &[(&str, &str)],
+    ) -> Res {
         let boundary = "XmetroplanX";
         let mut body = format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
@@ -193,7 +205,7 @@ impl Env {
             Method::POST,
             &format!("/api/applications/{id}/documents/{kind}"),
             Some(token),
-            &[],
+            headers,
             Some(body),
             &format!("multipart/form-data; boundary={boundary}"),
         )
