@@ -164,6 +164,10 @@ struct AppRow {
     decided_on: Option<String>,
     created_at: String,
     updated_at: String,
+    /// The eligibility report to store (set by the check, written by `flush`).
+    evaluation: Option<String>,
+    /// A filing to record (call, applicant), written by `flush` after the row.
+    pending_filing: Option<(i64, String)>,
 }
 
 const APP_COLUMNS: &str = "id, plan, fund, call_year, applicant_key, applicant_name, title, state, version, owner, owner_email, data, requested_cents, awarded_cents, paid_cents, outcome, ruleset, filed_on, deadline, final_report, decided_on, created_at, updated_at";
@@ -194,6 +198,8 @@ impl AppRow {
             decided_on: r.try_get("decided_on")?,
             created_at: r.try_get("created_at")?,
             updated_at: r.try_get("updated_at")?,
+            evaluation: None,
+            pending_filing: None,
         })
     }
 }
@@ -494,24 +500,6 @@ impl Ctx {
         }
         let id = new_id(&self.clock);
         let k = keys_of(fund, &data);
-        sqlx::query(&format!(
-            "INSERT INTO applications ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $13, $10, $11, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL, $12, $12)"
-        ))
-        .bind(&id)
-        .bind(plan)
-        .bind(fund_id)
-        .bind(k.call)
-        .bind(&k.applicant)
-        .bind(&k.applicant_name)
-        .bind(&k.title)
-        .bind(wf.initial.as_str())
-        .bind(&who.name)
-        .bind(data.to_string())
-        .bind(k.requested)
-        .bind(&now_s)
-        .bind(&who.email)
-        .execute(&mut *tx.tx)
-        .await?;
         let mut row = AppRow {
             id: id.clone(),
             plan: plan.to_string(),
@@ -536,6 +524,8 @@ impl Ctx {
             decided_on: None,
             created_at: now_s.clone(),
             updated_at: now_s.clone(),
+            evaluation: None,
+            pending_filing: None,
         };
         tx.record(NewEvent {
             application_id: Some(id.clone()),
@@ -579,6 +569,7 @@ impl Ctx {
                 .await?;
             eligibility = out;
         }
+        flush(&mut tx, &row, None, fund).await?;
         // A new application has no documents yet.
         let mut view = self.view(row, Vec::new(), who)?;
         view.eligibility = eligibility;
@@ -638,6 +629,8 @@ impl Ctx {
         let eligibility = self
             .apply(&mut tx, &served, who, &mut row, action, &body, true)
             .await?;
+        let (fund, _) = scope(&served, &row.fund)?;
+        flush(&mut tx, &row, Some(expected), fund).await?;
         let docs = documents_of(&mut *tx.tx, id).await?;
         let mut view = self.view(row, docs, who)?;
         view.eligibility = eligibility;
@@ -679,7 +672,7 @@ impl Ctx {
             linked: body.linked,
             signed_on: body.signed_on,
         };
-        let mut facts = self.facts(tx, fund, row, today).await?;
+        let mut facts = self.facts(tx, fund, row, today, may_have_documents).await?;
         let decision =
             match workflow::decide(&served.plan, fund, wf, action, &actor, &facts, &input) {
                 Ok(d) => d,
@@ -716,16 +709,6 @@ impl Ctx {
             }
             check_form(fund, data)?;
             let k = keys_of(fund, data);
-            sqlx::query("UPDATE applications SET data = $1, call_year = $2, applicant_key = $3, applicant_name = $4, title = $5, requested_cents = $6 WHERE id = $7")
-                .bind(data.to_string())
-                .bind(k.call)
-                .bind(&k.applicant)
-                .bind(&k.applicant_name)
-                .bind(&k.title)
-                .bind(k.requested)
-                .bind(id)
-                .execute(&mut *tx.tx)
-                .await?;
             row.data = data.to_string();
             row.call_year = k.call;
             row.applicant_key = k.applicant;
@@ -741,25 +724,7 @@ impl Ctx {
                     fund.keys.as_ref().map(|k| k.applicant.as_str()),
                 ));
             };
-            let inserted = sqlx::query("INSERT INTO filings (plan, fund, call_year, applicant_key, application_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
-                .bind(&row.plan)
-                .bind(&row.fund)
-                .bind(call)
-                .bind(&applicant)
-                .bind(id)
-                .execute(&mut *tx.tx)
-                .await?
-                .rows_affected();
-            if inserted == 0 {
-                return Err(Error::Unprocessable {
-                    detail: format!(
-                        "applicant {applicant} already filed an application to the {call} call (one per call)"
-                    ),
-                    field: fund.keys.as_ref().map(|k| format!("data.{}", k.applicant)),
-                    guard: Some("one-per-applicant".into()),
-                    extra: None,
-                });
-            }
+            row.pending_filing = Some((call, applicant));
         }
         for e in &decision.effects {
             match *e {
@@ -771,13 +736,6 @@ impl Ctx {
                     let c = cents(amount).ok_or_else(|| {
                         Error::unprocessable("at most 2 decimals", Some("amount"))
                     })?;
-                    sqlx::query(
-                        "UPDATE applications SET paid_cents = paid_cents + $1 WHERE id = $2",
-                    )
-                    .bind(c)
-                    .bind(id)
-                    .execute(&mut *tx.tx)
-                    .await?;
                     row.paid_cents += c;
                     let year = row.call_year.unwrap_or(0);
                     sqlx::query("INSERT INTO ledger (plan, fund, year) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
@@ -831,10 +789,6 @@ impl Ctx {
                         .any(|g| g.as_str() == "final-report-received")
             })
         {
-            sqlx::query("UPDATE applications SET final_report = 1 WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx.tx)
-                .await?;
             row.final_report = 1;
         }
         if let Some(d) = body.signed_on {
@@ -970,30 +924,12 @@ impl Ctx {
         now_s: &str,
     ) -> Result<()> {
         let from = row.state.clone();
-        let version = row.version;
         let deadline = wf
             .states
             .iter()
             .find(|s| s.id.as_str() == to)
             .and_then(|s| s.deadline)
             .map(|span| add_span(today, span).to_string());
-        let changed = sqlx::query("UPDATE applications SET state = $1, version = version + 1, deadline = $2, updated_at = $3 WHERE id = $4 AND version = $5")
-            .bind(to)
-            .bind(&deadline)
-            .bind(now_s)
-            .bind(&row.id)
-            .bind(version)
-            .execute(&mut *tx.tx)
-            .await?
-            .rows_affected();
-        if changed != 1 {
-            let current: i64 = sqlx::query("SELECT version FROM applications WHERE id = $1")
-                .bind(&row.id)
-                .fetch_one(&mut *tx.tx)
-                .await?
-                .try_get("version")?;
-            return Err(Error::Stale { current });
-        }
         row.state = to.to_string();
         row.version += 1;
         row.deadline = deadline.clone();
@@ -1069,12 +1005,6 @@ impl Ctx {
             self.metrics.refusals.fetch_add(1, Ordering::Relaxed);
             return Err(over_envelope(fund, year, amount, committed));
         }
-        sqlx::query("UPDATE applications SET awarded_cents = $1, decided_on = $2 WHERE id = $3")
-            .bind(c)
-            .bind(now_s)
-            .bind(&row.id)
-            .execute(&mut *tx.tx)
-            .await?;
         row.awarded_cents = Some(c);
         row.decided_on = Some(now_s.to_string());
         Ok(())
@@ -1102,14 +1032,20 @@ impl Ctx {
         fund: &Fund,
         row: &AppRow,
         today: Date,
+        stored: bool,
     ) -> Result<Facts> {
-        let people = sqlx::query(
+        // A new application has nobody yet who acted on it.
+        let people = if !stored {
+            Vec::new()
+        } else {
+            sqlx::query(
             "SELECT actor, kind FROM participants WHERE application_id = $1 \
              UNION ALL SELECT reviewer AS actor, 'opinion' AS kind FROM opinions WHERE application_id = $1",
         )
         .bind(&row.id)
         .fetch_all(&mut *tx.tx)
-        .await?;
+        .await?
+        };
         let (mut instructors, mut reviewers) = (Vec::new(), Vec::new());
         for p in &people {
             let kind: String = p.try_get("kind")?;
@@ -1214,14 +1150,7 @@ impl Ctx {
             "explanation": x,
             "text": text_fr(&x, &e),
         });
-        sqlx::query("UPDATE applications SET outcome = $1, ruleset = $2, evaluation = $3, filed_on = COALESCE(filed_on, $4) WHERE id = $5")
-            .bind(e.outcome.name())
-            .bind(&e.ruleset)
-            .bind(report.to_string())
-            .bind(today.to_string())
-            .bind(id)
-            .execute(&mut *tx.tx)
-            .await?;
+        row.evaluation = Some(report.to_string());
         row.outcome = Some(e.outcome.name().to_string());
         row.ruleset = Some(e.ruleset.clone());
         if row.filed_on.is_none() {
@@ -1308,6 +1237,78 @@ fn refusal(r: Refusal) -> Error {
             extra: None,
         },
     }
+}
+
+/// Writes the application as `apply` left it: inserted when new (`expected` is `None`), else
+/// updated if its version is still `expected` (an optimistic lock: a concurrent change makes
+/// this a 412), then the filing it records.
+async fn flush(tx: &mut WriteTx, row: &AppRow, expected: Option<i64>, fund: &Fund) -> Result<()> {
+    let sql = match expected {
+        None => format!(
+            "INSERT INTO applications ({APP_COLUMNS}, evaluation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+        ),
+        Some(_) => "UPDATE applications SET plan = $2, fund = $3, call_year = $4, applicant_key = $5, applicant_name = $6, title = $7, state = $8, version = $9, owner = $10, owner_email = $11, data = $12, requested_cents = $13, awarded_cents = $14, paid_cents = $15, outcome = $16, ruleset = $17, filed_on = $18, deadline = $19, final_report = $20, decided_on = $21, created_at = $22, updated_at = $23, evaluation = COALESCE($24, evaluation) WHERE id = $1 AND version = $25".to_string(),
+    };
+    let q = sqlx::query(&sql)
+        .bind(&row.id)
+        .bind(&row.plan)
+        .bind(&row.fund)
+        .bind(row.call_year)
+        .bind(&row.applicant_key)
+        .bind(&row.applicant_name)
+        .bind(&row.title)
+        .bind(&row.state)
+        .bind(row.version)
+        .bind(&row.owner)
+        .bind(&row.owner_email)
+        .bind(&row.data)
+        .bind(row.requested_cents)
+        .bind(row.awarded_cents)
+        .bind(row.paid_cents)
+        .bind(&row.outcome)
+        .bind(&row.ruleset)
+        .bind(&row.filed_on)
+        .bind(&row.deadline)
+        .bind(row.final_report)
+        .bind(&row.decided_on)
+        .bind(&row.created_at)
+        .bind(&row.updated_at)
+        .bind(&row.evaluation);
+    let q = match expected {
+        None => q,
+        Some(v) => q.bind(v),
+    };
+    let changed = q.execute(&mut *tx.tx).await?.rows_affected();
+    if changed != 1 {
+        let current: i64 = sqlx::query("SELECT version FROM applications WHERE id = $1")
+            .bind(&row.id)
+            .fetch_one(&mut *tx.tx)
+            .await?
+            .try_get("version")?;
+        return Err(Error::Stale { current });
+    }
+    if let Some((call, applicant)) = &row.pending_filing {
+        let inserted = sqlx::query("INSERT INTO filings (plan, fund, call_year, applicant_key, application_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+            .bind(&row.plan)
+            .bind(&row.fund)
+            .bind(*call)
+            .bind(applicant)
+            .bind(&row.id)
+            .execute(&mut *tx.tx)
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            return Err(Error::Unprocessable {
+                detail: format!(
+                    "applicant {applicant} already filed an application to the {call} call (one per call)"
+                ),
+                field: fund.keys.as_ref().map(|k| format!("data.{}", k.applicant)),
+                guard: Some("one-per-applicant".into()),
+                extra: None,
+            });
+        }
+    }
+    Ok(())
 }
 
 async fn load_row(tx: &mut WriteTx, id: &str) -> Result<AppRow> {

@@ -27,6 +27,9 @@ pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
     writer: Arc<Mutex<()>>,
+    /// The audit chain's head as this process last committed it: a write then needs one
+    /// conditional UPDATE instead of a read and an update; another writer makes it miss.
+    head: Arc<std::sync::Mutex<Option<(i64, String)>>>,
 }
 
 /// Normalizes `sqlite:path`/`sqlite://path` and creates the file when missing.
@@ -92,6 +95,7 @@ impl Db {
             pool,
             backend,
             writer: Arc::new(Mutex::new(())),
+            head: Default::default(),
         })
     }
 
@@ -108,6 +112,7 @@ impl Db {
             tx,
             backend: self.backend,
             events: Vec::new(),
+            head: self.head.clone(),
             _guard: guard,
         })
     }
@@ -133,6 +138,7 @@ pub struct WriteTx {
     pub tx: Transaction<'static, Any>,
     pub backend: Backend,
     events: Vec<NewEvent>,
+    head: Arc<std::sync::Mutex<Option<(i64, String)>>>,
     _guard: Option<OwnedMutexGuard<()>>,
 }
 
@@ -144,37 +150,73 @@ impl WriteTx {
     /// Appends the events to the chain and commits: the chain's head is locked only for
     /// this last step, so concurrent writers on PostgreSQL overlap for everything else.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let mut new_head = None;
         if !self.events.is_empty() {
-            let lock = match self.backend {
-                Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
-                Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
-            };
-            let head: AnyRow = sqlx::query(lock).fetch_one(&mut *self.tx).await?;
-            let mut seq: i64 = head.try_get("seq")?;
-            let mut hash: String = head.try_get("hash")?;
-            // One multi-row INSERT: the chain's head stays locked for as short a time as possible.
             let events = std::mem::take(&mut self.events);
+            let cached = self.head.lock().expect("audit head").clone();
+            let seal_all = |seq0: i64, hash0: &str| {
+                let (mut seq, mut hash) = (seq0, hash0.to_string());
+                let rows: Vec<audit::Sealed> = events
+                    .iter()
+                    .map(|e| {
+                        seq += 1;
+                        let row = audit::seal(e.clone(), seq, &hash);
+                        hash = row.hash.clone();
+                        row
+                    })
+                    .collect();
+                (rows, seq, hash)
+            };
+            // Move the head first: with the cached head, one conditional UPDATE; if another
+            // writer moved it (or nothing is cached), read it under a lock and move it.
+            let mut sealed = None;
+            if let Some((seq0, hash0)) = &cached {
+                let (rows, seq, hash) = seal_all(*seq0, hash0);
+                let moved = sqlx::query(
+                    "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3 AND hash = $4",
+                )
+                .bind(seq)
+                .bind(&hash)
+                .bind(*seq0)
+                .bind(hash0)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+                if moved == 1 {
+                    sealed = Some((rows, seq, hash));
+                }
+            }
+            let (rows, seq, hash) = match sealed {
+                Some(s) => s,
+                None => {
+                    let lock = match self.backend {
+                        Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+                        Backend::Postgres => {
+                            "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+                        }
+                    };
+                    let head: AnyRow = sqlx::query(lock).fetch_one(&mut *self.tx).await?;
+                    let seq0: i64 = head.try_get("seq")?;
+                    let hash0: String = head.try_get("hash")?;
+                    let (rows, seq, hash) = seal_all(seq0, &hash0);
+                    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                        .bind(seq)
+                        .bind(&hash)
+                        .execute(&mut *self.tx)
+                        .await?;
+                    (rows, seq, hash)
+                }
+            };
             let mut sql = String::from(
                 "INSERT INTO events (seq, application_id, actor, role, at, action, from_state, to_state, payload, reason, prev_hash, hash) VALUES ",
             );
-            let mut rows = Vec::with_capacity(events.len());
-            for (i, e) in events.into_iter().enumerate() {
-                seq += 1;
-                let row = audit::seal(e, seq, &hash);
-                hash = row.hash.clone();
-                let b = i * 12;
+            for i in 0..rows.len() {
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                sql.push('(');
-                for k in 1..=12 {
-                    if k > 1 {
-                        sql.push_str(", ");
-                    }
-                    sql.push_str(&format!("${}", b + k));
-                }
-                sql.push(')');
-                rows.push(row);
+                let b = i * 12;
+                let params: Vec<String> = (1..=12).map(|k| format!("${}", b + k)).collect();
+                sql.push_str(&format!("({})", params.join(", ")));
             }
             let mut q = sqlx::query(&sql);
             for row in rows {
@@ -193,12 +235,12 @@ impl WriteTx {
                     .bind(row.hash);
             }
             q.execute(&mut *self.tx).await?;
-            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                .bind(seq)
-                .bind(hash)
-                .execute(&mut *self.tx)
-                .await?;
+            new_head = Some((seq, hash));
         }
-        self.tx.commit().await
+        let result = self.tx.commit().await;
+        if result.is_ok() && new_head.is_some() {
+            *self.head.lock().expect("audit head") = new_head;
+        }
+        result
     }
 }
