@@ -170,6 +170,24 @@ impl Stats {
     }
 }
 
+type Task = tokio::task::JoinHandle<(Vec<u64>, u64)>;
+
+/// The latencies and errors of every connection's task.
+async fn gather(tasks: Vec<Task>, start: Instant) -> Stats {
+    let mut s = Stats {
+        lat_us: Vec::new(),
+        elapsed: Duration::ZERO,
+        errors: 0,
+    };
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        s.lat_us.extend(l);
+        s.errors += e;
+    }
+    s.elapsed = start.elapsed();
+    s
+}
+
 /// Closed loop: `conns` connections, each sending as soon as the previous answer arrives,
 /// for `seconds` or `limit` requests, whichever comes first.
 async fn saturate<F>(addr: &str, conns: usize, seconds: u64, limit: u64, next: Arc<F>) -> Stats
@@ -201,18 +219,7 @@ where
             (lat, errors)
         }));
     }
-    let mut s = Stats {
-        lat_us: Vec::new(),
-        elapsed: Duration::ZERO,
-        errors: 0,
-    };
-    for t in tasks {
-        let (l, e) = t.await.unwrap();
-        s.lat_us.extend(l);
-        s.errors += e;
-    }
-    s.elapsed = start.elapsed();
-    s
+    gather(tasks, start).await
 }
 
 /// Open loop: `rate` requests per second spread over `conns` connections; latency from the
@@ -245,18 +252,7 @@ where
             (lat, errors)
         }));
     }
-    let mut s = Stats {
-        lat_us: Vec::new(),
-        elapsed: Duration::ZERO,
-        errors: 0,
-    };
-    for t in tasks {
-        let (l, e) = t.await.unwrap();
-        s.lat_us.extend(l);
-        s.errors += e;
-    }
-    s.elapsed = start.elapsed();
-    s
+    gather(tasks, start).await
 }
 
 #[tokio::main]

@@ -43,80 +43,39 @@ pub struct Event {
     pub hash: String,
 }
 
+/// An event with its place in the chain.
 #[derive(Debug)]
 pub struct Sealed {
     pub seq: i64,
-    pub application_id: Option<String>,
-    pub actor: String,
-    pub role: String,
-    pub at: String,
-    pub action: String,
-    pub from_state: Option<String>,
-    pub to_state: Option<String>,
-    pub payload: String,
-    pub reason: Option<String>,
+    pub event: NewEvent,
     pub prev_hash: String,
     pub hash: String,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn digest(
-    seq: i64,
-    application_id: Option<&str>,
-    actor: &str,
-    role: &str,
-    at: &str,
-    action: &str,
-    from_state: Option<&str>,
-    to_state: Option<&str>,
-    payload: &str,
-    reason: Option<&str>,
-    prev_hash: &str,
-) -> String {
+fn digest(seq: i64, e: &NewEvent, prev_hash: &str) -> String {
     // A JSON array: unambiguous field boundaries whatever the fields contain.
     let canonical = serde_json::json!([
         seq,
-        application_id,
-        actor,
-        role,
-        at,
-        action,
-        from_state,
-        to_state,
-        payload,
-        reason,
+        e.application_id,
+        e.actor,
+        e.role,
+        e.at,
+        e.action,
+        e.from_state,
+        e.to_state,
+        e.payload,
+        e.reason,
         prev_hash
     ]);
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
-pub fn seal(e: NewEvent, seq: i64, prev_hash: &str) -> Sealed {
-    let hash = digest(
-        seq,
-        e.application_id.as_deref(),
-        &e.actor,
-        &e.role,
-        &e.at,
-        &e.action,
-        e.from_state.as_deref(),
-        e.to_state.as_deref(),
-        &e.payload,
-        e.reason.as_deref(),
-        prev_hash,
-    );
+pub fn seal(event: NewEvent, seq: i64, prev_hash: &str) -> Sealed {
     Sealed {
         seq,
-        application_id: e.application_id,
-        actor: e.actor,
-        role: e.role,
-        at: e.at,
-        action: e.action,
-        from_state: e.from_state,
-        to_state: e.to_state,
-        payload: e.payload,
-        reason: e.reason,
+        hash: digest(seq, &event, prev_hash),
+        event,
         prev_hash: prev_hash.to_string(),
-        hash,
     }
 }
 
@@ -195,19 +154,18 @@ pub async fn verify(db: &Db) -> anyhow::Result<Result<Verified, Break>> {
                     previous: prev_seq,
                 }));
             }
-            let h = digest(
-                e.seq,
-                e.application_id.as_deref(),
-                &e.actor,
-                &e.role,
-                &e.at,
-                &e.action,
-                e.from_state.as_deref(),
-                e.to_state.as_deref(),
-                &e.payload_text,
-                e.reason.as_deref(),
-                &e.prev_hash,
-            );
+            let content = NewEvent {
+                application_id: e.application_id.clone(),
+                actor: e.actor.clone(),
+                role: e.role.clone(),
+                at: e.at.clone(),
+                action: e.action.clone(),
+                from_state: e.from_state.clone(),
+                to_state: e.to_state.clone(),
+                payload: e.payload_text.clone(),
+                reason: e.reason.clone(),
+            };
+            let h = digest(e.seq, &content, &e.prev_hash);
             if h != e.hash {
                 return Ok(Err(Break::Edited { seq: e.seq }));
             }

@@ -220,17 +220,18 @@ impl WriteTx {
             }
             let mut q = sqlx::query(&sql);
             for row in rows {
+                let e = row.event;
                 q = q
                     .bind(row.seq)
-                    .bind(row.application_id)
-                    .bind(row.actor)
-                    .bind(row.role)
-                    .bind(row.at)
-                    .bind(row.action)
-                    .bind(row.from_state)
-                    .bind(row.to_state)
-                    .bind(row.payload)
-                    .bind(row.reason)
+                    .bind(e.application_id)
+                    .bind(e.actor)
+                    .bind(e.role)
+                    .bind(e.at)
+                    .bind(e.action)
+                    .bind(e.from_state)
+                    .bind(e.to_state)
+                    .bind(e.payload)
+                    .bind(e.reason)
                     .bind(row.prev_hash)
                     .bind(row.hash);
             }

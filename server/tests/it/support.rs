@@ -98,7 +98,7 @@ impl Env {
     }
 
     /// The same server and database, its clock at `now`.
-    pub fn at(&self, now: &str) -> Env2 {
+    pub fn at(&self, now: &str) -> Router {
         let state = state(
             &self.db,
             &self.plans,
@@ -107,7 +107,7 @@ impl Env {
             self.dir.path(),
             now,
         );
-        Env2 { app: app(state) }
+        app(state)
     }
 
     pub async fn token(&self, name: &str, role: RoleKind) -> String {
@@ -134,16 +134,7 @@ impl Env {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> Res {
-        call(
-            &self.app,
-            method,
-            uri,
-            token,
-            headers,
-            body.map(|b| b.to_string().into_bytes()),
-            "application/json",
-        )
-        .await
+        call_json(&self.app, method, uri, token, headers, body).await
     }
 
     pub async fn get(&self, uri: &str, token: &str) -> Res {
@@ -238,34 +229,6 @@ impl Env {
     }
 }
 
-/// Another view of the same server at another time.
-#[derive(Debug)]
-pub struct Env2 {
-    pub app: Router,
-}
-
-impl Env2 {
-    pub async fn call(
-        &self,
-        method: Method,
-        uri: &str,
-        token: Option<&str>,
-        headers: &[(&str, &str)],
-        body: Option<Value>,
-    ) -> Res {
-        call(
-            &self.app,
-            method,
-            uri,
-            token,
-            headers,
-            body.map(|b| b.to_string().into_bytes()),
-            "application/json",
-        )
-        .await
-    }
-}
-
 fn state(
     db: &Db,
     plans: &Arc<Plans>,
@@ -294,6 +257,19 @@ pub struct Res {
     pub headers: HeaderMap,
     pub body: Value,
     pub text: String,
+}
+
+/// A JSON request.
+pub async fn call_json(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Res {
+    let body = body.map(|b| b.to_string().into_bytes());
+    call(app, method, uri, token, headers, body, "application/json").await
 }
 
 pub async fn call(

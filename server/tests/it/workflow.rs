@@ -217,15 +217,15 @@ async fn an_application_without_its_pieces_is_incomplete_with_a_deadline_in_the_
     let later = env.at("2021-04-16T08:00:00+02:00");
     let current = env.get(&format!("/api/applications/{id}"), &asso).await;
     let etag = current.headers["etag"].to_str().unwrap().to_string();
-    let c = later
-        .call(
-            Method::POST,
-            &format!("/api/applications/{id}/actions/completer"),
-            Some(&asso),
-            &[("if-match", &etag)],
-            Some(json!({})),
-        )
-        .await;
+    let c = call_json(
+        &later,
+        Method::POST,
+        &format!("/api/applications/{id}/actions/completer"),
+        Some(&asso),
+        &[("if-match", &etag)],
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(c.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", c.body);
     assert_eq!(c.body["guard"], "completion-in-time");
 }
@@ -241,15 +241,15 @@ async fn a_call_closing_on_31_march_closes_at_the_end_of_that_day_in_marseille()
     );
     let late = env.at("2021-03-31T22:00:01Z");
     let other = env.token("autre", RoleKind::Applicant).await;
-    let r = late
-        .call(
-            Method::POST,
-            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
-            Some(&other),
-            &[],
-            Some(json!({"data": application_of("81234567800027", 5000)})),
-        )
-        .await;
+    let r = call_json(
+        &late,
+        Method::POST,
+        &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
+        Some(&other),
+        &[],
+        Some(json!({"data": application_of("81234567800027", 5000)})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.body["guard"], "call-open");
 }
