@@ -5,7 +5,8 @@
 //! - SQLite allows one writer: in one process, writers queue on a mutex (no busy-wait); across
 //!   processes, `BEGIN IMMEDIATE` takes the write lock at the start, with a busy timeout.
 //! - PostgreSQL: rows are locked by the statements that change them (the application's
-//!   version, the envelope's conditional `UPDATE`, the audit head `FOR UPDATE`).
+//!   version, the envelope's conditional `UPDATE`, the audit head's conditional `UPDATE`, or
+//!   `FOR UPDATE` when another process moved it).
 
 use std::sync::Arc;
 use std::time::Duration;
