@@ -27,6 +27,8 @@ pub enum Error {
         guard: Option<String>,
         extra: Option<Box<Value>>,
     },
+    #[error("this method is not allowed on this path: see /openapi.json")]
+    MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
     #[error(
@@ -84,6 +86,7 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Stale { .. } => StatusCode::PRECONDITION_FAILED,
             Error::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
@@ -102,6 +105,7 @@ impl Error {
             Error::BadRequest { .. } => "bad-request",
             Error::Unprocessable { guard: Some(_), .. } => "refused-by-guard",
             Error::Unprocessable { .. } => "unprocessable",
+            Error::MethodNotAllowed => "method-not-allowed",
             Error::Conflict(_) => "conflict",
             Error::Stale { .. } => "stale",
             Error::PreconditionRequired => "precondition-required",

@@ -93,6 +93,10 @@ fn reply(r: Reply) -> Response {
     res
 }
 
+pub async fn method_not_allowed() -> Error {
+    Error::MethodNotAllowed
+}
+
 pub async fn not_found() -> Error {
     Error::NotFound("no such path: see /openapi.json".into())
 }
@@ -429,8 +433,14 @@ pub async fn upload(
     who: Principal,
     P((id, kind)): P<(String, String)>,
     headers: HeaderMap,
-    mut multipart: Multipart,
+    multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response> {
+    let mut multipart = multipart.map_err(|r| {
+        Error::UnsupportedMediaType(format!(
+            "send the document as multipart/form-data with a part named `file` ({})",
+            r.body_text()
+        ))
+    })?;
     let key = idempotency_key(&headers)?;
     let limit = s.config.upload_limit;
     while let Some(field) = multipart

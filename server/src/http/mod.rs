@@ -120,6 +120,7 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(DefaultBodyLimit::max(body_limit));
     api.fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
