@@ -14,8 +14,8 @@ use crate::{metroplan, repo};
 
 const FILE: &str = "/api/plans/amp-pmlcd/funds/fonds-initiative/applications";
 
-/// A database URL for one test.
-fn database(dir: &Path) -> String {
+/// A database for one test: a SQLite file, or a new PostgreSQL database dropped with the guard.
+fn database(dir: &Path) -> (String, Option<DropDatabase>) {
     match std::env::var("METROPLAN_TEST_DATABASE_URL") {
         Ok(base) if !base.is_empty() => {
             let name = format!(
@@ -33,9 +33,33 @@ fn database(dir: &Path) -> String {
                 .expect("psql");
             assert!(status.success(), "creating the test database");
             let (head, _) = base.rsplit_once('/').unwrap();
-            format!("{head}/{name}")
+            (format!("{head}/{name}"), Some(DropDatabase { base, name }))
         }
-        _ => format!("sqlite://{}", dir.join("metroplan.db").display()),
+        _ => (
+            format!("sqlite://{}", dir.join("metroplan.db").display()),
+            None,
+        ),
+    }
+}
+
+/// Drops a test's PostgreSQL database at the end of the test.
+struct DropDatabase {
+    base: String,
+    name: String,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &self.base,
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
@@ -228,7 +252,7 @@ const OPEN: &str = "2021-03-01T10:00:00+01:00";
 #[test]
 fn a_real_server_answers_and_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let db = database(dir.path());
+    let (db, _drop) = database(dir.path());
     let mut server = Server::start(&db, dir.path(), OPEN);
     let health = request(&server.addr, "GET", "/healthz", None, &[], None).unwrap();
     assert_eq!(health.status, 200);
@@ -302,7 +326,7 @@ fn to_decide(addr: &str, db: &str, n: usize, amount: u32) -> Vec<String> {
 #[test]
 fn two_server_processes_on_one_database_never_overspend_the_envelope() {
     let dir = tempfile::tempdir().unwrap();
-    let db = database(dir.path());
+    let (db, _drop) = database(dir.path());
     let a = Server::start(&db, dir.path(), OPEN);
     let b = Server::start(&db, dir.path(), OPEN);
     // 12 × 7 000 € asked of the 30 000 € envelope of 2021: 4 fit.
@@ -350,7 +374,7 @@ fn two_server_processes_on_one_database_never_overspend_the_envelope() {
 #[test]
 fn a_server_killed_during_a_burst_of_filings_keeps_every_filing_it_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let db = database(dir.path());
+    let (db, _drop) = database(dir.path());
     let mut server = Server::start(&db, dir.path(), OPEN);
     let asso = token(&db, "asso", "applicant");
     let addr = server.addr.clone();

@@ -44,8 +44,9 @@ pub fn application_of(siret: &str, amount: u32) -> Value {
 
 pub const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
 
-/// A database URL for one test: a SQLite file in `dir`, or a new PostgreSQL database.
-pub async fn database(dir: &std::path::Path) -> String {
+/// A database for one test: a SQLite file in `dir`, or a new PostgreSQL database that is
+/// dropped with the guard.
+pub async fn database(dir: &std::path::Path) -> (String, Option<DropDatabase>) {
     match std::env::var("METROPLAN_TEST_DATABASE_URL") {
         Ok(base) if !base.is_empty() => {
             sqlx::any::install_default_drivers();
@@ -59,9 +60,35 @@ pub async fn database(dir: &std::path::Path) -> String {
                 .expect("create test database");
             admin.close().await;
             let (head, _) = base.rsplit_once('/').expect("URL ends with /DATABASE");
-            format!("{head}/{name}")
+            (format!("{head}/{name}"), Some(DropDatabase { base, name }))
         }
-        _ => format!("sqlite://{}", dir.join("metroplan.db").display()),
+        _ => (
+            format!("sqlite://{}", dir.join("metroplan.db").display()),
+            None,
+        ),
+    }
+}
+
+/// Drops a test's PostgreSQL database when the test ends (`WITH (FORCE)` closes what is
+/// still connected).
+#[derive(Debug)]
+pub struct DropDatabase {
+    base: String,
+    name: String,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .args([
+                &self.base,
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 }
 
@@ -74,13 +101,14 @@ pub struct Env {
     pub metrics: Arc<Metrics>,
     pub state: AppState,
     pub app: Router,
+    _drop: Option<DropDatabase>,
 }
 
 impl Env {
     /// A server whose clock reads `now` (RFC 3339).
     pub async fn new(now: &str) -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = database(dir.path()).await;
+        let (url, drop) = database(dir.path()).await;
         let db = Db::connect(&url).await.expect("database");
         let plans = Arc::new(Plans::load(&repo().join("plans")).expect("plans"));
         let metrics = Arc::new(Metrics::default());
@@ -94,6 +122,7 @@ impl Env {
             metrics,
             state,
             app,
+            _drop: drop,
         }
     }
 
