@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 
 use jiff::civil::Date;
 use metroplan_engine::model::{Fund, RoleKind, Workflow};
+use metroplan_engine::plan::raw::FieldType;
 use metroplan_engine::rules::explain::{explain, text_fr};
 use metroplan_engine::rules::{Context, EvalError, Evaluation, FILING_DATE_FIELD, Outcome};
 use metroplan_engine::workflow::{self, Actor, Effect, Facts, Input, Refusal};
@@ -1123,9 +1124,15 @@ impl Ctx {
         } else {
             Vec::new()
         };
-        if let Value::Object(m) = &mut data {
-            m.insert(FILING_DATE_FIELD.into(), json!(today.to_string()));
-            m.insert("documents".into(), json!(uploaded));
+        // What the server knows better than the applicant: the day of filing (when the form
+        // has a field for it; otherwise the rules take it from the context) and the pieces,
+        // in whichever fields the form gives the documents type.
+        for f in &fund.form.fields {
+            if f.path == FILING_DATE_FIELD {
+                set_path(&mut data, &f.path, json!(today.to_string()));
+            } else if f.ty == FieldType::Documents {
+                set_path(&mut data, &f.path, json!(uploaded));
+            }
         }
         let other_filings = facts.other_filings;
         let e: Evaluation = match rules.evaluate(
@@ -1185,6 +1192,20 @@ fn over_envelope(fund: &Fund, year: i64, amount: Decimal, committed: Decimal) ->
         extra: Some(Box::new(
             json!({"envelope": envelope.to_string(), "committed": committed.to_string(), "remaining": remaining.to_string(), "year": year}),
         )),
+    }
+}
+
+/// Sets the value at a dotted path, creating the objects on the way.
+fn set_path(data: &mut Value, path: &str, value: Value) {
+    let mut at = data;
+    let mut keys = path.split('.').peekable();
+    while let Some(k) = keys.next() {
+        let Value::Object(m) = at else { return };
+        if keys.peek().is_none() {
+            m.insert(k.to_string(), value);
+            return;
+        }
+        at = m.entry(k.to_string()).or_insert_with(|| json!({}));
     }
 }
 
