@@ -194,12 +194,18 @@ async fn an_application_goes_from_filing_to_closure_and_every_step_is_in_the_aud
 async fn an_application_without_its_pieces_is_incomplete_with_a_deadline_in_the_plans_time_zone() {
     let env = Env::new("2021-03-31T21:30:00Z").await; // 23:30 in Marseille
     let asso = env.token("asso", RoleKind::Applicant).await;
-    let r = env.file(&asso, application()).await;
+    let mut data = application();
+    data["submitted_on"] = json!("2021-02-01"); // backdated: the server's day counts
+    let r = env.file(&asso, data).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["state"], "incomplet");
     assert_eq!(
         r.body["filed_on"], "2021-03-31",
         "the day in Marseille, not in UTC"
+    );
+    assert_eq!(
+        r.body["eligibility"]["evaluation"]["filed_on"],
+        "2021-03-31"
     );
     assert_eq!(r.body["deadline"], "2021-04-15", "15 days (article 7)");
     let missing = &r.body["eligibility"]["evaluation"]["missing"];
