@@ -19,6 +19,8 @@ pub struct Config {
     pub body_limit: usize,
     /// Largest uploaded document, in bytes.
     pub upload_limit: usize,
+    /// Mark cookies `Secure` (when the server is reached over HTTPS, behind a proxy).
+    pub secure_cookies: bool,
 }
 
 impl Config {
@@ -32,6 +34,7 @@ impl Config {
             mail_from: "metroplan <noreply@localhost>".into(),
             body_limit: 256 * 1024,
             upload_limit: 10 * 1024 * 1024,
+            secure_cookies: false,
         }
     }
 }

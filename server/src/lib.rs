@@ -2,6 +2,7 @@
 //! workflow, stored in SQLite (default) or PostgreSQL. The binary (`main.rs`) is a thin
 //! command line over this library; tests drive [`http::app`] directly and as a real process.
 
+pub mod accounts;
 pub mod audit;
 pub mod clock;
 pub mod config;
@@ -13,5 +14,6 @@ pub mod plans;
 pub mod service;
 pub mod store;
 pub mod tokens;
+pub mod web;
 
 pub use http::{AppState, app};

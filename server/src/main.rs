@@ -51,6 +51,9 @@ enum Command {
     RulesDiff(commands::rules::DiffArgs),
     /// Serve the plans and run their grant workflows over HTTP (SQLite by default).
     Serve(commands::serve::ServeArgs),
+    /// Manage accounts (staff; applicants may also register on the web pages).
+    #[command(subcommand)]
+    User(commands::serve::UserCommand),
     /// Manage bearer tokens.
     #[command(subcommand)]
     Token(commands::serve::TokenCommand),
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::PublishRules(args) => commands::rules::publish(args),
         Command::RulesDiff(args) => commands::rules::diff(args),
         Command::Serve(args) => commands::serve::serve(args),
+        Command::User(cmd) => commands::serve::user(cmd),
         Command::Token(cmd) => commands::serve::token(cmd),
         Command::Audit(cmd) => commands::serve::audit(cmd),
     };

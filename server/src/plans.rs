@@ -12,11 +12,17 @@ use metroplan_engine::workflow::PARAM_MIN_OPINIONS;
 pub struct Served {
     pub plan: Plan,
     pub tz: TimeZone,
+    /// Where it was read from.
+    pub dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Default)]
 pub struct Plans {
     pub by_id: BTreeMap<String, Arc<Served>>,
+    /// When the plans were read.
+    pub loaded_at: Option<jiff::Timestamp>,
+    /// Plan directories not served because they have errors.
+    pub refused: Vec<String>,
 }
 
 impl Plans {
@@ -53,7 +59,7 @@ impl Plans {
                     tracing::info!(plan = %plan.id, dir = %d.display(), "plan loaded");
                     plans
                         .by_id
-                        .insert(plan.id.to_string(), Arc::new(Served { plan, tz }));
+                        .insert(plan.id.to_string(), Arc::new(Served { plan, tz, dir: d }));
                 }
                 _ => {
                     tracing::error!(
@@ -79,6 +85,8 @@ impl Plans {
                 }
             );
         }
+        plans.loaded_at = Some(jiff::Timestamp::now());
+        plans.refused = refused;
         Ok(plans)
     }
 }

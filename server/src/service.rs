@@ -1672,3 +1672,185 @@ impl Ctx {
         })
     }
 }
+
+/// A reviewer's opinion, as staff pages show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpinionView {
+    pub reviewer: String,
+    pub opinion: String,
+    pub scores: Value,
+    pub created_at: String,
+}
+
+/// What the web pages need beyond the JSON API.
+impl Ctx {
+    /// Changes a draft's content (the applicant, before filing).
+    pub async fn save_draft(
+        &self,
+        who: &Principal,
+        id: &str,
+        data: Value,
+        expected: i64,
+    ) -> Result<ApplicationView> {
+        let now_s = stamp(self.clock.now());
+        let mut tx = self.db.write().await?;
+        let mut row = load_row(&mut tx, id).await?;
+        if who.role != RoleKind::Applicant || who.name != row.owner {
+            return Err(Error::NotFound(format!("no application `{id}`")));
+        }
+        if row.version != expected {
+            return Err(Error::Stale {
+                current: row.version,
+            });
+        }
+        let served = self.served(&row.plan)?.clone();
+        let (fund, wf) = scope(&served, &row.fund)?;
+        if row.state != wf.initial.as_str() {
+            return Err(Error::Conflict(format!(
+                "application `{id}` is filed: its content changes only through `completer`"
+            )));
+        }
+        check_form(fund, &data)?;
+        let k = keys_of(fund, &data);
+        row.data = data.to_string();
+        row.call_year = k.call;
+        row.applicant_key = k.applicant;
+        row.applicant_name = k.applicant_name;
+        row.title = k.title;
+        row.requested_cents = k.requested;
+        row.version += 1;
+        row.updated_at = now_s.clone();
+        tx.record(NewEvent {
+            application_id: Some(id.into()),
+            actor: who.name.clone(),
+            role: who.role.name().into(),
+            at: now_s,
+            action: "edit-draft".into(),
+            from_state: Some(row.state.clone()),
+            to_state: Some(row.state.clone()),
+            payload: json!({ "data": data }).to_string(),
+            reason: None,
+        });
+        flush(&mut tx, &row, Some(expected), fund).await?;
+        let docs = documents_of(&mut *tx.tx, id).await?;
+        tx.commit().await?;
+        self.view(row, docs, who)
+    }
+
+    /// The eligibility result the application would get if it were checked now, with the
+    /// pieces uploaded so far; nothing is stored.
+    pub async fn preview(&self, who: &Principal, id: &str) -> Result<Value> {
+        let view = self.get(who, id).await?;
+        let served = self.served(&view.plan)?;
+        let (fund, _) = scope(served, &view.fund)?;
+        let rules = fund
+            .ruleset
+            .as_ref()
+            .ok_or_else(|| Error::Conflict(format!("fund `{}` has no rules script", fund.id)))?;
+        let today = self.today(served);
+        let uploaded: Vec<String> = view.documents.iter().map(|d| d.kind.clone()).collect();
+        let mut data = view.data.clone();
+        for f in &fund.form.fields {
+            if f.path == FILING_DATE_FIELD {
+                set_path(&mut data, &f.path, json!(today.to_string()));
+            } else if f.ty == FieldType::Documents {
+                set_path(&mut data, &f.path, json!(uploaded));
+            }
+        }
+        let e = match rules.evaluate(
+            &data,
+            Context {
+                filed_on: Some(today),
+                other_filings: 0,
+            },
+        ) {
+            Ok(e) => e,
+            Err(EvalError::Input(err)) => {
+                return Err(Error::unprocessable(
+                    err.message.clone(),
+                    Some(&format!("data.{}", err.field)),
+                ));
+            }
+            Err(other) => return Err(Error::Internal(anyhow::anyhow!(other))),
+        };
+        let x = explain(rules, &e);
+        Ok(json!({ "evaluation": e, "explanation": x, "text": text_fr(&x, &e) }))
+    }
+
+    pub async fn opinions(&self, who: &Principal, id: &str) -> Result<Vec<OpinionView>> {
+        self.get(who, id).await?;
+        let rows = sqlx::query(
+            "SELECT reviewer, opinion, scores, created_at FROM opinions WHERE application_id = $1 ORDER BY created_at, reviewer",
+        )
+        .bind(id)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let scores: String = r.try_get("scores")?;
+                Ok(OpinionView {
+                    reviewer: r.try_get("reviewer")?,
+                    opinion: r.try_get("opinion")?,
+                    scores: serde_json::from_str(&scores).unwrap_or(Value::Null),
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Error::from)
+    }
+
+    /// Every application `who` may see, filtered; without their documents.
+    pub async fn visible_applications(
+        &self,
+        who: &Principal,
+        plan: Option<&str>,
+        fund: Option<&str>,
+        call: Option<i64>,
+    ) -> Result<Vec<ApplicationView>> {
+        let mut sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE 1 = 1");
+        let mut binds: Vec<String> = Vec::new();
+        let mut add = |col: &str, v: &str, sql: &mut String| {
+            binds.push(v.to_string());
+            sql.push_str(&format!(" AND {col} = ${}", binds.len()));
+        };
+        if let Some(p) = plan {
+            add("plan", p, &mut sql);
+        }
+        if let Some(f) = fund {
+            add("fund", f, &mut sql);
+        }
+        match (who.role, &who.fund) {
+            (RoleKind::Applicant, _) => add("owner", &who.name, &mut sql),
+            (_, Some(f)) => add("fund", f, &mut sql),
+            _ => {}
+        }
+        if let Some(c) = call {
+            sql.push_str(&format!(" AND call_year = {c}"));
+        }
+        sql.push_str(" ORDER BY updated_at DESC, id");
+        let mut query = sqlx::query(&sql);
+        for b in &binds {
+            query = query.bind(b);
+        }
+        let rows = query.fetch_all(&self.db.pool).await?;
+        rows.iter()
+            .map(|r| self.view(AppRow::from_row(r)?, Vec::new(), who))
+            .collect()
+    }
+
+    /// Where a piece's bytes are, its media type and file name.
+    pub async fn document(
+        &self,
+        who: &Principal,
+        id: &str,
+        kind: &str,
+    ) -> Result<(String, String, Option<String>)> {
+        let view = self.get(who, id).await?;
+        let d = view
+            .documents
+            .into_iter()
+            .find(|d| d.kind == kind)
+            .ok_or_else(|| Error::NotFound(format!("application `{id}` has no piece `{kind}`")))?;
+        Ok((d.sha256, d.media_type, d.file_name))
+    }
+}

@@ -64,6 +64,29 @@ pub async fn create(
     Ok(secret)
 }
 
+/// Creates a token that acts as `user` (their email, role and fund) and returns its secret.
+pub async fn create_for_user(
+    db: &Db,
+    user: &crate::accounts::User,
+    now: &str,
+) -> anyhow::Result<String> {
+    let secret = format!("mp_{}", random_hex(24));
+    sqlx::query(
+        "INSERT INTO tokens (id, name, role, fund, email, hash, created_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(random_hex(8))
+    .bind(&user.email)
+    .bind(user.role.name())
+    .bind(&user.fund)
+    .bind(&user.email)
+    .bind(hash(&secret))
+    .bind(now)
+    .bind(&user.id)
+    .execute(&db.pool)
+    .await?;
+    Ok(secret)
+}
+
 /// Token lookups, cached: tokens never change once created.
 #[derive(Debug, Default)]
 pub struct Cache {

@@ -254,15 +254,9 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The publication as a standalone HTML page, in French.
-pub fn html(rules: &Ruleset) -> String {
-    let mut o =
-        String::from("<!doctype html>\n<html lang=\"fr\">\n<head>\n<meta charset=\"utf-8\">\n");
-    let _ = writeln!(
-        o,
-        "<title>Règles de l'algorithme : {}</title>\n<style>body{{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}table{{border-collapse:collapse;width:100%;margin-bottom:1.5rem}}th,td{{border:1px solid #999;padding:.3rem .5rem;text-align:left;vertical-align:top}}pre{{background:#f4f4f4;padding:1rem;overflow-x:auto}}</style>\n</head>\n<body>\n<main>",
-        esc(&rules.env.fund_title)
-    );
+/// The publication's body as HTML elements (headings from `h1`), to embed in a page.
+pub fn html_fragment(rules: &Ruleset) -> String {
+    let mut o = String::new();
     for block in document(rules) {
         match block {
             Block::Heading(level, t) => {
@@ -291,6 +285,19 @@ pub fn html(rules: &Ruleset) -> String {
             }
         }
     }
+    o
+}
+
+/// The publication as a standalone HTML page, in French.
+pub fn html(rules: &Ruleset) -> String {
+    let mut o =
+        String::from("<!doctype html>\n<html lang=\"fr\">\n<head>\n<meta charset=\"utf-8\">\n");
+    let _ = writeln!(
+        o,
+        "<title>Règles de l'algorithme : {}</title>\n<style>body{{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}table{{border-collapse:collapse;width:100%;margin-bottom:1.5rem}}th,td{{border:1px solid #999;padding:.3rem .5rem;text-align:left;vertical-align:top}}pre{{background:#f4f4f4;padding:1rem;overflow-x:auto}}</style>\n</head>\n<body>\n<main>",
+        esc(&rules.env.fund_title)
+    );
+    o.push_str(&html_fragment(rules));
     o.push_str("</main>\n</body>\n</html>\n");
     o
 }

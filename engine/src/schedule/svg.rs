@@ -29,6 +29,17 @@ fn esc(s: &str) -> String {
 
 /// The chart; `today` draws the "Aujourd'hui" line when it falls in the plan's span.
 pub fn gantt(plan: &Plan, s: &Schedule, today: Option<Date>) -> String {
+    gantt_of(plan, s, today, |_| true)
+}
+
+/// The chart of the items `keep` selects (by index); arrows are drawn between kept items,
+/// and an axis with no kept item has no heading.
+pub fn gantt_of(
+    plan: &Plan,
+    s: &Schedule,
+    today: Option<Date>,
+    keep: impl Fn(usize) -> bool,
+) -> String {
     let start = day_of(plan.start);
     let end = (day_of(s.finish).max(day_of(plan.horizon)) + 1).max(start + 1);
     let scale = CHART_W / f64::from(end - start);
@@ -38,10 +49,18 @@ pub fn gantt(plan: &Plan, s: &Schedule, today: Option<Date>) -> String {
     let mut rows: Vec<Option<usize>> = Vec::new();
     let mut axis_of_row: Vec<usize> = Vec::new();
     for (k, axis) in plan.axes.iter().enumerate() {
+        if !plan
+            .actions
+            .iter()
+            .enumerate()
+            .any(|(i, a)| a.axis == axis.id && keep(i))
+        {
+            continue;
+        }
         rows.push(None);
         axis_of_row.push(k);
         for (i, a) in plan.actions.iter().enumerate() {
-            if a.axis == axis.id {
+            if a.axis == axis.id && keep(i) {
                 rows.push(Some(i));
                 axis_of_row.push(k);
             }
@@ -74,7 +93,7 @@ pub fn gantt(plan: &Plan, s: &Schedule, today: Option<Date>) -> String {
     let _ = writeln!(
         o,
         r#"<desc id="desc">Diagramme de Gantt de {} actions et jalons, du {} au {} ; {} sur le chemin critique (contour rouge).</desc>"#,
-        plan.actions.len(),
+        rows.iter().filter(|r| r.is_some()).count(),
         plan.start,
         s.finish,
         crit
@@ -194,7 +213,13 @@ pub fn gantt(plan: &Plan, s: &Schedule, today: Option<Date>) -> String {
 
     // Dependency arrows: from the predecessor's end (or start) to the successor's start row.
     for (i, a) in plan.actions.iter().enumerate() {
+        if !keep(i) {
+            continue;
+        }
         for d in &a.depends_on {
+            if !keep(d.on) {
+                continue;
+            }
             let p = &s.item(d.on);
             let from_x = match d.link {
                 crate::model::LinkType::StartToStart | crate::model::LinkType::StartToFinish => {

@@ -12,7 +12,7 @@ use metroplan_server::metrics::Metrics;
 use metroplan_server::plans::Plans;
 use metroplan_server::service::Ctx;
 use metroplan_server::store::Db;
-use metroplan_server::{AppState, app, audit, notify, tokens};
+use metroplan_server::{AppState, accounts, app, audit, notify, tokens};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -42,6 +42,9 @@ pub struct ServeArgs {
     /// filing dates follow it. It then advances in real time.
     #[arg(long, env = "METROPLAN_NOW")]
     pub now: Option<jiff::Timestamp>,
+    /// Mark session cookies `Secure`: set it when users reach the server over HTTPS.
+    #[arg(long, env = "METROPLAN_SECURE_COOKIES")]
+    pub secure_cookies: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -53,19 +56,49 @@ pub struct DbArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum TokenCommand {
     /// Create a bearer token; it is printed once and stored hashed.
+    ///
+    /// With `--user`, the token acts as that person (their email, role and fund). Without
+    /// it, `--name` and `--role` make a service token (an integration, a script).
     Create {
-        /// Who uses it (a person or a service); recorded in the audit trail.
-        #[arg(long)]
-        name: String,
+        /// The person the token belongs to (their account's email).
+        #[arg(long, conflicts_with_all = ["name", "role", "fund", "email"])]
+        user: Option<String>,
+        /// Who uses a service token; recorded in the audit trail.
+        #[arg(long, required_unless_present = "user")]
+        name: Option<String>,
         /// applicant, instructor, reviewer, approver, finance or admin.
-        #[arg(long, value_parser = parse_role)]
-        role: RoleKind,
+        #[arg(long, value_parser = parse_role, required_unless_present = "user")]
+        role: Option<RoleKind>,
         /// Limit it to one fund.
         #[arg(long)]
         fund: Option<String>,
         /// Where notifications about an applicant's applications are sent.
         #[arg(long)]
         email: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCommand {
+    /// Create an account. The password is asked twice on a terminal, else read from the
+    /// first line of standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// applicant, instructor, reviewer, approver, finance or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: RoleKind,
+        /// The name shown on pages (default: the email).
+        #[arg(long)]
+        name: Option<String>,
+        /// Limit a staff account to one fund.
+        #[arg(long)]
+        fund: Option<String>,
+        /// An applicant's SIRET.
+        #[arg(long)]
+        siret: Option<String>,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -114,6 +147,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             config.documents = d;
         }
         config.smtp = args.smtp.clone();
+        config.secure_cookies = args.secure_cookies;
         config.mail_from = args.mail_from.clone();
         let metrics = Arc::new(Metrics::default());
         let state = AppState {
@@ -183,6 +217,7 @@ async fn shutdown() {
 
 pub fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     let TokenCommand::Create {
+        user,
         name,
         role,
         fund,
@@ -191,20 +226,80 @@ pub fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     } = cmd;
     runtime()?.block_on(async move {
         let db = Db::connect(&db.database).await?;
-        let secret = tokens::create(
-            &db,
-            &name,
-            role,
-            fund.as_deref(),
-            email.as_deref(),
-            &stamp(jiff::Timestamp::now()),
-        )
-        .await?;
+        let now = stamp(jiff::Timestamp::now());
+        let (secret, who, role, fund) = match user {
+            Some(email) => {
+                let u = accounts::find_by_email(&db, &email)
+                    .await?
+                    .with_context(|| format!("--user: no account for `{email}` (create it with `metroplan user create`)"))?;
+                let secret = tokens::create_for_user(&db, &u, &now).await?;
+                (secret, u.email, u.role, u.fund)
+            }
+            None => {
+                let (Some(name), Some(role)) = (name, role) else {
+                    anyhow::bail!("give --user, or --name and --role for a service token");
+                };
+                let secret =
+                    tokens::create(&db, &name, role, fund.as_deref(), email.as_deref(), &now)
+                        .await?;
+                (secret, name, role, fund)
+            }
+        };
         println!("{secret}");
         eprintln!(
-            "metroplan: token for `{name}` ({}{}) created; it is shown only now",
+            "metroplan: token for `{who}` ({}{}) created; it is shown only now",
             role.name(),
             fund.map(|f| format!(", fund {f}")).unwrap_or_default()
+        );
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Password again: ")?;
+        if first != again {
+            anyhow::bail!("the two passwords differ");
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+pub fn user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
+    let UserCommand::Create {
+        email,
+        role,
+        name,
+        fund,
+        siret,
+        db,
+    } = cmd;
+    let password = read_password()?;
+    runtime()?.block_on(async move {
+        let db = Db::connect(&db.database).await?;
+        let u = accounts::create_user(
+            &db,
+            accounts::NewUser {
+                email: &email,
+                name: name.as_deref().unwrap_or(&email),
+                role,
+                fund: fund.as_deref(),
+                siret: siret.as_deref(),
+                password: &password,
+            },
+            jiff::Timestamp::now(),
+        )
+        .await?;
+        eprintln!(
+            "metroplan: account `{}` ({}{}) created",
+            u.email,
+            u.role.name(),
+            u.fund.map(|f| format!(", fund {f}")).unwrap_or_default()
         );
         anyhow::Ok(ExitCode::SUCCESS)
     })

@@ -1,0 +1,458 @@
+//! People and their browser sessions: accounts with argon2id password hashes, sessions held
+//! in the database behind an HttpOnly cookie, a CSRF secret per session, and a throttle on
+//! failed sign-ins.
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use jiff::{SignedDuration, Timestamp};
+use metroplan_engine::model::RoleKind;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::clock::stamp;
+use crate::store::Db;
+use crate::tokens::{Principal, hash, random_hex};
+
+/// How long a browser stays signed in.
+pub const SESSION_LIFETIME: SignedDuration = SignedDuration::from_hours(12);
+/// Failed sign-ins allowed for one email within [`THROTTLE_WINDOW`] before it is locked.
+pub const MAX_FAILURES: i64 = 5;
+pub const THROTTLE_WINDOW: SignedDuration = SignedDuration::from_mins(15);
+pub const LOCK_DURATION: SignedDuration = SignedDuration::from_mins(15);
+/// ANSSI's recommendation for a password protecting a low-stakes account is at least 12
+/// characters with no composition rules; a longer passphrase is better.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("`{0}` is not an email address")]
+    InvalidEmail(String),
+    #[error("the password has fewer than {MIN_PASSWORD_CHARS} characters")]
+    WeakPassword,
+    #[error("`{0}` is not a SIRET number (14 digits)")]
+    InvalidSiret(String),
+    #[error("an account already exists for `{0}`")]
+    EmailTaken(String),
+    #[error("the name is empty")]
+    EmptyName,
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// A person who signs in.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: RoleKind,
+    /// Staff limited to one fund; `None` for all funds.
+    pub fund: Option<String>,
+    pub siret: Option<String>,
+    pub created_at: String,
+}
+
+impl User {
+    /// The identity workflows record: the email, unique and stable.
+    pub fn principal(&self) -> Principal {
+        Principal {
+            name: self.email.clone(),
+            role: self.role,
+            fund: self.fund.clone(),
+            email: Some(self.email.clone()),
+        }
+    }
+
+    fn from_row(r: &AnyRow) -> Result<Option<User>, sqlx::Error> {
+        let role: String = r.try_get("role")?;
+        let Some(role) = RoleKind::parse(&role) else {
+            return Ok(None);
+        };
+        Ok(Some(User {
+            id: r.try_get("id")?,
+            email: r.try_get("email")?,
+            name: r.try_get("name")?,
+            role,
+            fund: r.try_get("fund")?,
+            siret: r.try_get("siret")?,
+            created_at: r.try_get("created_at")?,
+        }))
+    }
+}
+
+const USER_COLUMNS: &str = "id, email, name, role, fund, siret, created_at";
+
+/// Emails are compared without case and surrounding spaces.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+        && email.len() <= 254
+}
+
+/// Hashes a password with argon2id (OWASP's defaults: 19 MiB, 2 passes). CPU-bound: call
+/// it from a blocking thread.
+pub fn hash_password(password: &str) -> Result<String, AccountError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AccountError::Hash(e.to_string()))
+}
+
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// What a new account holds.
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: RoleKind,
+    pub fund: Option<&'a str>,
+    pub siret: Option<&'a str>,
+    pub password: &'a str,
+}
+
+pub fn check_new_user(u: &NewUser<'_>) -> Result<(), AccountError> {
+    let email = normalize_email(u.email);
+    if !valid_email(&email) {
+        return Err(AccountError::InvalidEmail(u.email.to_string()));
+    }
+    if u.name.trim().is_empty() {
+        return Err(AccountError::EmptyName);
+    }
+    if u.password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AccountError::WeakPassword);
+    }
+    if let Some(s) = u.siret
+        && (s.len() != 14 || !s.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(AccountError::InvalidSiret(s.to_string()));
+    }
+    Ok(())
+}
+
+pub async fn create_user(db: &Db, u: NewUser<'_>, now: Timestamp) -> Result<User, AccountError> {
+    check_new_user(&u)?;
+    let email = normalize_email(u.email);
+    let password = u.password.to_string();
+    let phc = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AccountError::Hash(e.to_string()))??;
+    let user = User {
+        id: random_hex(8),
+        email: email.clone(),
+        name: u.name.trim().to_string(),
+        role: u.role,
+        fund: u.fund.map(str::to_string),
+        siret: u.siret.map(str::to_string),
+        created_at: stamp(now),
+    };
+    // The UNIQUE constraint decides between two registrations racing for one email.
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, email, name, role, fund, siret, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+    )
+    .bind(&user.id)
+    .bind(&user.email)
+    .bind(&user.name)
+    .bind(user.role.name())
+    .bind(&user.fund)
+    .bind(&user.siret)
+    .bind(&phc)
+    .bind(&user.created_at)
+    .execute(&db.pool)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(AccountError::EmailTaken(email));
+    }
+    Ok(user)
+}
+
+pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>, sqlx::Error> {
+    let r = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+    ))
+    .bind(normalize_email(email))
+    .fetch_optional(&db.pool)
+    .await?;
+    match r {
+        Some(r) => User::from_row(&r),
+        None => Ok(None),
+    }
+}
+
+pub async fn all_users(db: &Db) -> Result<Vec<User>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users ORDER BY role, email"
+    ))
+    .fetch_all(&db.pool)
+    .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        if let Some(u) = User::from_row(r)? {
+            out.push(u);
+        }
+    }
+    Ok(out)
+}
+
+/// Why a sign-in failed.
+#[derive(Debug)]
+pub enum SignIn {
+    Ok(User),
+    /// Wrong email or password: the two are not told apart.
+    Refused,
+    /// Too many failures: locked until then.
+    Locked(Timestamp),
+}
+
+fn parse_ts(s: &str) -> Option<Timestamp> {
+    s.parse().ok()
+}
+
+/// Checks a password, counting failures per email; the hash is verified even for an
+/// unknown email so that timing does not tell which emails have accounts.
+pub async fn sign_in(
+    db: &Db,
+    email: &str,
+    password: &str,
+    now: Timestamp,
+) -> Result<SignIn, AccountError> {
+    let email = normalize_email(email);
+    let throttle =
+        sqlx::query("SELECT failures, first_at, locked_until FROM login_failures WHERE email = $1")
+            .bind(&email)
+            .fetch_optional(&db.pool)
+            .await?;
+    if let Some(r) = &throttle {
+        let until: Option<String> = r.try_get("locked_until")?;
+        if let Some(until) = until.as_deref().and_then(parse_ts)
+            && until > now
+        {
+            return Ok(SignIn::Locked(until));
+        }
+    }
+    let row = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"
+    ))
+    .bind(&email)
+    .fetch_optional(&db.pool)
+    .await?;
+    let (user, phc) = match &row {
+        Some(r) => (User::from_row(r)?, r.try_get::<String, _>("password_hash")?),
+        None => (None, dummy_hash().to_string()),
+    };
+    let password = password.to_string();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .unwrap_or(false);
+    match user {
+        Some(u) if ok => {
+            sqlx::query("DELETE FROM login_failures WHERE email = $1")
+                .bind(&email)
+                .execute(&db.pool)
+                .await?;
+            Ok(SignIn::Ok(u))
+        }
+        _ => {
+            record_failure(db, &email, throttle.as_ref(), now).await?;
+            Ok(SignIn::Refused)
+        }
+    }
+}
+
+/// The hash of a random password, verified against when the email is unknown.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&random_hex(16)).unwrap_or_default())
+}
+
+async fn record_failure(
+    db: &Db,
+    email: &str,
+    previous: Option<&AnyRow>,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    let (failures, first) = match previous {
+        Some(r) => {
+            let first: String = r.try_get("first_at")?;
+            let n: i64 = r.try_get("failures")?;
+            match parse_ts(&first) {
+                Some(f) if now.duration_since(f) < THROTTLE_WINDOW => (n + 1, first),
+                _ => (1, stamp(now)),
+            }
+        }
+        None => (1, stamp(now)),
+    };
+    let locked = (failures >= MAX_FAILURES).then(|| {
+        stamp(
+            now.checked_add(LOCK_DURATION)
+                .expect("fifteen minutes from now is a valid instant"),
+        )
+    });
+    sqlx::query(
+        "INSERT INTO login_failures (email, failures, first_at, locked_until) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO UPDATE SET failures = excluded.failures, first_at = excluded.first_at, locked_until = excluded.locked_until",
+    )
+    .bind(email)
+    .bind(if locked.is_some() { 0 } else { failures })
+    .bind(&first)
+    .bind(locked)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// A signed-in browser.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub csrf: String,
+}
+
+/// Opens a session; returns the cookie's secret (only its hash is stored) and the session.
+pub async fn open_session(
+    db: &Db,
+    user: User,
+    now: Timestamp,
+) -> Result<(String, Session), sqlx::Error> {
+    let secret = random_hex(32);
+    let csrf = random_hex(16);
+    let expires = now
+        .checked_add(SESSION_LIFETIME)
+        .expect("twelve hours from now is a valid instant");
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(hash(&secret))
+    .bind(&user.id)
+    .bind(&csrf)
+    .bind(stamp(now))
+    .bind(stamp(expires))
+    .execute(&db.pool)
+    .await?;
+    Ok((secret, Session { user, csrf }))
+}
+
+pub async fn session(
+    db: &Db,
+    secret: &str,
+    now: Timestamp,
+) -> Result<Option<Session>, sqlx::Error> {
+    let r = sqlx::query(
+        "SELECT u.id, u.email, u.name, u.role, u.fund, u.siret, u.created_at, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+    )
+    .bind(hash(secret))
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(r) = r else { return Ok(None) };
+    let expires: String = r.try_get("expires_at")?;
+    if parse_ts(&expires).is_none_or(|e| e <= now) {
+        return Ok(None);
+    }
+    let Some(user) = User::from_row(&r)? else {
+        return Ok(None);
+    };
+    Ok(Some(Session {
+        user,
+        csrf: r.try_get("csrf")?,
+    }))
+}
+
+pub async fn close_session(db: &Db, secret: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(hash(secret))
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// A token that belongs to a user, listed for the administrators.
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub name: String,
+    pub role: String,
+    pub fund: Option<String>,
+    pub user: Option<String>,
+    pub created_at: String,
+}
+
+pub async fn all_tokens(db: &Db) -> Result<Vec<TokenInfo>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT t.name, t.role, t.fund, u.email, t.created_at FROM tokens t LEFT JOIN users u ON u.id = t.user_id ORDER BY t.created_at, t.name",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TokenInfo {
+                name: r.try_get("name")?,
+                role: r.try_get("role")?,
+                fund: r.try_get("fund")?,
+                user: r.try_get("email")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_is_a_valid_argon2id_hash() {
+        assert!(PasswordHash::new(dummy_hash()).is_ok());
+        assert!(!verify_password("anything", dummy_hash()));
+    }
+
+    #[test]
+    fn a_password_verifies_against_its_hash_only() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("correct horse batterz", &h));
+    }
+
+    #[test]
+    fn new_accounts_are_checked() {
+        let ok = NewUser {
+            email: " Asso@Example.org ",
+            name: "Asso",
+            role: RoleKind::Applicant,
+            fund: None,
+            siret: Some("12345678901234"),
+            password: "une phrase de passe",
+        };
+        assert!(check_new_user(&ok).is_ok());
+        assert_eq!(normalize_email(ok.email), "asso@example.org");
+        let bad = |f: fn(&mut NewUser<'static>)| {
+            let mut u = ok.clone();
+            f(&mut u);
+            check_new_user(&u).unwrap_err().to_string()
+        };
+        assert!(bad(|u| u.email = "pas-un-email").contains("email"));
+        assert!(bad(|u| u.password = "court").contains("12"));
+        assert!(bad(|u| u.siret = Some("1234")).contains("SIRET"));
+        assert!(bad(|u| u.name = "  ").contains("name"));
+    }
+}

@@ -1,0 +1,220 @@
+//! Administration: accounts, API tokens, and the plans the server loaded.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::{Markup, html};
+use metroplan_engine::model::RoleKind;
+
+use super::layout::{alert_error, alert_ok, csrf, instant, role_fr, shell};
+use super::{CSRF_FIELD, PageError, Viewer, WebForm, field};
+use crate::accounts::{self, AccountError, MIN_PASSWORD_CHARS, NewUser};
+use crate::clock::stamp;
+use crate::http::AppState;
+
+async fn render(
+    s: &AppState,
+    v: &Viewer,
+    ok: Option<Markup>,
+    error: Option<&str>,
+) -> Result<Markup, PageError> {
+    let users = accounts::all_users(&s.ctx.db).await?;
+    let tokens = accounts::all_tokens(&s.ctx.db).await?;
+    let plans = &s.ctx.plans;
+    Ok(shell(
+        v,
+        "Administration",
+        html! {
+            @if let Some(m) = ok { (m) }
+            @if let Some(e) = error { (alert_error(e)) }
+            section aria-labelledby="plans-titre" {
+                h2 id="plans-titre" { "Plans chargés" }
+                p {
+                    "Lus au démarrage"
+                    @if let Some(t) = plans.loaded_at { " (" (instant(&stamp(t))) ")" }
+                    ". Pour prendre en compte une modification, vérifiez le plan (" code { "metroplan check" } ") puis redémarrez le serveur."
+                }
+                div.table-scroll {
+                    table {
+                        caption.visually-hidden { "Plans chargés" }
+                        thead { tr { th scope="col" { "Plan" } th scope="col" { "Répertoire" } th scope="col" { "Actions" } th scope="col" { "Fonds" } } }
+                        tbody {
+                            @for p in plans.by_id.values() {
+                                tr {
+                                    th scope="row" { a href={"/plans/" (p.plan.id)} { (p.plan.title) } }
+                                    td { code { (p.dir.display().to_string()) } }
+                                    td.nombre { (p.plan.actions.len()) }
+                                    td.nombre { (p.plan.funds.len()) }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if !plans.refused.is_empty() {
+                    (alert_error(&format!("Plans refusés car ils comportent des erreurs : {}.", plans.refused.join(", "))))
+                }
+            }
+            section aria-labelledby="comptes-titre" {
+                h2 id="comptes-titre" { "Comptes" }
+                div.table-scroll {
+                    table {
+                        caption.visually-hidden { "Comptes" }
+                        thead { tr { th scope="col" { "Nom" } th scope="col" { "Adresse" } th scope="col" { "Profil" } th scope="col" { "Fonds" } th scope="col" { "SIRET" } th scope="col" { "Créé" } } }
+                        tbody {
+                            @for u in &users {
+                                tr {
+                                    th scope="row" { (u.name) }
+                                    td { (u.email) }
+                                    td { (role_fr(u.role)) }
+                                    td { (u.fund.clone().unwrap_or_else(|| "tous".into())) }
+                                    td { (u.siret.clone().unwrap_or_default()) }
+                                    td { (instant(&u.created_at)) }
+                                }
+                            }
+                        }
+                    }
+                }
+                h3 { "Créer un compte" }
+                form.formulaire method="post" action="/admin/utilisateurs" {
+                    (csrf(v))
+                    div.champ { label for="u-name" { "Nom" } input id="u-name" name="name" type="text" required; }
+                    div.champ { label for="u-email" { "Adresse électronique" } input id="u-email" name="email" type="email" required; }
+                    div.champ {
+                        label for="u-role" { "Profil" }
+                        select id="u-role" name="role" required {
+                            @for r in RoleKind::ALL { option value=(r.name()) { (role_fr(r)) } }
+                        }
+                    }
+                    div.champ {
+                        label for="u-fund" { "Limiter à un fonds (facultatif)" }
+                        select id="u-fund" name="fund" {
+                            option value="" { "Tous les fonds" }
+                            @for p in plans.by_id.values() { @for f in &p.plan.funds { option value=(f.id) { (f.title) } } }
+                        }
+                    }
+                    div.champ {
+                        label for="u-password" { "Mot de passe initial" }
+                        p.aide id="u-password-aide" { "Au moins " (MIN_PASSWORD_CHARS) " caractères, à transmettre par un autre canal." }
+                        input id="u-password" name="password" type="password" autocomplete="new-password" minlength=(MIN_PASSWORD_CHARS) aria-describedby="u-password-aide" required;
+                    }
+                    button type="submit" { "Créer le compte" }
+                }
+            }
+            section aria-labelledby="jetons-titre" {
+                h2 id="jetons-titre" { "Jetons d'API" }
+                div.table-scroll {
+                    table {
+                        caption.visually-hidden { "Jetons d'API" }
+                        thead { tr { th scope="col" { "Nom" } th scope="col" { "Compte" } th scope="col" { "Profil" } th scope="col" { "Fonds" } th scope="col" { "Créé" } } }
+                        tbody {
+                            @for t in &tokens {
+                                tr {
+                                    th scope="row" { (t.name) }
+                                    td { (t.user.clone().unwrap_or_else(|| "jeton de service".into())) }
+                                    td { (RoleKind::parse(&t.role).map(role_fr).unwrap_or("?")) }
+                                    td { (t.fund.clone().unwrap_or_else(|| "tous".into())) }
+                                    td { (instant(&t.created_at)) }
+                                }
+                            }
+                        }
+                    }
+                }
+                h3 { "Créer un jeton pour un compte" }
+                form.formulaire method="post" action="/admin/jetons" {
+                    (csrf(v))
+                    div.champ {
+                        label for="t-user" { "Compte" }
+                        select id="t-user" name="email" required {
+                            @for u in &users { option value=(u.email) { (u.name) " (" (u.email) ")" } }
+                        }
+                    }
+                    button type="submit" { "Créer le jeton" }
+                }
+            }
+        },
+    ))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn page(State(s): State<AppState>, v: Viewer) -> Result<Response, PageError> {
+    v.require(&[RoleKind::Admin])?;
+    Ok(v.ok(render(&s, &v, None, None).await?))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn create_user(
+    State(s): State<AppState>,
+    v: Viewer,
+    WebForm(f): WebForm,
+) -> Result<Response, PageError> {
+    let admin = v.require(&[RoleKind::Admin])?;
+    v.check_csrf(field(&f, CSRF_FIELD))?;
+    let role = field(&f, "role")
+        .and_then(RoleKind::parse)
+        .ok_or_else(|| PageError::bad_form("Choisissez un profil."))?;
+    let fund = field(&f, "fund").filter(|x| !x.is_empty());
+    let created = accounts::create_user(
+        &s.ctx.db,
+        NewUser {
+            email: field(&f, "email").unwrap_or(""),
+            name: field(&f, "name").unwrap_or(""),
+            role,
+            fund,
+            siret: None,
+            password: field(&f, "password").unwrap_or(""),
+        },
+        s.ctx.clock.now(),
+    )
+    .await;
+    match created {
+        Ok(u) => {
+            tracing::info!(by = %admin.name, email = %u.email, role = u.role.name(), "account created");
+            let ok = alert_ok(&format!("Compte {} créé.", u.email));
+            Ok(v.ok(render(&s, &v, Some(ok), None).await?))
+        }
+        Err(AccountError::Db(e)) => Err(e.into()),
+        Err(e) => {
+            let msg = match e {
+                AccountError::InvalidEmail(_) => "Adresse électronique invalide.".to_string(),
+                AccountError::WeakPassword => {
+                    format!("Le mot de passe doit compter au moins {MIN_PASSWORD_CHARS} caractères.")
+                }
+                AccountError::EmailTaken(_) => "Un compte existe déjà pour cette adresse.".into(),
+                AccountError::EmptyName => "Indiquez le nom.".into(),
+                other => format!("Le compte n'a pas pu être créé : {other}"),
+            };
+            Ok(v.page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(&s, &v, None, Some(&msg)).await?,
+            ))
+        }
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn create_token(
+    State(s): State<AppState>,
+    v: Viewer,
+    WebForm(f): WebForm,
+) -> Result<Response, PageError> {
+    let admin = v.require(&[RoleKind::Admin])?;
+    v.check_csrf(field(&f, CSRF_FIELD))?;
+    let email = field(&f, "email").unwrap_or("");
+    let Some(user) = accounts::find_by_email(&s.ctx.db, email).await? else {
+        return Ok(v.page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(&s, &v, None, Some("Ce compte n'existe pas.")).await?,
+        ));
+    };
+    let secret = crate::tokens::create_for_user(&s.ctx.db, &user, &stamp(s.ctx.clock.now()))
+        .await
+        .map_err(|e| PageError::from(crate::http::Error::Internal(e)))?;
+    tracing::info!(by = %admin.name, user = %user.email, "token created");
+    let ok = html! {
+        div.alert.ok role="status" {
+            p { "Jeton créé pour " (user.email) ". Copiez-le maintenant : il ne sera plus affiché." }
+            p { code.secret { (secret) } }
+        }
+    };
+    Ok(v.ok(render(&s, &v, Some(ok), None).await?))
+}

@@ -1,0 +1,600 @@
+//! An application's page, for its applicant and for staff: its data, eligibility result
+//! and explanation, pieces, opinions, history, and the workflow actions the viewer may take
+//! as forms carrying the version they were shown (a stale page gets a clear message).
+
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use metroplan_engine::model::{Assessment, Fund, RoleKind, Transition, Workflow};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::applicant::{check_pieces, label_of, read_multipart};
+use super::layout::{alert_error, alert_ok, csrf, euros_str, explanation, instant, role_fr, shell, state_badge};
+use super::public::served;
+use super::{CSRF_FIELD, PageError, Viewer, WebForm, field, form};
+use crate::http::AppState;
+use crate::http::error::Error;
+use crate::service::{ActionBody, ApplicationView};
+use crate::tokens::Principal;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Flash {
+    pub fait: Option<String>,
+}
+
+pub fn version_of(f: &[(String, String)]) -> Result<i64, PageError> {
+    field(f, "version")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| PageError::bad_form("Le formulaire ne porte pas la version du dossier."))
+}
+
+#[tracing::instrument(skip(s, v))]
+pub async fn application(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<Flash>,
+) -> Result<Response, PageError> {
+    let who = v.require(&[
+        RoleKind::Applicant,
+        RoleKind::Instructor,
+        RoleKind::Reviewer,
+        RoleKind::Approver,
+        RoleKind::Finance,
+        RoleKind::Admin,
+    ])?;
+    let view = s.ctx.get(&who, &id).await?;
+    let flash = q.fait.as_deref().map(|a| done_fr(&s, &view, a));
+    let body = render(&s, &v, &who, view, flash.as_deref(), None).await?;
+    Ok(v.ok(body))
+}
+
+/// The page again, with why the action was refused.
+pub async fn page_with_error(
+    s: &AppState,
+    v: &Viewer,
+    who: &Principal,
+    id: &str,
+    status: StatusCode,
+    message: &str,
+) -> Result<Response, PageError> {
+    let view = s.ctx.get(who, id).await?;
+    let body = render(s, v, who, view, None, Some(message)).await?;
+    Ok(v.page(status, body))
+}
+
+fn workflow<'a>(s: &'a AppState, view: &ApplicationView) -> Option<(&'a Fund, &'a Workflow)> {
+    let p = s.ctx.plans.get(&view.plan)?;
+    let f = p.plan.fund(&view.fund)?;
+    let wf = p.plan.workflow(f.workflow.as_str())?;
+    Some((f, wf))
+}
+
+fn done_fr(s: &AppState, view: &ApplicationView, action: &str) -> String {
+    if action == "enregistre" {
+        return "Dossier enregistré.".into();
+    }
+    if action == "pieces" {
+        return "Pièces enregistrées.".into();
+    }
+    let label = workflow(s, view)
+        .and_then(|(_, wf)| wf.transitions.iter().find(|t| t.id.as_str() == action))
+        .map_or_else(|| action.to_string(), |t| t.label.clone());
+    format!("« {label} » : c'est fait. Le dossier est maintenant : {}.", view.state_label)
+}
+
+async fn render(
+    s: &AppState,
+    v: &Viewer,
+    who: &Principal,
+    view: ApplicationView,
+    flash: Option<&str>,
+    error: Option<&str>,
+) -> Result<Markup, PageError> {
+    let p = served(s, &view.plan)?;
+    let (fund, wf) = {
+        let f = p.plan.fund(&view.fund).ok_or_else(PageError::not_found)?;
+        let wf = p
+            .plan
+            .workflow(f.workflow.as_str())
+            .ok_or_else(PageError::not_found)?;
+        (f, wf)
+    };
+    let applicant = who.role == RoleKind::Applicant;
+    let draft = view.state == wf.initial.as_str();
+    let incomplete = view.actions.iter().any(|a| a == "completer");
+    let preview = if draft && applicant {
+        Some(s.ctx.preview(who, &view.id).await)
+    } else {
+        None
+    };
+    let explanation_v = if draft {
+        None
+    } else {
+        s.ctx.explanation(who, &view.id).await.ok()
+    };
+    let events = s.ctx.events(who, &view.id).await?;
+    let opinions = if applicant {
+        Vec::new()
+    } else {
+        s.ctx.opinions(who, &view.id).await?
+    };
+    let summary = form::summary(&p.plan, fund, &view.data);
+    let have: Vec<String> = view.documents.iter().map(|d| d.kind.clone()).collect();
+    let title = view
+        .title
+        .clone()
+        .unwrap_or_else(|| "Dossier sans titre".into());
+    let transitions: Vec<&Transition> = view
+        .actions
+        .iter()
+        .filter_map(|a| wf.transitions.iter().find(|t| t.id.as_str() == a))
+        .collect();
+    let missing: Vec<String> = explanation_v
+        .as_ref()
+        .and_then(|x| x.get("evaluation"))
+        .and_then(|e| e.get("missing"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(|m| label_of(fund, m.strip_prefix("documents.").map_or(m, |d| d)).to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(shell(
+        v,
+        &title,
+        html! {
+            @if let Some(m) = flash { (alert_ok(m)) }
+            @if let Some(e) = error { (alert_error(e)) }
+            dl.fiche {
+                dt { "État" } dd { (state_badge(&view.state, &view.state_label)) }
+                dt { "Fonds" } dd { a href={"/plans/" (view.plan) "/fonds/" (view.fund)} { (fund.title) } }
+                @if let Some(n) = &view.applicant_name { dt { "Porteur" } dd { (n) @if let Some(k) = &view.applicant { " (SIRET " (k) ")" } } }
+                @if let Some(c) = view.call { dt { "Appel à projets" } dd { (c) } }
+                @if let Some(r) = &view.requested { dt { "Montant demandé" } dd { (euros_str(r)) } }
+                @if let Some(a) = &view.awarded { dt { "Montant attribué" } dd { (euros_str(a)) } }
+                @if view.paid != "0" && view.paid != "0.00" { dt { "Versé" } dd { (euros_str(&view.paid)) } }
+                @if let Some(d) = &view.filed_on { dt { "Déposé le" } dd { (d) } }
+                @if let Some(d) = &view.deadline { dt { "À compléter avant le" } dd { strong { (d) } } }
+                @if let Some(d) = &view.decided_on { dt { "Décidé le" } dd { (d) } }
+                dt { "Version" } dd { (view.version) }
+            }
+            @if let Some(pv) = &preview {
+                section.apercu aria-labelledby="apercu-titre" {
+                    h2 id="apercu-titre" { "Aperçu de l'éligibilité" }
+                    p { "Résultat que donnerait le contrôle automatique si vous déposiez le dossier aujourd'hui, avec les pièces déjà fournies. Rien n'est encore déposé." }
+                    @match pv {
+                        Ok(x) => {
+                            @let outcome = x.get("evaluation").and_then(|e| e.get("outcome")).and_then(Value::as_str).unwrap_or("");
+                            p.resultat { "Résultat : " strong class={"issue-" (outcome)} { (super::layout::outcome_fr(outcome)) } }
+                            (explanation(x.get("text").and_then(Value::as_str).unwrap_or("")))
+                        }
+                        Err(e) => { (alert_error(&super::layout::refusal_fr(e).1)) }
+                    }
+                }
+            }
+            @if incomplete && applicant && !missing.is_empty() {
+                section {
+                    h2 { "Ce qui manque" }
+                    ul { @for m in &missing { li { (m) } } }
+                    @if let Some(d) = &view.deadline { p { "Complétez le dossier au plus tard le " strong { (d) } "." } }
+                }
+            }
+            @if applicant && (draft || incomplete) {
+                section {
+                    h2 { "Pièces jointes" }
+                    form.formulaire method="post" enctype="multipart/form-data" action={"/dossiers/" (view.id) "/pieces"} {
+                        (csrf(v))
+                        input type="hidden" name="version" value=(view.version);
+                        (form::pieces(fund, &have))
+                        button type="submit" { "Envoyer les pièces" }
+                    }
+                }
+            }
+            @if !transitions.is_empty() {
+                section.actions aria-labelledby="actions-titre" {
+                    h2 id="actions-titre" { "Actions possibles" }
+                    @for t in &transitions {
+                        (action_form(v, fund, &view, t))
+                    }
+                }
+            }
+            @if let Some(x) = &explanation_v {
+                section aria-labelledby="explication-titre" {
+                    h2 id="explication-titre" { "Contrôle d'éligibilité et explication" }
+                    p { "Explication due au demandeur (article R311-3-1-2 du code des relations entre le public et l'administration)." }
+                    (explanation(x.get("text").and_then(Value::as_str).unwrap_or("")))
+                }
+            }
+            section aria-labelledby="donnees-titre" {
+                h2 id="donnees-titre" { "Données du dossier" }
+                dl.fiche {
+                    @for (l, val) in &summary { dt { (l) } dd { (val) } }
+                }
+                @if applicant && draft {
+                    details {
+                        summary { "Modifier le dossier" }
+                        form.formulaire method="post" action={"/dossiers/" (view.id) "/modifier"} {
+                            (csrf(v))
+                            input type="hidden" name="version" value=(view.version);
+                            (form::fields(&p.plan, fund, &view.data, &[], &[]))
+                            button type="submit" { "Enregistrer les modifications" }
+                        }
+                    }
+                }
+            }
+            section aria-labelledby="pieces-titre" {
+                h2 id="pieces-titre" { "Pièces fournies" }
+                @if view.documents.is_empty() { p { "Aucune pièce." } }
+                ul {
+                    @for d in &view.documents {
+                        li {
+                            a href={"/dossiers/" (view.id) "/pieces/" (d.kind)} { (label_of(fund, &format!("piece.{}", d.kind))) }
+                            " (" (d.media_type) ", " (d.size / 1024 + 1) " Ko)"
+                        }
+                    }
+                }
+            }
+            @if !applicant {
+                section aria-labelledby="avis-titre" {
+                    h2 id="avis-titre" { "Avis du comité et déclarations d'intérêts" }
+                    @if opinions.is_empty() { p { "Aucun avis pour l'instant." } } @else {
+                        div.table-scroll {
+                            table {
+                                caption.visually-hidden { "Avis du comité" }
+                                thead { tr {
+                                    th scope="col" { "Membre" }
+                                    th scope="col" { "Lien d'intérêt déclaré" }
+                                    th scope="col" { "Avis" }
+                                    th scope="col" { "Notes" }
+                                    th scope="col" { "Date" }
+                                } }
+                                tbody {
+                                    @for o in &opinions {
+                                        tr {
+                                            th scope="row" { (o.reviewer) }
+                                            td { "non" }
+                                            td { (o.opinion) }
+                                            td { (scores_fr(fund, &o.scores)) }
+                                            td { (instant(&o.created_at)) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section aria-labelledby="historique-titre" {
+                h2 id="historique-titre" { "Historique" }
+                ol.historique {
+                    @for e in &events {
+                        li {
+                            time { (instant(&e.at)) }
+                            " · "
+                            (event_fr(wf, &e.action))
+                            @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { " : " (state_label(wf, a)) " → " (state_label(wf, b)) } }
+                            " · "
+                            (actor_fr(who, &e.actor, &e.role))
+                            @if let Some(r) = &e.reason { " · motif : " (r) }
+                        }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+fn state_label(wf: &Workflow, id: &str) -> String {
+    wf.states
+        .iter()
+        .find(|s| s.id.as_str() == id)
+        .map_or_else(|| id.to_string(), |s| s.label.clone())
+}
+
+fn event_fr(wf: &Workflow, action: &str) -> String {
+    match action {
+        "create" => "Création du dossier".into(),
+        "edit-draft" => "Modification du brouillon".into(),
+        "upload" | "document" => "Pièce jointe".into(),
+        "eligibility-check" => "Contrôle automatique d'éligibilité".into(),
+        other => wf
+            .transitions
+            .iter()
+            .find(|t| t.id.as_str() == other)
+            .map_or_else(|| other.to_string(), |t| t.label.clone()),
+    }
+}
+
+/// Staff see who acted; applicants see the role (staff names are not theirs to know).
+fn actor_fr(who: &Principal, actor: &str, role: &str) -> String {
+    let role_label = RoleKind::parse(role).map_or_else(
+        || {
+            if role == "system" {
+                "traitement automatique".to_string()
+            } else {
+                role.to_string()
+            }
+        },
+        |r| role_fr(r).to_string(),
+    );
+    if who.role == RoleKind::Applicant || role == "system" {
+        role_label
+    } else {
+        format!("{actor} ({role_label})")
+    }
+}
+
+fn scores_fr(fund: &Fund, scores: &Value) -> String {
+    let Some(m) = scores.as_object() else {
+        return String::new();
+    };
+    m.iter()
+        .map(|(k, v)| {
+            let label = fund
+                .grid
+                .as_ref()
+                .and_then(|g| g.criteria.iter().find(|c| c.id.as_str() == k))
+                .map_or(k.as_str(), |c| c.label.as_str());
+            format!("{label} : {v}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ; ")
+}
+
+fn has_guard(t: &Transition, g: &str) -> bool {
+    t.guards.iter().any(|x| x.as_str() == g)
+}
+
+/// The form for one transition, with the inputs its guards read.
+fn action_form(
+    v: &Viewer,
+    fund: &Fund,
+    view: &ApplicationView,
+    t: &Transition,
+) -> Markup {
+    let id = t.id.as_str();
+    let opinion = has_guard(t, "conflict-declared");
+    let amount = has_guard(t, "amount-within-request") || has_guard(t, "within-envelope");
+    let reason = has_guard(t, "reason-given");
+    let signed = has_guard(t, "agreement-signed");
+    let reviewer_criteria: Vec<_> = fund
+        .grid
+        .as_ref()
+        .map(|g| {
+            g.criteria
+                .iter()
+                .filter(|c| c.assessed == Assessment::Reviewer)
+                .collect()
+        })
+        .unwrap_or_default();
+    html! {
+        form.action method="post" action={"/dossiers/" (view.id) "/actions/" (id)} {
+            (csrf(v))
+            input type="hidden" name="version" value=(view.version);
+            h3 { (t.label) }
+            @if let Some(r) = &t.reference { p.aide { (r) } }
+            @if opinion {
+                fieldset.champ.groupe {
+                    legend { "Avez-vous un lien d'intérêt avec le porteur ?" }
+                    div.options.en-ligne {
+                        label { input type="radio" name="lien" value="non" required; " Non" }
+                        label { input type="radio" name="lien" value="oui"; " Oui" }
+                    }
+                }
+                div.champ {
+                    label for={"avis-" (id)} { "Avis" }
+                    textarea id={"avis-" (id)} name="avis" rows="4" required {}
+                }
+                @for c in &reviewer_criteria {
+                    div.champ {
+                        label for={"note-" (id) "-" (c.id)} { (c.label) " (points)" }
+                        input id={"note-" (id) "-" (c.id)} name={"note." (c.id)} type="number" min="0" step="1" required;
+                    }
+                }
+            }
+            @if amount {
+                div.champ {
+                    label for={"montant-" (id)} { "Montant (€)" }
+                    @if let Some(r) = &view.requested { p.aide id={"montant-" (id) "-aide"} { "Demandé : " (euros_str(r)) "." } }
+                    input id={"montant-" (id)} name="montant" type="text" inputmode="decimal" pattern="[0-9]+([.,][0-9]{1,2})?" required value=(view.requested.clone().unwrap_or_default());
+                }
+            }
+            @if signed {
+                div.champ {
+                    label for={"signature-" (id)} { "Date de signature" }
+                    input id={"signature-" (id)} name="signature" type="date" required;
+                }
+            }
+            @if reason {
+                div.champ {
+                    label for={"motif-" (id)} { "Motif" }
+                    textarea id={"motif-" (id)} name="motif" rows="3" required {}
+                }
+            }
+            button type="submit" { (t.label) }
+        }
+    }
+}
+
+/// The action's body from the posted form.
+fn body_from(f: &[(String, String)]) -> Result<ActionBody, String> {
+    let mut b = ActionBody::default();
+    if let Some(m) = field(f, "montant").filter(|m| !m.trim().is_empty()) {
+        let norm = m
+            .replace([' ', '\u{a0}', '\u{202f}', '€'], "")
+            .replace(',', ".");
+        b.amount = Some(
+            norm.parse::<Decimal>()
+                .map_err(|_| "Indiquez un montant en euros, par exemple 1200 ou 1200,50.".to_string())?,
+        );
+    }
+    b.reason = field(f, "motif")
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    b.linked = match field(f, "lien") {
+        Some("oui") => Some(true),
+        Some("non") => Some(false),
+        _ => None,
+    };
+    b.opinion = field(f, "avis").map(str::to_string);
+    let scores: std::collections::BTreeMap<String, u32> = f
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("note.")?.to_string(), v)))
+        .map(|(k, v)| {
+            v.trim()
+                .parse::<u32>()
+                .map(|n| (k, n))
+                .map_err(|_| "Une note est un nombre entier de points.".to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    if !scores.is_empty() {
+        b.scores = Some(scores);
+    }
+    if let Some(d) = field(f, "signature").filter(|d| !d.is_empty()) {
+        b.signed_on = Some(
+            d.parse()
+                .map_err(|_| "Indiquez la date de signature (AAAA-MM-JJ).".to_string())?,
+        );
+    }
+    Ok(b)
+}
+
+#[tracing::instrument(skip(s, v, f))]
+pub async fn act(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path((id, action)): Path<(String, String)>,
+    WebForm(f): WebForm,
+) -> Result<Response, PageError> {
+    let who = v.require(&[
+        RoleKind::Applicant,
+        RoleKind::Instructor,
+        RoleKind::Reviewer,
+        RoleKind::Approver,
+        RoleKind::Finance,
+        RoleKind::Admin,
+    ])?;
+    v.check_csrf(field(&f, CSRF_FIELD))?;
+    let version = version_of(&f)?;
+    take_action(&s, &v, &who, &id, &action, version, &f).await
+}
+
+/// Takes the action; success goes back to the page (post/redirect/get), a refusal shows the
+/// page again with the reason.
+pub async fn take_action(
+    s: &AppState,
+    v: &Viewer,
+    who: &Principal,
+    id: &str,
+    action: &str,
+    version: i64,
+    f: &[(String, String)],
+) -> Result<Response, PageError> {
+    let body = match body_from(f) {
+        Ok(b) => b,
+        Err(m) => {
+            return page_with_error(s, v, who, id, StatusCode::UNPROCESSABLE_ENTITY, &m).await;
+        }
+    };
+    match s.ctx.act(who, id, action, body, Some(version), None).await {
+        Ok(_) => Ok(Redirect::to(&format!("/dossiers/{id}?fait={action}")).into_response()),
+        Err(e @ (Error::NotFound(_) | Error::Internal(_))) => Err(e.into()),
+        Err(e) => {
+            let (status, msg) = super::layout::refusal_fr(&e);
+            tracing::info!(application = %id, action, %status, "action refused");
+            page_with_error(s, v, who, id, status, &msg).await
+        }
+    }
+}
+
+#[tracing::instrument(skip(s, v, mp))]
+pub async fn pieces(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<String>,
+    mp: Multipart,
+) -> Result<Response, PageError> {
+    let who = v.require(&[RoleKind::Applicant])?;
+    let (posted, files) = read_multipart(mp, s.config.upload_limit).await?;
+    v.check_csrf(field(&posted, CSRF_FIELD))?;
+    let view = s.ctx.get(&who, &id).await?;
+    let p = served(&s, &view.plan)?;
+    let fund = p.plan.fund(&view.fund).ok_or_else(PageError::not_found)?;
+    let bad = check_pieces(fund, &files);
+    if !bad.is_empty() {
+        let msg = bad
+            .iter()
+            .map(|(k, m)| format!("{} : {m}", label_of(fund, k)))
+            .collect::<Vec<_>>()
+            .join(" ; ");
+        return page_with_error(&s, &v, &who, &id, StatusCode::UNPROCESSABLE_ENTITY, &msg).await;
+    }
+    if files.is_empty() {
+        return page_with_error(
+            &s,
+            &v,
+            &who,
+            &id,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Choisissez au moins un fichier.",
+        )
+        .await;
+    }
+    for (kind, bytes, name) in files {
+        if let Err(e) = s
+            .ctx
+            .upload(&who, &id, &kind, &bytes, name, &s.config.documents, None)
+            .await
+        {
+            let (status, msg) = super::layout::refusal_fr(&e);
+            return page_with_error(&s, &v, &who, &id, status, &msg).await;
+        }
+    }
+    Ok(Redirect::to(&format!("/dossiers/{id}?fait=pieces")).into_response())
+}
+
+#[tracing::instrument(skip(s, v))]
+pub async fn download(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path((id, kind)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let who = v.require(&[
+        RoleKind::Applicant,
+        RoleKind::Instructor,
+        RoleKind::Reviewer,
+        RoleKind::Approver,
+        RoleKind::Finance,
+        RoleKind::Admin,
+    ])?;
+    let (sha, media, name) = s.ctx.document(&who, &id, &kind).await?;
+    let path = crate::documents::path_of(&s.config.documents, &sha);
+    let bytes = tokio::fs::read(&path).await.map_err(|e| {
+        PageError::from(Error::Internal(anyhow::anyhow!(
+            "piece {kind} of {id}: {}: {e}",
+            path.display()
+        )))
+    })?;
+    let file = name
+        .unwrap_or_else(|| format!("{kind}.bin"))
+        .replace(['"', '\\', '\r', '\n'], "_");
+    let mut res = bytes.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&media).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", file.escape_default())) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}

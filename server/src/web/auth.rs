@@ -1,0 +1,266 @@
+//! Signing in and out, and applicants' registration.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use metroplan_engine::model::RoleKind;
+use serde::Deserialize;
+
+use super::layout::{alert_error, csrf, shell};
+use super::{CSRF_FIELD, PageError, SESSION_COOKIE, Viewer, WebForm, cookie, field};
+use crate::accounts::{self, AccountError, MIN_PASSWORD_CHARS, NewUser, SignIn};
+use crate::http::AppState;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Back {
+    pub suite: Option<String>,
+}
+
+/// Only a path on this site: never an open redirect.
+fn safe_back(s: Option<&str>) -> String {
+    match s {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.into(),
+        _ => "/".into(),
+    }
+}
+
+fn session_cookie(s: &AppState, secret: &str, max_age: i64) -> HeaderValue {
+    let c = format!(
+        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        if s.config.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
+    );
+    HeaderValue::from_str(&c).expect("a cookie of hex digits is a header value")
+}
+
+fn signed_in(s: &AppState, secret: &str, to: &str) -> Response {
+    let mut res = Redirect::to(to).into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        session_cookie(s, secret, accounts::SESSION_LIFETIME.as_secs()),
+    );
+    res
+}
+
+fn sign_in_page(v: &Viewer, back: &str, email: &str, error: Option<&str>) -> Markup {
+    shell(
+        v,
+        "Se connecter",
+        html! {
+            @if let Some(e) = error { (alert_error(e)) }
+            form.formulaire method="post" action="/connexion" {
+                (csrf(v))
+                input type="hidden" name="suite" value=(back);
+                div.champ {
+                    label for="email" { "Adresse électronique" }
+                    input id="email" name="email" type="email" autocomplete="username" required value=(email);
+                }
+                div.champ {
+                    label for="password" { "Mot de passe" }
+                    input id="password" name="password" type="password" autocomplete="current-password" required;
+                }
+                button type="submit" { "Se connecter" }
+            }
+            p { "Pas encore de compte ? " a href="/inscription" { "Créer un compte porteur de projet" } }
+        },
+    )
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn sign_in_form(v: Viewer, Query(q): Query<Back>) -> Response {
+    let back = safe_back(q.suite.as_deref());
+    v.ok(sign_in_page(&v, &back, "", None))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn sign_in(
+    State(s): State<AppState>,
+    v: Viewer,
+    WebForm(f): WebForm,
+) -> Result<Response, PageError> {
+    v.check_csrf(field(&f, CSRF_FIELD))?;
+    let email = field(&f, "email").unwrap_or("");
+    let password = field(&f, "password").unwrap_or("");
+    let back = safe_back(field(&f, "suite"));
+    let now = s.ctx.clock.now();
+    match accounts::sign_in(&s.ctx.db, email, password, now)
+        .await
+        .map_err(account_error)?
+    {
+        SignIn::Ok(user) => {
+            let (secret, _) = accounts::open_session(&s.ctx.db, user, now).await?;
+            tracing::info!(email = %accounts::normalize_email(email), "signed in");
+            Ok(signed_in(&s, &secret, &back))
+        }
+        SignIn::Refused => {
+            tracing::info!(email = %accounts::normalize_email(email), "sign-in refused");
+            Ok(v.page(
+                StatusCode::UNAUTHORIZED,
+                sign_in_page(
+                    &v,
+                    &back,
+                    email,
+                    Some("Adresse électronique ou mot de passe incorrect."),
+                ),
+            ))
+        }
+        SignIn::Locked(until) => {
+            let minutes = ((until.duration_since(now).as_secs() + 59) / 60).max(1);
+            tracing::warn!(email = %accounts::normalize_email(email), "sign-in locked");
+            Ok(v.page(
+                StatusCode::TOO_MANY_REQUESTS,
+                sign_in_page(
+                    &v,
+                    &back,
+                    email,
+                    Some(&format!(
+                        "Trop de tentatives de connexion échouées pour ce compte. Réessayez dans {minutes} minute{}.",
+                        if minutes > 1 { "s" } else { "" }
+                    )),
+                ),
+            ))
+        }
+    }
+}
+
+fn account_error(e: AccountError) -> PageError {
+    match e {
+        AccountError::Db(e) => PageError::from(e),
+        other => PageError::from(crate::http::Error::Internal(anyhow::anyhow!(other))),
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn sign_out(
+    State(s): State<AppState>,
+    v: Viewer,
+    headers: axum::http::HeaderMap,
+    WebForm(f): WebForm,
+) -> Result<Response, PageError> {
+    v.check_csrf(field(&f, CSRF_FIELD))?;
+    if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
+        accounts::close_session(&s.ctx.db, secret).await?;
+    }
+    let mut res = Redirect::to("/").into_response();
+    res.headers_mut()
+        .append(header::SET_COOKIE, session_cookie(&s, "", 0));
+    Ok(res)
+}
+
+#[derive(Debug, Default)]
+struct Registration<'a> {
+    name: &'a str,
+    email: &'a str,
+    siret: &'a str,
+}
+
+fn register_page(v: &Viewer, r: &Registration<'_>, error: Option<&str>) -> Markup {
+    shell(
+        v,
+        "Créer un compte porteur de projet",
+        html! {
+            p.lead { "Associations, communes et autres porteurs : un compte permet de déposer un dossier et d'en suivre l'instruction." }
+            @if let Some(e) = error { (alert_error(e)) }
+            form.formulaire method="post" action="/inscription" {
+                (csrf(v))
+                div.champ {
+                    label for="name" { "Nom de la structure" }
+                    input id="name" name="name" type="text" autocomplete="organization" required value=(r.name);
+                }
+                div.champ {
+                    label for="siret" { "SIRET" }
+                    p.aide id="siret-aide" { "14 chiffres, sans espace." }
+                    input id="siret" name="siret" type="text" inputmode="numeric" pattern="[0-9]{14}" aria-describedby="siret-aide" required value=(r.siret);
+                }
+                div.champ {
+                    label for="email" { "Adresse électronique" }
+                    input id="email" name="email" type="email" autocomplete="email" required value=(r.email);
+                }
+                div.champ {
+                    label for="password" { "Mot de passe" }
+                    p.aide id="password-aide" { "Au moins " (MIN_PASSWORD_CHARS) " caractères ; une phrase de passe est plus sûre." }
+                    input id="password" name="password" type="password" autocomplete="new-password" minlength=(MIN_PASSWORD_CHARS) aria-describedby="password-aide" required;
+                }
+                div.champ {
+                    label for="password2" { "Mot de passe (confirmation)" }
+                    input id="password2" name="password2" type="password" autocomplete="new-password" required;
+                }
+                button type="submit" { "Créer mon compte" }
+            }
+        },
+    )
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn register_form(v: Viewer) -> Response {
+    v.ok(register_page(&v, &Registration::default(), None))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn register(
+    State(s): State<AppState>,
+    v: Viewer,
+    WebForm(f): WebForm,
+) -> Result<Response, PageError> {
+    v.check_csrf(field(&f, CSRF_FIELD))?;
+    let r = Registration {
+        name: field(&f, "name").unwrap_or("").trim(),
+        email: field(&f, "email").unwrap_or("").trim(),
+        siret: field(&f, "siret").unwrap_or("").trim(),
+    };
+    let password = field(&f, "password").unwrap_or("");
+    let refuse = |msg: &str| {
+        v.page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            register_page(&v, &r, Some(msg)),
+        )
+    };
+    if password != field(&f, "password2").unwrap_or("") {
+        return Ok(refuse("Les deux mots de passe sont différents."));
+    }
+    let now = s.ctx.clock.now();
+    let created = accounts::create_user(
+        &s.ctx.db,
+        NewUser {
+            email: r.email,
+            name: r.name,
+            role: RoleKind::Applicant,
+            fund: None,
+            siret: Some(r.siret),
+            password,
+        },
+        now,
+    )
+    .await;
+    let user = match created {
+        Ok(u) => u,
+        Err(AccountError::Db(e)) => return Err(e.into()),
+        Err(AccountError::Hash(e)) => {
+            return Err(crate::http::Error::Internal(anyhow::anyhow!(e)).into());
+        }
+        Err(e) => {
+            let msg = match e {
+                AccountError::InvalidEmail(_) => "Cette adresse électronique n'est pas valide.".into(),
+                AccountError::WeakPassword => format!(
+                    "Le mot de passe doit compter au moins {MIN_PASSWORD_CHARS} caractères."
+                ),
+                AccountError::InvalidSiret(_) => {
+                    "Le SIRET doit compter exactement 14 chiffres.".into()
+                }
+                AccountError::EmailTaken(_) => {
+                    "Un compte existe déjà pour cette adresse : connectez-vous.".into()
+                }
+                AccountError::EmptyName => "Indiquez le nom de la structure.".into(),
+                _ => "Le compte n'a pas pu être créé.".to_string(),
+            };
+            return Ok(refuse(&msg));
+        }
+    };
+    tracing::info!(email = %user.email, "applicant registered");
+    let (secret, _) = accounts::open_session(&s.ctx.db, user, now).await?;
+    Ok(signed_in(&s, &secret, "/mes-dossiers"))
+}

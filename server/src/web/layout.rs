@@ -1,0 +1,319 @@
+//! The page shell, shared fragments and French wording.
+
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use metroplan_engine::model::RoleKind;
+use metroplan_engine::rules::explain::amount_fr;
+use rust_decimal::Decimal;
+
+use super::{CSRF_FIELD, Viewer};
+use crate::http::error::Error;
+
+const STYLE: &str = include_str!("../../assets/style.css");
+const SCRIPT: &str = include_str!("../../assets/app.js");
+
+pub async fn style() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLE,
+    )
+}
+
+pub async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SCRIPT,
+    )
+}
+
+pub fn role_fr(r: RoleKind) -> &'static str {
+    match r {
+        RoleKind::Applicant => "Porteur de projet",
+        RoleKind::Instructor => "Instruction",
+        RoleKind::Reviewer => "Comité de sélection",
+        RoleKind::Approver => "Élu·e délégué·e",
+        RoleKind::Finance => "Finances",
+        RoleKind::Admin => "Administration",
+    }
+}
+
+/// An amount in euros, French style (`12 000,50 €`).
+pub fn euros(d: Decimal) -> String {
+    format!("{}\u{a0}€", amount_fr(d))
+}
+
+/// A decimal string from the services, in euros.
+pub fn euros_str(s: &str) -> String {
+    s.parse::<Decimal>().map(euros).unwrap_or_else(|_| s.into())
+}
+
+/// A stored RFC 3339 instant, to the minute, in UTC.
+pub fn instant(s: &str) -> String {
+    let s = s.replace('T', " ");
+    format!("{} UTC", s.get(..16).unwrap_or(&s))
+}
+
+pub fn url_encode(s: &str) -> String {
+    let mut o = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                o.push(b as char)
+            }
+            _ => o.push_str(&format!("%{b:02X}")),
+        }
+    }
+    o
+}
+
+/// The hidden CSRF field of every form.
+pub fn csrf(v: &Viewer) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(v.csrf()); }
+}
+
+/// A whole page: header with the navigation for the viewer's role, the content, a footer.
+pub fn shell(v: &Viewer, title: &str, content: Markup) -> Markup {
+    let role = v.role();
+    html! {
+        (DOCTYPE)
+        html lang="fr" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · metroplan" }
+                link rel="stylesheet" href="/static/style.css";
+                script src="/static/app.js" defer {}
+            }
+            body {
+                a.skip href="#contenu" { "Aller au contenu" }
+                header.site {
+                    nav aria-label="Navigation principale" {
+                        a.brand href="/" { "metroplan" }
+                        ul {
+                            li { a href="/" { "Plans" } }
+                            @if role == Some(RoleKind::Applicant) {
+                                li { a href="/mes-dossiers" { "Mes dossiers" } }
+                            }
+                            @if role.is_some_and(|r| r != RoleKind::Applicant) {
+                                li { a href="/instruction" { "Instruction" } }
+                            }
+                            @if role == Some(RoleKind::Admin) {
+                                li { a href="/admin" { "Administration" } }
+                            }
+                        }
+                        div.account {
+                            @if let Some(s) = &v.session {
+                                span { (s.user.name) " · " (role_fr(s.user.role)) }
+                                form method="post" action="/deconnexion" {
+                                    (csrf(v))
+                                    button.link type="submit" { "Se déconnecter" }
+                                }
+                            } @else {
+                                a href="/connexion" { "Se connecter" }
+                                a href="/inscription" { "Créer un compte" }
+                            }
+                        }
+                    }
+                }
+                main id="contenu" tabindex="-1" {
+                    h1 { (title) }
+                    (content)
+                }
+                footer.site {
+                    p {
+                        "Les décisions prises avec l'aide d'un traitement algorithmique sont expliquées à chaque demandeur "
+                        "(code des relations entre le public et l'administration, articles L311-3-1 et R311-3-1-2)."
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An error page, without the viewer's navigation.
+pub fn bare(title: &str, message: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="fr" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · metroplan" }
+                link rel="stylesheet" href="/static/style.css";
+            }
+            body {
+                header.site { nav aria-label="Navigation principale" { a.brand href="/" { "metroplan" } } }
+                main id="contenu" {
+                    h1 { (title) }
+                    p.alert.error role="alert" { (message) }
+                    p { a href="/" { "Retour à l'accueil" } }
+                }
+            }
+        }
+    }
+}
+
+pub fn alert_error(message: &str) -> Markup {
+    html! { div.alert.error role="alert" { p { (message) } } }
+}
+
+pub fn alert_ok(message: &str) -> Markup {
+    html! { div.alert.ok role="status" { p { (message) } } }
+}
+
+/// The R311-3-1-2 explanation (plain text from the engine) as headed sections and lists.
+pub fn explanation(text: &str) -> Markup {
+    let mut blocks: Vec<Markup> = Vec::new();
+    let mut items: Vec<String> = Vec::new();
+    let flush = |items: &mut Vec<String>, blocks: &mut Vec<Markup>| {
+        if !items.is_empty() {
+            let list = std::mem::take(items);
+            blocks.push(html! { ul { @for i in &list { li { (i) } } } });
+        }
+    };
+    for line in text.lines() {
+        let l = line.trim();
+        if l.is_empty() {
+            flush(&mut items, &mut blocks);
+        } else if let Some(item) = l.strip_prefix("- ") {
+            items.push(item.to_string());
+        } else if l.len() > 3
+            && l.as_bytes()[0].is_ascii_digit()
+            && l[1..].starts_with(". ")
+            && !l.contains(':')
+        {
+            flush(&mut items, &mut blocks);
+            blocks.push(html! { h3 { (l) } });
+        } else {
+            flush(&mut items, &mut blocks);
+            blocks.push(html! { p { (l) } });
+        }
+    }
+    flush(&mut items, &mut blocks);
+    html! { div.explication { @for b in blocks { (b) } } }
+}
+
+/// Why a service refused, in French, with the status to answer.
+pub fn refusal_fr(e: &Error) -> (StatusCode, String) {
+    match e {
+        Error::Stale { .. } => (
+            StatusCode::PRECONDITION_FAILED,
+            "Quelqu'un d'autre a modifié ce dossier depuis que vous avez ouvert la page. Rien n'a été enregistré : rechargez la page pour voir son état actuel, puis recommencez.".into(),
+        ),
+        Error::Conflict(_) => (
+            StatusCode::CONFLICT,
+            "Cette action n'est pas possible dans l'état actuel du dossier. Rechargez la page pour voir son état.".into(),
+        ),
+        Error::Forbidden(_) => (
+            StatusCode::FORBIDDEN,
+            "Votre profil ne permet pas cette action sur ce dossier.".into(),
+        ),
+        Error::Unprocessable {
+            detail,
+            field,
+            guard,
+            extra,
+        } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            guard_fr(guard.as_deref(), extra.as_deref()).unwrap_or_else(|| match field {
+                Some(f) => format!("Donnée refusée ({f}) : {detail}"),
+                None => format!("Donnée refusée : {detail}"),
+            }),
+        ),
+        Error::TooLarge(_) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Le fichier envoyé est trop volumineux.".into(),
+        ),
+        Error::UnsupportedMediaType(_) => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Une pièce jointe doit être un PDF ou une image (PNG, JPEG, WebP).".into(),
+        ),
+        Error::BadRequest { detail, .. } => (
+            StatusCode::BAD_REQUEST,
+            format!("Requête invalide : {detail}"),
+        ),
+        Error::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Le serveur est très sollicité : réessayez dans un instant.".into(),
+        ),
+        other => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Erreur : {other}"),
+        ),
+    }
+}
+
+fn guard_fr(guard: Option<&str>, extra: Option<&serde_json::Value>) -> Option<String> {
+    let s = |k: &str| {
+        extra
+            .and_then(|x| x.get(k))
+            .map(|v| match v {
+                serde_json::Value::String(s) => euros_str(s),
+                other => other.to_string(),
+            })
+            .unwrap_or_default()
+    };
+    Some(match guard? {
+        "call-open" => "L'appel à projets n'est pas ouvert à cette date.".into(),
+        "one-per-applicant" => {
+            "Ce porteur (même SIRET) a déjà déposé un dossier pour cet appel à projets.".into()
+        }
+        "completion-in-time" => "Le délai pour compléter ce dossier est dépassé.".into(),
+        "conflict-declared" => {
+            "Déclarez d'abord si vous avez un lien d'intérêt avec le porteur.".into()
+        }
+        "no-conflict-of-interest" => "Vous avez déclaré un lien d'intérêt avec le porteur : vous ne pouvez pas donner d'avis sur ce dossier.".into(),
+        "min-opinions-reached" => {
+            "Le nombre minimal d'avis du comité de sélection n'est pas encore atteint.".into()
+        }
+        "not-filer" => "Vous ne pouvez pas agir sur un dossier que vous avez déposé.".into(),
+        "not-instructor" => {
+            "Vous avez instruit ce dossier : la décision revient à une autre personne.".into()
+        }
+        "amount-within-request" => "Le montant dépasse le montant demandé par le porteur.".into(),
+        "amount-within-ceiling" => {
+            "Le montant dépasse le montant retenu par le contrôle d'éligibilité (plafond).".into()
+        }
+        "within-envelope" => format!(
+            "Ce montant dépasserait l'enveloppe {} du fonds ({}), dont {} déjà engagés : il reste {}.",
+            s("year"),
+            s("envelope"),
+            s("committed"),
+            s("remaining")
+        ),
+        "reason-given" => "Indiquez le motif.".into(),
+        "agreement-signed" => "Indiquez la date de signature de la convention.".into(),
+        "final-report-received" => "Le bilan final n'a pas encore été déposé.".into(),
+        "payments-within-award" => "Le total versé dépasserait le montant attribué.".into(),
+        "fully-paid" => "Le montant attribué n'a pas encore été entièrement versé.".into(),
+        "eligible" | "ineligible" | "incomplete" => {
+            "Le résultat du contrôle d'éligibilité ne permet pas cette étape.".into()
+        }
+        _ => return None,
+    })
+}
+
+/// A state, as a badge.
+pub fn state_badge(id: &str, label: &str) -> Markup {
+    html! { span class={"etat etat-" (id)} { (if label.is_empty() { id } else { label }) } }
+}
+
+pub fn outcome_fr(o: &str) -> &'static str {
+    match o {
+        "eligible" => "éligible",
+        "ineligible" => "inéligible",
+        "incomplete" => "incomplet",
+        _ => "inconnu",
+    }
+}
+
+pub fn raw(s: &str) -> PreEscaped<&str> {
+    PreEscaped(s)
+}

@@ -1,0 +1,397 @@
+//! Pages anyone may read: the plans, their actions and timeline, the funds, and the public
+//! description of each fund's algorithm.
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use jiff::civil::Date;
+use maud::{Markup, html};
+use metroplan_engine::model::{Plan, RoleKind, Status};
+use metroplan_engine::rules::publish;
+use metroplan_engine::schedule::{Options, Schedule, schedule, svg};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::layout::{euros, raw, shell};
+use super::{PageError, Viewer, charts};
+use crate::http::AppState;
+use crate::plans::Served;
+use crate::service::envelope_of;
+
+pub fn served(s: &AppState, plan: &str) -> Result<std::sync::Arc<Served>, PageError> {
+    s.ctx
+        .plans
+        .get(plan)
+        .cloned()
+        .ok_or_else(PageError::not_found)
+}
+
+pub fn today(s: &AppState, p: &Served) -> Date {
+    s.ctx.clock.now().to_zoned_datetime(p.tz.clone()).date()
+}
+
+/// The name of a partner, territory, staff position or official, else the id itself.
+pub fn name_of(plan: &Plan, id: &str) -> String {
+    if let Some(p) = plan.partners.iter().find(|p| p.id.as_str() == id) {
+        return p.name.clone();
+    }
+    if let Some(t) = plan.territories.iter().find(|t| t.id.as_str() == id) {
+        return t.name.clone();
+    }
+    if let Some(s) = plan.staff.iter().find(|s| s.id.as_str() == id) {
+        return s.title.clone();
+    }
+    id.to_string()
+}
+
+pub fn status_fr(s: Option<Status>) -> &'static str {
+    match s {
+        None => "Prévue",
+        Some(Status::NotStarted) => "Non commencée",
+        Some(Status::InProgress) => "En cours",
+        Some(Status::Done) => "Terminée",
+        Some(Status::Suspended) => "Suspendue",
+        Some(Status::Abandoned) => "Abandonnée",
+    }
+}
+
+/// Status filter values: `prevue` (no report), or a plan-file status name.
+fn status_key(s: Option<Status>) -> &'static str {
+    s.map_or("prevue", Status::name)
+}
+
+const STATUS_FILTERS: [(&str, &str); 6] = [
+    ("prevue", "Prévue"),
+    ("not-started", "Non commencée"),
+    ("in-progress", "En cours"),
+    ("done", "Terminée"),
+    ("suspended", "Suspendue"),
+    ("abandoned", "Abandonnée"),
+];
+
+#[tracing::instrument(skip_all)]
+pub async fn home(State(s): State<AppState>, v: Viewer) -> Result<Response, PageError> {
+    let plans: Vec<_> = s.ctx.plans.by_id.values().cloned().collect();
+    Ok(v.ok(shell(
+        &v,
+        "Plans publics",
+        html! {
+            p.lead { "Les plans votés, leurs actions, leur calendrier et leurs fonds de subvention." }
+            @for p in &plans {
+                section.carte {
+                    h2 { a href={"/plans/" (p.plan.id)} { (p.plan.title) } }
+                    p { (p.plan.owner) " · délibération du " (p.plan.deliberation_date.to_string()) " (" (p.plan.deliberation_reference) ")" }
+                    @if let Some(summary) = &p.plan.summary { p { (summary) } }
+                    ul.liens {
+                        li { a href={"/plans/" (p.plan.id) "/calendrier"} { "Calendrier" } }
+                        @for f in &p.plan.funds {
+                            li { a href={"/plans/" (p.plan.id) "/fonds/" (f.id)} { (f.title) } }
+                        }
+                    }
+                }
+            }
+        },
+    )))
+}
+
+fn sched(p: &Served) -> Schedule<'_> {
+    schedule(&p.plan, Options::default())
+}
+
+#[tracing::instrument(skip(s, v))]
+pub async fn plan(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(plan): Path<String>,
+) -> Result<Response, PageError> {
+    let p = served(&s, &plan)?;
+    let sc = sched(&p);
+    let pl = &p.plan;
+    Ok(v.ok(shell(
+        &v,
+        &pl.title,
+        html! {
+            p.lead { (pl.owner) " · délibération du " (pl.deliberation_date.to_string()) " (" (pl.deliberation_reference) ")" }
+            @if let Some(summary) = &pl.summary { p { (summary) } }
+            p { a href={"/plans/" (pl.id) "/calendrier"} { "Voir le calendrier (diagramme de Gantt)" } }
+            @if !pl.funds.is_empty() {
+                h2 { "Fonds de subvention" }
+                ul {
+                    @for f in &pl.funds {
+                        li { a href={"/plans/" (pl.id) "/fonds/" (f.id)} { (f.title) } }
+                    }
+                }
+            }
+            @for axis in &pl.axes {
+                section {
+                    h2 id={"axe-" (axis.id)} { (axis.title) }
+                    @if let Some(d) = &axis.description { p { (d) } }
+                    div.table-scroll {
+                        table {
+                            caption { "Actions de l'axe « " (axis.title) " »" }
+                            thead { tr {
+                                th scope="col" { "Action" }
+                                th scope="col" { "Pilote" }
+                                th scope="col" { "Partenaires" }
+                                th scope="col" { "Territoires" }
+                                th scope="col" { "Dates prévues" }
+                                th scope="col" { "État" }
+                            } }
+                            tbody {
+                                @for (i, a) in pl.actions.iter().enumerate().filter(|(_, a)| a.axis == axis.id) {
+                                    @let it = sc.item(i);
+                                    tr {
+                                        th scope="row" { (a.title) }
+                                        td { (a.lead.as_ref().map(|l| name_of(pl, l.as_str())).unwrap_or_else(|| "—".into())) }
+                                        td { (list_or_dash(a.partners.iter().map(|x| name_of(pl, x.as_str())))) }
+                                        td { (list_or_dash(a.territories.iter().map(|x| name_of(pl, x.as_str())))) }
+                                        td { (it.early_start.to_string()) " → " (it.early_finish.to_string()) }
+                                        td {
+                                            (status_fr(it.status))
+                                            @if it.late { " " span.retard { "(en retard)" } }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )))
+}
+
+fn list_or_dash(items: impl Iterator<Item = String>) -> String {
+    let v: Vec<String> = items.collect();
+    if v.is_empty() {
+        "—".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TimelineQuery {
+    pub axe: Option<String>,
+    pub statut: Option<String>,
+}
+
+#[tracing::instrument(skip(s, v))]
+pub async fn timeline(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(plan): Path<String>,
+    Query(q): Query<TimelineQuery>,
+) -> Result<Response, PageError> {
+    let p = served(&s, &plan)?;
+    Ok(v.ok(timeline_page(&s, &v, &p, &q, None)))
+}
+
+/// The timeline page; `what_if` is the result of the staff's "what if this slips" form.
+pub fn timeline_page(
+    s: &AppState,
+    v: &Viewer,
+    p: &Served,
+    q: &TimelineQuery,
+    what_if: Option<Markup>,
+) -> Markup {
+    let pl = &p.plan;
+    let sc = sched(p);
+    let axe = q.axe.as_deref().filter(|a| !a.is_empty());
+    let statut = q.statut.as_deref().filter(|a| !a.is_empty());
+    let keep = |i: usize| {
+        let a = &pl.actions[i];
+        axe.is_none_or(|x| a.axis.as_str() == x)
+            && statut.is_none_or(|x| status_key(sc.item(i).status) == x)
+    };
+    let today = today(s, p);
+    let chart = svg::gantt_of(pl, &sc, Some(today), keep);
+    let kept: Vec<usize> = (0..pl.actions.len()).filter(|&i| keep(i)).collect();
+    let staff = v.role().is_some_and(|r| r != RoleKind::Applicant);
+    shell(
+        v,
+        &format!("Calendrier : {}", pl.title),
+        html! {
+            p.lead {
+                "Chemin critique en rouge ; ligne « Aujourd'hui » au " (today.to_string()) ". "
+                a href={"/api/plans/" (pl.id) "/schedule?format=ics"} { "S'abonner au calendrier (iCalendar)" }
+            }
+            form.filtres method="get" action={"/plans/" (pl.id) "/calendrier"} {
+                div.champ {
+                    label for="axe" { "Axe" }
+                    select id="axe" name="axe" {
+                        option value="" { "Tous les axes" }
+                        @for a in &pl.axes {
+                            option value=(a.id) selected[axe == Some(a.id.as_str())] { (a.title) }
+                        }
+                    }
+                }
+                div.champ {
+                    label for="statut" { "État" }
+                    select id="statut" name="statut" {
+                        option value="" { "Tous les états" }
+                        @for (k, l) in STATUS_FILTERS {
+                            option value=(k) selected[statut == Some(k)] { (l) }
+                        }
+                    }
+                }
+                button type="submit" { "Filtrer" }
+            }
+            figure.gantt {
+                (raw(&chart))
+                figcaption { (kept.len()) " actions et jalons affichés sur " (pl.actions.len()) "." }
+            }
+            @if staff {
+                section {
+                    h2 { "Et si une action glisse ?" }
+                    form method="post" action={"/plans/" (pl.id) "/calendrier"} {
+                        (super::layout::csrf(v))
+                        div.champ {
+                            label for="element" { "Action ou jalon" }
+                            select id="element" name="element" required {
+                                @for a in &pl.actions { option value=(a.id) { (a.title) } }
+                            }
+                        }
+                        div.champ {
+                            label for="jours" { "Retard (jours calendaires)" }
+                            input id="jours" name="jours" type="number" min="1" max="3650" value="30" required;
+                        }
+                        button type="submit" { "Simuler" }
+                    }
+                    @if let Some(w) = what_if { (w) }
+                }
+            }
+            h2 { "Échéances" }
+            div.table-scroll {
+                table {
+                    caption { "Dates au plus tôt, marge et chemin critique" }
+                    thead { tr {
+                        th scope="col" { "Action ou jalon" }
+                        th scope="col" { "Début" }
+                        th scope="col" { "Fin" }
+                        th scope="col" { "Marge (jours ouvrés)" }
+                        th scope="col" { "État" }
+                    } }
+                    tbody {
+                        @for &i in &kept {
+                            @let it = sc.item(i);
+                            tr class=[it.critical.then_some("critique")] {
+                                th scope="row" { (pl.actions[i].title) @if it.critical { " " span.badge { "critique" } } }
+                                td { (it.early_start.to_string()) }
+                                td { (it.early_finish.to_string()) }
+                                td { (it.total_float) }
+                                td { (status_fr(it.status)) }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+#[tracing::instrument(skip(s, v))]
+pub async fn fund(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path((plan, fund)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let p = served(&s, &plan)?;
+    let f = p.plan.fund(&fund).ok_or_else(PageError::not_found)?;
+    let today = today(&s, &p);
+    let year = today.year();
+    let call = f.calls.iter().find(|c| c.year == year);
+    let open = call.is_some_and(|c| c.opens <= today && today <= c.closes);
+    let next = f.calls.iter().find(|c| c.opens > today);
+    let envelope = envelope_of(f, i64::from(year));
+    let (committed, paid) = ledger(&s, &plan, &fund, i64::from(year)).await?;
+    let applicant = v.role() == Some(RoleKind::Applicant);
+    Ok(v.ok(shell(
+        &v,
+        &f.title,
+        html! {
+            p.lead { (f.purpose) }
+            h2 { "Appel à projets " (year) }
+            @match call {
+                Some(c) => p {
+                    "Du " (c.opens.to_string()) " au " (c.closes.to_string()) " inclus : "
+                    @if open { strong.ouvert { "ouvert" } } @else { strong.ferme { "fermé" } }
+                    " (" (c.reference) ")."
+                },
+                None => p { "Pas d'appel à projets en " (year) "." },
+            }
+            @if let Some(n) = next { p { "Prochain appel : du " (n.opens.to_string()) " au " (n.closes.to_string()) "." } }
+            @if open {
+                @if applicant {
+                    p { a.bouton href={"/plans/" (plan) "/fonds/" (fund) "/deposer"} { "Déposer un dossier" } }
+                } @else if v.session.is_none() {
+                    p { a href="/inscription" { "Créez un compte" } " ou " a href={"/connexion?suite=/plans/" (plan) "/fonds/" (fund) "/deposer"} { "connectez-vous" } " pour déposer un dossier." }
+                }
+            }
+            h2 { "Enveloppe " (year) }
+            (charts::gauge(envelope, committed, paid))
+            dl.chiffres {
+                dt { "Enveloppe" } dd { (euros(envelope)) }
+                dt { "Engagé" } dd { (euros(committed)) }
+                dt { "Versé" } dd { (euros(paid)) }
+                dt { "Reste à engager" } dd { (euros(envelope - committed)) }
+            }
+            h2 { "Comment les dossiers sont examinés" }
+            p {
+                "Un traitement algorithmique contrôle l'éligibilité de chaque dossier déposé. "
+                a href={"/plans/" (plan) "/fonds/" (fund) "/algorithme"} { "Lire la description publique de l'algorithme" }
+                " (règles, paramètres et leurs sources)."
+            }
+        },
+    )))
+}
+
+pub async fn ledger(
+    s: &AppState,
+    plan: &str,
+    fund: &str,
+    year: i64,
+) -> Result<(Decimal, Decimal), PageError> {
+    use sqlx::Row;
+    let r = sqlx::query(
+        "SELECT committed_cents, paid_cents FROM ledger WHERE plan = $1 AND fund = $2 AND year = $3",
+    )
+    .bind(plan)
+    .bind(fund)
+    .bind(year)
+    .fetch_optional(&s.ctx.db.pool)
+    .await?;
+    Ok(match r {
+        Some(r) => (
+            crate::service::euros(r.try_get("committed_cents")?),
+            crate::service::euros(r.try_get("paid_cents")?),
+        ),
+        None => (Decimal::ZERO, Decimal::ZERO),
+    })
+}
+
+#[tracing::instrument(skip(s, v))]
+pub async fn algorithm(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path((plan, fund)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let p = served(&s, &plan)?;
+    let f = p.plan.fund(&fund).ok_or_else(PageError::not_found)?;
+    let rules = f.ruleset.as_ref().ok_or_else(PageError::not_found)?;
+    // The publication starts at h1; the page has its own h1, so its headings move down one.
+    let body = publish::html_fragment(rules)
+        .replace("<h3>", "<h4>")
+        .replace("</h3>", "</h4>")
+        .replace("<h2>", "<h3>")
+        .replace("</h2>", "</h3>")
+        .replace("<h1>", "<h2>")
+        .replace("</h1>", "</h2>");
+    Ok(v.ok(shell(
+        &v,
+        &format!("Algorithme : {}", f.title),
+        html! {
+            p.lead { "Description publiée en application de l'article L312-1-3 du code des relations entre le public et l'administration." }
+            div.publication { (raw(&body)) }
+        },
+    )))
+}
