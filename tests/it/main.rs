@@ -6,6 +6,7 @@ mod demo_plan;
 mod exports;
 mod rules_cli;
 mod server;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -15,7 +15,7 @@ use crate::{metroplan, repo};
 const FILE: &str = "/api/plans/amp-pmlcd/funds/fonds-initiative/applications";
 
 /// A database for one test: a SQLite file, or a new PostgreSQL database dropped with the guard.
-fn database(dir: &Path) -> (String, Option<DropDatabase>) {
+pub fn database(dir: &Path) -> (String, Option<DropDatabase>) {
     match std::env::var("METROPLAN_TEST_DATABASE_URL") {
         Ok(base) if !base.is_empty() => {
             let name = format!(
@@ -43,7 +43,7 @@ fn database(dir: &Path) -> (String, Option<DropDatabase>) {
 }
 
 /// Drops a test's PostgreSQL database at the end of the test.
-struct DropDatabase {
+pub struct DropDatabase {
     base: String,
     name: String,
 }
@@ -247,7 +247,7 @@ fn upload(addr: &str, id: &str, kind: &str, token: &str) -> u16 {
     out.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-const OPEN: &str = "2021-03-01T10:00:00+01:00";
+pub const OPEN: &str = "2021-03-01T10:00:00+01:00";
 
 #[test]
 fn a_real_server_answers_and_stops_gracefully_on_sigterm() {
@@ -274,7 +274,7 @@ fn a_real_server_answers_and_stops_gracefully_on_sigterm() {
 }
 
 /// Brings applications to the decision through the API of `addr`.
-fn to_decide(addr: &str, db: &str, n: usize, amount: u32) -> Vec<String> {
+pub fn to_decide(addr: &str, db: &str, n: usize, amount: u32) -> Vec<String> {
     let instr = token(db, "instr", "instructor");
     let r1 = token(db, "r1", "reviewer");
     let r2 = token(db, "r2", "reviewer");

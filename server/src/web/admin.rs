@@ -82,6 +82,7 @@ async fn render(
                     div.champ {
                         label for="u-role" { "Profil" }
                         select id="u-role" name="role" required {
+                            option value="" { "Choisir…" }
                             @for r in RoleKind::ALL { option value=(r.name()) { (role_fr(r)) } }
                         }
                     }
@@ -125,6 +126,7 @@ async fn render(
                     div.champ {
                         label for="t-user" { "Compte" }
                         select id="t-user" name="email" required {
+                            option value="" { "Choisir…" }
                             @for u in &users { option value=(u.email) { (u.name) " (" (u.email) ")" } }
                         }
                     }

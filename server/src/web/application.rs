@@ -275,7 +275,7 @@ async fn render(
                 ol.historique {
                     @for e in &events {
                         li {
-                            time { (instant(&e.at)) }
+                            time datetime=(super::layout::datetime_attr(&e.at)) { (instant(&e.at)) }
                             " · "
                             (event_fr(wf, &e.action))
                             @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { " : " (state_label(wf, a)) " → " (state_label(wf, b)) } }

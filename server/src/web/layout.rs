@@ -60,6 +60,15 @@ pub fn instant(s: &str) -> String {
     format!("{} UTC", s.get(..16).unwrap_or(&s))
 }
 
+/// A stored instant as a `datetime` attribute (to the second: HTML allows at most
+/// milliseconds).
+pub fn datetime_attr(s: &str) -> String {
+    match s.get(..19) {
+        Some(head) => format!("{head}Z"),
+        None => s.to_string(),
+    }
+}
+
 pub fn url_encode(s: &str) -> String {
     let mut o = String::new();
     for b in s.bytes() {

@@ -248,6 +248,7 @@ pub fn timeline_page(
                         div.champ {
                             label for="element" { "Action ou jalon" }
                             select id="element" name="element" required {
+                                option value="" { "Choisir…" }
                                 @for a in &pl.actions { option value=(a.id) { (a.title) } }
                             }
                         }

@@ -266,6 +266,7 @@ pub async fn inbox(
                         div.champ {
                             label for="lot-action" { "Action" }
                             select id="lot-action" name="action" required {
+                                option value="" { "Choisir…" }
                                 @for (id, l) in &bulk { option value=(id) { (l) } }
                             }
                         }

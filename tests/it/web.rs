@@ -1,0 +1,546 @@
+//! The web pages in a real browser: headless Chromium driven through ChromeDriver (Debian's
+//! `chromium` and `chromium-driver`), against `metroplan serve` as a process. Every page
+//! visited is saved as a screenshot and as HTML under `target/web/`, and the HTML is checked
+//! by the Nu HTML Checker (`vnu-jar`, installed by `npm ci --prefix tests/web`).
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::server::{OPEN, Server, database, to_decide};
+use crate::{metroplan, repo};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const PASSWORD: &str = "une phrase de passe solide";
+
+fn vnu_jar() -> PathBuf {
+    repo().join("tests/web/node_modules/vnu-jar/build/dist/vnu.jar")
+}
+
+fn out_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    // target/<profile>/deps/it-… → target/web
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("target directory")
+        .to_path_buf();
+    target.join("web")
+}
+
+fn prerequisites() {
+    let missing: Vec<String> = [
+        (PathBuf::from(CHROMEDRIVER), "apt-get install chromium-driver"),
+        (PathBuf::from(CHROMIUM), "apt-get install chromium"),
+        (vnu_jar(), "npm ci --prefix tests/web"),
+    ]
+    .into_iter()
+    .filter(|(p, _)| !p.exists())
+    .map(|(p, how)| format!("{} (install: {how})", p.display()))
+    .collect();
+    assert!(
+        missing.is_empty(),
+        "the browser tests need: {}; `.ci/run` installs them",
+        missing.join(", ")
+    );
+}
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+async fn browser() -> (Driver, Client) {
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let driver = Driver(child);
+    let url = format!("http://127.0.0.1:{port}");
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1400", "--lang=fr-FR"]
+        }),
+    );
+    let start = Instant::now();
+    loop {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(c) => return (driver, c),
+            Err(e) if start.elapsed() < Duration::from_secs(20) => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("no WebDriver session: {e}"),
+        }
+    }
+}
+
+fn user(db: &str, email: &str, role: &str, name: &str) {
+    let mut child = Command::new(metroplan())
+        .args([
+            "user",
+            "create",
+            "--email",
+            email,
+            "--role",
+            role,
+            "--name",
+            name,
+            "--database",
+            db,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("user create");
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The pages of one journey, saved as they were served.
+struct Web {
+    c: Client,
+    base: String,
+    dir: PathBuf,
+    saved: Vec<PathBuf>,
+}
+
+impl Web {
+    async fn go(&self, path: &str) {
+        self.c
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap_or_else(|e| panic!("goto {path}: {e}"));
+    }
+
+    async fn css(&self, sel: &str) -> fantoccini::elements::Element {
+        self.c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(sel))
+            .await
+            .unwrap_or_else(|e| {
+                panic!("no `{sel}` on {}: {e}", self.path_now())
+            })
+    }
+
+    fn path_now(&self) -> String {
+        "the current page".into()
+    }
+
+    /// Clicks a link or a submit button and waits for the next page to load.
+    async fn click(&self, sel: &str) {
+        self.c
+            .execute("window.__metroplanOld = true;", vec![])
+            .await
+            .unwrap();
+        self.tick(sel).await;
+        let start = Instant::now();
+        loop {
+            let done = self
+                .c
+                .execute(
+                    "return window.__metroplanOld === undefined && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await
+                .map(|v| v == json!(true))
+                .unwrap_or(false);
+            if done {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "clicking `{sel}` led to no new page"
+            );
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+
+    /// Clicks a control that stays on the page (a checkbox, a radio button).
+    async fn tick(&self, sel: &str) {
+        self.css(sel).await.click().await.unwrap_or_else(|e| panic!("click {sel}: {e}"));
+    }
+
+    async fn fill(&self, sel: &str, text: &str) {
+        let e = self.css(sel).await;
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    /// Date inputs take keyboard input in the browser's locale: set the value directly.
+    async fn date(&self, id: &str, value: &str) {
+        self.c
+            .execute(
+                "document.getElementById(arguments[0]).value = arguments[1];",
+                vec![json!(id), json!(value)],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// The element's text, with no-break spaces (French number grouping) as plain spaces.
+    async fn text(&self, sel: &str) -> String {
+        self.css(sel)
+            .await
+            .text()
+            .await
+            .unwrap()
+            .replace(['\u{a0}', '\u{202f}'], " ")
+    }
+
+    async fn h1(&self) -> String {
+        self.text("h1").await
+    }
+
+    /// A screenshot and the page's HTML: as served for a page reached by GET (fetched again
+    /// with the browser's cookies), else as the browser holds it.
+    async fn save(&mut self, name: &str, served: bool) {
+        let n = self.saved.len() + 1;
+        let png = self.c.screenshot().await.unwrap();
+        std::fs::write(self.dir.join(format!("{n:02}-{name}.png")), png).unwrap();
+        let html = if served {
+            self.c
+                .execute_async(
+                    "const done = arguments[arguments.length - 1]; fetch(location.href).then(r => r.text()).then(done, e => done('FETCH FAILED ' + e));",
+                    vec![],
+                )
+                .await
+                .unwrap()
+        } else {
+            self.c
+                .execute(
+                    "return '<!DOCTYPE html>\\n' + document.documentElement.outerHTML;",
+                    vec![],
+                )
+                .await
+                .unwrap()
+        };
+        let html = html.as_str().unwrap_or_default().to_string();
+        assert!(!html.starts_with("FETCH FAILED"), "{name}: {html}");
+        let path = self.dir.join(format!("{n:02}-{name}.html"));
+        std::fs::write(&path, html).unwrap();
+        self.saved.push(path);
+    }
+
+    async fn sign_in(&self, email: &str) {
+        self.go("/connexion").await;
+        self.fill("#email", email).await;
+        self.fill("#password", PASSWORD).await;
+        self.click("main form button[type=submit]").await;
+        let who = self.text("header .account span").await;
+        assert!(!who.is_empty(), "signed in as {email}");
+    }
+
+    async fn sign_out(&self) {
+        self.go("/").await;
+        self.click("header .account form button").await;
+        self.css("header .account a[href='/connexion']").await;
+    }
+
+    /// Takes a workflow action from the application's page.
+    async fn act(&self, action: &str) {
+        self.click(&format!("form[action$='/actions/{action}'] button[type=submit]"))
+            .await;
+    }
+
+    async fn state(&self) -> String {
+        self.text("dl.fiche .etat").await
+    }
+
+    fn id_now(url: &str) -> String {
+        url.split_once("/dossiers/")
+            .map(|(_, id)| id.split(['?', '/']).next().unwrap_or(id))
+            .expect("on an application's page")
+            .to_string()
+    }
+}
+
+fn pdf(dir: &Path) -> PathBuf {
+    let p = dir.join("piece.pdf");
+    std::fs::write(&p, b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").unwrap();
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_real_browser() {
+    prerequisites();
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _drop) = database(dir.path());
+    let server = Server::start(&db, dir.path(), OPEN);
+    for (email, role, name) in [
+        ("instructrice@amp.example", "instructor", "Inès Instructrice"),
+        ("membre1@amp.example", "reviewer", "Marc Membre"),
+        ("membre2@amp.example", "reviewer", "Mona Membre"),
+        ("elue@amp.example", "approver", "Élise Élue"),
+        ("admin@amp.example", "admin", "Adam Admin"),
+    ] {
+        user(&db, email, role, name);
+    }
+    let out = out_dir();
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let (_driver, c) = browser().await;
+    let mut w = Web {
+        c,
+        base: format!("http://{}", server.addr),
+        dir: out.clone(),
+        saved: Vec::new(),
+    };
+
+    // The public reads the plan, its timeline, the fund and its algorithm.
+    w.go("/").await;
+    assert_eq!(w.h1().await, "Plans publics");
+    w.save("accueil", true).await;
+    w.go("/plans/amp-pmlcd").await;
+    w.css("table caption").await;
+    w.save("plan", true).await;
+    w.go("/plans/amp-pmlcd/calendrier?axe=&statut=").await;
+    let chart = w.css("figure.gantt svg").await;
+    assert!(chart.html(false).await.unwrap().contains("Aujourd'hui"));
+    w.save("calendrier", true).await;
+    w.go("/plans/amp-pmlcd/fonds/fonds-initiative").await;
+    assert!(w.text("main").await.contains("ouvert"), "the 2021 call is open on 1 March");
+    w.save("fonds", true).await;
+    w.go("/plans/amp-pmlcd/fonds/fonds-initiative/algorithme").await;
+    w.save("algorithme", true).await;
+
+    // An association registers, fills the form, sees the eligibility preview, files.
+    w.go("/inscription").await;
+    w.save("inscription", true).await;
+    w.fill("#name", "Association Égalité des chances Vitrolles").await;
+    w.fill("#siret", "81234567800019").await;
+    w.fill("#email", "asso@vitrolles.example").await;
+    w.fill("#password", PASSWORD).await;
+    w.fill("#password2", PASSWORD).await;
+    w.click("main form button[type=submit]").await;
+    assert_eq!(w.h1().await, "Mes dossiers");
+    w.save("mes-dossiers", true).await;
+    w.click("main a[href$='/deposer']").await;
+    assert!(w.h1().await.starts_with("Nouveau dossier"));
+    w.save("formulaire", true).await;
+    assert_eq!(
+        w.css("#champ-applicant-siret").await.prop("value").await.unwrap().as_deref(),
+        Some("81234567800019"),
+        "the SIRET of the account is filled in"
+    );
+    w.css("#champ-applicant-kind").await.select_by_value("association").await.unwrap();
+    w.date("champ-applicant-registered_on", "2015-06-01").await;
+    w.fill("#champ-project-title", "Ateliers de sensibilisation aux discriminations à l'embauche").await;
+    w.css("#champ-project-purpose").await.select_by_value("plcd").await.unwrap();
+    w.css("#champ-project-communes").await.select_by_value("13117").await.unwrap();
+    for sel in [
+        "input[name='f.project.criteria'][value=origine]",
+        "input[name='f.project.criteria'][value=lieu_de_residence]",
+        "input[name='f.project.domains'][value=emploi]",
+        "input[name='f.project.qpv'][value=oui]",
+        "input[name='f.project.economic_partner'][value=non]",
+        "input[name='f.project.resident_participation'][value=oui]",
+    ] {
+        w.tick(sel).await;
+    }
+    w.date("champ-project-starts_on", "2021-04-01").await;
+    w.date("champ-project-ends_on", "2021-12-15").await;
+    w.fill("#champ-project-total_cost", "12000").await;
+    w.fill("#champ-project-requested_amount", "8000").await;
+    let piece = pdf(dir.path());
+    for kind in ["budget_previsionnel", "rib", "statuts", "attestation_regularite"] {
+        w.css(&format!("#piece-{kind}"))
+            .await
+            .send_keys(piece.to_str().unwrap())
+            .await
+            .unwrap();
+    }
+    w.click("button[value=apercu]").await;
+    assert_eq!(w.text("#apercu-titre").await, "Aperçu de l'éligibilité");
+    assert_eq!(w.text(".apercu .resultat strong").await, "éligible", "the preview before filing");
+    assert!(w.text(".apercu .explication").await.contains("Contribution du traitement algorithmique"));
+    let id = Web::id_now(w.c.current_url().await.unwrap().as_str());
+    w.save("apercu", true).await;
+    w.act("deposer").await;
+    assert!(w.state().await.to_lowercase().contains("instruction"), "filed: {}", w.state().await);
+    w.save("depose", true).await;
+
+    // An applicant sees no staff page.
+    for page in ["/instruction", "/admin", "/plans/amp-pmlcd/fonds/fonds-initiative/enveloppe"] {
+        w.go(page).await;
+        assert_eq!(w.h1().await, "Accès refusé", "{page}");
+    }
+    w.sign_out().await;
+
+    // The instructor, then two reviewers, then the instructor again.
+    w.sign_in("instructrice@amp.example").await;
+    w.go("/instruction").await;
+    w.save("instruction", true).await;
+    w.click(&format!("a[href='/dossiers/{id}']")).await;
+    w.act("soumettre-au-comite").await;
+    assert!(w.css(".alert.ok").await.text().await.unwrap().contains("c'est fait"));
+    w.save("dossier-instruction", true).await;
+    w.sign_out().await;
+    for (n, reviewer) in ["membre1@amp.example", "membre2@amp.example"].iter().enumerate() {
+        w.sign_in(reviewer).await;
+        w.go(&format!("/dossiers/{id}")).await;
+        w.tick("input[name=lien][value=non]").await;
+        w.fill("textarea[name=avis]", "Diagnostic solide, public bien ciblé.").await;
+        w.fill("input[name='note.diagnostic']", "15").await;
+        w.fill("input[name='note.innovation']", "10").await;
+        if n == 0 {
+            w.save("avis-formulaire", true).await;
+        }
+        w.act("donner-avis").await;
+        assert!(w.text(".alert.ok").await.contains("c'est fait"));
+        w.sign_out().await;
+    }
+    w.sign_in("instructrice@amp.example").await;
+    w.go(&format!("/dossiers/{id}")).await;
+    w.act("proposer-decision").await;
+    w.sign_out().await;
+
+    // The delegate approves within the envelope.
+    w.sign_in("elue@amp.example").await;
+    w.go(&format!("/dossiers/{id}")).await;
+    assert!(w.text("#avis-titre + *").await.contains("Diagnostic solide"), "opinions shown to staff");
+    w.save("a-decider", true).await;
+    w.act("attribuer").await;
+    assert_eq!(w.state().await, "Aide attribuée", "awarded");
+
+    // Four more files reach the decision through the API: 8 000 € + 3 × 7 000 € leave 1 000 €.
+    let others = to_decide(&server.addr, &db, 4, 7000);
+    w.go("/instruction?etat=a-decider").await;
+    for other in &others[..3] {
+        w.tick(&format!("input[name=dossier][value^='{other}:']")).await;
+    }
+    w.css("#lot-action").await.select_by_value("attribuer").await.unwrap();
+    w.save("lot-selection", true).await;
+    w.click("fieldset.lot button[type=submit]").await;
+    assert_eq!(w.h1().await, "Décision groupée : rapport");
+    assert_eq!(
+        w.c.find_all(Locator::Css("td.succes")).await.unwrap().len(),
+        3,
+        "each file of the batch is awarded"
+    );
+    w.save("lot-rapport", false).await;
+
+    // A second approval that would overspend is refused, with the remaining amount shown.
+    w.go(&format!("/dossiers/{}", others[3])).await;
+    w.act("attribuer").await;
+    let refusal = w.text(".alert.error").await;
+    assert!(
+        refusal.contains("il reste 1 000 €"),
+        "{refusal}"
+    );
+    assert_eq!(w.state().await, "Proposé à la décision de l'élue déléguée", "nothing changed");
+    w.save("depassement-refuse", false).await;
+    w.go("/plans/amp-pmlcd/fonds/fonds-initiative/enveloppe?annee=2021").await;
+    assert!(w.text("dl.chiffres").await.contains("29 000 €"), "{}", w.text("dl.chiffres").await);
+    w.save("enveloppe", true).await;
+    w.sign_out().await;
+
+    // The applicant sees the decision and its explanation.
+    w.sign_in("asso@vitrolles.example").await;
+    w.go("/mes-dossiers").await;
+    w.click(&format!("a[href='/dossiers/{id}']")).await;
+    assert_eq!(w.state().await, "Aide attribuée");
+    assert!(w.text("#explication-titre").await.contains("explication"));
+    let page = w.text("main").await;
+    assert!(page.contains("8 000 €"), "the award is shown");
+    assert!(page.contains("1. Contribution du traitement algorithmique"));
+    assert!(!page.contains("membre1@amp.example"), "staff names are not shown to the applicant");
+    w.save("decision-porteur", true).await;
+    w.sign_out().await;
+
+    // Another applicant cannot open that file, nor its pieces.
+    w.go("/inscription").await;
+    w.fill("#name", "Autre association").await;
+    w.fill("#siret", "99999999900018").await;
+    w.fill("#email", "autre@example.org").await;
+    w.fill("#password", PASSWORD).await;
+    w.fill("#password2", PASSWORD).await;
+    w.click("main form button[type=submit]").await;
+    assert_eq!(w.h1().await, "Mes dossiers");
+    for page in [format!("/dossiers/{id}"), format!("/dossiers/{id}/pieces/rib")] {
+        w.go(&page).await;
+        assert_eq!(w.h1().await, "Page introuvable", "{page}");
+    }
+    w.sign_out().await;
+
+    // The administrator's page.
+    w.sign_in("admin@amp.example").await;
+    w.go("/admin").await;
+    w.css("#t-user").await.select_by_value("instructrice@amp.example").await.unwrap();
+    w.click("form[action='/admin/jetons'] button").await;
+    let secret = w.text("code.secret").await;
+    assert!(secret.starts_with("mp_"), "{secret}");
+    w.save("admin", false).await;
+    let api = crate::server::request(
+        &server.addr,
+        "GET",
+        &format!("/api/applications/{id}"),
+        Some(&secret),
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!(api.status, 200, "the token acts as its user: {}", api.body);
+    w.c.clone().close().await.unwrap();
+
+    // Every page passes the Nu HTML Checker.
+    let out = Command::new("java")
+        .arg("-jar")
+        .arg(vnu_jar())
+        .args(["--errors-only", "--format", "json"])
+        .args(&w.saved)
+        .output()
+        .expect("java runs the Nu HTML Checker");
+    let report: Value = serde_json::from_slice(&out.stderr).unwrap_or(Value::Null);
+    let messages = report["messages"].as_array().cloned().unwrap_or_default();
+    assert!(
+        out.status.success() && messages.is_empty(),
+        "HTML errors:\n{}",
+        messages
+            .iter()
+            .map(|m| format!(
+                "{} line {}: {}",
+                m["url"].as_str().unwrap_or(""),
+                m["lastLine"],
+                m["message"].as_str().unwrap_or("")
+            ))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(w.saved.len() >= 20, "{} pages checked", w.saved.len());
+}
