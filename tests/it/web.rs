@@ -131,12 +131,20 @@ fn user(db: &str, email: &str, role: &str, name: &str) {
     );
 }
 
+fn axe_source() -> String {
+    std::fs::read_to_string(repo().join("tests/web/node_modules/axe-core/axe.min.js"))
+        .expect("axe-core (npm ci --prefix tests/web)")
+}
+
 /// The pages of one journey, saved as they were served.
 struct Web {
     c: Client,
     base: String,
     dir: PathBuf,
     saved: Vec<PathBuf>,
+    axe: String,
+    /// Accessibility violations (axe-core, WCAG 2.1 A and AA rules) by page.
+    violations: Vec<String>,
 }
 
 impl Web {
@@ -231,6 +239,7 @@ impl Web {
     /// with the browser's cookies), else as the browser holds it.
     async fn save(&mut self, name: &str, served: bool) {
         let n = self.saved.len() + 1;
+        self.audit(name).await;
         let png = self.c.screenshot().await.unwrap();
         std::fs::write(self.dir.join(format!("{n:02}-{name}.png")), png).unwrap();
         let html = if served {
@@ -255,6 +264,26 @@ impl Web {
         let path = self.dir.join(format!("{n:02}-{name}.html"));
         std::fs::write(&path, html).unwrap();
         self.saved.push(path);
+    }
+
+    /// Runs axe-core on the page as displayed, with the WCAG 2.1 A and AA rules.
+    async fn audit(&mut self, name: &str) {
+        self.c.execute(&self.axe, vec![]).await.expect("axe-core loads");
+        let found = self
+            .c
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+                   .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))),
+                         e => done(['axe failed: ' + e]));",
+                vec![],
+            )
+            .await
+            .expect("axe-core runs");
+        for v in found.as_array().into_iter().flatten() {
+            self.violations
+                .push(format!("{name}: {}", v.as_str().unwrap_or_default()));
+        }
     }
 
     async fn sign_in(&self, email: &str) {
@@ -320,6 +349,8 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
         base: format!("http://{}", server.addr),
         dir: out.clone(),
         saved: Vec::new(),
+        axe: axe_source(),
+        violations: Vec::new(),
     };
 
     // The public reads the plan, its timeline, the fund and its algorithm.
@@ -516,7 +547,37 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     )
     .unwrap();
     assert_eq!(api.status, 200, "the token acts as its user: {}", api.body);
+    // The application form on a phone's screen, and the keyboard's first stop.
+    w.c.set_window_size(390, 844).await.unwrap();
+    w.sign_out().await;
+    w.sign_in("asso@vitrolles.example").await;
+    w.go("/plans/amp-pmlcd/fonds/fonds-initiative/deposer").await;
+    let overflow = w
+        .c
+        .execute(
+            "return document.documentElement.scrollWidth > window.innerWidth + 1;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(overflow, json!(false), "the form fits a phone's width");
+    w.save("formulaire-mobile", true).await;
+    w.c.execute("document.activeElement.blur(); window.scrollTo(0, 0);", vec![])
+        .await
+        .unwrap();
+    w.css("body").await.send_keys("\u{e004}").await.unwrap();
+    let first = w
+        .c
+        .execute("return document.activeElement.textContent;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(first, json!("Aller au contenu"), "Tab first reaches the skip link");
     w.c.clone().close().await.unwrap();
+    assert!(
+        w.violations.is_empty(),
+        "accessibility violations (axe-core, WCAG 2.1 AA):\n{}",
+        w.violations.join("\n")
+    );
 
     // Every page passes the Nu HTML Checker.
     let out = Command::new("java")

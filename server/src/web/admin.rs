@@ -34,7 +34,7 @@ async fn render(
                     @if let Some(t) = plans.loaded_at { " (" (instant(&stamp(t))) ")" }
                     ". Pour prendre en compte une modification, vérifiez le plan (" code { "metroplan check" } ") puis redémarrez le serveur."
                 }
-                div.table-scroll {
+                div.table-scroll tabindex="0" {
                     table {
                         caption.visually-hidden { "Plans chargés" }
                         thead { tr { th scope="col" { "Plan" } th scope="col" { "Répertoire" } th scope="col" { "Actions" } th scope="col" { "Fonds" } } }
@@ -56,7 +56,7 @@ async fn render(
             }
             section aria-labelledby="comptes-titre" {
                 h2 id="comptes-titre" { "Comptes" }
-                div.table-scroll {
+                div.table-scroll tabindex="0" {
                     table {
                         caption.visually-hidden { "Comptes" }
                         thead { tr { th scope="col" { "Nom" } th scope="col" { "Adresse" } th scope="col" { "Profil" } th scope="col" { "Fonds" } th scope="col" { "SIRET" } th scope="col" { "Créé" } } }
@@ -103,7 +103,7 @@ async fn render(
             }
             section aria-labelledby="jetons-titre" {
                 h2 id="jetons-titre" { "Jetons d'API" }
-                div.table-scroll {
+                div.table-scroll tabindex="0" {
                     table {
                         caption.visually-hidden { "Jetons d'API" }
                         thead { tr { th scope="col" { "Nom" } th scope="col" { "Compte" } th scope="col" { "Profil" } th scope="col" { "Fonds" } th scope="col" { "Créé" } } }

@@ -120,7 +120,7 @@ pub async fn mine(State(s): State<AppState>, v: Viewer) -> Result<Response, Page
             @if apps.is_empty() {
                 p { "Vous n'avez encore aucun dossier." }
             } @else {
-                div.table-scroll {
+                div.table-scroll tabindex="0" {
                     table {
                         caption.visually-hidden { "Mes dossiers" }
                         thead { tr {

@@ -244,7 +244,7 @@ async fn render(
                 section aria-labelledby="avis-titre" {
                     h2 id="avis-titre" { "Avis du comité et déclarations d'intérêts" }
                     @if opinions.is_empty() { p { "Aucun avis pour l'instant." } } @else {
-                        div.table-scroll {
+                        div.table-scroll tabindex="0" {
                             table {
                                 caption.visually-hidden { "Avis du comité" }
                                 thead { tr {

@@ -125,7 +125,7 @@ pub async fn plan(
                 section {
                     h2 id={"axe-" (axis.id)} { (axis.title) }
                     @if let Some(d) = &axis.description { p { (d) } }
-                    div.table-scroll {
+                    div.table-scroll tabindex="0" {
                         table {
                             caption { "Actions de l'axe « " (axis.title) " »" }
                             thead { tr {
@@ -236,7 +236,7 @@ pub fn timeline_page(
                 }
                 button type="submit" { "Filtrer" }
             }
-            figure.gantt {
+            figure.gantt tabindex="0" {
                 (raw(&chart))
                 figcaption { (kept.len()) " actions et jalons affichés sur " (pl.actions.len()) "." }
             }
@@ -262,7 +262,7 @@ pub fn timeline_page(
                 }
             }
             h2 { "Échéances" }
-            div.table-scroll {
+            div.table-scroll tabindex="0" {
                 table {
                     caption { "Dates au plus tôt, marge et chemin critique" }
                     thead { tr {
@@ -386,7 +386,9 @@ pub async fn algorithm(
         .replace("<h2>", "<h3>")
         .replace("</h2>", "</h3>")
         .replace("<h1>", "<h2>")
-        .replace("</h1>", "</h2>");
+        .replace("</h1>", "</h2>")
+        // A long script scrolls sideways: keyboard users must reach it too.
+        .replace("<pre>", "<pre tabindex=\"0\">");
     Ok(v.ok(shell(
         &v,
         &format!("Algorithme : {}", f.title),

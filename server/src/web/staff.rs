@@ -228,7 +228,7 @@ pub async fn inbox(
             }
             form method="post" action="/instruction/lot" {
                 (csrf(&v))
-                div.table-scroll {
+                div.table-scroll tabindex="0" {
                     table.boite {
                         caption { (shown.len()) " dossier" @if shown.len() != 1 { "s" } }
                         thead { tr {
@@ -428,7 +428,7 @@ pub async fn bulk(
             "Décision groupée : rapport",
             html! {
                 p.lead { (ok) " dossier(s) traité(s), " (report.len() - ok) " refusé(s). Chaque dossier a été traité séparément." }
-                div.table-scroll {
+                div.table-scroll tabindex="0" {
                     table {
                         caption.visually-hidden { "Résultat par dossier" }
                         thead { tr { th scope="col" { "Dossier" } th scope="col" { "Résultat" } } }
@@ -576,7 +576,7 @@ pub async fn what_if(
             @if w.moves.is_empty() {
                 p { "Rien d'autre ne bouge." }
             } @else {
-                div.table-scroll {
+                div.table-scroll tabindex="0" {
                     table {
                         caption { (w.moves.len()) " élément(s) décalé(s)" }
                         thead { tr { th scope="col" { "Action ou jalon" } th scope="col" { "Fin prévue" } th scope="col" { "Nouvelle fin" } th scope="col" { "Décalage (jours)" } } }
