@@ -36,7 +36,10 @@ fn out_dir() -> PathBuf {
 
 fn prerequisites() {
     let missing: Vec<String> = [
-        (PathBuf::from(CHROMEDRIVER), "apt-get install chromium-driver"),
+        (
+            PathBuf::from(CHROMEDRIVER),
+            "apt-get install chromium-driver",
+        ),
         (PathBuf::from(CHROMIUM), "apt-get install chromium"),
         (vnu_jar(), "npm ci --prefix tests/web"),
     ]
@@ -161,9 +164,7 @@ impl Web {
             .at_most(Duration::from_secs(10))
             .for_element(Locator::Css(sel))
             .await
-            .unwrap_or_else(|e| {
-                panic!("no `{sel}` on {}: {e}", self.path_now())
-            })
+            .unwrap_or_else(|e| panic!("no `{sel}` on {}: {e}", self.path_now()))
     }
 
     fn path_now(&self) -> String {
@@ -201,7 +202,11 @@ impl Web {
 
     /// Clicks a control that stays on the page (a checkbox, a radio button).
     async fn tick(&self, sel: &str) {
-        self.css(sel).await.click().await.unwrap_or_else(|e| panic!("click {sel}: {e}"));
+        self.css(sel)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {sel}: {e}"));
     }
 
     async fn fill(&self, sel: &str, text: &str) {
@@ -268,7 +273,10 @@ impl Web {
 
     /// Runs axe-core on the page as displayed, with the WCAG 2.1 A and AA rules.
     async fn audit(&mut self, name: &str) {
-        self.c.execute(&self.axe, vec![]).await.expect("axe-core loads");
+        self.c
+            .execute(&self.axe, vec![])
+            .await
+            .expect("axe-core loads");
         let found = self
             .c
             .execute_async(
@@ -303,8 +311,10 @@ impl Web {
 
     /// Takes a workflow action from the application's page.
     async fn act(&self, action: &str) {
-        self.click(&format!("form[action$='/actions/{action}'] button[type=submit]"))
-            .await;
+        self.click(&format!(
+            "form[action$='/actions/{action}'] button[type=submit]"
+        ))
+        .await;
     }
 
     async fn state(&self) -> String {
@@ -321,7 +331,11 @@ impl Web {
 
 fn pdf(dir: &Path) -> PathBuf {
     let p = dir.join("piece.pdf");
-    std::fs::write(&p, b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").unwrap();
+    std::fs::write(
+        &p,
+        b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n",
+    )
+    .unwrap();
     p
 }
 
@@ -332,7 +346,11 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     let (db, _drop) = database(dir.path());
     let server = Server::start(&db, dir.path(), OPEN);
     for (email, role, name) in [
-        ("instructrice@amp.example", "instructor", "Inès Instructrice"),
+        (
+            "instructrice@amp.example",
+            "instructor",
+            "Inès Instructrice",
+        ),
         ("membre1@amp.example", "reviewer", "Marc Membre"),
         ("membre2@amp.example", "reviewer", "Mona Membre"),
         ("elue@amp.example", "approver", "Élise Élue"),
@@ -365,15 +383,20 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     assert!(chart.html(false).await.unwrap().contains("Aujourd'hui"));
     w.save("calendrier", true).await;
     w.go("/plans/amp-pmlcd/fonds/fonds-initiative").await;
-    assert!(w.text("main").await.contains("ouvert"), "the 2021 call is open on 1 March");
+    assert!(
+        w.text("main").await.contains("ouvert"),
+        "the 2021 call is open on 1 March"
+    );
     w.save("fonds", true).await;
-    w.go("/plans/amp-pmlcd/fonds/fonds-initiative/algorithme").await;
+    w.go("/plans/amp-pmlcd/fonds/fonds-initiative/algorithme")
+        .await;
     w.save("algorithme", true).await;
 
     // An association registers, fills the form, sees the eligibility preview, files.
     w.go("/inscription").await;
     w.save("inscription", true).await;
-    w.fill("#name", "Association Égalité des chances Vitrolles").await;
+    w.fill("#name", "Association Égalité des chances Vitrolles")
+        .await;
     w.fill("#siret", "81234567800019").await;
     w.fill("#email", "asso@vitrolles.example").await;
     w.fill("#password", PASSWORD).await;
@@ -385,15 +408,36 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     assert!(w.h1().await.starts_with("Nouveau dossier"));
     w.save("formulaire", true).await;
     assert_eq!(
-        w.css("#champ-applicant-siret").await.prop("value").await.unwrap().as_deref(),
+        w.css("#champ-applicant-siret")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("81234567800019"),
         "the SIRET of the account is filled in"
     );
-    w.css("#champ-applicant-kind").await.select_by_value("association").await.unwrap();
+    w.css("#champ-applicant-kind")
+        .await
+        .select_by_value("association")
+        .await
+        .unwrap();
     w.date("champ-applicant-registered_on", "2015-06-01").await;
-    w.fill("#champ-project-title", "Ateliers de sensibilisation aux discriminations à l'embauche").await;
-    w.css("#champ-project-purpose").await.select_by_value("plcd").await.unwrap();
-    w.css("#champ-project-communes").await.select_by_value("13117").await.unwrap();
+    w.fill(
+        "#champ-project-title",
+        "Ateliers de sensibilisation aux discriminations à l'embauche",
+    )
+    .await;
+    w.css("#champ-project-purpose")
+        .await
+        .select_by_value("plcd")
+        .await
+        .unwrap();
+    w.css("#champ-project-communes")
+        .await
+        .select_by_value("13117")
+        .await
+        .unwrap();
     for sel in [
         "input[name='f.project.criteria'][value=origine]",
         "input[name='f.project.criteria'][value=lieu_de_residence]",
@@ -409,7 +453,12 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     w.fill("#champ-project-total_cost", "12000").await;
     w.fill("#champ-project-requested_amount", "8000").await;
     let piece = pdf(dir.path());
-    for kind in ["budget_previsionnel", "rib", "statuts", "attestation_regularite"] {
+    for kind in [
+        "budget_previsionnel",
+        "rib",
+        "statuts",
+        "attestation_regularite",
+    ] {
         w.css(&format!("#piece-{kind}"))
             .await
             .send_keys(piece.to_str().unwrap())
@@ -418,16 +467,32 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     }
     w.click("button[value=apercu]").await;
     assert_eq!(w.text("#apercu-titre").await, "Aperçu de l'éligibilité");
-    assert_eq!(w.text(".apercu .resultat strong").await, "éligible", "the preview before filing");
-    assert!(w.text(".apercu .explication").await.contains("Contribution du traitement algorithmique"));
+    assert_eq!(
+        w.text(".apercu .resultat strong").await,
+        "éligible",
+        "the preview before filing"
+    );
+    assert!(
+        w.text(".apercu .explication")
+            .await
+            .contains("Contribution du traitement algorithmique")
+    );
     let id = Web::id_now(w.c.current_url().await.unwrap().as_str());
     w.save("apercu", true).await;
     w.act("deposer").await;
-    assert!(w.state().await.to_lowercase().contains("instruction"), "filed: {}", w.state().await);
+    assert!(
+        w.state().await.to_lowercase().contains("instruction"),
+        "filed: {}",
+        w.state().await
+    );
     w.save("depose", true).await;
 
     // An applicant sees no staff page.
-    for page in ["/instruction", "/admin", "/plans/amp-pmlcd/fonds/fonds-initiative/enveloppe"] {
+    for page in [
+        "/instruction",
+        "/admin",
+        "/plans/amp-pmlcd/fonds/fonds-initiative/enveloppe",
+    ] {
         w.go(page).await;
         assert_eq!(w.h1().await, "Accès refusé", "{page}");
     }
@@ -439,14 +504,28 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     w.save("instruction", true).await;
     w.click(&format!("a[href='/dossiers/{id}']")).await;
     w.act("soumettre-au-comite").await;
-    assert!(w.css(".alert.ok").await.text().await.unwrap().contains("c'est fait"));
+    assert!(
+        w.css(".alert.ok")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("c'est fait")
+    );
     w.save("dossier-instruction", true).await;
     w.sign_out().await;
-    for (n, reviewer) in ["membre1@amp.example", "membre2@amp.example"].iter().enumerate() {
+    for (n, reviewer) in ["membre1@amp.example", "membre2@amp.example"]
+        .iter()
+        .enumerate()
+    {
         w.sign_in(reviewer).await;
         w.go(&format!("/dossiers/{id}")).await;
         w.tick("input[name=lien][value=non]").await;
-        w.fill("textarea[name=avis]", "Diagnostic solide, public bien ciblé.").await;
+        w.fill(
+            "textarea[name=avis]",
+            "Diagnostic solide, public bien ciblé.",
+        )
+        .await;
         w.fill("input[name='note.diagnostic']", "15").await;
         w.fill("input[name='note.innovation']", "10").await;
         if n == 0 {
@@ -464,7 +543,12 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     // The delegate approves within the envelope.
     w.sign_in("elue@amp.example").await;
     w.go(&format!("/dossiers/{id}")).await;
-    assert!(w.text("#avis-titre + *").await.contains("Diagnostic solide"), "opinions shown to staff");
+    assert!(
+        w.text("#avis-titre + *")
+            .await
+            .contains("Diagnostic solide"),
+        "opinions shown to staff"
+    );
     w.save("a-decider", true).await;
     w.act("attribuer").await;
     assert_eq!(w.state().await, "Aide attribuée", "awarded");
@@ -473,9 +557,14 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     let others = to_decide(&server.addr, &db, 4, 7000);
     w.go("/instruction?etat=a-decider").await;
     for other in &others[..3] {
-        w.tick(&format!("input[name=dossier][value^='{other}:']")).await;
+        w.tick(&format!("input[name=dossier][value^='{other}:']"))
+            .await;
     }
-    w.css("#lot-action").await.select_by_value("attribuer").await.unwrap();
+    w.css("#lot-action")
+        .await
+        .select_by_value("attribuer")
+        .await
+        .unwrap();
     w.save("lot-selection", true).await;
     w.click("fieldset.lot button[type=submit]").await;
     assert_eq!(w.h1().await, "Décision groupée : rapport");
@@ -490,14 +579,20 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     w.go(&format!("/dossiers/{}", others[3])).await;
     w.act("attribuer").await;
     let refusal = w.text(".alert.error").await;
-    assert!(
-        refusal.contains("il reste 1 000 €"),
-        "{refusal}"
+    assert!(refusal.contains("il reste 1 000 €"), "{refusal}");
+    assert_eq!(
+        w.state().await,
+        "Proposé à la décision de l'élue déléguée",
+        "nothing changed"
     );
-    assert_eq!(w.state().await, "Proposé à la décision de l'élue déléguée", "nothing changed");
     w.save("depassement-refuse", false).await;
-    w.go("/plans/amp-pmlcd/fonds/fonds-initiative/enveloppe?annee=2021").await;
-    assert!(w.text("dl.chiffres").await.contains("29 000 €"), "{}", w.text("dl.chiffres").await);
+    w.go("/plans/amp-pmlcd/fonds/fonds-initiative/enveloppe?annee=2021")
+        .await;
+    assert!(
+        w.text("dl.chiffres").await.contains("29 000 €"),
+        "{}",
+        w.text("dl.chiffres").await
+    );
     w.save("enveloppe", true).await;
     w.sign_out().await;
 
@@ -510,7 +605,10 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     let page = w.text("main").await;
     assert!(page.contains("8 000 €"), "the award is shown");
     assert!(page.contains("1. Contribution du traitement algorithmique"));
-    assert!(!page.contains("membre1@amp.example"), "staff names are not shown to the applicant");
+    assert!(
+        !page.contains("membre1@amp.example"),
+        "staff names are not shown to the applicant"
+    );
     w.save("decision-porteur", true).await;
     w.sign_out().await;
 
@@ -523,7 +621,10 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     w.fill("#password2", PASSWORD).await;
     w.click("main form button[type=submit]").await;
     assert_eq!(w.h1().await, "Mes dossiers");
-    for page in [format!("/dossiers/{id}"), format!("/dossiers/{id}/pieces/rib")] {
+    for page in [
+        format!("/dossiers/{id}"),
+        format!("/dossiers/{id}/pieces/rib"),
+    ] {
         w.go(&page).await;
         assert_eq!(w.h1().await, "Page introuvable", "{page}");
     }
@@ -532,7 +633,11 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     // The administrator's page.
     w.sign_in("admin@amp.example").await;
     w.go("/admin").await;
-    w.css("#t-user").await.select_by_value("instructrice@amp.example").await.unwrap();
+    w.css("#t-user")
+        .await
+        .select_by_value("instructrice@amp.example")
+        .await
+        .unwrap();
     w.click("form[action='/admin/jetons'] button").await;
     let secret = w.text("code.secret").await;
     assert!(secret.starts_with("mp_"), "{secret}");
@@ -551,10 +656,10 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     w.c.set_window_size(390, 844).await.unwrap();
     w.sign_out().await;
     w.sign_in("asso@vitrolles.example").await;
-    w.go("/plans/amp-pmlcd/fonds/fonds-initiative/deposer").await;
-    let overflow = w
-        .c
-        .execute(
+    w.go("/plans/amp-pmlcd/fonds/fonds-initiative/deposer")
+        .await;
+    let overflow =
+        w.c.execute(
             "return document.documentElement.scrollWidth > window.innerWidth + 1;",
             vec![],
         )
@@ -562,16 +667,22 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
         .unwrap();
     assert_eq!(overflow, json!(false), "the form fits a phone's width");
     w.save("formulaire-mobile", true).await;
-    w.c.execute("document.activeElement.blur(); window.scrollTo(0, 0);", vec![])
-        .await
-        .unwrap();
+    w.c.execute(
+        "document.activeElement.blur(); window.scrollTo(0, 0);",
+        vec![],
+    )
+    .await
+    .unwrap();
     w.css("body").await.send_keys("\u{e004}").await.unwrap();
-    let first = w
-        .c
-        .execute("return document.activeElement.textContent;", vec![])
-        .await
-        .unwrap();
-    assert_eq!(first, json!("Aller au contenu"), "Tab first reaches the skip link");
+    let first =
+        w.c.execute("return document.activeElement.textContent;", vec![])
+            .await
+            .unwrap();
+    assert_eq!(
+        first,
+        json!("Aller au contenu"),
+        "Tab first reaches the skip link"
+    );
     w.c.clone().close().await.unwrap();
     assert!(
         w.violations.is_empty(),

@@ -119,8 +119,7 @@ pub fn app(state: AppState) -> Router {
             post(handlers::upload).layer(DefaultBodyLimit::max(upload_limit + 64 * 1024)),
         )
         .layer(DefaultBodyLimit::max(body_limit));
-    let pages = crate::web::routes()
-        .layer(DefaultBodyLimit::max(upload_limit * 6 + 256 * 1024));
+    let pages = crate::web::routes().layer(DefaultBodyLimit::max(upload_limit * 6 + 256 * 1024));
     api.merge(pages)
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

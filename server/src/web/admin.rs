@@ -179,7 +179,9 @@ pub async fn create_user(
             let msg = match e {
                 AccountError::InvalidEmail(_) => "Adresse électronique invalide.".to_string(),
                 AccountError::WeakPassword => {
-                    format!("Le mot de passe doit compter au moins {MIN_PASSWORD_CHARS} caractères.")
+                    format!(
+                        "Le mot de passe doit compter au moins {MIN_PASSWORD_CHARS} caractères."
+                    )
                 }
                 AccountError::EmailTaken(_) => "Un compte existe déjà pour cette adresse.".into(),
                 AccountError::EmptyName => "Indiquez le nom.".into(),

@@ -84,20 +84,12 @@ pub fn check_pieces(fund: &Fund, files: &[Piece]) -> Vec<(String, String)> {
 #[tracing::instrument(skip_all)]
 pub async fn mine(State(s): State<AppState>, v: Viewer) -> Result<Response, PageError> {
     let who = v.require(&[RoleKind::Applicant])?;
-    let apps = s
-        .ctx
-        .visible_applications(&who, None, None, None)
-        .await?;
+    let apps = s.ctx.visible_applications(&who, None, None, None).await?;
     let mut open = Vec::new();
     for p in s.ctx.plans.by_id.values() {
         let t = today(&s, p);
         for f in &p.plan.funds {
-            if f.keys.is_some()
-                && f
-                    .calls
-                    .iter()
-                    .any(|c| c.opens <= t && t <= c.closes)
-            {
+            if f.keys.is_some() && f.calls.iter().any(|c| c.opens <= t && t <= c.closes) {
                 open.push((p.plan.id.to_string(), f.id.to_string(), f.title.clone()));
             }
         }
@@ -156,7 +148,11 @@ fn new_page(
     errors: &[(String, String)],
     year: i16,
 ) -> Markup {
-    let call_path = fund.keys.as_ref().map(|k| k.call.clone()).unwrap_or_default();
+    let call_path = fund
+        .keys
+        .as_ref()
+        .map(|k| k.call.clone())
+        .unwrap_or_default();
     let mut defaults = vec![(call_path.as_str(), year.to_string())];
     let (name, siret);
     if let Some(s) = &v.session {
@@ -349,7 +345,10 @@ pub async fn edit(
         Ok(_) => Ok(Redirect::to(&format!("/dossiers/{id}?fait=enregistre")).into_response()),
         Err(e) => {
             let (status, msg) = super::layout::refusal_fr(&e);
-            if matches!(e, crate::http::Error::NotFound(_) | crate::http::Error::Internal(_)) {
+            if matches!(
+                e,
+                crate::http::Error::NotFound(_) | crate::http::Error::Internal(_)
+            ) {
                 return Err(e.into());
             }
             super::application::page_with_error(&s, &v, &who, &id, status, &msg).await

@@ -12,7 +12,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::applicant::{check_pieces, label_of, read_multipart};
-use super::layout::{alert_error, alert_ok, csrf, euros_str, explanation, instant, role_fr, shell, state_badge};
+use super::layout::{
+    alert_error, alert_ok, csrf, euros_str, explanation, instant, role_fr, shell, state_badge,
+};
 use super::public::served;
 use super::{CSRF_FIELD, PageError, Viewer, WebForm, field, form};
 use crate::http::AppState;
@@ -83,7 +85,10 @@ fn done_fr(s: &AppState, view: &ApplicationView, action: &str) -> String {
     let label = workflow(s, view)
         .and_then(|(_, wf)| wf.transitions.iter().find(|t| t.id.as_str() == action))
         .map_or_else(|| action.to_string(), |t| t.label.clone());
-    format!("« {label} » : c'est fait. Le dossier est maintenant : {}.", view.state_label)
+    format!(
+        "« {label} » : c'est fait. Le dossier est maintenant : {}.",
+        view.state_label
+    )
 }
 
 async fn render(
@@ -352,12 +357,7 @@ fn has_guard(t: &Transition, g: &str) -> bool {
 }
 
 /// The form for one transition, with the inputs its guards read.
-fn action_form(
-    v: &Viewer,
-    fund: &Fund,
-    view: &ApplicationView,
-    t: &Transition,
-) -> Markup {
+fn action_form(v: &Viewer, fund: &Fund, view: &ApplicationView, t: &Transition) -> Markup {
     let id = t.id.as_str();
     let opinion = has_guard(t, "conflict-declared");
     let amount = has_guard(t, "amount-within-request") || has_guard(t, "within-envelope");
@@ -429,10 +429,9 @@ fn body_from(f: &[(String, String)]) -> Result<ActionBody, String> {
         let norm = m
             .replace([' ', '\u{a0}', '\u{202f}', '€'], "")
             .replace(',', ".");
-        b.amount = Some(
-            norm.parse::<Decimal>()
-                .map_err(|_| "Indiquez un montant en euros, par exemple 1200 ou 1200,50.".to_string())?,
-        );
+        b.amount = Some(norm.parse::<Decimal>().map_err(|_| {
+            "Indiquez un montant en euros, par exemple 1200 ou 1200,50.".to_string()
+        })?);
     }
     b.reason = field(f, "motif")
         .map(str::trim)
@@ -589,12 +588,19 @@ pub async fn download(
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_str(&media).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        HeaderValue::from_str(&media)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", file.escape_default())) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"",
+        file.escape_default()
+    )) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
 }

@@ -244,7 +244,9 @@ pub async fn register(
         }
         Err(e) => {
             let msg = match e {
-                AccountError::InvalidEmail(_) => "Cette adresse électronique n'est pas valide.".into(),
+                AccountError::InvalidEmail(_) => {
+                    "Cette adresse électronique n'est pas valide.".into()
+                }
                 AccountError::WeakPassword => format!(
                     "Le mot de passe doit compter au moins {MIN_PASSWORD_CHARS} caractères."
                 ),

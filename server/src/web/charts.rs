@@ -40,11 +40,7 @@ pub fn gauge(envelope: Decimal, committed: Decimal, paid: Decimal) -> Markup {
 
 /// Horizontal bars, one per label, with the amount written at the end of each.
 pub fn bars(title: &str, rows: &[(String, Decimal)]) -> Markup {
-    let max = rows
-        .iter()
-        .map(|(_, v)| *v)
-        .max()
-        .unwrap_or(Decimal::ZERO);
+    let max = rows.iter().map(|(_, v)| *v).max().unwrap_or(Decimal::ZERO);
     let label_w = 260.0;
     let bar_w = 300.0;
     let row_h = 28.0;

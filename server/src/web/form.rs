@@ -225,7 +225,12 @@ pub fn data_from(
 ) -> Result<Value, Vec<(String, String)>> {
     let mut data = Map::new();
     let mut errors = Vec::new();
-    for f in fund.form.fields.iter().filter(|f| !set_by_server(&f.path, f.ty)) {
+    for f in fund
+        .form
+        .fields
+        .iter()
+        .filter(|f| !set_by_server(&f.path, f.ty))
+    {
         let name = control_name(&f.path);
         let values: Vec<&str> = posted
             .iter()
@@ -282,7 +287,9 @@ pub fn data_from(
                         }
                     },
                     FieldType::Money => {
-                        let norm = v.replace([' ', '\u{a0}', '\u{202f}', '€'], "").replace(',', ".");
+                        let norm = v
+                            .replace([' ', '\u{a0}', '\u{202f}', '€'], "")
+                            .replace(',', ".");
                         match norm.parse::<rust_decimal::Decimal>() {
                             Ok(d) if d >= rust_decimal::Decimal::ZERO && d.scale() <= 2 => {
                                 json!(d.to_string())

@@ -45,17 +45,20 @@ pub fn routes() -> Router<AppState> {
             get(public::timeline).post(staff::what_if),
         )
         .route("/plans/{plan}/fonds/{fund}", get(public::fund))
-        .route("/plans/{plan}/fonds/{fund}/algorithme", get(public::algorithm))
+        .route(
+            "/plans/{plan}/fonds/{fund}/algorithme",
+            get(public::algorithm),
+        )
         .route(
             "/plans/{plan}/fonds/{fund}/deposer",
             get(applicant::new_form).post(applicant::create),
         )
-        .route(
-            "/plans/{plan}/fonds/{fund}/enveloppe",
-            get(staff::envelope),
-        )
+        .route("/plans/{plan}/fonds/{fund}/enveloppe", get(staff::envelope))
         .route("/connexion", get(auth::sign_in_form).post(auth::sign_in))
-        .route("/inscription", get(auth::register_form).post(auth::register))
+        .route(
+            "/inscription",
+            get(auth::register_form).post(auth::register),
+        )
         .route("/deconnexion", post(auth::sign_out))
         .route("/mes-dossiers", get(applicant::mine))
         .route("/dossiers/{id}", get(application::application))
@@ -160,9 +163,7 @@ impl Viewer {
     /// The form's CSRF field must match this browser's secret.
     pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), PageError> {
         match sent {
-            Some(t) if !t.is_empty() && constant_eq(t.as_bytes(), self.csrf().as_bytes()) => {
-                Ok(())
-            }
+            Some(t) if !t.is_empty() && constant_eq(t.as_bytes(), self.csrf().as_bytes()) => Ok(()),
             _ => Err(PageError::status(
                 StatusCode::FORBIDDEN,
                 "Formulaire expiré",

@@ -89,7 +89,11 @@ async fn rows(s: &AppState, v: &Viewer, q: &InboxQuery) -> Result<(Vec<Row>, Vec
             .ctx
             .plans
             .get(&app.plan)
-            .and_then(|p| p.plan.fund(&app.fund).map(|f| councils(&p.plan, f, &app.data)))
+            .and_then(|p| {
+                p.plan
+                    .fund(&app.fund)
+                    .map(|f| councils(&p.plan, f, &app.data))
+            })
             .unwrap_or_default();
         all.push(Row { app, councils });
     }
@@ -151,10 +155,11 @@ pub async fn inbox(
         .by_id
         .values()
         .flat_map(|p| {
-            p.plan
-                .workflows
-                .iter()
-                .flat_map(|w| w.states.iter().map(|st| (st.id.to_string(), st.label.clone())))
+            p.plan.workflows.iter().flat_map(|w| {
+                w.states
+                    .iter()
+                    .map(|st| (st.id.to_string(), st.label.clone()))
+            })
         })
         .collect();
     states.dedup();
@@ -377,7 +382,9 @@ pub async fn bulk(
         let (title, amount) = match &current {
             Ok(a) => (
                 a.title.clone().unwrap_or_else(|| id.clone()),
-                a.requested.as_deref().and_then(|r| r.parse::<Decimal>().ok()),
+                a.requested
+                    .as_deref()
+                    .and_then(|r| r.parse::<Decimal>().ok()),
             ),
             Err(_) => (id.clone(), None),
         };
@@ -401,10 +408,17 @@ pub async fn bulk(
         };
         let result = match current {
             Err(e) => Err(e),
-            Ok(_) => s.ctx.act(&who, id, &action, body, Some(*version), None).await,
+            Ok(_) => {
+                s.ctx
+                    .act(&who, id, &action, body, Some(*version), None)
+                    .await
+            }
         };
         let line = match result {
-            Ok(r) => Ok(r.body["state_label"].as_str().unwrap_or_default().to_string()),
+            Ok(r) => Ok(r.body["state_label"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()),
             Err(Error::NotFound(_)) => Err("dossier introuvable".to_string()),
             Err(Error::Internal(e)) => {
                 tracing::error!(error = %e, application = %id, "bulk action failed");

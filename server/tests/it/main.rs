@@ -8,4 +8,5 @@ mod envelope;
 mod errors;
 mod notifications;
 mod support;
+mod web;
 mod workflow;

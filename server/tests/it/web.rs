@@ -1,0 +1,540 @@
+//! The web pages' security, through the router: who may open which page, CSRF, the sign-in
+//! throttle, sessions, stale forms. (The journey in a real browser is in `tests/it/web.rs`.)
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::http::{Method, StatusCode};
+use metroplan_engine::model::RoleKind;
+use metroplan_server::accounts::{self, NewUser};
+use metroplan_server::tokens;
+
+use crate::support::*;
+
+const OPEN: &str = "2021-03-01T10:00:00+01:00";
+const PASSWORD: &str = "une phrase de passe solide";
+
+/// A browser without JavaScript: it keeps cookies and reads the CSRF field of pages.
+struct Browser {
+    app: Router,
+    cookies: BTreeMap<String, String>,
+}
+
+fn encode(s: &str) -> String {
+    let mut o = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                o.push(b as char)
+            }
+            b' ' => o.push('+'),
+            _ => o.push_str(&format!("%{b:02X}")),
+        }
+    }
+    o
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"_csrf\" value=\"")
+        .expect("the page has a form with a CSRF field");
+    let rest = &html[at + "name=\"_csrf\" value=\"".len()..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+impl Browser {
+    fn new(app: Router) -> Browser {
+        Browser {
+            app,
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    async fn send(&mut self, method: Method, uri: &str, form: Option<&[(&str, &str)]>) -> Res {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let headers: Vec<(&str, &str)> = if cookie.is_empty() {
+            vec![]
+        } else {
+            vec![("cookie", cookie.as_str())]
+        };
+        let body = form.map(|f| {
+            f.iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect::<Vec<_>>()
+                .join("&")
+                .into_bytes()
+        });
+        let res = call(
+            &self.app,
+            method,
+            uri,
+            None,
+            &headers,
+            body,
+            "application/x-www-form-urlencoded",
+        )
+        .await;
+        for v in res.headers.get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let (kv, _) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = kv.split_once('=').unwrap();
+            if val.is_empty() || v.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_string(), val.to_string());
+            }
+        }
+        res
+    }
+
+    async fn get(&mut self, uri: &str) -> Res {
+        self.send(Method::GET, uri, None).await
+    }
+
+    /// Posts a form with the CSRF token of `page`.
+    async fn post(&mut self, page: &str, uri: &str, fields: &[(&str, &str)]) -> Res {
+        let html = self.get(page).await.text;
+        let token = csrf_of(&html);
+        let mut all = vec![("_csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        self.send(Method::POST, uri, Some(&all)).await
+    }
+
+    async fn sign_in(&mut self, email: &str) -> Res {
+        self.post(
+            "/connexion",
+            "/connexion",
+            &[("email", email), ("password", PASSWORD)],
+        )
+        .await
+    }
+}
+
+async fn account(env: &Env, email: &str, role: RoleKind) -> accounts::User {
+    accounts::create_user(
+        &env.db,
+        NewUser {
+            email,
+            name: email,
+            role,
+            fund: None,
+            siret: (role == RoleKind::Applicant).then_some("81234567800019"),
+            password: PASSWORD,
+        },
+        jiff::Timestamp::now(),
+    )
+    .await
+    .expect("account")
+}
+
+/// An application filed by `owner` through the API, with a token that acts as them.
+async fn filed_by(env: &Env, owner: &accounts::User) -> String {
+    let token = tokens::create_for_user(&env.db, owner, "2021-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    env.eligible(&token, application()).await
+}
+
+#[tokio::test]
+async fn staff_pages_refuse_an_applicant_and_send_strangers_to_sign_in() {
+    let env = Env::new(OPEN).await;
+    account(&env, "asso@example.org", RoleKind::Applicant).await;
+    let staff_pages = [
+        "/instruction",
+        "/instruction/dossiers.csv",
+        "/admin",
+        "/plans/amp-pmlcd/fonds/fonds-initiative/enveloppe",
+    ];
+    let mut stranger = Browser::new(env.app.clone());
+    for page in staff_pages.iter().chain(&["/mes-dossiers"]) {
+        let r = stranger.get(page).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{page}");
+        let to = r.headers["location"].to_str().unwrap();
+        assert!(to.starts_with("/connexion?suite=/"), "{page} → {to}");
+    }
+    let mut asso = Browser::new(env.app.clone());
+    assert_eq!(
+        asso.sign_in("asso@example.org").await.status,
+        StatusCode::SEE_OTHER
+    );
+    for page in staff_pages {
+        let r = asso.get(page).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{page}");
+        assert!(r.text.contains("Accès refusé"), "{page}");
+    }
+    for (page, uri, fields) in [
+        (
+            "/",
+            "/instruction/lot",
+            vec![("action", "attribuer"), ("dossier", "x:1")],
+        ),
+        (
+            "/",
+            "/admin/utilisateurs",
+            vec![
+                ("email", "x@y.fr"),
+                ("role", "admin"),
+                ("name", "x"),
+                ("password", PASSWORD),
+            ],
+        ),
+        ("/", "/admin/jetons", vec![("email", "asso@example.org")]),
+        (
+            "/",
+            "/plans/amp-pmlcd/calendrier",
+            vec![("element", "x"), ("jours", "3")],
+        ),
+    ] {
+        let r = asso.post(page, uri, &fields).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "POST {uri}");
+    }
+    assert_eq!(
+        accounts::all_users(&env.db).await.unwrap().len(),
+        1,
+        "no account was created by the applicant"
+    );
+    // Staff reach every staff page; only the administrator the administration.
+    account(&env, "instr@amp.example", RoleKind::Instructor).await;
+    let mut instr = Browser::new(env.app.clone());
+    instr.sign_in("instr@amp.example").await;
+    for page in &staff_pages {
+        let r = instr.get(page).await;
+        let expected = if *page == "/admin" {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(r.status, expected, "{page}");
+    }
+}
+
+#[tokio::test]
+async fn an_applicant_cannot_open_or_act_on_another_applicants_file() {
+    let env = Env::new(OPEN).await;
+    let a = account(&env, "a@example.org", RoleKind::Applicant).await;
+    account(&env, "b@example.org", RoleKind::Applicant).await;
+    let id = filed_by(&env, &a).await;
+    let mut owner = Browser::new(env.app.clone());
+    owner.sign_in("a@example.org").await;
+    let page = owner.get(&format!("/dossiers/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("Contrôle d'éligibilité et explication"));
+    assert_eq!(
+        owner
+            .get(&format!("/dossiers/{id}/pieces/rib"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let mut other = Browser::new(env.app.clone());
+    other.sign_in("b@example.org").await;
+    for uri in [
+        format!("/dossiers/{id}"),
+        format!("/dossiers/{id}/pieces/rib"),
+    ] {
+        let r = other.get(&uri).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(
+            !r.text.contains("Ateliers"),
+            "nothing of the file leaks: {uri}"
+        );
+    }
+    let r = other
+        .post(
+            "/mes-dossiers",
+            &format!("/dossiers/{id}/actions/retirer"),
+            &[("version", "1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let mine = other.get("/mes-dossiers").await;
+    assert!(mine.text.contains("aucun dossier"), "{}", mine.text);
+    let still = owner.get(&format!("/dossiers/{id}")).await;
+    assert!(still.text.contains("En instruction"));
+}
+
+#[tokio::test]
+async fn a_form_without_its_csrf_token_changes_nothing() {
+    let env = Env::new(OPEN).await;
+    let a = account(&env, "a@example.org", RoleKind::Applicant).await;
+    let id = filed_by(&env, &a).await;
+    let mut b = Browser::new(env.app.clone());
+    b.sign_in("a@example.org").await;
+    let before = b.get(&format!("/dossiers/{id}")).await.text;
+    for token in [None, Some("0123456789abcdef0123456789abcdef")] {
+        let mut fields = vec![("version", "3"), ("motif", "test")];
+        if let Some(t) = token {
+            fields.push(("_csrf", t));
+        }
+        let r = b
+            .send(
+                Method::POST,
+                &format!("/dossiers/{id}/actions/retirer"),
+                Some(&fields),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{token:?}");
+        assert!(r.text.contains("Formulaire expiré"));
+    }
+    // Signing in needs the token too (no login CSRF).
+    let mut fresh = Browser::new(env.app.clone());
+    let r = fresh
+        .send(
+            Method::POST,
+            "/connexion",
+            Some(&[("email", "a@example.org"), ("password", PASSWORD)]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(!fresh.cookies.contains_key("mp_session"));
+    let after = b.get(&format!("/dossiers/{id}")).await.text;
+    assert!(after.contains("En instruction") && before.contains("En instruction"));
+}
+
+#[tokio::test]
+async fn a_stale_page_gets_a_clear_message_and_changes_nothing() {
+    let env = Env::new(OPEN).await;
+    let a = account(&env, "a@example.org", RoleKind::Applicant).await;
+    let id = filed_by(&env, &a).await;
+    account(&env, "instr@amp.example", RoleKind::Instructor).await;
+    let mut instr = Browser::new(env.app.clone());
+    instr.sign_in("instr@amp.example").await;
+    let page = instr.get(&format!("/dossiers/{id}")).await.text;
+    let version = page
+        .split("name=\"version\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let old = (version.parse::<i64>().unwrap() - 1).to_string();
+    let r = instr
+        .post(
+            &format!("/dossiers/{id}"),
+            &format!("/dossiers/{id}/actions/soumettre-au-comite"),
+            &[("version", &old)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
+    assert!(
+        r.text.contains("Quelqu'un d'autre a modifié ce dossier"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text.contains("En instruction"),
+        "the page shows the file as it is"
+    );
+    let ok = instr
+        .post(
+            &format!("/dossiers/{id}"),
+            &format!("/dossiers/{id}/actions/soumettre-au-comite"),
+            &[("version", &version)],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert!(
+        ok.headers["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("?fait=soumettre-au-comite")
+    );
+}
+
+#[tokio::test]
+async fn sign_in_is_throttled_after_five_failures_and_reopens_later() {
+    let env = Env::new(OPEN).await;
+    account(&env, "a@example.org", RoleKind::Applicant).await;
+    let mut b = Browser::new(env.app.clone());
+    for _ in 0..5 {
+        let r = b
+            .post(
+                "/connexion",
+                "/connexion",
+                &[("email", "a@example.org"), ("password", "wrong password!")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert!(r.text.contains("incorrect"));
+    }
+    let locked = b.sign_in("a@example.org").await;
+    assert_eq!(
+        locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(
+        locked.text.contains("Réessayez dans 15 minutes"),
+        "{}",
+        locked.text
+    );
+    assert!(!b.cookies.contains_key("mp_session"));
+    // An unknown email is refused like a wrong password.
+    let unknown = b
+        .post(
+            "/connexion",
+            "/connexion",
+            &[("email", "nobody@example.org"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    let mut later = Browser::new(env.at("2021-03-01T10:16:00+01:00"));
+    assert_eq!(
+        later.sign_in("a@example.org").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(later.cookies.contains_key("mp_session"));
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_and_same_site_and_signing_out_ends_it() {
+    let env = Env::new(OPEN).await;
+    account(&env, "a@example.org", RoleKind::Applicant).await;
+    let mut b = Browser::new(env.app.clone());
+    let r = b.sign_in("a@example.org").await;
+    let cookie = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("mp_session="))
+        .expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let secret = b.cookies["mp_session"].clone();
+    assert_eq!(b.get("/mes-dossiers").await.status, StatusCode::OK);
+    let page = b.get("/mes-dossiers").await;
+    assert!(
+        page.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(page.headers["cache-control"], "no-store");
+    let out = b.post("/mes-dossiers", "/deconnexion", &[]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    // The old cookie no longer opens anything, even if a copy of it was kept.
+    b.cookies.insert("mp_session".into(), secret);
+    assert_eq!(b.get("/mes-dossiers").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn sign_in_never_sends_the_browser_off_site() {
+    let env = Env::new(OPEN).await;
+    account(&env, "a@example.org", RoleKind::Applicant).await;
+    for (suite, expected) in [
+        ("/mes-dossiers", "/mes-dossiers"),
+        ("//evil.example/x", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+    ] {
+        let mut b = Browser::new(env.app.clone());
+        let r = b
+            .post(
+                "/connexion",
+                "/connexion",
+                &[
+                    ("email", "a@example.org"),
+                    ("password", PASSWORD),
+                    ("suite", suite),
+                ],
+            )
+            .await;
+        assert_eq!(r.headers["location"], expected, "{suite}");
+    }
+}
+
+#[tokio::test]
+async fn registration_explains_what_is_wrong_in_french_and_creates_one_account() {
+    let env = Env::new(OPEN).await;
+    let mut b = Browser::new(env.app.clone());
+    let form = |password: &'static str, siret: &'static str| {
+        vec![
+            ("name", "Association des habitants"),
+            ("siret", siret),
+            ("email", "habitants@example.org"),
+            ("password", password),
+            ("password2", password),
+        ]
+    };
+    let short = b
+        .post(
+            "/inscription",
+            "/inscription",
+            &form("court", "81234567800019"),
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(short.text.contains("au moins 12 caractères"));
+    assert!(
+        short.text.contains("Association des habitants"),
+        "what was typed is kept"
+    );
+    let siret = b
+        .post("/inscription", "/inscription", &form(PASSWORD, "1234"))
+        .await;
+    assert!(siret.text.contains("14 chiffres"));
+    let ok = b
+        .post(
+            "/inscription",
+            "/inscription",
+            &form(PASSWORD, "81234567800019"),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert_eq!(ok.headers["location"], "/mes-dossiers");
+    let mut again = Browser::new(env.app.clone());
+    let twice = again
+        .post(
+            "/inscription",
+            "/inscription",
+            &form(PASSWORD, "81234567800019"),
+        )
+        .await;
+    assert!(twice.text.contains("Un compte existe déjà"));
+    let users = accounts::all_users(&env.db).await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].role, RoleKind::Applicant);
+    assert_eq!(users[0].siret.as_deref(), Some("81234567800019"));
+}
+
+#[tokio::test]
+async fn public_pages_answer_without_an_account_and_unknown_ones_are_404_pages() {
+    let env = Env::new(OPEN).await;
+    let mut b = Browser::new(env.app.clone());
+    for page in [
+        "/",
+        "/plans/amp-pmlcd",
+        "/plans/amp-pmlcd/calendrier?axe=metropole-exemplaire&statut=",
+        "/plans/amp-pmlcd/fonds/fonds-initiative",
+        "/plans/amp-pmlcd/fonds/fonds-initiative/algorithme",
+        "/connexion",
+        "/inscription",
+    ] {
+        let r = b.get(page).await;
+        assert_eq!(r.status, StatusCode::OK, "{page}");
+        assert!(
+            r.text.starts_with("<!DOCTYPE html><html lang=\"fr\">"),
+            "{page}"
+        );
+    }
+    let r = b.get("/plans/nope").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.text.contains("Page introuvable"));
+    let filtered = b
+        .get("/plans/amp-pmlcd/calendrier?axe=metropole-exemplaire")
+        .await
+        .text;
+    let all = b.get("/plans/amp-pmlcd/calendrier").await.text;
+    assert!(
+        filtered.len() < all.len(),
+        "the axis filter keeps fewer rows"
+    );
+}
