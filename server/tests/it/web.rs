@@ -92,6 +92,51 @@ impl Browser {
         res
     }
 
+    /// Posts a multipart form (with the CSRF token of `page`) and files `(field, name, bytes)`.
+    async fn post_files(
+        &mut self,
+        page: &str,
+        uri: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Res {
+        let html = self.get(page).await.text;
+        let token = csrf_of(&html);
+        let b = "XmetroplanWebX";
+        let mut body = Vec::new();
+        for (k, v) in [("_csrf", token.as_str())].iter().chain(fields) {
+            body.extend_from_slice(
+                format!("--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                    .as_bytes(),
+            );
+        }
+        for (k, name, bytes) in files {
+            body.extend_from_slice(
+                format!("--{b}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{b}--\r\n").as_bytes());
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        call(
+            &self.app,
+            Method::POST,
+            uri,
+            None,
+            &[("cookie", cookie.as_str())],
+            Some(body),
+            &format!("multipart/form-data; boundary={b}"),
+        )
+        .await
+    }
+
     async fn get(&mut self, uri: &str) -> Res {
         self.send(Method::GET, uri, None).await
     }
@@ -536,5 +581,172 @@ async fn public_pages_answer_without_an_account_and_unknown_ones_are_404_pages()
     assert!(
         filtered.len() < all.len(),
         "the axis filter keeps fewer rows"
+    );
+}
+
+#[tokio::test]
+async fn an_incomplete_file_shows_what_is_missing_and_is_completed_from_its_page() {
+    let env = Env::new(OPEN).await;
+    let a = account(&env, "a@example.org", RoleKind::Applicant).await;
+    let token = tokens::create_for_user(&env.db, &a, "2021-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let r = env.file(&token, application()).await;
+    assert_eq!(r.body["state"], "incomplet", "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let mut b = Browser::new(env.app.clone());
+    b.sign_in("a@example.org").await;
+    let page = format!("/dossiers/{id}");
+    let html = b.get(&page).await.text;
+    assert!(html.contains("Ce qui manque"));
+    for label in [
+        "Budget prévisionnel du projet",
+        "Relevé d'identité bancaire (RIB)",
+        "Statuts",
+    ] {
+        assert!(html.contains(label), "{label} is listed as missing");
+    }
+    assert!(
+        html.contains("au plus tard le <strong>2021-03-16</strong>"),
+        "15 days from 1 March"
+    );
+
+    // A file that is not a PDF or an image is refused, and nothing is stored.
+    let bad = b
+        .post_files(
+            &page,
+            &format!("{page}/pieces"),
+            &[],
+            &[("piece.rib", "rib.exe", b"MZ\x90\x00binary")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text.contains("ni un PDF ni une image"), "{}", bad.text);
+    let pieces: Vec<(&str, &str, &[u8])> = [
+        "piece.budget_previsionnel",
+        "piece.rib",
+        "piece.statuts",
+        "piece.attestation_regularite",
+    ]
+    .into_iter()
+    .map(|k| (k, "piece.pdf", PDF))
+    .collect();
+    let up = b
+        .post_files(&page, &format!("{page}/pieces"), &[], &pieces)
+        .await;
+    assert_eq!(up.status, StatusCode::SEE_OTHER, "{}", up.text);
+    let html = b.get(&page).await.text;
+    assert!(
+        html.contains("Pièces enregistrées") || html.contains("(application/pdf"),
+        "the pieces are listed"
+    );
+    let version = html
+        .split("name=\"version\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let done = b
+        .post(
+            &page,
+            &format!("{page}/actions/completer"),
+            &[("version", &version)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    let html = b.get(&page).await.text;
+    assert!(
+        html.contains("En instruction"),
+        "complete, checked again and sent to instruction"
+    );
+    assert!(!html.contains("Ce qui manque"));
+}
+
+#[tokio::test]
+async fn a_draft_is_edited_from_its_page_and_previewed_before_filing() {
+    let env = Env::new(OPEN).await;
+    let a = account(&env, "a@example.org", RoleKind::Applicant).await;
+    let token = tokens::create_for_user(&env.db, &a, "2021-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let r = env
+        .call(
+            Method::POST,
+            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
+            Some(&token),
+            &[],
+            Some(serde_json::json!({"data": application(), "draft": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let page = format!("/dossiers/{id}");
+    let mut b = Browser::new(env.app.clone());
+    b.sign_in("a@example.org").await;
+    let html = b.get(&page).await.text;
+    assert!(html.contains("Aperçu de l'éligibilité"));
+    assert!(
+        html.contains("incomplet"),
+        "no piece yet: the preview says incomplete"
+    );
+    // Over the ceiling (10 000 € in 2021): the preview says ineligible, with the reason.
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for (k, v) in [
+        ("f.call", "2021"),
+        (
+            "f.applicant.name",
+            "Association Égalité des chances Vitrolles",
+        ),
+        ("f.applicant.kind", "association"),
+        ("f.applicant.siret", "81234567800019"),
+        ("f.applicant.registered_on", "2015-06-01"),
+        ("f.project.title", "Ateliers"),
+        ("f.project.purpose", "plcd"),
+        ("f.project.communes", "13117"),
+        ("f.project.criteria", "origine"),
+        ("f.project.domains", "emploi"),
+        ("f.project.starts_on", "2021-04-01"),
+        ("f.project.ends_on", "2021-12-15"),
+        ("f.project.total_cost", "40 000"),
+        ("f.project.requested_amount", "15000,50"),
+        ("f.project.qpv", "oui"),
+        ("f.project.economic_partner", "non"),
+        ("f.project.resident_participation", "oui"),
+        ("version", "1"),
+    ] {
+        fields.push((k.into(), v.into()));
+    }
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let saved = b.post(&page, &format!("{page}/modifier"), &refs).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text);
+    let view = env.get(&format!("/api/applications/{id}"), &token).await;
+    assert_eq!(
+        view.body["requested"], "15000.50",
+        "amounts typed the French way are read exactly"
+    );
+    assert_eq!(view.body["data"]["project"]["qpv"], true);
+    let html = b.get(&page).await.text;
+    assert!(
+        html.contains("inéligible"),
+        "the preview follows the new content"
+    );
+    // A stale edit is refused.
+    let stale = b.post(&page, &format!("{page}/modifier"), &refs).await;
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+    // A bad value is refused in French, field by field, and nothing changes.
+    let mut bad = refs.clone();
+    bad.retain(|(k, _)| *k != "version" && *k != "f.applicant.siret");
+    bad.push(("f.applicant.siret", "123"));
+    bad.push(("version", "2"));
+    let r = b.post(&page, &format!("{page}/modifier"), &bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text
+            .contains("SIRET du porteur (14 chiffres) : Le SIRET compte exactement 14 chiffres."),
+        "{}",
+        r.text
     );
 }
