@@ -337,6 +337,11 @@ pub async fn open_session(
     user: User,
     now: Timestamp,
 ) -> Result<(String, Session), sqlx::Error> {
+    // Expired sessions are useless; sign-ins are rare enough to sweep them here.
+    sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+        .bind(stamp(now))
+        .execute(&db.pool)
+        .await?;
     let secret = random_hex(32);
     let csrf = random_hex(16);
     let expires = now

@@ -549,6 +549,11 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
             .contains("Diagnostic solide"),
         "opinions shown to staff"
     );
+    assert_eq!(
+        w.text("#avis-titre ~ div tbody td").await,
+        "non",
+        "the reviewer's declaration of no link of interest"
+    );
     w.save("a-decider", true).await;
     w.act("attribuer").await;
     assert_eq!(w.state().await, "Aide attribuée", "awarded");

@@ -263,7 +263,7 @@ async fn render(
                                     @for o in &opinions {
                                         tr {
                                             th scope="row" { (o.reviewer) }
-                                            td { "non" }
+                                            td { (linked_fr(&events, &o.reviewer)) }
                                             td { (o.opinion) }
                                             td { (scores_fr(fund, &o.scores)) }
                                             td { (instant(&o.created_at)) }
@@ -293,6 +293,21 @@ async fn render(
             }
         },
     ))
+}
+
+/// What a reviewer declared about links of interest when giving their opinion (from the
+/// audit trail, where the declaration is recorded with the opinion).
+fn linked_fr(events: &[crate::audit::Event], reviewer: &str) -> &'static str {
+    let declared = events
+        .iter()
+        .rev()
+        .filter(|e| e.actor == reviewer)
+        .find_map(|e| e.payload.get("linked").and_then(Value::as_bool));
+    match declared {
+        Some(true) => "oui",
+        Some(false) => "non",
+        None => "non déclaré",
+    }
 }
 
 fn state_label(wf: &Workflow, id: &str) -> String {

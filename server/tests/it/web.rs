@@ -750,3 +750,86 @@ async fn a_draft_is_edited_from_its_page_and_previewed_before_filing() {
         r.text
     );
 }
+
+#[tokio::test]
+async fn the_inbox_filters_by_territorial_council_and_exports_csv_without_formulas() {
+    let env = Env::new(OPEN).await;
+    let a = account(&env, "a@example.org", RoleKind::Applicant).await;
+    let token = tokens::create_for_user(&env.db, &a, "2021-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let mut data = application();
+    data["applicant"]["name"] = serde_json::json!("=HYPERLINK(\"http://evil.example\")");
+    let r = env.file(&token, data).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    account(&env, "instr@amp.example", RoleKind::Instructor).await;
+    let mut b = Browser::new(env.app.clone());
+    b.sign_in("instr@amp.example").await;
+    // Vitrolles (13117) belongs to the Pays d'Aix.
+    let aix = b
+        .get("/instruction?conseil=Conseil+de+territoire+Pays+d%27Aix")
+        .await
+        .text;
+    assert!(aix.contains("1 dossier<"), "{aix}");
+    let marseille = b
+        .get("/instruction?conseil=Conseil+de+territoire+Marseille+Provence")
+        .await
+        .text;
+    assert!(marseille.contains("0 dossiers<"));
+    assert!(
+        !marseille.contains("<strong>1</strong>"),
+        "counts follow the filters"
+    );
+    let other_state = b
+        .get("/instruction?etat=en-instruction&conseil=Conseil+de+territoire+Pays+d%27Aix")
+        .await
+        .text;
+    assert!(other_state.contains("0 dossiers<"));
+    assert!(
+        other_state.contains("Incomplet : pièces ou informations à fournir : <strong>1</strong>"),
+        "the counts by state ignore the state filter: {other_state}"
+    );
+    let csv = b.get("/instruction/dossiers.csv?etat=incomplet").await;
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    let lines: Vec<&str> = csv.text.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", csv.text);
+    assert!(lines[0].starts_with("id,plan,fonds,appel,porteur"));
+    assert!(
+        lines[1].contains("\"'=HYPERLINK(\"\"http://evil.example\"\")\""),
+        "a formula is neutralized and quoted: {}",
+        lines[1]
+    );
+    assert!(lines[1].contains("Conseil de territoire Pays d'Aix"));
+}
+
+#[tokio::test]
+async fn staff_ask_what_moves_if_an_action_slips() {
+    let env = Env::new(OPEN).await;
+    account(&env, "instr@amp.example", RoleKind::Instructor).await;
+    let mut b = Browser::new(env.app.clone());
+    b.sign_in("instr@amp.example").await;
+    let page = b.get("/plans/amp-pmlcd/calendrier").await.text;
+    assert!(page.contains("Et si une action glisse ?"));
+    let r = b
+        .post(
+            "/plans/amp-pmlcd/calendrier",
+            "/plans/amp-pmlcd/calendrier",
+            &[("element", "plan-formation"), ("jours", "60")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.text.contains("glisse de 60 jours"), "{}", r.text);
+    assert!(r.text.contains("décalé(s)"), "what moves is listed");
+    let bad = b
+        .post(
+            "/plans/amp-pmlcd/calendrier",
+            "/plans/amp-pmlcd/calendrier",
+            &[("element", "nope"), ("jours", "60")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    // The public sees the timeline without the form.
+    let mut public = Browser::new(env.app.clone());
+    let page = public.get("/plans/amp-pmlcd/calendrier").await.text;
+    assert!(!page.contains("Et si une action glisse ?"));
+}
