@@ -162,7 +162,8 @@ pub async fn inbox(
             })
         })
         .collect();
-    states.dedup();
+    let mut seen = std::collections::HashSet::new();
+    states.retain(|(id, _)| seen.insert(id.clone()));
     // Bulk actions: the transitions my role may take, in the workflows of my funds.
     let mut bulk: Vec<(String, String)> = Vec::new();
     for p in s.ctx.plans.by_id.values() {
