@@ -11,6 +11,7 @@ pub mod http;
 pub mod metrics;
 pub mod notify;
 pub mod plans;
+pub mod reload;
 pub mod service;
 pub mod store;
 pub mod tokens;

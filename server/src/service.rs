@@ -22,7 +22,7 @@ use crate::audit::NewEvent;
 use crate::clock::{Clock, stamp};
 use crate::http::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::plans::{Plans, Served};
+use crate::plans::{PlanSet, Served};
 use crate::store::{Db, WriteTx};
 use crate::tokens::Principal;
 
@@ -30,7 +30,7 @@ use crate::tokens::Principal;
 #[derive(Debug, Clone)]
 pub struct Ctx {
     pub db: Db,
-    pub plans: Arc<Plans>,
+    pub plans: PlanSet,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
 }
@@ -218,7 +218,7 @@ fn scope<'a>(served: &'a Served, fund: &str) -> Result<(&'a Fund, &'a Workflow)>
 }
 
 impl Ctx {
-    pub fn served(&self, plan: &str) -> Result<&Arc<Served>> {
+    pub fn served(&self, plan: &str) -> Result<Arc<Served>> {
         self.plans
             .get(plan)
             .ok_or_else(|| Error::NotFound(format!("no plan `{plan}`")))
@@ -235,7 +235,7 @@ impl Ctx {
         who: &Principal,
     ) -> Result<ApplicationView> {
         let served = self.served(&row.plan)?;
-        let (_, wf) = scope(served, &row.fund)?;
+        let (_, wf) = scope(&served, &row.fund)?;
         let state_label = wf
             .states
             .iter()
@@ -1484,7 +1484,7 @@ impl Ctx {
         year: i64,
     ) -> Result<EnvelopeView> {
         let served = self.served(plan)?;
-        let (fund, _) = scope(served, fund_id)?;
+        let (fund, _) = scope(&served, fund_id)?;
         if who.role == RoleKind::Applicant || !who.covers(fund_id) {
             return Err(Error::Forbidden(
                 "the envelope is for staff of this fund".into(),
@@ -1515,7 +1515,7 @@ impl Ctx {
     /// Awarded grants in the SCDL « subventions » format (one row per award; public data).
     pub async fn export_csv(&self, plan: &str, fund_id: &str) -> Result<String> {
         let served = self.served(plan)?;
-        let (fund, _) = scope(served, fund_id)?;
+        let (fund, _) = scope(&served, fund_id)?;
         let rows = sqlx::query("SELECT id, applicant_key, applicant_name, title, awarded_cents, decided_on, call_year FROM applications WHERE plan = $1 AND fund = $2 AND awarded_cents IS NOT NULL ORDER BY decided_on, id")
             .bind(plan).bind(fund_id)
             .fetch_all(&self.db.pool).await?;
@@ -1590,7 +1590,7 @@ impl Ctx {
             ));
         }
         let served = self.served(&view.plan)?;
-        let (fund, wf) = scope(served, &view.fund)?;
+        let (fund, wf) = scope(&served, &view.fund)?;
         if !fund.form.documents.iter().any(|d| d.id.as_str() == kind) {
             let known: Vec<&str> = fund.form.documents.iter().map(|d| d.id.as_str()).collect();
             return Err(Error::unprocessable(
@@ -1673,6 +1673,31 @@ impl Ctx {
     }
 }
 
+/// Bumps the version and records an event that leaves the state as it is.
+fn touch_in_place(
+    tx: &mut WriteTx,
+    row: &mut AppRow,
+    who: &Principal,
+    now_s: String,
+    action: &str,
+    payload: Value,
+    reason: Option<String>,
+) {
+    row.version += 1;
+    row.updated_at = now_s.clone();
+    tx.record(NewEvent {
+        application_id: Some(row.id.clone()),
+        actor: who.name.clone(),
+        role: who.role.name().into(),
+        at: now_s,
+        action: action.into(),
+        from_state: Some(row.state.clone()),
+        to_state: Some(row.state.clone()),
+        payload: payload.to_string(),
+        reason,
+    });
+}
+
 /// A reviewer's opinion, as staff pages show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct OpinionView {
@@ -1718,19 +1743,15 @@ impl Ctx {
         row.applicant_name = k.applicant_name;
         row.title = k.title;
         row.requested_cents = k.requested;
-        row.version += 1;
-        row.updated_at = now_s.clone();
-        tx.record(NewEvent {
-            application_id: Some(id.into()),
-            actor: who.name.clone(),
-            role: who.role.name().into(),
-            at: now_s,
-            action: "edit-draft".into(),
-            from_state: Some(row.state.clone()),
-            to_state: Some(row.state.clone()),
-            payload: json!({ "data": data }).to_string(),
-            reason: None,
-        });
+        touch_in_place(
+            &mut tx,
+            &mut row,
+            who,
+            now_s,
+            "edit-draft",
+            json!({ "data": data }),
+            None,
+        );
         flush(&mut tx, &row, Some(expected), fund).await?;
         let docs = documents_of(&mut *tx.tx, id).await?;
         tx.commit().await?;
@@ -1742,12 +1763,12 @@ impl Ctx {
     pub async fn preview(&self, who: &Principal, id: &str) -> Result<Value> {
         let view = self.get(who, id).await?;
         let served = self.served(&view.plan)?;
-        let (fund, _) = scope(served, &view.fund)?;
+        let (fund, _) = scope(&served, &view.fund)?;
         let rules = fund
             .ruleset
             .as_ref()
             .ok_or_else(|| Error::Conflict(format!("fund `{}` has no rules script", fund.id)))?;
-        let today = self.today(served);
+        let today = self.today(&served);
         let uploaded: Vec<String> = view.documents.iter().map(|d| d.kind.clone()).collect();
         let mut data = view.data.clone();
         for f in &fund.form.fields {
@@ -1852,5 +1873,70 @@ impl Ctx {
             .find(|d| d.kind == kind)
             .ok_or_else(|| Error::NotFound(format!("application `{id}` has no piece `{kind}`")))?;
         Ok((d.sha256, d.media_type, d.file_name))
+    }
+}
+
+impl Ctx {
+    /// Runs the fund's current rules again on a filed application, as of its filing date,
+    /// and records the new result beside the old one in the audit trail. The state does not
+    /// change: what to do with a different outcome is the staff's decision.
+    pub async fn reevaluate(
+        &self,
+        who: &Principal,
+        id: &str,
+        if_match: Option<i64>,
+        reason: Option<String>,
+    ) -> Result<ApplicationView> {
+        let Some(expected) = if_match else {
+            return Err(Error::PreconditionRequired);
+        };
+        if !matches!(who.role, RoleKind::Instructor | RoleKind::Admin) {
+            return Err(Error::Forbidden(
+                "re-evaluating an application is for instructors and administrators".into(),
+            ));
+        }
+        let now_s = stamp(self.clock.now());
+        let mut tx = self.db.write().await?;
+        let mut row = load_row(&mut tx, id).await?;
+        if !visible(who, &row.owner, &row.fund) {
+            return Err(Error::NotFound(format!("no application `{id}`")));
+        }
+        if row.version != expected {
+            return Err(Error::Stale {
+                current: row.version,
+            });
+        }
+        let served = self.served(&row.plan)?;
+        let (fund, _) = scope(&served, &row.fund)?;
+        let filed: Date = row
+            .filed_on
+            .as_deref()
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| {
+                Error::Conflict(format!(
+                    "application `{id}` was never filed: there is nothing to re-evaluate"
+                ))
+            })?;
+        let before = json!({"outcome": row.outcome, "ruleset": row.ruleset});
+        let facts = self.facts(&mut tx, fund, &row, filed, true).await?;
+        let result = self
+            .check_eligibility(&mut tx, fund, &mut row, &facts, filed, &now_s, true)
+            .await?;
+        let after = json!({"outcome": row.outcome, "ruleset": row.ruleset});
+        touch_in_place(
+            &mut tx,
+            &mut row,
+            who,
+            now_s,
+            "re-evaluation",
+            json!({ "before": before, "after": after }),
+            reason,
+        );
+        flush(&mut tx, &row, Some(expected), fund).await?;
+        let docs = documents_of(&mut *tx.tx, id).await?;
+        tx.commit().await?;
+        let mut view = self.view(row, docs, who)?;
+        view.eligibility = Some(result);
+        Ok(view)
     }
 }

@@ -4,6 +4,7 @@
 mod cli;
 mod demo_plan;
 mod exports;
+mod reload;
 mod rules_cli;
 mod server;
 mod web;

@@ -70,19 +70,17 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &str, dir: &Path, now: &str) -> Server {
+        Server::start_with(db, dir, now, &repo().join("plans"))
+    }
+
+    /// A server on the plans under `plans`.
+    pub fn start_with(db: &str, dir: &Path, now: &str, plans: &Path) -> Server {
         let mut child = Command::new(metroplan())
             .current_dir(repo())
-            .args([
-                "serve",
-                "--plans",
-                "plans",
-                "--bind",
-                "127.0.0.1:0",
-                "--database",
-                db,
-                "--now",
-                now,
-            ])
+            .arg("serve")
+            .arg("--plans")
+            .arg(plans)
+            .args(["--bind", "127.0.0.1:0", "--database", db, "--now", now])
             .arg("--documents")
             .arg(dir.join("documents"))
             .env("METROPLAN_LOG", "warn")
@@ -100,6 +98,10 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line: {line}"))
             .to_string();
         Server { child, addr }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn kill(&mut self) {

@@ -9,7 +9,7 @@ use metroplan_engine::model::RoleKind;
 use metroplan_server::clock::{Clock, stamp};
 use metroplan_server::config::{Config, DEFAULT_DATABASE};
 use metroplan_server::metrics::Metrics;
-use metroplan_server::plans::Plans;
+use metroplan_server::plans::{PlanSet, Plans};
 use metroplan_server::service::Ctx;
 use metroplan_server::store::Db;
 use metroplan_server::{AppState, accounts, app, audit, notify, tokens};
@@ -139,7 +139,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     runtime()?.block_on(async move {
-        let plans = Plans::load(&args.plans)?;
+        let plans = PlanSet::from(Plans::load(&args.plans)?);
         let db = Db::connect(&args.database).await?;
         let clock = args.now.map(Clock::starting_at).unwrap_or_default();
         let mut config = Config::new(args.plans.clone(), args.database.clone());
@@ -153,7 +153,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let state = AppState {
             ctx: Ctx {
                 db: db.clone(),
-                plans: Arc::new(plans),
+                plans: plans.clone(),
                 clock,
                 metrics: metrics.clone(),
             },
@@ -161,6 +161,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tokens: Default::default(),
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let reload_stop = stop_rx.clone();
         let worker = args.smtp.map(|smtp| {
             tokio::spawn(notify::run(
                 db.clone(),
@@ -173,6 +174,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 stop_rx,
             ))
         });
+        let reloader = tokio::spawn(metroplan_server::reload::run(
+            plans,
+            args.plans.clone(),
+            reload_stop,
+        ));
         let listener = tokio::net::TcpListener::bind(&args.bind)
             .await
             .with_context(|| format!("--bind {}", args.bind))?;
@@ -183,6 +189,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_graceful_shutdown(shutdown())
             .await?;
         let _ = stop_tx.send(true);
+        let _ = reloader.await;
         if let Some(w) = worker {
             let _ = w.await;
         }

@@ -126,6 +126,7 @@ pub async fn plans(State(s): State<AppState>) -> Json<Value> {
     Json(Value::Array(
         s.ctx
             .plans
+            .current()
             .by_id
             .values()
             .map(|p| {
@@ -379,6 +380,32 @@ pub async fn act(
     Ok(reply(r))
 }
 
+/// The body of a re-evaluation.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReevaluateBody {
+    /// Why (recorded in the audit trail).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/applications/{id}/reevaluate", params(("id" = String, Path), ("If-Match" = String, Header, description = "The application's ETag")), request_body = ReevaluateBody, responses((status = 200, body = ApplicationView, description = "Checked again with the fund's current rules, as of the filing date; the state is unchanged"), (status = 403, description = "Instructors and administrators only"), (status = 409, description = "Never filed"), (status = 412, description = "Stale ETag"), (status = 428, description = "If-Match missing")), security(("bearer" = [])))]
+#[tracing::instrument(skip(s, who, headers, body), fields(who = %who.name))]
+pub async fn reevaluate(
+    State(s): State<AppState>,
+    who: Principal,
+    P(id): P<String>,
+    headers: HeaderMap,
+    Body(body): Body<ReevaluateBody>,
+) -> Result<Response> {
+    let m = if_match(&headers)?;
+    let view = s.ctx.reevaluate(&who, &id, m, body.reason).await?;
+    let version = view.version;
+    let mut res = Json(view).into_response();
+    res.headers_mut().insert(header::ETAG, etag(version));
+    Ok(res)
+}
+
 #[utoipa::path(get, path = "/api/applications/{id}/events", params(("id" = String, Path)), responses((status = 200, body = [crate::audit::Event], description = "The audit trail of the application")), security(("bearer" = [])))]
 #[tracing::instrument(skip(s, who), fields(who = %who.name))]
 pub async fn events(
@@ -505,8 +532,8 @@ impl utoipa::Modify for Security {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "metroplan", description = "Public-policy plans, eligibility rules and grant workflows. Errors are RFC 9457 problem documents."),
-    paths(healthz, metrics, plans, plan, schedule, timeline, eligibility, create, list, application, act, events, explanation, envelope, export_csv, upload),
-    components(schemas(ApplicationView, crate::service::DocumentView, ActionBody, CreateBody, Page, EnvelopeView, crate::audit::Event)),
+    paths(healthz, metrics, plans, plan, schedule, timeline, eligibility, create, list, application, act, reevaluate, events, explanation, envelope, export_csv, upload),
+    components(schemas(ApplicationView, crate::service::DocumentView, ActionBody, CreateBody, ReevaluateBody, Page, EnvelopeView, crate::audit::Event)),
     modifiers(&Security)
 )]
 pub struct ApiDoc;

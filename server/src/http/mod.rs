@@ -109,6 +109,10 @@ pub fn app(state: AppState) -> Router {
             "/api/applications/{id}/actions/{action}",
             post(handlers::act),
         )
+        .route(
+            "/api/applications/{id}/reevaluate",
+            post(handlers::reevaluate),
+        )
         .route("/api/applications/{id}/events", get(handlers::events))
         .route(
             "/api/applications/{id}/explanation",

@@ -20,7 +20,7 @@ async fn render(
 ) -> Result<Markup, PageError> {
     let users = accounts::all_users(&s.ctx.db).await?;
     let tokens = accounts::all_tokens(&s.ctx.db).await?;
-    let plans = &s.ctx.plans;
+    let plans = s.ctx.plans.current();
     Ok(shell(
         v,
         "Administration",
@@ -51,7 +51,15 @@ async fn render(
                     }
                 }
                 @if !plans.refused.is_empty() {
-                    (alert_error(&format!("Plans refusés car ils comportent des erreurs : {}.", plans.refused.join(", "))))
+                    @for r in &plans.refused {
+                        div.alert.error role="alert" {
+                            p {
+                                "Modification refusée dans " code { (r.dir) } " : "
+                                @if r.serving_previous { "la dernière version valide reste en service." } @else { "ce plan n'est pas servi." }
+                            }
+                            pre.diagnostics tabindex="0" { (r.diagnostics.join("\n")) }
+                        }
+                    }
                 }
             }
             section aria-labelledby="comptes-titre" {

@@ -86,7 +86,7 @@ pub async fn mine(State(s): State<AppState>, v: Viewer) -> Result<Response, Page
     let who = v.require(&[RoleKind::Applicant])?;
     let apps = s.ctx.visible_applications(&who, None, None, None).await?;
     let mut open = Vec::new();
-    for p in s.ctx.plans.by_id.values() {
+    for p in s.ctx.plans.current().by_id.values() {
         let t = today(&s, p);
         for f in &p.plan.funds {
             if f.keys.is_some() && f.calls.iter().any(|c| c.opens <= t && t <= c.closes) {

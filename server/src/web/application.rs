@@ -68,13 +68,6 @@ pub async fn page_with_error(
     Ok(v.page(status, body))
 }
 
-fn workflow<'a>(s: &'a AppState, view: &ApplicationView) -> Option<(&'a Fund, &'a Workflow)> {
-    let p = s.ctx.plans.get(&view.plan)?;
-    let f = p.plan.fund(&view.fund)?;
-    let wf = p.plan.workflow(f.workflow.as_str())?;
-    Some((f, wf))
-}
-
 fn done_fr(s: &AppState, view: &ApplicationView, action: &str) -> String {
     if action == "enregistre" {
         return "Dossier enregistré.".into();
@@ -82,9 +75,19 @@ fn done_fr(s: &AppState, view: &ApplicationView, action: &str) -> String {
     if action == "pieces" {
         return "Pièces enregistrées.".into();
     }
-    let label = workflow(s, view)
-        .and_then(|(_, wf)| wf.transitions.iter().find(|t| t.id.as_str() == action))
-        .map_or_else(|| action.to_string(), |t| t.label.clone());
+    let label = s
+        .ctx
+        .plans
+        .get(&view.plan)
+        .and_then(|p| {
+            let f = p.plan.fund(&view.fund)?;
+            let wf = p.plan.workflow(f.workflow.as_str())?;
+            wf.transitions
+                .iter()
+                .find(|t| t.id.as_str() == action)
+                .map(|t| t.label.clone())
+        })
+        .unwrap_or_else(|| action.to_string());
     format!(
         "« {label} » : c'est fait. Le dossier est maintenant : {}.",
         view.state_label

@@ -18,11 +18,7 @@ use crate::plans::Served;
 use crate::service::envelope_of;
 
 pub fn served(s: &AppState, plan: &str) -> Result<std::sync::Arc<Served>, PageError> {
-    s.ctx
-        .plans
-        .get(plan)
-        .cloned()
-        .ok_or_else(PageError::not_found)
+    s.ctx.plans.get(plan).ok_or_else(PageError::not_found)
 }
 
 pub fn today(s: &AppState, p: &Served) -> Date {
@@ -70,7 +66,7 @@ const STATUS_FILTERS: [(&str, &str); 6] = [
 
 #[tracing::instrument(skip_all)]
 pub async fn home(State(s): State<AppState>, v: Viewer) -> Result<Response, PageError> {
-    let plans: Vec<_> = s.ctx.plans.by_id.values().cloned().collect();
+    let plans: Vec<_> = s.ctx.plans.current().by_id.values().cloned().collect();
     Ok(v.ok(shell(
         &v,
         "Plans publics",

@@ -124,6 +124,7 @@ pub async fn inbox(
     let funds: Vec<(String, String, String)> = s
         .ctx
         .plans
+        .current()
         .by_id
         .values()
         .flat_map(|p| {
@@ -137,6 +138,7 @@ pub async fn inbox(
     let mut council_names: Vec<String> = s
         .ctx
         .plans
+        .current()
         .by_id
         .values()
         .flat_map(|p| {
@@ -152,6 +154,7 @@ pub async fn inbox(
     let mut states: Vec<(String, String)> = s
         .ctx
         .plans
+        .current()
         .by_id
         .values()
         .flat_map(|p| {
@@ -166,7 +169,7 @@ pub async fn inbox(
     states.retain(|(id, _)| seen.insert(id.clone()));
     // Bulk actions: the transitions my role may take, in the workflows of my funds.
     let mut bulk: Vec<(String, String)> = Vec::new();
-    for p in s.ctx.plans.by_id.values() {
+    for p in s.ctx.plans.current().by_id.values() {
         for f in p.plan.funds.iter().filter(|f| who.covers(f.id.as_str())) {
             if let Some(wf) = p.plan.workflow(f.workflow.as_str()) {
                 for t in &wf.transitions {
@@ -392,6 +395,7 @@ pub async fn bulk(
         let needs_amount = s
             .ctx
             .plans
+            .current()
             .by_id
             .values()
             .flat_map(|p| p.plan.workflows.iter())

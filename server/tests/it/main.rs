@@ -7,6 +7,7 @@ mod audit_trail;
 mod envelope;
 mod errors;
 mod notifications;
+mod reload;
 mod support;
 mod web;
 mod workflow;

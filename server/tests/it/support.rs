@@ -10,7 +10,7 @@ use metroplan_engine::model::RoleKind;
 use metroplan_server::clock::Clock;
 use metroplan_server::config::Config;
 use metroplan_server::metrics::Metrics;
-use metroplan_server::plans::Plans;
+use metroplan_server::plans::{PlanSet, Plans};
 use metroplan_server::service::Ctx;
 use metroplan_server::store::Db;
 use metroplan_server::{AppState, app, tokens};
@@ -97,7 +97,7 @@ pub struct Env {
     pub dir: tempfile::TempDir,
     pub url: String,
     pub db: Db,
-    pub plans: Arc<Plans>,
+    pub plans: PlanSet,
     pub metrics: Arc<Metrics>,
     pub state: AppState,
     pub app: Router,
@@ -107,10 +107,15 @@ pub struct Env {
 impl Env {
     /// A server whose clock reads `now` (RFC 3339).
     pub async fn new(now: &str) -> Env {
+        Env::with_plans(now, &repo().join("plans")).await
+    }
+
+    /// A server on the plans under `plans_dir`.
+    pub async fn with_plans(now: &str, plans_dir: &std::path::Path) -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
         let (url, drop) = database(dir.path()).await;
         let db = Db::connect(&url).await.expect("database");
-        let plans = Arc::new(Plans::load(&repo().join("plans")).expect("plans"));
+        let plans = PlanSet::from(Plans::load(plans_dir).expect("plans"));
         let metrics = Arc::new(Metrics::default());
         let state = state(&db, &plans, &metrics, &url, dir.path(), now);
         let app = app(state.clone());
@@ -260,7 +265,7 @@ impl Env {
 
 fn state(
     db: &Db,
-    plans: &Arc<Plans>,
+    plans: &PlanSet,
     metrics: &Arc<Metrics>,
     url: &str,
     dir: &std::path::Path,

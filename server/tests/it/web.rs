@@ -15,7 +15,7 @@ const OPEN: &str = "2021-03-01T10:00:00+01:00";
 const PASSWORD: &str = "une phrase de passe solide";
 
 /// A browser without JavaScript: it keeps cookies and reads the CSRF field of pages.
-struct Browser {
+pub struct Browser {
     app: Router,
     cookies: BTreeMap<String, String>,
 }
@@ -43,7 +43,7 @@ fn csrf_of(html: &str) -> String {
 }
 
 impl Browser {
-    fn new(app: Router) -> Browser {
+    pub fn new(app: Router) -> Browser {
         Browser {
             app,
             cookies: BTreeMap::new(),
@@ -137,7 +137,7 @@ impl Browser {
         .await
     }
 
-    async fn get(&mut self, uri: &str) -> Res {
+    pub async fn get(&mut self, uri: &str) -> Res {
         self.send(Method::GET, uri, None).await
     }
 
@@ -150,7 +150,7 @@ impl Browser {
         self.send(Method::POST, uri, Some(&all)).await
     }
 
-    async fn sign_in(&mut self, email: &str) -> Res {
+    pub async fn sign_in(&mut self, email: &str) -> Res {
         self.post(
             "/connexion",
             "/connexion",
@@ -160,7 +160,7 @@ impl Browser {
     }
 }
 
-async fn account(env: &Env, email: &str, role: RoleKind) -> accounts::User {
+pub async fn account(env: &Env, email: &str, role: RoleKind) -> accounts::User {
     accounts::create_user(
         &env.db,
         NewUser {
