@@ -26,6 +26,8 @@ enum Command {
     /// Exit code 0 when the plan is valid (warnings allowed), 1 when it has errors,
     /// 2 when it cannot be read or the command line is wrong.
     Check(commands::check::Args),
+    /// Create a commented plan directory (axis, actions, fund, rules, workflow) to start from.
+    New(commands::new::Args),
     /// Print the JSON Schema of plan files (for editors and `taplo`).
     Schema(commands::schema::Args),
     /// Schedule the plan: early and late dates, floats and the critical path.
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => commands::check::run(args),
+        Command::New(args) => commands::new::run(args),
         Command::Schema(args) => commands::schema::run(args),
         Command::Schedule(args) => commands::schedule::run(args),
         Command::Why(args) => commands::schedule::why(args),

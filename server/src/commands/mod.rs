@@ -1,4 +1,5 @@
 pub mod check;
+pub mod new;
 pub mod rules;
 pub mod schedule;
 pub mod schema;
