@@ -28,6 +28,8 @@ enum Command {
     Check(commands::check::Args),
     /// Create a commented plan directory (axis, actions, fund, rules, workflow) to start from.
     New(commands::new::Args),
+    /// Format plan files in the canonical layout, keeping comments (`--check` for CI).
+    Fmt(commands::fmt::Args),
     /// Print the JSON Schema of plan files (for editors and `taplo`).
     Schema(commands::schema::Args),
     /// Schedule the plan: early and late dates, floats and the critical path.
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => commands::check::run(args),
+        Command::Fmt(args) => commands::fmt::run(args),
         Command::New(args) => commands::new::run(args),
         Command::Schema(args) => commands::schema::run(args),
         Command::Schedule(args) => commands::schedule::run(args),

@@ -4,6 +4,7 @@
 mod cli;
 mod demo_plan;
 mod exports;
+mod fmt;
 mod new_plan;
 mod reload;
 mod rules_cli;

@@ -29,6 +29,10 @@ fn a_new_plan_passes_check_test_and_schedule_as_generated_and_is_served() {
         std::fs::read_to_string(dir.join("rules/fonds-exemple/tests/01-exemple.toml")).unwrap();
     assert!(tests.starts_with("#:schema ../../../rule-test.schema.json\n"));
 
+    assert!(
+        run(&["fmt", "--check", d]).status.success(),
+        "generated in the canonical layout"
+    );
     let check = run(&["check", d]);
     assert!(check.status.success(), "{}", stdout(&check));
     assert!(stdout(&check).contains("0 warnings"), "{}", stdout(&check));

@@ -1,4 +1,5 @@
 pub mod check;
+pub mod fmt;
 pub mod new;
 pub mod rules;
 pub mod schedule;
