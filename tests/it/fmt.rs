@@ -2,19 +2,7 @@
 
 use std::path::Path;
 
-use crate::{repo, run};
-
-fn copy(from: &Path, to: &Path) {
-    assert!(
-        std::process::Command::new("cp")
-            .arg("-r")
-            .arg(from)
-            .arg(to)
-            .status()
-            .unwrap()
-            .success()
-    );
-}
+use crate::{copy_dir, repo, run};
 
 #[test]
 fn a_messy_file_is_laid_out_canonically_with_its_comments() {
@@ -56,7 +44,7 @@ fn a_messy_file_is_laid_out_canonically_with_its_comments() {
 fn every_plan_file_of_the_repository_keeps_its_data_and_is_formatted_once_for_all() {
     let tmp = tempfile::tempdir().unwrap();
     let plans = tmp.path().join("plans");
-    copy(&repo().join("plans"), &plans);
+    copy_dir(&repo().join("plans"), &plans);
     let before: Vec<(String, toml::Table)> = toml_files(&plans);
     let out = run(&["fmt", plans.to_str().unwrap()]);
     assert!(

@@ -45,6 +45,22 @@ pub fn metroplan() -> PathBuf {
     bin
 }
 
+/// A copy of a directory tree (`cp -r`), to edit without touching the repository.
+pub fn copy_dir(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp");
+    assert!(
+        status.success(),
+        "cp -r {} {}",
+        from.display(),
+        to.display()
+    );
+}
+
 pub fn run(args: &[&str]) -> Output {
     Command::new(metroplan())
         .current_dir(repo())

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::repo;
 use crate::server::{OPEN, Server, database, request};
+use crate::{copy_dir, repo};
 
 fn title(addr: &str) -> String {
     request(addr, "GET", "/api/plans/amp-pmlcd", None, &[], None)
@@ -36,15 +36,7 @@ fn until(addr: &str, want: &str, limit: Duration) -> Option<Duration> {
 fn a_running_server_serves_a_good_edit_within_a_second_and_refuses_a_broken_one() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("plans");
-    assert!(
-        Command::new("cp")
-            .arg("-r")
-            .arg(repo().join("plans"))
-            .arg(&copy)
-            .status()
-            .unwrap()
-            .success()
-    );
+    copy_dir(&repo().join("plans"), &copy);
     let (db, _drop) = database(dir.path());
     let server = Server::start_with(&db, dir.path(), OPEN, &copy);
     let plan_toml = copy.join("amp-pmlcd/plan.toml");
