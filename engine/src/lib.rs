@@ -3,6 +3,7 @@
 //! [`plan::files::PlanSource`].
 
 pub mod diagnostic;
+pub mod diff;
 pub mod graph;
 pub mod model;
 pub mod plan;

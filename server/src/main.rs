@@ -28,6 +28,9 @@ enum Command {
     Check(commands::check::Args),
     /// Create a commented plan directory (axis, actions, fund, rules, workflow) to start from.
     New(commands::new::Args),
+    /// What changed between two versions of a plan: actions, dependencies, dated parameters,
+    /// budget by year, and which milestones move (text or JSON).
+    Diff(commands::diff::Args),
     /// Format plan files in the canonical layout, keeping comments (`--check` for CI).
     Fmt(commands::fmt::Args),
     /// Print the JSON Schema of plan files (for editors and `taplo`).
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => commands::check::run(args),
+        Command::Diff(args) => commands::diff::run(args),
         Command::Fmt(args) => commands::fmt::run(args),
         Command::New(args) => commands::new::run(args),
         Command::Schema(args) => commands::schema::run(args),

@@ -3,6 +3,7 @@
 
 mod cli;
 mod demo_plan;
+mod diff;
 mod exports;
 mod fmt;
 mod new_plan;

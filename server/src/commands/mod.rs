@@ -1,4 +1,5 @@
 pub mod check;
+pub mod diff;
 pub mod fmt;
 pub mod new;
 pub mod rules;
