@@ -80,3 +80,31 @@ fn a_new_plan_in_a_directory_of_plans_uses_its_schemas() {
     let actions = std::fs::read_to_string(dir.join("actions/actions.toml")).unwrap();
     assert!(actions.starts_with("#:schema ../../plan.schema.json\n"));
 }
+
+#[test]
+fn every_plan_of_the_repository_passes_check_test_and_schedule() {
+    let mut seen = Vec::new();
+    for e in std::fs::read_dir(crate::repo().join("plans")).unwrap() {
+        let dir = e.unwrap().path();
+        if !dir.join("plan.toml").is_file() {
+            continue;
+        }
+        let d = dir.to_str().unwrap();
+        for cmd in [&["check", d][..], &["test", d], &["schedule", d]] {
+            let out = run(cmd);
+            assert!(
+                out.status.success(),
+                "metroplan {cmd:?}: {}{}",
+                stdout(&out),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        seen.push(dir.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        ["amp-pmlcd", "lyon-pama"],
+        "the two plans, from two metropolises"
+    );
+}

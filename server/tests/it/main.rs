@@ -8,6 +8,7 @@ mod envelope;
 mod errors;
 mod notifications;
 mod reload;
+mod second_plan;
 mod support;
 mod web;
 mod workflow;
