@@ -21,6 +21,17 @@ fn request(numero_fiscal: &str, amount: u32) -> Value {
     })
 }
 
+async fn file(env: &Env, token: &str, data: Value) -> Res {
+    env.call(
+        Method::POST,
+        FILE,
+        Some(token),
+        &[],
+        Some(json!({ "data": data })),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn both_plans_are_served_and_a_bike_aid_goes_through_two_approval_levels_to_payment() {
     let env = Env::new(JUNE_2020).await;
@@ -43,15 +54,7 @@ async fn both_plans_are_served_and_a_bike_aid_goes_through_two_approval_levels_t
     let conseiller = env.token("conseiller-delegue", RoleKind::Approver).await;
     let compta = env.token("agent-comptable", RoleKind::Finance).await;
 
-    let r = env
-        .call(
-            Method::POST,
-            FILE,
-            Some(&camille),
-            &[],
-            Some(json!({"data": request("1234567890123", 500)})),
-        )
-        .await;
+    let r = file(&env, &camille, request("1234567890123", 500)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["state"], "incomplete", "no piece yet");
     assert_eq!(
@@ -103,15 +106,7 @@ async fn both_plans_are_served_and_a_bike_aid_goes_through_two_approval_levels_t
     );
 
     // One request per person and year: the same numéro fiscal is refused.
-    let again = env
-        .call(
-            Method::POST,
-            FILE,
-            Some(&camille),
-            &[],
-            Some(json!({"data": request("1234567890123", 300)})),
-        )
-        .await;
+    let again = file(&env, &camille, request("1234567890123", 300)).await;
     assert_eq!(
         again.status,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -123,15 +118,7 @@ async fn both_plans_are_served_and_a_bike_aid_goes_through_two_approval_levels_t
     // A speed bike is refused with the rule that says why.
     let mut speed = request("9999999999999", 400);
     speed["velo"]["coupure_25kmh"] = json!(false);
-    let r = env
-        .call(
-            Method::POST,
-            FILE,
-            Some(&camille),
-            &[],
-            Some(json!({"data": speed})),
-        )
-        .await;
+    let r = file(&env, &camille, speed).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(
         r.body["state"], "irrecevable",
