@@ -2,6 +2,7 @@ pub mod check;
 pub mod diff;
 pub mod fmt;
 pub mod new;
+pub mod reference;
 pub mod rules;
 pub mod schedule;
 pub mod schema;

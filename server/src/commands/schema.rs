@@ -11,17 +11,24 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub check: Option<PathBuf>,
     /// The schema of rule-test files (`rules/<fund>/tests/*.toml`) instead of plan files.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "reference")]
     pub rule_tests: bool,
+    /// The plan language reference in Markdown (`docs/plan-reference.md`) instead.
+    #[arg(long)]
+    pub reference: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let text = if args.rule_tests {
+    let text = if args.reference {
+        super::reference::markdown()
+    } else if args.rule_tests {
         metroplan_engine::schema::rule_test_schema_text()
     } else {
         metroplan_engine::schema::plan_file_schema_text()
     };
-    let command = if args.rule_tests {
+    let command = if args.reference {
+        "schema --reference"
+    } else if args.rule_tests {
         "schema --rule-tests"
     } else {
         "schema"
