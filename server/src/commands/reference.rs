@@ -30,12 +30,20 @@ fn type_of(v: &Value) -> String {
     if let Some(e) = v.get("enum").and_then(Value::as_array) {
         return e
             .iter()
-            .map(|x| format!("`{}`", x.as_str().map_or_else(|| x.to_string(), str::to_string)))
+            .map(|x| {
+                format!(
+                    "`{}`",
+                    x.as_str().map_or_else(|| x.to_string(), str::to_string)
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ");
     }
     if let Some(c) = v.get("const") {
-        return format!("`{}`", c.as_str().map_or_else(|| c.to_string(), str::to_string));
+        return format!(
+            "`{}`",
+            c.as_str().map_or_else(|| c.to_string(), str::to_string)
+        );
     }
     match v.get("type") {
         Some(Value::String(t)) if t == "array" => {
@@ -73,7 +81,11 @@ fn properties(o: &mut String, def: &Value) {
             o,
             "| `{k}` | {} | {} | {} |",
             cell(&type_of(v)),
-            if required.contains(&k.as_str()) { "yes" } else { "" },
+            if required.contains(&k.as_str()) {
+                "yes"
+            } else {
+                ""
+            },
             cell(v.get("description").and_then(Value::as_str).unwrap_or(""))
         );
     }
