@@ -75,6 +75,14 @@ fn done_fr(s: &AppState, view: &ApplicationView, action: &str) -> String {
     if action == "pieces" {
         return "Pièces enregistrées.".into();
     }
+    if action == "reevalue" {
+        return format!(
+            "Dossier réévalué selon les règles en vigueur : {}.",
+            view.outcome
+                .as_deref()
+                .map_or("résultat inconnu", super::layout::outcome_fr)
+        );
+    }
     let label = s
         .ctx
         .plans
@@ -217,6 +225,19 @@ async fn render(
                     h2 id="explication-titre" { "Contrôle d'éligibilité et explication" }
                     p { "Explication due au demandeur (article R311-3-1-2 du code des relations entre le public et l'administration)." }
                     (explanation(x.get("text").and_then(Value::as_str).unwrap_or("")))
+                    @if matches!(who.role, RoleKind::Instructor | RoleKind::Admin) {
+                        form.action method="post" action={"/dossiers/" (view.id) "/reevaluer"} {
+                            (csrf(v))
+                            input type="hidden" name="version" value=(view.version);
+                            h3 { "Réévaluer selon les règles en vigueur" }
+                            p.aide { "Le contrôle est refait avec les règles et paramètres actuels, à la date de dépôt du dossier. L'ancien et le nouveau résultat sont inscrits dans l'historique ; l'état du dossier ne change pas." }
+                            div.champ {
+                                label for="motif-reevaluation" { "Motif" }
+                                textarea id="motif-reevaluation" name="motif" rows="2" required {}
+                            }
+                            button type="submit" { "Réévaluer" }
+                        }
+                    }
                 }
             }
             section aria-labelledby="donnees-titre" {
@@ -326,6 +347,7 @@ fn event_fr(wf: &Workflow, action: &str) -> String {
         "edit-draft" => "Modification du brouillon".into(),
         "upload" | "document" => "Pièce jointe".into(),
         "eligibility-check" => "Contrôle automatique d'éligibilité".into(),
+        "re-evaluation" => "Réévaluation selon les règles en vigueur".into(),
         other => wf
             .transitions
             .iter()
@@ -621,4 +643,39 @@ pub async fn download(
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
+}
+
+#[tracing::instrument(skip(s, v, f))]
+pub async fn reevaluate(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path(id): Path<String>,
+    WebForm(f): WebForm,
+) -> Result<Response, PageError> {
+    let who = v.require(&[RoleKind::Instructor, RoleKind::Admin])?;
+    v.check_csrf(field(&f, CSRF_FIELD))?;
+    let version = version_of(&f)?;
+    let reason = field(&f, "motif")
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    if reason.is_none() {
+        return page_with_error(
+            &s,
+            &v,
+            &who,
+            &id,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Indiquez le motif de la réévaluation.",
+        )
+        .await;
+    }
+    match s.ctx.reevaluate(&who, &id, Some(version), reason).await {
+        Ok(_) => Ok(Redirect::to(&format!("/dossiers/{id}?fait=reevalue")).into_response()),
+        Err(e @ (Error::NotFound(_) | Error::Internal(_))) => Err(e.into()),
+        Err(e) => {
+            let (status, msg) = super::layout::refusal_fr(&e);
+            page_with_error(&s, &v, &who, &id, status, &msg).await
+        }
+    }
 }

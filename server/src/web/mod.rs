@@ -64,6 +64,7 @@ pub fn routes() -> Router<AppState> {
         .route("/dossiers/{id}", get(application::application))
         .route("/dossiers/{id}/modifier", post(applicant::edit))
         .route("/dossiers/{id}/pieces", post(application::pieces))
+        .route("/dossiers/{id}/reevaluer", post(application::reevaluate))
         .route("/dossiers/{id}/pieces/{kind}", get(application::download))
         .route("/dossiers/{id}/actions/{action}", post(application::act))
         .route("/instruction", get(staff::inbox))

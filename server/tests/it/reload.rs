@@ -211,3 +211,68 @@ async fn a_filed_application_keeps_its_ruleset_until_an_audited_re_evaluation() 
     assert_eq!(last["payload"]["after"]["outcome"], "ineligible");
     assert_eq!(last["reason"], "délibération du 15 mars : plafond abaissé");
 }
+
+#[tokio::test]
+async fn an_instructor_re_evaluates_from_the_application_page_and_an_applicant_cannot() {
+    let (_tmp, dir) = plans_copy();
+    let env = Env::with_plans(OPEN, &dir).await;
+    let asso = crate::web::account(&env, "a@example.org", RoleKind::Applicant).await;
+    let token = metroplan_server::tokens::create_for_user(&env.db, &asso, "2021-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let id = env
+        .eligible(&token, application_of("81234567800019", 9500))
+        .await;
+    edit(
+        &dir.join("amp-pmlcd/funds/fonds-initiative.toml"),
+        "value = 10000",
+        "value = 9000",
+    );
+    assert!(env.plans.reload(&dir).refused.is_empty());
+    crate::web::account(&env, "instr@amp.example", RoleKind::Instructor).await;
+    let page = format!("/dossiers/{id}");
+    let mut applicant = crate::web::Browser::new(env.app.clone());
+    applicant.sign_in("a@example.org").await;
+    let html = applicant.get(&page).await.text;
+    assert!(!html.contains("/reevaluer"), "no form for the applicant");
+    let refused = applicant
+        .post(
+            &page,
+            &format!("{page}/reevaluer"),
+            &[("version", "5"), ("motif", "x")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let mut instr = crate::web::Browser::new(env.app.clone());
+    instr.sign_in("instr@amp.example").await;
+    let html = instr.get(&page).await.text;
+    assert!(html.contains("Réévaluer selon les règles en vigueur"));
+    let version = html
+        .split("name=\"version\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let done = instr
+        .post(
+            &page,
+            &format!("{page}/reevaluer"),
+            &[
+                ("version", &version),
+                ("motif", "plafond abaissé par le conseil"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    let html = instr.get(&format!("{page}?fait=reevalue")).await.text;
+    assert!(
+        html.contains("Dossier réévalué selon les règles en vigueur : inéligible"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Réévaluation selon les règles en vigueur"),
+        "in the history"
+    );
+    assert!(html.contains("plafond abaissé par le conseil"));
+}

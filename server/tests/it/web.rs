@@ -142,7 +142,7 @@ impl Browser {
     }
 
     /// Posts a form with the CSRF token of `page`.
-    async fn post(&mut self, page: &str, uri: &str, fields: &[(&str, &str)]) -> Res {
+    pub async fn post(&mut self, page: &str, uri: &str, fields: &[(&str, &str)]) -> Res {
         let html = self.get(page).await.text;
         let token = csrf_of(&html);
         let mut all = vec![("_csrf", token.as_str())];
