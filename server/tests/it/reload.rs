@@ -248,12 +248,7 @@ async fn an_instructor_re_evaluates_from_the_application_page_and_an_applicant_c
     instr.sign_in("instr@amp.example").await;
     let html = instr.get(&page).await.text;
     assert!(html.contains("Réévaluer selon les règles en vigueur"));
-    let version = html
-        .split("name=\"version\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
+    let version = instr.version_on(&page).await;
     let done = instr
         .post(
             &page,

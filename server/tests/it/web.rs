@@ -137,6 +137,16 @@ impl Browser {
         .await
     }
 
+    /// The application version a page's forms carry.
+    pub async fn version_on(&mut self, page: &str) -> String {
+        let html = self.get(page).await.text;
+        html.split("name=\"version\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("a form with the application's version")
+            .to_string()
+    }
+
     pub async fn get(&mut self, uri: &str) -> Res {
         self.send(Method::GET, uri, None).await
     }
@@ -350,13 +360,7 @@ async fn a_stale_page_gets_a_clear_message_and_changes_nothing() {
     account(&env, "instr@amp.example", RoleKind::Instructor).await;
     let mut instr = Browser::new(env.app.clone());
     instr.sign_in("instr@amp.example").await;
-    let page = instr.get(&format!("/dossiers/{id}")).await.text;
-    let version = page
-        .split("name=\"version\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
+    let version = instr.version_on(&format!("/dossiers/{id}")).await;
     let old = (version.parse::<i64>().unwrap() - 1).to_string();
     let r = instr
         .post(
@@ -640,12 +644,7 @@ async fn an_incomplete_file_shows_what_is_missing_and_is_completed_from_its_page
         html.contains("Pièces enregistrées") || html.contains("(application/pdf"),
         "the pieces are listed"
     );
-    let version = html
-        .split("name=\"version\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
+    let version = b.version_on(&page).await;
     let done = b
         .post(
             &page,
