@@ -53,6 +53,9 @@ pub fn councils(plan: &Plan, fund: &Fund, data: &Value) -> Vec<String> {
     out
 }
 
+/// Rows shown in the inbox's table; the counts and the CSV export cover every file.
+const INBOX_ROWS: usize = 500;
+
 #[derive(Debug, Default, Deserialize)]
 pub struct InboxQuery {
     pub plan: Option<String>,
@@ -239,7 +242,10 @@ pub async fn inbox(
                 (csrf(&v))
                 div.table-scroll tabindex="0" {
                     table.boite {
-                        caption { (shown.len()) " dossier" @if shown.len() != 1 { "s" } }
+                        caption {
+                            (shown.len()) " dossier" @if shown.len() != 1 { "s" }
+                            @if shown.len() > INBOX_ROWS { " : les " (INBOX_ROWS) " plus récemment modifiés sont affichés ; affinez les filtres, ou exportez-les tous en CSV" }
+                        }
                         thead { tr {
                             th scope="col" { span.visually-hidden { "Sélection" } }
                             th scope="col" { "Projet" }
@@ -251,7 +257,7 @@ pub async fn inbox(
                             th scope="col" { "Mis à jour" }
                         } }
                         tbody {
-                            @for r in &shown {
+                            @for r in shown.iter().take(INBOX_ROWS) {
                                 @let t = r.app.title.clone().unwrap_or_else(|| "(sans titre)".into());
                                 tr {
                                     td {
