@@ -6,6 +6,7 @@ mod access;
 mod audit_trail;
 mod envelope;
 mod errors;
+mod invariants;
 mod notifications;
 mod reload;
 mod second_plan;
