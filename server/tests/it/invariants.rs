@@ -35,7 +35,7 @@ impl Rng {
 
 async fn check_invariants(env: &Env, step: usize) {
     let ledger =
-        sqlx::query("SELECT COALESCE(SUM(committed_cents), 0) AS c FROM ledger WHERE year = 2021")
+        sqlx::query("SELECT CAST(COALESCE(SUM(committed_cents), 0) AS BIGINT) AS c FROM ledger WHERE year = 2021")
             .fetch_one(&env.db.pool)
             .await
             .unwrap();
