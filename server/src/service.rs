@@ -98,7 +98,7 @@ pub struct DocumentView {
 #[serde(deny_unknown_fields)]
 pub struct ActionBody {
     /// Amount in euros (a decimal string or number): award or payment.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]{1,12}(\.[0-9]{1,2})?$")]
     #[serde(default, deserialize_with = "amount")]
     pub amount: Option<Decimal>,
     pub reason: Option<String>,
@@ -107,14 +107,41 @@ pub struct ActionBody {
     /// Reviewers: the opinion.
     pub opinion: Option<String>,
     /// Reviewers: points by criterion of the selection grid assessed by reviewers.
-    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "scores")]
     pub scores: Option<std::collections::BTreeMap<String, u32>>,
     /// Date the agreement was signed.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Date)]
     pub signed_on: Option<Date>,
     /// Applicants: the application's new content (while it is a draft or incomplete).
     #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
+}
+
+/// Points by criterion: whole numbers, written `12` or `12.0` (JSON does not tell them apart).
+fn scores<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<std::collections::BTreeMap<String, u32>>, D::Error> {
+    use serde::de::Error as _;
+    let Some(m) = Option::<std::collections::BTreeMap<String, Value>>::deserialize(d)? else {
+        return Ok(None);
+    };
+    m.into_iter()
+        .map(|(k, v)| {
+            let n = v
+                .as_u64()
+                .or_else(|| {
+                    v.as_f64()
+                        .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+                        .map(|f| f as u64)
+                })
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    D::Error::custom(format!("scores.{k}: {v} is not a whole number of points"))
+                })?;
+            Ok((k, n))
+        })
+        .collect::<std::result::Result<_, _>>()
+        .map(Some)
 }
 
 /// An amount given as a decimal string (`"1234.50"`) or a JSON number, read exactly.
@@ -1345,6 +1372,7 @@ async fn load_row(tx: &mut WriteTx, id: &str) -> Result<AppRow> {
 
 /// Filters of the application list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub plan: Option<String>,
@@ -1354,6 +1382,7 @@ pub struct ListQuery {
     /// The `next` of the previous page.
     pub after: Option<String>,
     /// 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

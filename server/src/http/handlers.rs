@@ -151,12 +151,13 @@ pub async fn plan(State(s): State<AppState>, P(plan): P<String>) -> Result<Json<
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleQuery {
     /// json (default), csv, ics, mermaid or svg.
     pub format: Option<String>,
     /// Re-forecast as of this day (ISO 8601).
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, format = Date)]
     pub as_of: Option<Date>,
 }
 
@@ -208,11 +209,12 @@ pub async fn schedule(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineQuery {
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, format = Date)]
     pub from: Option<Date>,
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, format = Date)]
     pub to: Option<Date>,
     pub axis: Option<String>,
     /// not-started, in-progress, done, cancelled.
@@ -321,7 +323,7 @@ pub struct CreateBody {
     pub draft: bool,
 }
 
-#[utoipa::path(post, path = "/api/plans/{plan}/funds/{fund}/applications", params(("plan" = String, Path), ("fund" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = CreateBody, responses((status = 201, body = ApplicationView, description = "Created (and filed unless a draft), with the eligibility result"), (status = 422, description = "Refused: the field or guard is named")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/plans/{plan}/funds/{fund}/applications", params(("plan" = String, Path), ("fund" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to the same request (1 to 200 visible ASCII characters)", pattern = r"^[!-~]{1,200}$")), request_body = CreateBody, responses((status = 201, body = ApplicationView, description = "Created (and filed unless a draft), with the eligibility result"), (status = 422, description = "Refused: the field or guard is named")), security(("bearer" = [])))]
 #[tracing::instrument(skip(s, who, headers, body), fields(who = %who.name))]
 pub async fn create(
     State(s): State<AppState>,
@@ -362,7 +364,7 @@ pub async fn application(
     Ok(res)
 }
 
-#[utoipa::path(post, path = "/api/applications/{id}/actions/{action}", params(("id" = String, Path), ("action" = String, Path, description = "A transition of the fund's workflow, by its id in the plan"), ("If-Match" = String, Header, description = "The application's ETag"), ("Idempotency-Key" = Option<String>, Header)), request_body = ActionBody, responses((status = 200, body = ApplicationView), (status = 403, description = "Not your role"), (status = 409, description = "Not from this state"), (status = 412, description = "Stale ETag"), (status = 422, description = "A guard refused: `guard` and `field` name it"), (status = 428, description = "If-Match missing")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/applications/{id}/actions/{action}", params(("id" = String, Path), ("action" = String, Path, description = "A transition of the fund's workflow, by its id in the plan"), ("If-Match" = String, Header, description = "The application's ETag", pattern = r#"^(W/)?"v[0-9]{1,18}"$"#), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to the same request (1 to 200 visible ASCII characters)", pattern = r"^[!-~]{1,200}$")), request_body = ActionBody, responses((status = 200, body = ApplicationView), (status = 403, description = "Not your role"), (status = 409, description = "Not from this state"), (status = 412, description = "Stale ETag"), (status = 422, description = "A guard refused: `guard` and `field` name it"), (status = 428, description = "If-Match missing")), security(("bearer" = [])))]
 #[tracing::instrument(skip(s, who, headers, body), fields(who = %who.name))]
 pub async fn act(
     State(s): State<AppState>,
@@ -380,6 +382,20 @@ pub async fn act(
     Ok(reply(r))
 }
 
+/// A piece, uploaded as multipart/form-data (the OpenAPI description of the upload's body;
+/// the handler reads the multipart stream itself).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadForm {
+    /// The document: a PDF or an image (PNG, JPEG, WebP), recognized by its content.
+    #[schema(value_type = String, format = Binary)]
+    #[expect(
+        dead_code,
+        reason = "describes the body in OpenAPI; the handler streams the parts"
+    )]
+    pub file: Vec<u8>,
+}
+
 /// The body of a re-evaluation.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -389,16 +405,24 @@ pub struct ReevaluateBody {
     pub reason: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/applications/{id}/reevaluate", params(("id" = String, Path), ("If-Match" = String, Header, description = "The application's ETag")), request_body = ReevaluateBody, responses((status = 200, body = ApplicationView, description = "Checked again with the fund's current rules, as of the filing date; the state is unchanged"), (status = 403, description = "Instructors and administrators only"), (status = 409, description = "Never filed"), (status = 412, description = "Stale ETag"), (status = 428, description = "If-Match missing")), security(("bearer" = [])))]
-#[tracing::instrument(skip(s, who, headers, body), fields(who = %who.name))]
+#[utoipa::path(post, path = "/api/applications/{id}/reevaluate", params(("id" = String, Path), ("If-Match" = String, Header, description = "The application's ETag", pattern = r#"^(W/)?"v[0-9]{1,18}"$"#)), request_body(content = Option<ReevaluateBody>, description = "Optional"), responses((status = 200, body = ApplicationView, description = "Checked again with the fund's current rules, as of the filing date; the state is unchanged"), (status = 403, description = "Instructors and administrators only"), (status = 409, description = "Never filed"), (status = 412, description = "Stale ETag"), (status = 428, description = "If-Match missing")), security(("bearer" = [])))]
+#[tracing::instrument(skip(s, who, headers, raw), fields(who = %who.name))]
 pub async fn reevaluate(
     State(s): State<AppState>,
     who: Principal,
     P(id): P<String>,
     headers: HeaderMap,
-    Body(body): Body<ReevaluateBody>,
+    raw: axum::body::Bytes,
 ) -> Result<Response> {
     let m = if_match(&headers)?;
+    // The body is optional: no body is no reason.
+    let text = std::str::from_utf8(&raw).unwrap_or("?").trim();
+    let body: ReevaluateBody = if text.is_empty() || text == "null" {
+        ReevaluateBody::default()
+    } else {
+        serde_json::from_slice(&raw)
+            .map_err(|e| Error::bad(format!("the body is not a re-evaluation: {e}"), None))?
+    };
     let view = s.ctx.reevaluate(&who, &id, m, body.reason).await?;
     let version = view.version;
     let mut res = Json(view).into_response();
@@ -427,6 +451,7 @@ pub async fn explanation(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct YearQuery {
     pub year: i64,
@@ -453,7 +478,7 @@ pub async fn export_csv(
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
 }
 
-#[utoipa::path(post, path = "/api/applications/{id}/documents/{kind}", params(("id" = String, Path), ("kind" = String, Path, description = "A document id of the fund's form"), ("Idempotency-Key" = Option<String>, Header)), request_body(content_type = "multipart/form-data", description = "One part named `file`"), responses((status = 200, body = ApplicationView), (status = 413, description = "Too large"), (status = 415, description = "Not a PDF or an image")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/applications/{id}/documents/{kind}", params(("id" = String, Path), ("kind" = String, Path, description = "A document id of the fund's form"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to the same request (1 to 200 visible ASCII characters)", pattern = r"^[!-~]{1,200}$")), request_body(content = UploadForm, content_type = "multipart/form-data", description = "One part named `file`"), responses((status = 200, body = ApplicationView), (status = 413, description = "Too large"), (status = 415, description = "Not a PDF or an image")), security(("bearer" = [])))]
 #[tracing::instrument(skip(s, who, multipart), fields(who = %who.name))]
 pub async fn upload(
     State(s): State<AppState>,
@@ -529,11 +554,61 @@ impl utoipa::Modify for Security {
     }
 }
 
+/// The answers every operation may give besides its own: problem documents for a malformed
+/// request, a missing token, an unknown resource, a body too large or of the wrong type.
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, Response};
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [
+                (&mut item.get, false),
+                (&mut item.post, true),
+                (&mut item.put, true),
+                (&mut item.delete, false),
+            ];
+            for (op, writes) in ops {
+                let Some(op) = op.as_mut() else { continue };
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_body = op.request_body.is_some();
+                let mut add = |code: &str, text: &str| {
+                    op.responses
+                        .responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| RefOr::T(Response::new(text)));
+                };
+                add(
+                    "400",
+                    "Malformed request: the problem document names what is wrong",
+                );
+                if secured {
+                    add("401", "Missing or unknown bearer token");
+                    add("403", "Not allowed to this token's role or fund");
+                }
+                add("404", "No such plan, fund or application (or not yours)");
+                if writes {
+                    add("409", "Not possible in the current state");
+                    add(
+                        "422",
+                        "Refused: the problem document names the field or guard",
+                    );
+                }
+                if has_body {
+                    add("413", "Body too large");
+                    add("415", "Unsupported content type");
+                }
+                add("503", "The database is busy: retry");
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "metroplan", description = "Public-policy plans, eligibility rules and grant workflows. Errors are RFC 9457 problem documents."),
     paths(healthz, metrics, plans, plan, schedule, timeline, eligibility, create, list, application, act, reevaluate, events, explanation, envelope, export_csv, upload),
-    components(schemas(ApplicationView, crate::service::DocumentView, ActionBody, CreateBody, ReevaluateBody, Page, EnvelopeView, crate::audit::Event)),
-    modifiers(&Security)
+    components(schemas(ApplicationView, crate::service::DocumentView, ActionBody, CreateBody, ReevaluateBody, UploadForm, Page, EnvelopeView, crate::audit::Event)),
+    modifiers(&Security, &CommonResponses)
 )]
 pub struct ApiDoc;

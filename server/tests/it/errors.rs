@@ -272,3 +272,49 @@ async fn the_dry_run_stores_nothing() {
     );
     assert_eq!(n, 0);
 }
+
+/// Found by Schemathesis: JSON does not tell `12` from `12.0`, and a re-evaluation's body is
+/// optional (absent or `null`).
+#[tokio::test]
+async fn whole_scores_written_as_decimals_and_an_absent_re_evaluation_body_are_accepted() {
+    let env = Env::new("2021-03-01T10:00:00+01:00").await;
+    let asso = env.token("asso", RoleKind::Applicant).await;
+    let instr = env.token("instr", RoleKind::Instructor).await;
+    let rev = env.token("membre", RoleKind::Reviewer).await;
+    let id = env.eligible(&asso, application()).await;
+    env.act(&id, "soumettre-au-comite", &instr, json!({})).await;
+    let half = env
+        .act(
+            &id,
+            "donner-avis",
+            &rev,
+            json!({"linked": false, "opinion": "ok", "scores": {"diagnostic": 1.5}}),
+        )
+        .await;
+    assert_eq!(half.status, StatusCode::BAD_REQUEST, "{}", half.body);
+    assert!(
+        half.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("whole number")
+    );
+    let whole = env
+        .act(&id, "donner-avis", &rev, json!({"linked": false, "opinion": "ok", "scores": {"diagnostic": 12.0, "innovation": 10}}))
+        .await;
+    assert_eq!(whole.status, StatusCode::OK, "{}", whole.body);
+    for body in [None, Some(serde_json::Value::Null)] {
+        let current = env.get(&format!("/api/applications/{id}"), &instr).await;
+        let etag = current.headers["etag"].to_str().unwrap().to_string();
+        let r = env
+            .call(
+                Method::POST,
+                &format!("/api/applications/{id}/reevaluate"),
+                Some(&instr),
+                &[("if-match", &etag)],
+                body,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["outcome"], "eligible");
+    }
+}
