@@ -59,6 +59,7 @@ impl User {
     /// The identity workflows record: the email, unique and stable.
     pub fn principal(&self) -> Principal {
         Principal {
+            id: format!("user:{}", self.id),
             name: self.email.clone(),
             role: self.role,
             fund: self.fund.clone(),

@@ -12,6 +12,9 @@ use crate::store::Db;
 /// Who is calling: a token's name, role kind and the fund it is limited to.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    /// A stable id that says nothing about the person (a token's or an account's id): what
+    /// logs record, where `name` (an email, for people) would be personal data.
+    pub id: String,
     pub name: String,
     pub role: RoleKind,
     /// `None`: every fund of every plan.
@@ -99,7 +102,7 @@ impl Cache {
         if let Some(p) = self.known.read().expect("token cache").get(&h) {
             return Ok(Some(p.clone()));
         }
-        let row = sqlx::query("SELECT name, role, fund, email FROM tokens WHERE hash = $1")
+        let row = sqlx::query("SELECT id, name, role, fund, email FROM tokens WHERE hash = $1")
             .bind(&h)
             .fetch_optional(&db.pool)
             .await?;
@@ -109,6 +112,7 @@ impl Cache {
             return Ok(None);
         };
         let p = Principal {
+            id: format!("token:{}", row.try_get::<String, _>("id")?),
             name: row.try_get("name")?,
             role,
             fund: row.try_get("fund")?,

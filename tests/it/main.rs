@@ -6,6 +6,7 @@ mod demo_plan;
 mod diff;
 mod exports;
 mod fmt;
+mod logs;
 mod new_plan;
 mod reload;
 mod rules_cli;

@@ -324,7 +324,7 @@ pub struct CreateBody {
 }
 
 #[utoipa::path(post, path = "/api/plans/{plan}/funds/{fund}/applications", params(("plan" = String, Path), ("fund" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to the same request (1 to 200 visible ASCII characters)", pattern = r"^[!-~]{1,200}$")), request_body = CreateBody, responses((status = 201, body = ApplicationView, description = "Created (and filed unless a draft), with the eligibility result"), (status = 422, description = "Refused: the field or guard is named")), security(("bearer" = [])))]
-#[tracing::instrument(skip(s, who, headers, body), fields(who = %who.name))]
+#[tracing::instrument(skip(s, who, headers, body), fields(who = %who.id))]
 pub async fn create(
     State(s): State<AppState>,
     who: Principal,
@@ -341,7 +341,7 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/api/applications", params(ListQuery), responses((status = 200, body = Page)), security(("bearer" = [])))]
-#[tracing::instrument(skip(s, who), fields(who = %who.name))]
+#[tracing::instrument(skip(s, who), fields(who = %who.id))]
 pub async fn list(
     State(s): State<AppState>,
     who: Principal,
@@ -351,7 +351,7 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/applications/{id}", params(("id" = String, Path)), responses((status = 200, body = ApplicationView, description = "The application, with its ETag"), (status = 404, description = "No such application, or not yours")), security(("bearer" = [])))]
-#[tracing::instrument(skip(s, who), fields(who = %who.name))]
+#[tracing::instrument(skip(s, who), fields(who = %who.id))]
 pub async fn application(
     State(s): State<AppState>,
     who: Principal,
@@ -365,7 +365,7 @@ pub async fn application(
 }
 
 #[utoipa::path(post, path = "/api/applications/{id}/actions/{action}", params(("id" = String, Path), ("action" = String, Path, description = "A transition of the fund's workflow, by its id in the plan"), ("If-Match" = String, Header, description = "The application's ETag", pattern = r#"^(W/)?"v[0-9]{1,18}"$"#), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to the same request (1 to 200 visible ASCII characters)", pattern = r"^[!-~]{1,200}$")), request_body = ActionBody, responses((status = 200, body = ApplicationView), (status = 403, description = "Not your role"), (status = 409, description = "Not from this state"), (status = 412, description = "Stale ETag"), (status = 422, description = "A guard refused: `guard` and `field` name it"), (status = 428, description = "If-Match missing")), security(("bearer" = [])))]
-#[tracing::instrument(skip(s, who, headers, body), fields(who = %who.name))]
+#[tracing::instrument(skip(s, who, headers, body), fields(who = %who.id))]
 pub async fn act(
     State(s): State<AppState>,
     who: Principal,
@@ -406,7 +406,7 @@ pub struct ReevaluateBody {
 }
 
 #[utoipa::path(post, path = "/api/applications/{id}/reevaluate", params(("id" = String, Path), ("If-Match" = String, Header, description = "The application's ETag", pattern = r#"^(W/)?"v[0-9]{1,18}"$"#)), request_body(content = Option<ReevaluateBody>, description = "Optional"), responses((status = 200, body = ApplicationView, description = "Checked again with the fund's current rules, as of the filing date; the state is unchanged"), (status = 403, description = "Instructors and administrators only"), (status = 409, description = "Never filed"), (status = 412, description = "Stale ETag"), (status = 428, description = "If-Match missing")), security(("bearer" = [])))]
-#[tracing::instrument(skip(s, who, headers, raw), fields(who = %who.name))]
+#[tracing::instrument(skip(s, who, headers, raw), fields(who = %who.id))]
 pub async fn reevaluate(
     State(s): State<AppState>,
     who: Principal,
@@ -431,7 +431,7 @@ pub async fn reevaluate(
 }
 
 #[utoipa::path(get, path = "/api/applications/{id}/events", params(("id" = String, Path)), responses((status = 200, body = [crate::audit::Event], description = "The audit trail of the application")), security(("bearer" = [])))]
-#[tracing::instrument(skip(s, who), fields(who = %who.name))]
+#[tracing::instrument(skip(s, who), fields(who = %who.id))]
 pub async fn events(
     State(s): State<AppState>,
     who: Principal,
@@ -441,7 +441,7 @@ pub async fn events(
 }
 
 #[utoipa::path(get, path = "/api/applications/{id}/explanation", params(("id" = String, Path)), responses((status = 200, description = "The R311-3-1-2 explanation recorded with the eligibility check, with its ruleset hash")), security(("bearer" = [])))]
-#[tracing::instrument(skip(s, who), fields(who = %who.name))]
+#[tracing::instrument(skip(s, who), fields(who = %who.id))]
 pub async fn explanation(
     State(s): State<AppState>,
     who: Principal,
@@ -458,7 +458,7 @@ pub struct YearQuery {
 }
 
 #[utoipa::path(get, path = "/api/plans/{plan}/funds/{fund}/envelope", params(("plan" = String, Path), ("fund" = String, Path), YearQuery), responses((status = 200, body = EnvelopeView)), security(("bearer" = [])))]
-#[tracing::instrument(skip(s, who), fields(who = %who.name))]
+#[tracing::instrument(skip(s, who), fields(who = %who.id))]
 pub async fn envelope(
     State(s): State<AppState>,
     who: Principal,
@@ -479,7 +479,7 @@ pub async fn export_csv(
 }
 
 #[utoipa::path(post, path = "/api/applications/{id}/documents/{kind}", params(("id" = String, Path), ("kind" = String, Path, description = "A document id of the fund's form"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to the same request (1 to 200 visible ASCII characters)", pattern = r"^[!-~]{1,200}$")), request_body(content = UploadForm, content_type = "multipart/form-data", description = "One part named `file`"), responses((status = 200, body = ApplicationView), (status = 413, description = "Too large"), (status = 415, description = "Not a PDF or an image")), security(("bearer" = [])))]
-#[tracing::instrument(skip(s, who, multipart), fields(who = %who.name))]
+#[tracing::instrument(skip(s, who, multipart), fields(who = %who.id))]
 pub async fn upload(
     State(s): State<AppState>,
     who: Principal,

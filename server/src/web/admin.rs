@@ -178,7 +178,7 @@ pub async fn create_user(
     .await;
     match created {
         Ok(u) => {
-            tracing::info!(by = %admin.name, email = %u.email, role = u.role.name(), "account created");
+            tracing::info!(by = %admin.id, user = %u.id, role = u.role.name(), "account created");
             let ok = alert_ok(&format!("Compte {} créé.", u.email));
             Ok(v.ok(render(&s, &v, Some(ok), None).await?))
         }
@@ -221,7 +221,7 @@ pub async fn create_token(
     let secret = crate::tokens::create_for_user(&s.ctx.db, &user, &stamp(s.ctx.clock.now()))
         .await
         .map_err(|e| PageError::from(crate::http::Error::Internal(e)))?;
-    tracing::info!(by = %admin.name, user = %user.email, "token created");
+    tracing::info!(by = %admin.id, user = %user.id, "token created");
     let ok = html! {
         div.alert.ok role="status" {
             p { "Jeton créé pour " (user.email) ". Copiez-le maintenant : il ne sera plus affiché." }

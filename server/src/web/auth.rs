@@ -92,12 +92,13 @@ pub async fn sign_in(
         .map_err(account_error)?
     {
         SignIn::Ok(user) => {
+            tracing::info!(user = %user.id, "signed in");
             let (secret, _) = accounts::open_session(&s.ctx.db, user, now).await?;
-            tracing::info!(email = %accounts::normalize_email(email), "signed in");
             Ok(signed_in(&s, &secret, &back))
         }
         SignIn::Refused => {
-            tracing::info!(email = %accounts::normalize_email(email), "sign-in refused");
+            // No email in logs: it is personal data, and a mistyped password often is one.
+            tracing::info!("sign-in refused");
             Ok(v.page(
                 StatusCode::UNAUTHORIZED,
                 sign_in_page(
@@ -110,7 +111,7 @@ pub async fn sign_in(
         }
         SignIn::Locked(until) => {
             let minutes = ((until.duration_since(now).as_secs() + 59) / 60).max(1);
-            tracing::warn!(email = %accounts::normalize_email(email), "sign-in locked");
+            tracing::warn!("sign-in refused: too many failures for this account");
             Ok(v.page(
                 StatusCode::TOO_MANY_REQUESTS,
                 sign_in_page(
@@ -262,7 +263,7 @@ pub async fn register(
             return Ok(refuse(&msg));
         }
     };
-    tracing::info!(email = %user.email, "applicant registered");
+    tracing::info!(user = %user.id, "applicant registered");
     let (secret, _) = accounts::open_session(&s.ctx.db, user, now).await?;
     Ok(signed_in(&s, &secret, "/mes-dossiers"))
 }

@@ -856,3 +856,54 @@ async fn the_inbox_shows_the_latest_500_files_and_counts_and_exports_them_all() 
     let csv = b.get("/instruction/dossiers.csv").await.text;
     assert_eq!(csv.lines().count(), 502, "header and every file");
 }
+
+/// Session fixation: a session id or CSRF value planted in the browser before sign-in is never
+/// adopted; signing in issues new secrets, and the planted ones open nothing.
+#[tokio::test]
+async fn signing_in_never_adopts_a_planted_session_or_csrf_value() {
+    let env = Env::new(OPEN).await;
+    account(&env, "a@example.org", RoleKind::Applicant).await;
+    let planted_session = "ab".repeat(32);
+    let planted_csrf = "cd".repeat(16);
+    let mut b = Browser::new(env.app.clone());
+    b.cookies
+        .insert("mp_session".into(), planted_session.clone());
+    b.cookies.insert("mp_csrf".into(), planted_csrf.clone());
+    assert_eq!(b.get("/mes-dossiers").await.status, StatusCode::SEE_OTHER);
+    let r = b
+        .send(
+            Method::POST,
+            "/connexion",
+            Some(&[
+                ("_csrf", planted_csrf.as_str()),
+                ("email", "a@example.org"),
+                ("password", PASSWORD),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let issued = b.cookies["mp_session"].clone();
+    assert_ne!(issued, planted_session, "a new session secret");
+    assert_eq!(b.get("/mes-dossiers").await.status, StatusCode::OK);
+    // The planted values open nothing and authorize nothing.
+    let mut attacker = Browser::new(env.app.clone());
+    attacker
+        .cookies
+        .insert("mp_session".into(), planted_session.clone());
+    assert_eq!(
+        attacker.get("/mes-dossiers").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let forged = b
+        .send(
+            Method::POST,
+            "/deconnexion",
+            Some(&[("_csrf", planted_csrf.as_str())]),
+        )
+        .await;
+    assert_eq!(
+        forged.status,
+        StatusCode::FORBIDDEN,
+        "once signed in, forms need the session's own CSRF token"
+    );
+}
