@@ -1137,11 +1137,7 @@ impl Ctx {
     ) -> Result<Value> {
         let id = row.id.clone();
         let id = id.as_str();
-        let rules = fund
-            .ruleset
-            .as_ref()
-            .ok_or_else(|| Error::Conflict(format!("fund `{}` has no rules script", fund.id)))?;
-        let mut data: Value = serde_json::from_str(&row.data).map_err(anyhow::Error::from)?;
+        let data: Value = serde_json::from_str(&row.data).map_err(anyhow::Error::from)?;
         let uploaded: Vec<String> = if may_have_documents {
             documents_of(&mut *tx.tx, id)
                 .await?
@@ -1151,39 +1147,7 @@ impl Ctx {
         } else {
             Vec::new()
         };
-        // What the server knows better than the applicant: the day of filing (when the form
-        // has a field for it; otherwise the rules take it from the context) and the pieces,
-        // in whichever fields the form gives the documents type.
-        for f in &fund.form.fields {
-            if f.path == FILING_DATE_FIELD {
-                set_path(&mut data, &f.path, json!(today.to_string()));
-            } else if f.ty == FieldType::Documents {
-                set_path(&mut data, &f.path, json!(uploaded));
-            }
-        }
-        let other_filings = facts.other_filings;
-        let e: Evaluation = match rules.evaluate(
-            &data,
-            Context {
-                filed_on: Some(today),
-                other_filings,
-            },
-        ) {
-            Ok(e) => e,
-            Err(EvalError::Input(err)) => {
-                return Err(Error::unprocessable(
-                    err.message.clone(),
-                    Some(&format!("data.{}", err.field)),
-                ));
-            }
-            Err(other) => return Err(Error::Internal(anyhow::anyhow!(other))),
-        };
-        let x = explain(rules, &e);
-        let report = json!({
-            "evaluation": e,
-            "explanation": x,
-            "text": text_fr(&x, &e),
-        });
+        let (e, report) = evaluate_as_filed(fund, &data, today, &uploaded, facts.other_filings)?;
         row.evaluation = Some(report.to_string());
         row.outcome = Some(e.outcome.name().to_string());
         row.ruleset = Some(e.ruleset.clone());
@@ -1201,7 +1165,7 @@ impl Ctx {
             payload: json!({"outcome": e.outcome.name(), "ruleset": e.ruleset, "missing": e.missing, "failed": e.rules.iter().filter(|r| r.counts() && r.status == metroplan_engine::rules::Status::Fail).map(|r| r.id.clone()).collect::<Vec<_>>()}).to_string(),
             reason: None,
         });
-        Ok(json!({"evaluation": e, "explanation": x}))
+        Ok(json!({"evaluation": report["evaluation"], "explanation": report["explanation"]}))
     }
 }
 
@@ -1220,6 +1184,49 @@ fn over_envelope(fund: &Fund, year: i64, amount: Decimal, committed: Decimal) ->
             json!({"envelope": envelope.to_string(), "committed": committed.to_string(), "remaining": remaining.to_string(), "year": year}),
         )),
     }
+}
+
+/// Runs the fund's rules on an application as the server files it: the filing date is `day`
+/// and the documents are the pieces uploaded, in whichever fields the form declares for them.
+/// Returns the evaluation and its report (evaluation, explanation, French text).
+fn evaluate_as_filed(
+    fund: &Fund,
+    data: &Value,
+    day: Date,
+    uploaded: &[String],
+    other_filings: u32,
+) -> Result<(Evaluation, Value)> {
+    let rules = fund
+        .ruleset
+        .as_ref()
+        .ok_or_else(|| Error::Conflict(format!("fund `{}` has no rules script", fund.id)))?;
+    let mut data = data.clone();
+    for f in &fund.form.fields {
+        if f.path == FILING_DATE_FIELD {
+            set_path(&mut data, &f.path, json!(day.to_string()));
+        } else if f.ty == FieldType::Documents {
+            set_path(&mut data, &f.path, json!(uploaded));
+        }
+    }
+    let e = match rules.evaluate(
+        &data,
+        Context {
+            filed_on: Some(day),
+            other_filings,
+        },
+    ) {
+        Ok(e) => e,
+        Err(EvalError::Input(err)) => {
+            return Err(Error::unprocessable(
+                err.message.clone(),
+                Some(&format!("data.{}", err.field)),
+            ));
+        }
+        Err(other) => return Err(Error::Internal(anyhow::anyhow!(other))),
+    };
+    let x = explain(rules, &e);
+    let report = json!({ "evaluation": e, "explanation": x, "text": text_fr(&x, &e) });
+    Ok((e, report))
 }
 
 /// Sets the value at a dotted path, creating the objects on the way.
@@ -1793,38 +1800,10 @@ impl Ctx {
         let view = self.get(who, id).await?;
         let served = self.served(&view.plan)?;
         let (fund, _) = scope(&served, &view.fund)?;
-        let rules = fund
-            .ruleset
-            .as_ref()
-            .ok_or_else(|| Error::Conflict(format!("fund `{}` has no rules script", fund.id)))?;
         let today = self.today(&served);
         let uploaded: Vec<String> = view.documents.iter().map(|d| d.kind.clone()).collect();
-        let mut data = view.data.clone();
-        for f in &fund.form.fields {
-            if f.path == FILING_DATE_FIELD {
-                set_path(&mut data, &f.path, json!(today.to_string()));
-            } else if f.ty == FieldType::Documents {
-                set_path(&mut data, &f.path, json!(uploaded));
-            }
-        }
-        let e = match rules.evaluate(
-            &data,
-            Context {
-                filed_on: Some(today),
-                other_filings: 0,
-            },
-        ) {
-            Ok(e) => e,
-            Err(EvalError::Input(err)) => {
-                return Err(Error::unprocessable(
-                    err.message.clone(),
-                    Some(&format!("data.{}", err.field)),
-                ));
-            }
-            Err(other) => return Err(Error::Internal(anyhow::anyhow!(other))),
-        };
-        let x = explain(rules, &e);
-        Ok(json!({ "evaluation": e, "explanation": x, "text": text_fr(&x, &e) }))
+        let (_, report) = evaluate_as_filed(fund, &view.data, today, &uploaded, 0)?;
+        Ok(report)
     }
 
     pub async fn opinions(&self, who: &Principal, id: &str) -> Result<Vec<OpinionView>> {

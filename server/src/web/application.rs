@@ -40,14 +40,7 @@ pub async fn application(
     Path(id): Path<String>,
     Query(q): Query<Flash>,
 ) -> Result<Response, PageError> {
-    let who = v.require(&[
-        RoleKind::Applicant,
-        RoleKind::Instructor,
-        RoleKind::Reviewer,
-        RoleKind::Approver,
-        RoleKind::Finance,
-        RoleKind::Admin,
-    ])?;
+    let who = v.require(&RoleKind::ALL)?;
     let view = s.ctx.get(&who, &id).await?;
     let flash = q.fait.as_deref().map(|a| done_fr(&s, &view, a));
     let body = render(&s, &v, &who, view, flash.as_deref(), None).await?;
@@ -512,14 +505,7 @@ pub async fn act(
     Path((id, action)): Path<(String, String)>,
     WebForm(f): WebForm,
 ) -> Result<Response, PageError> {
-    let who = v.require(&[
-        RoleKind::Applicant,
-        RoleKind::Instructor,
-        RoleKind::Reviewer,
-        RoleKind::Approver,
-        RoleKind::Finance,
-        RoleKind::Admin,
-    ])?;
+    let who = v.require(&RoleKind::ALL)?;
     v.check_csrf(field(&f, CSRF_FIELD))?;
     let version = version_of(&f)?;
     take_action(&s, &v, &who, &id, &action, version, &f).await
@@ -605,14 +591,7 @@ pub async fn download(
     v: Viewer,
     Path((id, kind)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let who = v.require(&[
-        RoleKind::Applicant,
-        RoleKind::Instructor,
-        RoleKind::Reviewer,
-        RoleKind::Approver,
-        RoleKind::Finance,
-        RoleKind::Admin,
-    ])?;
+    let who = v.require(&RoleKind::ALL)?;
     let (sha, media, name) = s.ctx.document(&who, &id, &kind).await?;
     let path = crate::documents::path_of(&s.config.documents, &sha);
     let bytes = tokio::fs::read(&path).await.map_err(|e| {
