@@ -7,6 +7,7 @@ mod audit_trail;
 mod envelope;
 mod errors;
 mod invariants;
+mod matrix;
 mod notifications;
 mod reload;
 mod second_plan;
