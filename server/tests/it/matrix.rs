@@ -22,6 +22,9 @@ const CALLERS: [&str; 8] = [
     "admin",
 ];
 
+/// Method, path, body, whether it needs `If-Match`, and the status expected for each caller.
+type Row = (Method, String, Option<Value>, bool, [StatusCode; 8]);
+
 #[tokio::test]
 async fn every_api_route_answers_each_caller_as_the_matrix_says() {
     let env = Env::new(OPEN).await;
@@ -55,7 +58,7 @@ async fn every_api_route_answers_each_caller_as_the_matrix_says() {
     let fund = format!("/api/plans/{PLAN}/funds/{FUND}");
     let app = format!("/api/applications/{id}");
     // (method, path, body, needs If-Match, expected status per caller)
-    let rows: Vec<(Method, String, Option<Value>, bool, [S; 8])> = vec![
+    let rows: Vec<Row> = vec![
         (Method::GET, "/healthz".into(), None, false, [OK; 8]),
         (Method::GET, "/openapi.json".into(), None, false, [OK; 8]),
         (Method::GET, "/metrics".into(), None, false, [OK; 8]),
