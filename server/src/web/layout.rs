@@ -87,19 +87,25 @@ pub fn csrf(v: &Viewer) -> Markup {
     html! { input type="hidden" name=(CSRF_FIELD) value=(v.csrf()); }
 }
 
+fn head(title: &str, script: bool) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · metroplan" }
+            link rel="stylesheet" href="/static/style.css";
+            @if script { script src="/static/app.js" defer {} }
+        }
+    }
+}
+
 /// A whole page: header with the navigation for the viewer's role, the content, a footer.
 pub fn shell(v: &Viewer, title: &str, content: Markup) -> Markup {
     let role = v.role();
     html! {
         (DOCTYPE)
         html lang="fr" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · metroplan" }
-                link rel="stylesheet" href="/static/style.css";
-                script src="/static/app.js" defer {}
-            }
+            (head(title, true))
             body {
                 a.skip href="#contenu" { "Aller au contenu" }
                 header.site {
@@ -151,12 +157,7 @@ pub fn bare(title: &str, message: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="fr" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · metroplan" }
-                link rel="stylesheet" href="/static/style.css";
-            }
+            (head(title, false))
             body {
                 header.site { nav aria-label="Navigation principale" { a.brand href="/" { "metroplan" } } }
                 main id="contenu" {

@@ -124,10 +124,9 @@ pub async fn inbox(
             .entry((r.app.state.clone(), r.app.state_label.clone()))
             .or_default() += 1;
     }
-    let funds: Vec<(String, String, String)> = s
-        .ctx
-        .plans
-        .current()
+    // One version of the plans for the whole page.
+    let plans = s.ctx.plans.current();
+    let funds: Vec<(String, String, String)> = plans
         .by_id
         .values()
         .flat_map(|p| {
@@ -138,10 +137,7 @@ pub async fn inbox(
                 .map(|f| (p.plan.id.to_string(), f.id.to_string(), f.title.clone()))
         })
         .collect();
-    let mut council_names: Vec<String> = s
-        .ctx
-        .plans
-        .current()
+    let mut council_names: Vec<String> = plans
         .by_id
         .values()
         .flat_map(|p| {
@@ -154,10 +150,7 @@ pub async fn inbox(
         .collect();
     council_names.sort();
     council_names.dedup();
-    let mut states: Vec<(String, String)> = s
-        .ctx
-        .plans
-        .current()
+    let mut states: Vec<(String, String)> = plans
         .by_id
         .values()
         .flat_map(|p| {
@@ -172,7 +165,7 @@ pub async fn inbox(
     states.retain(|(id, _)| seen.insert(id.clone()));
     // Bulk actions: the transitions my role may take, in the workflows of my funds.
     let mut bulk: Vec<(String, String)> = Vec::new();
-    for p in s.ctx.plans.current().by_id.values() {
+    for p in plans.by_id.values() {
         for f in p.plan.funds.iter().filter(|f| who.covers(f.id.as_str())) {
             if let Some(wf) = p.plan.workflow(f.workflow.as_str()) {
                 for t in &wf.transitions {
@@ -386,6 +379,21 @@ pub async fn bulk(
     if picked.is_empty() {
         return Err(PageError::bad_form("Sélectionnez au moins un dossier."));
     }
+    // Whether the action awards an amount: then each file gets the amount it requested.
+    let needs_amount = s
+        .ctx
+        .plans
+        .current()
+        .by_id
+        .values()
+        .flat_map(|p| p.plan.workflows.iter())
+        .flat_map(|w| w.transitions.iter())
+        .any(|t| {
+            t.id.as_str() == action
+                && t.guards
+                    .iter()
+                    .any(|g| g.as_str() == "amount-within-request")
+        });
     let mut report = Vec::new();
     for (id, version) in &picked {
         let current = s.ctx.get(&who, id).await;
@@ -398,20 +406,6 @@ pub async fn bulk(
             ),
             Err(_) => (id.clone(), None),
         };
-        let needs_amount = s
-            .ctx
-            .plans
-            .current()
-            .by_id
-            .values()
-            .flat_map(|p| p.plan.workflows.iter())
-            .flat_map(|w| w.transitions.iter())
-            .any(|t| {
-                t.id.as_str() == action
-                    && t.guards
-                        .iter()
-                        .any(|g| g.as_str() == "amount-within-request")
-            });
         let body = ActionBody {
             amount: if needs_amount { amount } else { None },
             reason: reason.clone(),
