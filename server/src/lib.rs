@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod notify;
 pub mod plans;
 pub mod reload;
+pub mod rules_guard;
 pub mod service;
 pub mod store;
 pub mod tokens;

@@ -23,6 +23,7 @@ use crate::clock::{Clock, stamp};
 use crate::http::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::plans::{PlanSet, Served};
+use crate::rules_guard::RulesGuard;
 use crate::store::{Db, WriteTx};
 use crate::tokens::Principal;
 
@@ -33,6 +34,7 @@ pub struct Ctx {
     pub plans: PlanSet,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
+    pub rules: Arc<RulesGuard>,
 }
 
 pub fn cents(d: Decimal) -> Option<i64> {
@@ -1147,7 +1149,14 @@ impl Ctx {
         } else {
             Vec::new()
         };
-        let (e, report) = evaluate_as_filed(fund, &data, today, &uploaded, facts.other_filings)?;
+        let (e, report) = evaluate_as_filed(
+            &self.rules,
+            fund,
+            &data,
+            today,
+            &uploaded,
+            facts.other_filings,
+        )?;
         row.evaluation = Some(report.to_string());
         row.outcome = Some(e.outcome.name().to_string());
         row.ruleset = Some(e.ruleset.clone());
@@ -1190,6 +1199,7 @@ fn over_envelope(fund: &Fund, year: i64, amount: Decimal, committed: Decimal) ->
 /// and the documents are the pieces uploaded, in whichever fields the form declares for them.
 /// Returns the evaluation and its report (evaluation, explanation, French text).
 fn evaluate_as_filed(
+    guard: &RulesGuard,
     fund: &Fund,
     data: &Value,
     day: Date,
@@ -1208,13 +1218,16 @@ fn evaluate_as_filed(
             set_path(&mut data, &f.path, json!(uploaded));
         }
     }
-    let e = match rules.evaluate(
+    guard.admit(fund.id.as_str(), &rules.hash)?;
+    let run = rules.evaluate(
         &data,
         Context {
             filed_on: Some(day),
             other_filings,
         },
-    ) {
+    );
+    guard.record(&rules.hash, &run);
+    let e = match run {
         Ok(e) => e,
         Err(EvalError::Input(err)) => {
             return Err(Error::unprocessable(
@@ -1222,7 +1235,13 @@ fn evaluate_as_filed(
                 Some(&format!("data.{}", err.field)),
             ));
         }
-        Err(other) => return Err(Error::Internal(anyhow::anyhow!(other))),
+        // The plan's fault, not the applicant's: said plainly, and mended by a plan reload.
+        Err(other) => {
+            return Err(Error::RulesUnavailable(format!(
+                "the eligibility rules of fund `{}` cannot be run ({other}); nothing was recorded: the plan's authors must mend the script",
+                fund.id
+            )));
+        }
     };
     let x = explain(rules, &e);
     let report = json!({ "evaluation": e, "explanation": x, "text": text_fr(&x, &e) });
@@ -1802,7 +1821,7 @@ impl Ctx {
         let (fund, _) = scope(&served, &view.fund)?;
         let today = self.today(&served);
         let uploaded: Vec<String> = view.documents.iter().map(|d| d.kind.clone()).collect();
-        let (_, report) = evaluate_as_filed(fund, &view.data, today, &uploaded, 0)?;
+        let (_, report) = evaluate_as_filed(&self.rules, fund, &view.data, today, &uploaded, 0)?;
         Ok(report)
     }
 

@@ -61,7 +61,9 @@ impl Db {
         };
         let pool = match backend {
             Backend::Sqlite => {
+                writable(&sqlite_url(url))?;
                 AnyPoolOptions::new()
+                    .acquire_timeout(Duration::from_secs(10))
                     .max_connections(8)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
@@ -82,7 +84,7 @@ impl Db {
             Backend::Postgres => {
                 AnyPoolOptions::new()
                     .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(Duration::from_secs(5))
                     .connect(url)
                     .await
             }
@@ -120,6 +122,41 @@ impl Db {
 }
 
 /// Hides a password in a database URL for messages.
+/// Fails at once, with the reason, when the SQLite file or its folder cannot be written:
+/// otherwise the pool would retry its connections until its timeout and then report only
+/// "unable to open database file".
+fn writable(url: &str) -> anyhow::Result<()> {
+    let rest = url.strip_prefix("sqlite://").unwrap_or(url);
+    let (path, options) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" || options.contains("mode=ro") {
+        return Ok(());
+    }
+    let path = std::path::Path::new(path);
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let fail = |what: &std::path::Path, e: std::io::Error| {
+        anyhow::anyhow!(
+            "cannot write the database {}: {e}; metroplan writes to its database file and, \
+             beside it, to its -wal and -shm files: check the permissions and that the \
+             filesystem is mounted read-write and not full",
+            what.display()
+        )
+    };
+    std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| fail(path, e))?;
+    // The WAL and shared-memory files are created in the folder.
+    let probe = folder.join(format!(".metroplan-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| fail(folder, e))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
         (Some(s), Some(at)) if at > s => {

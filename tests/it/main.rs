@@ -5,6 +5,7 @@ mod cli;
 mod demo_plan;
 mod diff;
 mod exports;
+mod faults;
 mod fmt;
 mod logs;
 mod new_plan;

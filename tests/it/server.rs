@@ -12,34 +12,46 @@ use serde_json::{Value, json};
 
 use crate::{metroplan, repo};
 
-const FILE: &str = "/api/plans/amp-pmlcd/funds/fonds-initiative/applications";
+pub const FILE: &str = "/api/plans/amp-pmlcd/funds/fonds-initiative/applications";
 
 /// A database for one test: a SQLite file, or a new PostgreSQL database dropped with the guard.
 pub fn database(dir: &Path) -> (String, Option<DropDatabase>) {
     match std::env::var("METROPLAN_TEST_DATABASE_URL") {
         Ok(base) if !base.is_empty() => {
-            let name = format!(
-                "mp_e2e_{}_{}",
-                std::process::id(),
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos()
-                    % 1_000_000_000
-            );
-            let status = Command::new("psql")
-                .args([&base, "-q", "-c", &format!("CREATE DATABASE {name}")])
-                .status()
-                .expect("psql");
-            assert!(status.success(), "creating the test database");
-            let (head, _) = base.rsplit_once('/').unwrap();
-            (format!("{head}/{name}"), Some(DropDatabase { base, name }))
+            let (url, drop) = postgres_database(&base);
+            (url, Some(drop))
         }
         _ => (
             format!("sqlite://{}", dir.join("metroplan.db").display()),
             None,
         ),
     }
+}
+
+/// A new PostgreSQL database on the server of `base`, dropped with the guard.
+pub fn postgres_database(base: &str) -> (String, DropDatabase) {
+    let name = format!(
+        "mp_e2e_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            % 1_000_000_000
+    );
+    let status = Command::new("psql")
+        .args([base, "-q", "-c", &format!("CREATE DATABASE {name}")])
+        .status()
+        .expect("psql");
+    assert!(status.success(), "creating the test database");
+    let (head, _) = base.rsplit_once('/').unwrap();
+    (
+        format!("{head}/{name}"),
+        DropDatabase {
+            base: base.to_string(),
+            name,
+        },
+    )
 }
 
 /// Drops a test's PostgreSQL database at the end of the test.
@@ -209,7 +221,7 @@ pub fn application(siret: &str, amount: u32) -> Value {
     a
 }
 
-fn act(addr: &str, id: &str, action: &str, token: &str, body: Value) -> Res {
+pub fn act(addr: &str, id: &str, action: &str, token: &str, body: Value) -> Res {
     let cur = request(
         addr,
         "GET",

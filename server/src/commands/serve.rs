@@ -156,6 +156,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 plans: plans.clone(),
                 clock,
                 metrics: metrics.clone(),
+                rules: Default::default(),
             },
             config: Arc::new(config),
             tokens: Default::default(),

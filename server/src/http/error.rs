@@ -41,24 +41,70 @@ pub enum Error {
     TooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("the database is busy; retry")]
+    #[error(
+        "the database did not answer in time (busy or unreachable); nothing was recorded: retry"
+    )]
     Busy,
+    /// The database cannot be reached (restarting, down, network): nothing was recorded.
+    #[error("the database cannot be reached just now; nothing was recorded: retry in a moment")]
+    DatabaseUnreachable,
+    /// The database refuses writes (a full disk, a read-only file): nothing was recorded.
+    #[error("the database cannot store anything just now ({0}); nothing was recorded")]
+    StorageRefused(&'static str),
+    /// A fund's rules script fails: the filing is refused whole until the plan is mended.
+    #[error("{0}")]
+    RulesUnavailable(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut => Error::Busy,
-            other => Error::Internal(other.into()),
+        match storage_fault(&e) {
+            Some(fault) => fault,
+            None => Error::Internal(e.into()),
         }
+    }
+}
+
+/// What a database error says about the database itself, as opposed to a bug in a query: the
+/// client can do nothing about either, but these pass once the operator acts, so they are
+/// 503s that say so rather than 500s.
+fn storage_fault(e: &sqlx::Error) -> Option<Error> {
+    match e {
+        sqlx::Error::PoolTimedOut => Some(Error::Busy),
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => Some(Error::DatabaseUnreachable),
+        sqlx::Error::Database(d) => {
+            let code = d.code()?;
+            // PostgreSQL: class 08 is a connection exception; 57P01-57P03 an administrator
+            // shutdown, a crash shutdown, "cannot connect now" (a restart in progress).
+            if code.starts_with("08") || code.starts_with("57P") {
+                return Some(Error::DatabaseUnreachable);
+            }
+            // SQLite's extended result codes keep the primary code in their low byte.
+            match code.parse::<i32>().ok()? & 0xff {
+                13 => Some(Error::StorageRefused("the disk is full")),
+                8 => Some(Error::StorageRefused("the database file is read-only")),
+                10 => Some(Error::StorageRefused(
+                    "the disk reported an input/output error",
+                )),
+                14 => Some(Error::StorageRefused("the database file cannot be opened")),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 
 impl From<anyhow::Error> for Error {
     fn from(e: anyhow::Error) -> Self {
-        Error::Internal(e)
+        match e.downcast_ref::<sqlx::Error>().and_then(storage_fault) {
+            Some(fault) => fault,
+            None => Error::Internal(e),
+        }
     }
 }
 
@@ -92,7 +138,10 @@ impl Error {
             Error::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Busy
+            | Error::DatabaseUnreachable
+            | Error::StorageRefused(_)
+            | Error::RulesUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -112,7 +161,21 @@ impl Error {
             Error::TooLarge(_) => "too-large",
             Error::UnsupportedMediaType(_) => "unsupported-media-type",
             Error::Busy => "busy",
+            Error::DatabaseUnreachable => "database-unreachable",
+            Error::StorageRefused(_) => "storage-refused",
+            Error::RulesUnavailable(_) => "rules-unavailable",
             Error::Internal(_) => "internal",
+        }
+    }
+
+    /// When a 503 is worth retrying, in seconds (RFC 9110 `Retry-After`).
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            Error::Busy => Some(1),
+            Error::DatabaseUnreachable => Some(5),
+            Error::StorageRefused(_) => Some(60),
+            Error::RulesUnavailable(_) => Some(crate::rules_guard::COOL_DOWN.as_secs() as u32),
+            _ => None,
         }
     }
 
@@ -154,8 +217,13 @@ impl Error {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        if let Error::Internal(e) = &self {
-            tracing::error!(error = format!("{e:#}"), "internal error");
+        match &self {
+            Error::Internal(e) => tracing::error!(error = format!("{e:#}"), "internal error"),
+            // The operator must act on these; the client only waits.
+            Error::DatabaseUnreachable | Error::StorageRefused(_) | Error::RulesUnavailable(_) => {
+                tracing::error!(problem = self.slug(), "{self}")
+            }
+            _ => {}
         }
         let status = self.status();
         let mut res = (status, self.problem().to_string()).into_response();
@@ -163,6 +231,10 @@ impl IntoResponse for Error {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = self.retry_after() {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

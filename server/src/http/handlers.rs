@@ -112,7 +112,7 @@ pub async fn healthz(State(s): State<AppState>) -> Result<&'static str> {
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics().render(),
+        format!("{}{}", s.metrics().render(), s.ctx.rules.render()),
     )
 }
 
@@ -598,7 +598,10 @@ impl utoipa::Modify for CommonResponses {
                     add("413", "Body too large");
                     add("415", "Unsupported content type");
                 }
-                add("503", "The database is busy: retry");
+                add(
+                    "503",
+                    "Nothing was recorded: the database is busy, unreachable or refuses writes, or a fund's rules script is suspended; `Retry-After` says when to retry",
+                );
             }
         }
     }

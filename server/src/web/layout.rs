@@ -253,6 +253,18 @@ pub fn refusal_fr(e: &Error) -> (StatusCode, String) {
             StatusCode::SERVICE_UNAVAILABLE,
             "Le serveur est très sollicité : réessayez dans un instant.".into(),
         ),
+        Error::DatabaseUnreachable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "La base de données est momentanément indisponible : rien n'a été enregistré. Réessayez dans quelques instants.".into(),
+        ),
+        Error::StorageRefused(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Le serveur ne peut plus rien enregistrer pour le moment : rien n'a été enregistré. L'équipe technique est prévenue ; réessayez plus tard.".into(),
+        ),
+        Error::RulesUnavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Les règles d'éligibilité de ce dispositif sont en cours de correction : votre dossier n'a pas été déposé. Réessayez plus tard.".into(),
+        ),
         other => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("Erreur : {other}"),

@@ -10,6 +10,7 @@ mod invariants;
 mod matrix;
 mod notifications;
 mod reload;
+mod rules_limits;
 mod second_plan;
 mod support;
 mod web;

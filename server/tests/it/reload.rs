@@ -2,8 +2,6 @@
 //! refused and the last good version goes on serving, files removed mid-edit change nothing,
 //! and filed applications keep the ruleset they were checked with until re-evaluated.
 
-use std::path::{Path, PathBuf};
-
 use axum::http::{Method, StatusCode};
 use metroplan_engine::model::RoleKind;
 use serde_json::json;
@@ -11,26 +9,6 @@ use serde_json::json;
 use crate::support::*;
 
 const OPEN: &str = "2021-03-01T10:00:00+01:00";
-
-/// A copy of the repository's plans to edit.
-fn plans_copy() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(repo().join("plans"))
-        .arg(tmp.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let dir = tmp.path().join("plans");
-    (tmp, dir)
-}
-
-fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} has `{from}`", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
-}
 
 async fn title(env: &Env) -> String {
     let r = env

@@ -1,6 +1,6 @@
 //! A server on a fresh database, and helpers to call it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
@@ -279,6 +279,7 @@ fn state(
             plans: plans.clone(),
             clock: Clock::starting_at(now.parse().expect("RFC 3339 instant")),
             metrics: metrics.clone(),
+            rules: Default::default(),
         },
         config: Arc::new(config),
         tokens: Default::default(),
@@ -341,4 +342,24 @@ pub async fn call(
         body,
         text,
     }
+}
+
+/// A copy of the repository's plans to edit.
+pub fn plans_copy() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(repo().join("plans"))
+        .arg(tmp.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let dir = tmp.path().join("plans");
+    (tmp, dir)
+}
+
+pub fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has `{from}`", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
