@@ -71,7 +71,7 @@ pub fn check(form: &Form, json: &Value) -> Result<Application, InputError> {
     };
     // Every key of the application must be a field of the form (or lead to one).
     let mut leaves = Vec::new();
-    collect_leaves(json, String::new(), &mut leaves);
+    collect_leaves(json, String::new(), &mut leaves)?;
     for path in &leaves {
         if !form.fields.iter().any(|f| f.path == *path) {
             let prefix_of_field = form
@@ -249,18 +249,34 @@ fn lookup<'a>(json: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(json, |v, k| v.get(k))
 }
 
-fn collect_leaves(v: &Value, prefix: String, out: &mut Vec<String>) {
+/// The dotted paths of the leaves. A key that is empty or holds a dot is refused: it would
+/// make a path that names no field, or another field (`{"project.title": …}`).
+fn collect_leaves(v: &Value, prefix: String, out: &mut Vec<String>) -> Result<(), InputError> {
     match v {
         Value::Object(map) => {
             for (k, v) in map {
+                if k.is_empty() || k.contains('.') {
+                    let at = if prefix.is_empty() {
+                        "(application)"
+                    } else {
+                        prefix.as_str()
+                    };
+                    return Err(bad(
+                        at,
+                        format!(
+                            "{k:?} is not a field name: a name is not empty and has no dot (write nested objects)"
+                        ),
+                    ));
+                }
                 let p = if prefix.is_empty() {
                     k.clone()
                 } else {
                     format!("{prefix}.{k}")
                 };
-                collect_leaves(v, p, out);
+                collect_leaves(v, p, out)?;
             }
         }
         _ => out.push(prefix),
     }
+    Ok(())
 }

@@ -506,6 +506,31 @@ fn regression_a_filing_date_before_the_rules_is_the_applications_matter_not_a_sc
     }
 }
 
+/// Found by `engine/fuzz/run` (evaluate): a key `""` was reported as an unknown field with an
+/// empty name; a dotted key passed for the field it spells and was then read as missing.
+#[test]
+fn regression_an_empty_or_dotted_key_is_refused_as_no_field_name() {
+    let plan = demo();
+    let rules = demo_rules(&plan);
+    for (key, at) in [("", "(application)"), ("project.title", "(application)")] {
+        let mut app = shared_application("eligible-association-vitrolles.json");
+        app[key] = "x".into();
+        match rules.evaluate(&app, Context::default()) {
+            Err(EvalError::Input(e)) => {
+                assert_eq!(e.field, at);
+                assert!(e.message.contains("is not a field name"), "{}", e.message);
+            }
+            other => panic!("{key:?}: expected an input error, got {other:?}"),
+        }
+    }
+    let mut app = shared_application("eligible-association-vitrolles.json");
+    app["project"]["a.b"] = 1.into();
+    match rules.evaluate(&app, Context::default()) {
+        Err(EvalError::Input(e)) => assert_eq!(e.field, "project"),
+        other => panic!("expected an input error, got {other:?}"),
+    }
+}
+
 #[test]
 fn regression_without_a_filing_date_the_engine_asks_instead_of_reading_the_clock() {
     let plan = demo();

@@ -34,7 +34,7 @@ fn encode(s: &str) -> String {
     o
 }
 
-fn csrf_of(html: &str) -> String {
+pub fn csrf_of(html: &str) -> String {
     let at = html
         .find("name=\"_csrf\" value=\"")
         .expect("the page has a form with a CSRF field");
@@ -50,7 +50,7 @@ impl Browser {
         }
     }
 
-    async fn send(&mut self, method: Method, uri: &str, form: Option<&[(&str, &str)]>) -> Res {
+    pub async fn send(&mut self, method: Method, uri: &str, form: Option<&[(&str, &str)]>) -> Res {
         let cookie = self
             .cookies
             .iter()
@@ -93,7 +93,7 @@ impl Browser {
     }
 
     /// Posts a multipart form (with the CSRF token of `page`) and files `(field, name, bytes)`.
-    async fn post_files(
+    pub async fn post_files(
         &mut self,
         page: &str,
         uri: &str,
@@ -117,6 +117,35 @@ impl Browser {
             );
             body.extend_from_slice(bytes);
             body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{b}--\r\n").as_bytes());
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        call(
+            &self.app,
+            Method::POST,
+            uri,
+            None,
+            &[("cookie", cookie.as_str())],
+            Some(body),
+            &format!("multipart/form-data; boundary={b}"),
+        )
+        .await
+    }
+
+    /// Posts a multipart form with exactly these fields (no CSRF token unless given).
+    pub async fn send_multipart(&mut self, uri: &str, fields: &[(&str, &str)]) -> Res {
+        let b = "XmetroplanWebX";
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!("--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                    .as_bytes(),
+            );
         }
         body.extend_from_slice(format!("--{b}--\r\n").as_bytes());
         let cookie = self
@@ -188,7 +217,7 @@ pub async fn account(env: &Env, email: &str, role: RoleKind) -> accounts::User {
 }
 
 /// An application filed by `owner` through the API, with a token that acts as them.
-async fn filed_by(env: &Env, owner: &accounts::User) -> String {
+pub async fn filed_by(env: &Env, owner: &accounts::User) -> String {
     let token = tokens::create_for_user(&env.db, owner, "2021-01-01T00:00:00Z")
         .await
         .unwrap();

@@ -1,0 +1,432 @@
+//! The authorization matrix of the web pages: every page route, opened or posted by a stranger,
+//! the file's applicant, another applicant and each staff role, answers as this table says;
+//! and every form refuses a post without its CSRF token. A route added to `web::routes`
+//! without a row here fails the test.
+
+use axum::http::{Method, StatusCode};
+use metroplan_engine::model::RoleKind;
+
+use crate::support::*;
+use crate::web::{Browser, account, csrf_of, filed_by};
+
+const OPEN: &str = "2021-03-01T10:00:00+01:00";
+
+const CALLERS: [&str; 8] = [
+    "nobody",
+    "owner",
+    "other-applicant",
+    "instructor",
+    "reviewer",
+    "approver",
+    "finance",
+    "admin",
+];
+
+/// The routes `web::routes` declares, read from its source: (method, path template).
+fn declared_routes() -> Vec<(String, String)> {
+    let src = std::fs::read_to_string(repo().join("server/src/web/mod.rs")).unwrap();
+    let body = &src[src.find("pub fn routes()").unwrap()..];
+    let body = &body[..body.find("\n}\n").unwrap()];
+    let mut out = Vec::new();
+    for chunk in body.split(".route(").skip(1) {
+        let path = chunk.split('"').nth(1).unwrap().to_string();
+        for (needle, method) in [("get(", "GET"), ("post(", "POST")] {
+            if chunk.contains(needle) {
+                out.push((method.to_string(), path.clone()));
+            }
+        }
+    }
+    out
+}
+
+async fn csrf(b: &mut Browser) -> String {
+    let html = b.get("/connexion").await.text;
+    if html.contains("name=\"_csrf\"") {
+        return csrf_of(&html);
+    }
+    csrf_of(&b.get("/").await.text)
+}
+
+/// How a page answered, as the rows write it: the status, and for a redirect where it goes
+/// (`303>/connexion`), without its query.
+async fn answer(
+    b: &mut Browser,
+    method: &Method,
+    uri: &str,
+    fields: &[(&str, &str)],
+    csrf_too: bool,
+    multipart: bool,
+) -> String {
+    let r = if *method == Method::GET {
+        b.get(uri).await
+    } else if multipart {
+        // post_files reads the CSRF token off a page; without one, the field is left out.
+        if csrf_too {
+            b.post_files("/connexion", uri, fields, &[]).await
+        } else {
+            b.send_multipart(uri, fields).await
+        }
+    } else {
+        let mut all = Vec::new();
+        let token = csrf(b).await;
+        if csrf_too {
+            all.push(("_csrf", token.as_str()));
+        }
+        all.extend_from_slice(fields);
+        b.send(Method::POST, uri, Some(&all)).await
+    };
+    match r.headers.get("location").and_then(|l| l.to_str().ok()) {
+        Some(to) => format!("{}>{}", r.status.as_u16(), to.split('?').next().unwrap()),
+        None => r.status.as_u16().to_string(),
+    }
+}
+
+#[tokio::test]
+async fn every_page_answers_each_caller_as_the_matrix_says_and_every_form_wants_its_csrf_token() {
+    let env = Env::new(OPEN).await;
+    let owner = account(&env, "owner@example.org", RoleKind::Applicant).await;
+    let roles = [
+        ("other@example.org", RoleKind::Applicant),
+        ("instr@amp.example", RoleKind::Instructor),
+        ("rev@amp.example", RoleKind::Reviewer),
+        ("elue@amp.example", RoleKind::Approver),
+        ("fin@amp.example", RoleKind::Finance),
+        ("admin@amp.example", RoleKind::Admin),
+    ];
+    for (email, role) in roles {
+        account(&env, email, role).await;
+    }
+    let id = filed_by(&env, &owner).await;
+    let reader = env.token("lecture", RoleKind::Admin).await;
+    let mut browsers = vec![Browser::new(env.app.clone())];
+    for email in std::iter::once("owner@example.org").chain(roles.iter().map(|(e, _)| *e)) {
+        let mut b = Browser::new(env.app.clone());
+        assert_eq!(
+            b.sign_in(email).await.status,
+            StatusCode::SEE_OTHER,
+            "{email}"
+        );
+        browsers.push(b);
+    }
+
+    // Every form, posted without its CSRF token by anyone signed in, is refused and changes
+    // nothing (checked on the audit trail and the accounts at the end).
+    let events_before = env
+        .get(&format!("/api/applications/{id}/events"), &reader)
+        .await
+        .body;
+    let users_before = metroplan_server::accounts::all_users(&env.db)
+        .await
+        .unwrap()
+        .len();
+    let multipart = |t: &str| t.ends_with("/deposer") || t.ends_with("/pieces");
+    for (method, template) in declared_routes() {
+        if method != "POST" {
+            continue;
+        }
+        let uri = template
+            .replace("{plan}", "amp-pmlcd")
+            .replace("{fund}", "fonds-initiative")
+            .replace("{id}", &id)
+            .replace("{action}", "soumettre-au-comite");
+        for (who, b) in CALLERS.iter().zip(browsers.iter_mut()).skip(1) {
+            let got = answer(
+                b,
+                &Method::POST,
+                &uri,
+                &[("version", "1")],
+                false,
+                multipart(&template),
+            )
+            .await;
+            assert_eq!(got, "403", "POST {uri} without its CSRF token, by {who}");
+        }
+    }
+    let events_after = env
+        .get(&format!("/api/applications/{id}/events"), &reader)
+        .await
+        .body;
+    assert_eq!(
+        events_before, events_after,
+        "no form without its token changed the file"
+    );
+    assert_eq!(
+        users_before,
+        metroplan_server::accounts::all_users(&env.db)
+            .await
+            .unwrap()
+            .len()
+    );
+
+    // (method, route template, the path asked, fields, what each caller gets, in CALLERS order)
+    let plan = "/plans/amp-pmlcd";
+    let fund = "/plans/amp-pmlcd/fonds/fonds-initiative";
+    let file = format!("/dossiers/{id}");
+    let everyone = ["200"; 8];
+    let sign_in = "303>/connexion";
+    let staff_only = [sign_in, "403", "403", "200", "200", "200", "200", "200"];
+    let applicants_only = [sign_in, "200", "200", "403", "403", "403", "403", "403"];
+    let owner_and_staff = [sign_in, "200", "404", "200", "200", "200", "200", "200"];
+    type Row<'a> = (
+        Method,
+        &'a str,
+        String,
+        Vec<(&'a str, &'a str)>,
+        [&'a str; 8],
+    );
+    let rows: Vec<Row> = vec![
+        (Method::GET, "/", "/".into(), vec![], everyone),
+        (
+            Method::GET,
+            "/static/style.css",
+            "/static/style.css".into(),
+            vec![],
+            everyone,
+        ),
+        (
+            Method::GET,
+            "/static/app.js",
+            "/static/app.js".into(),
+            vec![],
+            everyone,
+        ),
+        (Method::GET, "/plans/{plan}", plan.into(), vec![], everyone),
+        (
+            Method::GET,
+            "/plans/{plan}/calendrier",
+            format!("{plan}/calendrier"),
+            vec![],
+            everyone,
+        ),
+        // A what-if on an unknown element: staff get past the role check to the form's check.
+        (
+            Method::POST,
+            "/plans/{plan}/calendrier",
+            format!("{plan}/calendrier"),
+            vec![("element", "x"), ("jours", "3")],
+            [sign_in, "403", "403", "400", "400", "400", "400", "400"],
+        ),
+        (
+            Method::GET,
+            "/plans/{plan}/fonds/{fund}",
+            fund.into(),
+            vec![],
+            everyone,
+        ),
+        (
+            Method::GET,
+            "/plans/{plan}/fonds/{fund}/algorithme",
+            format!("{fund}/algorithme"),
+            vec![],
+            everyone,
+        ),
+        (
+            Method::GET,
+            "/plans/{plan}/fonds/{fund}/deposer",
+            format!("{fund}/deposer"),
+            vec![],
+            applicants_only,
+        ),
+        // An empty form is saved as a draft, and the applicant sent to it.
+        (
+            Method::POST,
+            "/plans/{plan}/fonds/{fund}/deposer",
+            format!("{fund}/deposer"),
+            vec![],
+            [sign_in, "DRAFT", "DRAFT", "403", "403", "403", "403", "403"],
+        ),
+        (
+            Method::GET,
+            "/plans/{plan}/fonds/{fund}/enveloppe",
+            format!("{fund}/enveloppe"),
+            vec![],
+            staff_only,
+        ),
+        (
+            Method::GET,
+            "/connexion",
+            "/connexion".into(),
+            vec![],
+            everyone,
+        ),
+        (
+            Method::POST,
+            "/connexion",
+            "/connexion".into(),
+            vec![("email", "inconnu@example.org"), ("password", "faux")],
+            ["401"; 8],
+        ),
+        (
+            Method::GET,
+            "/inscription",
+            "/inscription".into(),
+            vec![],
+            everyone,
+        ),
+        (
+            Method::POST,
+            "/inscription",
+            "/inscription".into(),
+            vec![("email", "")],
+            ["422"; 8],
+        ),
+        (
+            Method::GET,
+            "/mes-dossiers",
+            "/mes-dossiers".into(),
+            vec![],
+            applicants_only,
+        ),
+        (
+            Method::GET,
+            "/dossiers/{id}",
+            file.clone(),
+            vec![],
+            owner_and_staff,
+        ),
+        // Version 1 is stale: the owner gets past the checks of who may edit to the version's.
+        (
+            Method::POST,
+            "/dossiers/{id}/modifier",
+            format!("{file}/modifier"),
+            vec![("version", "1")],
+            [sign_in, "412", "404", "403", "403", "403", "403", "403"],
+        ),
+        // No piece sent: the owner gets past the role check to the upload's check.
+        (
+            Method::POST,
+            "/dossiers/{id}/pieces",
+            format!("{file}/pieces"),
+            vec![],
+            [sign_in, "422", "404", "403", "403", "403", "403", "403"],
+        ),
+        (
+            Method::POST,
+            "/dossiers/{id}/reevaluer",
+            format!("{file}/reevaluer"),
+            vec![("version", "1")],
+            [sign_in, "403", "403", "422", "403", "403", "403", "422"],
+        ),
+        (
+            Method::GET,
+            "/dossiers/{id}/pieces/{kind}",
+            format!("{file}/pieces/rib"),
+            vec![],
+            owner_and_staff,
+        ),
+        // Asked with the file's current version, the instructor last: only the instructor
+        // may submit the file to the committee (and is sent back to it).
+        (
+            Method::POST,
+            "/dossiers/{id}/actions/{action}",
+            format!("{file}/actions/soumettre-au-comite"),
+            vec![],
+            [sign_in, "403", "404", "FILE", "403", "403", "403", "403"],
+        ),
+        (
+            Method::GET,
+            "/instruction",
+            "/instruction".into(),
+            vec![],
+            staff_only,
+        ),
+        (
+            Method::GET,
+            "/instruction/dossiers.csv",
+            "/instruction/dossiers.csv".into(),
+            vec![],
+            staff_only,
+        ),
+        (
+            Method::POST,
+            "/instruction/lot",
+            "/instruction/lot".into(),
+            vec![("action", "attribuer"), ("dossier", "x:1")],
+            [sign_in, "403", "403", "422", "422", "422", "422", "422"],
+        ),
+        (
+            Method::GET,
+            "/admin",
+            "/admin".into(),
+            vec![],
+            [sign_in, "403", "403", "403", "403", "403", "403", "200"],
+        ),
+        (
+            Method::POST,
+            "/admin/utilisateurs",
+            "/admin/utilisateurs".into(),
+            vec![("email", "")],
+            [sign_in, "403", "403", "403", "403", "403", "403", "400"],
+        ),
+        (
+            Method::POST,
+            "/admin/jetons",
+            "/admin/jetons".into(),
+            vec![("email", "personne@example.org")],
+            [sign_in, "403", "403", "403", "403", "403", "403", "422"],
+        ),
+        // Last: it ends the sessions.
+        (
+            Method::POST,
+            "/deconnexion",
+            "/deconnexion".into(),
+            vec![],
+            ["303>/"; 8],
+        ),
+    ];
+
+    let declared = declared_routes();
+    for (method, template) in &declared {
+        assert!(
+            rows.iter()
+                .any(|(m, t, ..)| m.as_str() == method && t == template),
+            "{method} {template} has no row in the page matrix"
+        );
+    }
+    assert_eq!(rows.len(), declared.len(), "one row per route");
+
+    let mut wrong = Vec::new();
+    for (method, template, uri, fields, expected) in &rows {
+        let order: Vec<usize> = if template.ends_with("{action}") {
+            vec![0, 1, 2, 4, 5, 6, 7, 3]
+        } else {
+            (0..8).collect()
+        };
+        for i in order {
+            let b = &mut browsers[i];
+            let mut fields = fields.clone();
+            let version;
+            let email;
+            if template.ends_with("{action}") {
+                version = env
+                    .get(&format!("/api/applications/{id}"), &reader)
+                    .await
+                    .body["version"]
+                    .to_string();
+                fields.push(("version", version.as_str()));
+            }
+            if *template == "/connexion" && *method == Method::POST {
+                // One unknown address per caller, so that the sign-in throttle stays out of it.
+                email = format!("inconnu-{i}@example.org");
+                fields[0] = ("email", email.as_str());
+            }
+            let got = answer(b, method, uri, &fields, true, multipart(template)).await;
+            let want = match expected[i] {
+                "FILE" => format!("303>{file}"),
+                w => w.to_string(),
+            };
+            let fits = if want == "DRAFT" {
+                got.starts_with("303>/dossiers/") && !got.ends_with(&id)
+            } else {
+                got == want
+            };
+            if !fits {
+                wrong.push(format!(
+                    "{method} {uri} by {}: got {got}, expected {want}",
+                    CALLERS[i]
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
