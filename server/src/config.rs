@@ -21,6 +21,8 @@ pub struct Config {
     pub upload_limit: usize,
     /// Mark cookies `Secure` (when the server is reached over HTTPS, behind a proxy).
     pub secure_cookies: bool,
+    /// Longest time a request may take, body included, before it is abandoned with a 503.
+    pub request_timeout: std::time::Duration,
 }
 
 impl Config {
@@ -35,6 +37,7 @@ impl Config {
             body_limit: 256 * 1024,
             upload_limit: 10 * 1024 * 1024,
             secure_cookies: false,
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

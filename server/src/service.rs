@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::audit::NewEvent;
+use crate::audit::{EVENT_COLUMNS, NewEvent};
 use crate::clock::{Clock, stamp};
 use crate::http::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -1472,13 +1472,26 @@ impl Ctx {
             (_, Some(f)) => add("fund", f.clone(), &mut sql),
             _ => {}
         }
+        // Numbers are bound too, after the texts, in the order of their placeholders.
+        let mut numbers: Vec<i64> = Vec::new();
         if let Some(c) = q.call {
-            sql.push_str(&format!(" AND call_year = {c}"));
+            numbers.push(c);
+            sql.push_str(&format!(
+                " AND call_year = ${}",
+                binds.len() + numbers.len()
+            ));
         }
-        sql.push_str(&format!(" ORDER BY id LIMIT {}", limit + 1));
+        numbers.push(i64::from(limit) + 1);
+        sql.push_str(&format!(
+            " ORDER BY id LIMIT ${}",
+            binds.len() + numbers.len()
+        ));
         let mut query = sqlx::query(&sql);
         for b in &binds {
             query = query.bind(b);
+        }
+        for n in numbers {
+            query = query.bind(n);
         }
         let rows = query.fetch_all(&self.db.pool).await?;
         let more = rows.len() > limit as usize;
@@ -1498,8 +1511,7 @@ impl Ctx {
     pub async fn events(&self, who: &Principal, id: &str) -> Result<Vec<crate::audit::Event>> {
         self.get(who, id).await?;
         let rows = sqlx::query(&format!(
-            "SELECT {} FROM events WHERE application_id = $1 ORDER BY seq",
-            crate::audit::EVENT_COLUMNS
+            "SELECT {EVENT_COLUMNS} FROM events WHERE application_id = $1 ORDER BY seq"
         ))
         .bind(id)
         .fetch_all(&self.db.pool)
@@ -1574,6 +1586,14 @@ impl Ctx {
         let rows = sqlx::query("SELECT id, applicant_key, applicant_name, title, awarded_cents, decided_on, call_year FROM applications WHERE plan = $1 AND fund = $2 AND awarded_cents IS NOT NULL ORDER BY decided_on, id")
             .bind(plan).bind(fund_id)
             .fetch_all(&self.db.pool).await?;
+        // Only legal persons (known by their SIRET) are published by name: a fund for people
+        // (a bike aid) publishes its awards without who received them.
+        let legal_persons = fund.keys.as_ref().is_some_and(|k| {
+            fund.form
+                .fields
+                .iter()
+                .any(|f| f.path == k.applicant && f.ty == FieldType::Siret)
+        });
         let mut out = String::from(
             "nomAttribuant,idAttribuant,dateConvention,referenceDecision,nomBeneficiaire,idBeneficiaire,objet,montant,nature,conditionsVersement,datesPeriodeVersement,idRAE,notificationUE,pourcentageSubvention\r\n",
         );
@@ -1591,6 +1611,19 @@ impl Ctx {
             let title: Option<String> = r.try_get("title")?;
             let amount: i64 = r.try_get("awarded_cents")?;
             let decided: Option<String> = r.try_get("decided_on")?;
+            let (name, siret, title) = if legal_persons {
+                (name, siret, title)
+            } else {
+                (
+                    Some("personne physique (non publiée)".to_string()),
+                    None,
+                    None,
+                )
+            };
+            let object = match title.as_deref() {
+                Some(t) => format!("{} — {t}", fund.title),
+                None => fund.title.to_string(),
+            };
             let cols = [
                 field(&served.plan.title),
                 String::new(),
@@ -1601,11 +1634,7 @@ impl Ctx {
                 id,
                 field(name.as_deref().unwrap_or("")),
                 siret.unwrap_or_default(),
-                field(&format!(
-                    "{} — {}",
-                    fund.title,
-                    title.as_deref().unwrap_or("")
-                )),
+                field(&object),
                 euros(amount).to_string(),
                 "aide en numéraire".into(),
                 "échelonné".into(),
@@ -1873,12 +1902,15 @@ impl Ctx {
             _ => {}
         }
         if let Some(c) = call {
-            sql.push_str(&format!(" AND call_year = {c}"));
+            sql.push_str(&format!(" AND call_year = ${}", binds.len() + 1));
         }
         sql.push_str(" ORDER BY updated_at DESC, id");
         let mut query = sqlx::query(&sql);
         for b in &binds {
             query = query.bind(b);
+        }
+        if let Some(c) = call {
+            query = query.bind(c);
         }
         let rows = query.fetch_all(&self.db.pool).await?;
         rows.iter()

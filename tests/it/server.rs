@@ -87,12 +87,18 @@ impl Server {
 
     /// A server on the plans under `plans`.
     pub fn start_with(db: &str, dir: &Path, now: &str, plans: &Path) -> Server {
+        Server::start_args(db, dir, now, plans, &[])
+    }
+
+    /// A server on the plans under `plans`, with more options.
+    pub fn start_args(db: &str, dir: &Path, now: &str, plans: &Path, more: &[&str]) -> Server {
         let mut child = Command::new(metroplan())
             .current_dir(repo())
             .arg("serve")
             .arg("--plans")
             .arg(plans)
             .args(["--bind", "127.0.0.1:0", "--database", db, "--now", now])
+            .args(more)
             .arg("--documents")
             .arg(dir.join("documents"))
             .env("METROPLAN_LOG", "warn")
@@ -444,4 +450,74 @@ fn a_server_killed_during_a_burst_of_filings_keeps_every_filing_it_acknowledged(
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("intact"));
+}
+
+#[test]
+fn a_body_too_large_or_too_slow_is_refused_and_the_server_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _drop) = database(dir.path());
+    let server = Server::start_args(
+        &db,
+        dir.path(),
+        OPEN,
+        &repo().join("plans"),
+        &["--request-timeout", "1"],
+    );
+    let asso = token(&db, "asso", "applicant");
+
+    // 300 KiB of JSON: over the 256 KiB limit.
+    let mut big = application("81234567800019", 5000);
+    big["project"]["description"] = json!("x".repeat(300 * 1024));
+    let r = request(
+        &server.addr,
+        "POST",
+        FILE,
+        Some(&asso),
+        &[],
+        Some(&json!({"data": big})),
+    )
+    .unwrap();
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(r.body["type"], "/problems/too-large", "{}", r.body);
+
+    // A client that announces 2 000 bytes and sends 20, then waits.
+    let started = std::time::Instant::now();
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST {FILE} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {asso}\r\nContent-Type: application/json\r\nContent-Length: 2000\r\n\r\n{{\"data\": {{\"call\": 20"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    let waited = started.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("/problems/timed-out"), "{answer}");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "cut off at the 1 s limit: {waited:?}"
+    );
+
+    // Nothing was recorded, and the server answers the next client.
+    let mine = request(
+        &server.addr,
+        "GET",
+        "/api/applications",
+        Some(&asso),
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!(mine.status, 200);
+    assert_eq!(
+        mine.body["items"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        mine.body
+    );
+    let body = json!({"data": application("81234567800019", 5000)});
+    let r = request(&server.addr, "POST", FILE, Some(&asso), &[], Some(&body)).unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
 }

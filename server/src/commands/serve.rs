@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// Mark session cookies `Secure`: set it when users reach the server over HTTPS.
     #[arg(long, env = "METROPLAN_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Abandon a request not answered within this many seconds, its body's upload included
+    /// (a slow client holds no connection or transaction for longer).
+    #[arg(long, env = "METROPLAN_REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -148,6 +152,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         config.smtp = args.smtp.clone();
         config.secure_cookies = args.secure_cookies;
+        config.request_timeout = std::time::Duration::from_secs(args.request_timeout);
         config.mail_from = args.mail_from.clone();
         let metrics = Arc::new(Metrics::default());
         let state = AppState {

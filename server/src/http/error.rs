@@ -54,6 +54,11 @@ pub enum Error {
     /// A fund's rules script fails: the filing is refused whole until the plan is mended.
     #[error("{0}")]
     RulesUnavailable(String),
+    /// The request, its body's upload included, took longer than the server's limit.
+    #[error(
+        "the request was not completed within {0} s and was abandoned; retrying with the same Idempotency-Key is safe"
+    )]
+    TimedOut(u64),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -141,7 +146,8 @@ impl Error {
             Error::Busy
             | Error::DatabaseUnreachable
             | Error::StorageRefused(_)
-            | Error::RulesUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            | Error::RulesUnavailable(_)
+            | Error::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -164,6 +170,7 @@ impl Error {
             Error::DatabaseUnreachable => "database-unreachable",
             Error::StorageRefused(_) => "storage-refused",
             Error::RulesUnavailable(_) => "rules-unavailable",
+            Error::TimedOut(_) => "timed-out",
             Error::Internal(_) => "internal",
         }
     }
@@ -174,6 +181,7 @@ impl Error {
             Error::Busy => Some(1),
             Error::DatabaseUnreachable => Some(5),
             Error::StorageRefused(_) => Some(60),
+            Error::TimedOut(_) => Some(5),
             Error::RulesUnavailable(_) => Some(crate::rules_guard::COOL_DOWN.as_secs() as u32),
             _ => None,
         }

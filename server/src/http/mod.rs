@@ -65,7 +65,12 @@ async fn count(State(state): State<AppState>, req: Request, next: Next) -> Respo
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let res = next.run(req).await;
+    let limit = state.config.request_timeout;
+    let res = match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        // The handler's future is dropped, and with it any transaction it had open.
+        Err(_) => axum::response::IntoResponse::into_response(Error::TimedOut(limit.as_secs())),
+    };
     state.metrics().request(
         &method,
         &route,

@@ -13,6 +13,7 @@ mod page_matrix;
 mod reload;
 mod rules_limits;
 mod second_plan;
+mod sql;
 mod support;
 mod web;
 mod workflow;

@@ -105,6 +105,40 @@ async fn both_plans_are_served_and_a_bike_aid_goes_through_two_approval_levels_t
         "paid in one go: no advance rate in this fund"
     );
 
+    // The person who received the aid is on no public page and not in the open data.
+    for page in [
+        "/",
+        "/plans/lyon-pama",
+        "/plans/lyon-pama/calendrier",
+        "/plans/lyon-pama/fonds/aide-velo",
+        "/plans/lyon-pama/fonds/aide-velo/algorithme",
+        "/api/plans/lyon-pama/funds/aide-velo/export.csv",
+    ] {
+        let r = env.call(Method::GET, page, None, &[], None).await;
+        assert_eq!(r.status, StatusCode::OK, "{page}");
+        for personal in ["Camille", "Martin", "1234567890123"] {
+            assert!(
+                !r.text.contains(personal),
+                "{personal} on {page}:\n{}",
+                r.text
+            );
+        }
+    }
+    let csv = env
+        .call(
+            Method::GET,
+            "/api/plans/lyon-pama/funds/aide-velo/export.csv",
+            None,
+            &[],
+            None,
+        )
+        .await
+        .text;
+    assert!(
+        csv.contains("personne physique (non publiée)") && csv.contains(",500.00,"),
+        "the award is published, not the person: {csv}"
+    );
+
     // One request per person and year: the same numéro fiscal is refused.
     let again = file(&env, &camille, request("1234567890123", 300)).await;
     assert_eq!(
