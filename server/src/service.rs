@@ -1901,7 +1901,7 @@ impl Ctx {
             (_, Some(f)) => add("fund", f, &mut sql),
             _ => {}
         }
-        if let Some(c) = call {
+        if call.is_some() {
             sql.push_str(&format!(" AND call_year = ${}", binds.len() + 1));
         }
         sql.push_str(" ORDER BY updated_at DESC, id");
