@@ -20,6 +20,9 @@ pub const SESSION_LIFETIME: SignedDuration = SignedDuration::from_hours(12);
 pub const MAX_FAILURES: i64 = 5;
 pub const THROTTLE_WINDOW: SignedDuration = SignedDuration::from_mins(15);
 pub const LOCK_DURATION: SignedDuration = SignedDuration::from_mins(15);
+/// Failed sign-ins allowed from one client address within [`THROTTLE_WINDOW`], whatever the
+/// emails tried (password spraying), before the address is locked for [`LOCK_DURATION`].
+pub const MAX_CLIENT_FAILURES: i64 = 20;
 /// ANSSI's recommendation for a password protecting a low-stakes account is at least 12
 /// characters with no composition rules; a longer passphrase is better.
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -225,35 +228,65 @@ pub enum SignIn {
     Ok(User),
     /// Wrong email or password: the two are not told apart.
     Refused,
-    /// Too many failures: locked until then.
+    /// Too many failures for this account: locked until then.
     Locked(Timestamp),
+    /// Too many failures from this client address: locked until then.
+    ClientLocked(Timestamp),
+}
+
+/// The throttle's key for a client address; it holds no `@`, so it is never an email.
+fn client_key(client: &str) -> String {
+    format!("client:{client}")
+}
+
+/// The failures recorded under `key`, and until when it is locked, if it is.
+async fn throttle_of(
+    db: &Db,
+    key: &str,
+    now: Timestamp,
+) -> Result<(Option<AnyRow>, Option<Timestamp>), sqlx::Error> {
+    let row =
+        sqlx::query("SELECT failures, first_at, locked_until FROM login_failures WHERE email = $1")
+            .bind(key)
+            .fetch_optional(&db.pool)
+            .await?;
+    let mut locked = None;
+    if let Some(r) = &row {
+        let until: Option<String> = r.try_get("locked_until")?;
+        locked = until.as_deref().and_then(parse_ts).filter(|u| *u > now);
+    }
+    Ok((row, locked))
 }
 
 fn parse_ts(s: &str) -> Option<Timestamp> {
     s.parse().ok()
 }
 
-/// Checks a password, counting failures per email; the hash is verified even for an
-/// unknown email so that timing does not tell which emails have accounts.
+/// Checks a password, counting failures per email and per client address (when known); the
+/// hash is verified even for an unknown email so that timing does not tell which emails have
+/// accounts.
 pub async fn sign_in(
     db: &Db,
     email: &str,
     password: &str,
+    client: Option<&str>,
     now: Timestamp,
 ) -> Result<SignIn, AccountError> {
     let email = normalize_email(email);
-    let throttle =
-        sqlx::query("SELECT failures, first_at, locked_until FROM login_failures WHERE email = $1")
-            .bind(&email)
-            .fetch_optional(&db.pool)
-            .await?;
-    if let Some(r) = &throttle {
-        let until: Option<String> = r.try_get("locked_until")?;
-        if let Some(until) = until.as_deref().and_then(parse_ts)
-            && until > now
-        {
-            return Ok(SignIn::Locked(until));
+    let from = match client {
+        Some(c) => {
+            let key = client_key(c);
+            let (row, locked) = throttle_of(db, &key, now).await?;
+            if let Some(until) = locked {
+                return Ok(SignIn::ClientLocked(until));
+            }
+            Some((key, row))
         }
+        None => None,
+    };
+    let (throttle, locked) = throttle_of(db, &email, now).await?;
+    if let Some(until) = locked {
+        return Ok(SignIn::Locked(until));
     }
     let row = sqlx::query(&format!(
         "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"
@@ -278,7 +311,10 @@ pub async fn sign_in(
             Ok(SignIn::Ok(u))
         }
         _ => {
-            record_failure(db, &email, throttle.as_ref(), now).await?;
+            record_failure(db, &email, throttle.as_ref(), MAX_FAILURES, now).await?;
+            if let Some((key, row)) = &from {
+                record_failure(db, key, row.as_ref(), MAX_CLIENT_FAILURES, now).await?;
+            }
             Ok(SignIn::Refused)
         }
     }
@@ -292,8 +328,9 @@ fn dummy_hash() -> &'static str {
 
 async fn record_failure(
     db: &Db,
-    email: &str,
+    key: &str,
     previous: Option<&AnyRow>,
+    max: i64,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
     let (failures, first) = match previous {
@@ -307,7 +344,7 @@ async fn record_failure(
         }
         None => (1, stamp(now)),
     };
-    let locked = (failures >= MAX_FAILURES).then(|| {
+    let locked = (failures >= max).then(|| {
         stamp(
             now.checked_add(LOCK_DURATION)
                 .expect("fifteen minutes from now is a valid instant"),
@@ -316,7 +353,7 @@ async fn record_failure(
     sqlx::query(
         "INSERT INTO login_failures (email, failures, first_at, locked_until) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO UPDATE SET failures = excluded.failures, first_at = excluded.first_at, locked_until = excluded.locked_until",
     )
-    .bind(email)
+    .bind(key)
     .bind(if locked.is_some() { 0 } else { failures })
     .bind(&first)
     .bind(locked)

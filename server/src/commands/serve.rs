@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// (a slow client holds no connection or transaction for longer).
     #[arg(long, env = "METROPLAN_REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout: u64,
+    /// The server is reached through a reverse proxy that appends the client's address to
+    /// `X-Forwarded-For` (the sign-in throttle counts failures per client address).
+    #[arg(long, env = "METROPLAN_BEHIND_PROXY")]
+    pub behind_proxy: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -153,6 +157,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.smtp = args.smtp.clone();
         config.secure_cookies = args.secure_cookies;
         config.request_timeout = std::time::Duration::from_secs(args.request_timeout);
+        config.behind_proxy = args.behind_proxy;
         config.mail_from = args.mail_from.clone();
         let metrics = Arc::new(Metrics::default());
         let state = AppState {
@@ -191,7 +196,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let addr = listener.local_addr()?;
         println!("metroplan: listening on http://{addr}");
         tracing::info!(%addr, database = %metroplan_server::store::redact(&args.database), "serving");
-        axum::serve(listener, app(state))
+        axum::serve(
+            listener,
+            app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
             .with_graceful_shutdown(shutdown())
             .await?;
         let _ = stop_tx.send(true);

@@ -80,6 +80,7 @@ pub async fn sign_in_form(v: Viewer, Query(q): Query<Back>) -> Response {
 pub async fn sign_in(
     State(s): State<AppState>,
     v: Viewer,
+    client: super::ClientAddr,
     WebForm(f): WebForm,
 ) -> Result<Response, PageError> {
     v.check_csrf(field(&f, CSRF_FIELD))?;
@@ -87,7 +88,8 @@ pub async fn sign_in(
     let password = field(&f, "password").unwrap_or("");
     let back = safe_back(field(&f, "suite"));
     let now = s.ctx.clock.now();
-    match accounts::sign_in(&s.ctx.db, email, password, now)
+    let client = client.0.map(|ip| ip.to_string());
+    match accounts::sign_in(&s.ctx.db, email, password, client.as_deref(), now)
         .await
         .map_err(account_error)?
     {
@@ -106,6 +108,22 @@ pub async fn sign_in(
                     &back,
                     email,
                     Some("Adresse électronique ou mot de passe incorrect."),
+                ),
+            ))
+        }
+        SignIn::ClientLocked(until) => {
+            let minutes = ((until.duration_since(now).as_secs() + 59) / 60).max(1);
+            tracing::warn!("sign-in refused: too many failures from this address");
+            Ok(v.page(
+                StatusCode::TOO_MANY_REQUESTS,
+                sign_in_page(
+                    &v,
+                    &back,
+                    email,
+                    Some(&format!(
+                        "Trop de tentatives de connexion échouées depuis votre réseau. Réessayez dans {minutes} minute{}.",
+                        if minutes > 1 { "s" } else { "" }
+                    )),
                 ),
             ))
         }

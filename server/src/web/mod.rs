@@ -75,6 +75,41 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/jetons", post(admin::create_token))
 }
 
+/// The client's address: the peer of the connection or, with `--behind-proxy`, the address
+/// the proxy appended last to `X-Forwarded-For` (earlier entries are the client's to forge).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.config.behind_proxy {
+            // The last entry only: an earlier one may be the client's forgery.
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .next_back()
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|a| a.trim().parse().ok());
+            if forwarded.is_some() {
+                return Ok(ClientAddr(forwarded));
+            }
+        }
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
 /// Who is looking at a page: a signed-in person, or someone anonymous with a CSRF cookie.
 #[derive(Debug, Clone)]
 pub struct Viewer {

@@ -430,3 +430,147 @@ async fn every_page_answers_each_caller_as_the_matrix_says_and_every_form_wants_
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// What every answer carries, and what no page holds (the policy forbids inline script and
+/// style, so a page that had some would break, not just be unsafe).
+fn check_answer(what: &str, r: &Res) {
+    let h = |name: &str| {
+        r.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{what}: no {name}"))
+            .to_string()
+    };
+    let csp = h("content-security-policy");
+    assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{what}: {csp}"
+    );
+    assert_eq!(h("x-content-type-options"), "nosniff", "{what}");
+    assert_eq!(h("referrer-policy"), "same-origin", "{what}");
+    let html = r
+        .headers
+        .get("content-type")
+        .is_some_and(|t| t.to_str().unwrap().starts_with("text/html"));
+    if html {
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("script-src 'self'"),
+            "{what}: {csp}"
+        );
+        assert_eq!(h("cache-control"), "no-store", "{what}");
+        let text = r.text.to_ascii_lowercase();
+        for (i, _) in text.match_indices("<script") {
+            let tag = &text[i..i + text[i..].find('>').unwrap()];
+            assert!(tag.contains(" src="), "{what}: inline script {tag}");
+        }
+        assert!(!text.contains(" style=\""), "{what}: an inline style");
+        for handler in [
+            " onclick=",
+            " onload=",
+            " onsubmit=",
+            " onchange=",
+            " onerror=",
+        ] {
+            assert!(
+                !text.contains(handler),
+                "{what}: an inline handler {handler}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers_and_no_page_holds_inline_script_or_style() {
+    let env = Env::new(OPEN).await;
+    let owner = account(&env, "owner@example.org", RoleKind::Applicant).await;
+    account(&env, "admin@amp.example", RoleKind::Admin).await;
+    let id = filed_by(&env, &owner).await;
+    let token = env.token("instr", RoleKind::Instructor).await;
+    let mut stranger = Browser::new(env.app.clone());
+    let mut applicant = Browser::new(env.app.clone());
+    applicant.sign_in("owner@example.org").await;
+    let mut admin = Browser::new(env.app.clone());
+    admin.sign_in("admin@amp.example").await;
+    let mut seen = 0;
+    for (method, template) in declared_routes() {
+        if method != "GET" {
+            continue;
+        }
+        let uri = template
+            .replace("{plan}", "amp-pmlcd")
+            .replace("{fund}", "fonds-initiative")
+            .replace("{id}", &id)
+            .replace("{kind}", "rib");
+        for (who, b) in [
+            ("stranger", &mut stranger),
+            ("applicant", &mut applicant),
+            ("admin", &mut admin),
+        ] {
+            let r = b.get(&uri).await;
+            check_answer(&format!("GET {uri} as {who} ({})", r.status), &r);
+            seen += 1;
+        }
+    }
+    // The API's answers, errors and all.
+    for (uri, auth) in [
+        ("/healthz", None),
+        ("/openapi.json", None),
+        ("/api/plans", None),
+        ("/api/applications", None),
+        ("/api/applications", Some(token.as_str())),
+        ("/api/nothing-here", None),
+        (&*format!("/api/applications/{id}"), Some(token.as_str())),
+    ] {
+        let r = env.call(Method::GET, uri, auth, &[], None).await;
+        check_answer(&format!("GET {uri} ({})", r.status), &r);
+        seen += 1;
+    }
+    assert!(seen > 50, "{seen} answers checked");
+}
+
+#[tokio::test]
+async fn with_secure_cookies_every_cookie_is_secure_http_only_and_same_site() {
+    let env = Env::new(OPEN).await;
+    account(&env, "owner@example.org", RoleKind::Applicant).await;
+    let mut state = env.state.clone();
+    let mut config = (*state.config).clone();
+    config.secure_cookies = true;
+    state.config = std::sync::Arc::new(config);
+    let app = metroplan_server::app(state);
+    // The anonymous CSRF cookie, then the session's.
+    let first = env_call(&app, "/connexion").await;
+    let mut cookies: Vec<String> = first
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let mut b = Browser::new(app);
+    let signed = b.sign_in("owner@example.org").await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER);
+    cookies.extend(
+        signed
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string()),
+    );
+    assert!(
+        cookies.iter().any(|c| c.starts_with("mp_session=")),
+        "{cookies:?}"
+    );
+    assert!(
+        cookies.iter().any(|c| c.starts_with("mp_csrf=")),
+        "{cookies:?}"
+    );
+    for c in &cookies {
+        for flag in ["; Secure", "; HttpOnly", "; SameSite=Lax", "; Path=/"] {
+            assert!(c.contains(flag), "{flag} missing: {c}");
+        }
+    }
+}
+
+async fn env_call(app: &axum::Router, uri: &str) -> Res {
+    call(app, Method::GET, uri, None, &[], None, "text/plain").await
+}

@@ -18,6 +18,8 @@ const PASSWORD: &str = "une phrase de passe solide";
 pub struct Browser {
     app: Router,
     cookies: BTreeMap<String, String>,
+    /// Sent with every request, as a proxy in front would (`X-Forwarded-For`).
+    forwarded_for: Option<String>,
 }
 
 fn encode(s: &str) -> String {
@@ -47,6 +49,7 @@ impl Browser {
         Browser {
             app,
             cookies: BTreeMap::new(),
+            forwarded_for: None,
         }
     }
 
@@ -57,11 +60,14 @@ impl Browser {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("; ");
-        let headers: Vec<(&str, &str)> = if cookie.is_empty() {
+        let mut headers: Vec<(&str, &str)> = if cookie.is_empty() {
             vec![]
         } else {
             vec![("cookie", cookie.as_str())]
         };
+        if let Some(f) = &self.forwarded_for {
+            headers.push(("x-forwarded-for", f.as_str()));
+        }
         let body = form.map(|f| {
             f.iter()
                 .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
@@ -421,6 +427,62 @@ async fn a_stale_page_gets_a_clear_message_and_changes_nothing() {
             .to_str()
             .unwrap()
             .ends_with("?fait=soumettre-au-comite")
+    );
+}
+
+#[tokio::test]
+async fn twenty_failures_from_one_address_lock_it_whatever_the_emails_tried() {
+    let env = Env::new(OPEN).await;
+    account(&env, "a@example.org", RoleKind::Applicant).await;
+    // Behind a proxy that appends the client's address to X-Forwarded-For.
+    let mut state = env.state.clone();
+    let mut config = (*state.config).clone();
+    config.behind_proxy = true;
+    state.config = std::sync::Arc::new(config);
+    let app = metroplan_server::app(state);
+    let mut sprayer = Browser::new(app.clone());
+    for i in 0..accounts::MAX_CLIENT_FAILURES {
+        // The client forges the first entries; the proxy's last one is the real address.
+        sprayer.forwarded_for = Some(format!("10.0.0.{i}, 203.0.113.7"));
+        let r = sprayer
+            .post(
+                "/connexion",
+                "/connexion",
+                &[
+                    ("email", &format!("essai{i}@example.org")),
+                    ("password", "mot de passe essayé"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    // Now even the right password is refused from that address, and says why.
+    let r = sprayer.sign_in("a@example.org").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.text.contains("depuis votre réseau"), "{}", r.text);
+    // The account itself is not locked: from another address, its owner signs in.
+    let mut owner = Browser::new(app.clone());
+    owner.forwarded_for = Some("198.51.100.2".into());
+    assert_eq!(
+        owner.sign_in("a@example.org").await.status,
+        StatusCode::SEE_OTHER
+    );
+    // Fifteen minutes later the address may try again.
+    let later = metroplan_server::app({
+        let mut s = env.state.clone();
+        s.ctx.clock = metroplan_server::clock::Clock::starting_at(
+            "2021-03-01T10:16:00+01:00".parse().unwrap(),
+        );
+        let mut c = (*s.config).clone();
+        c.behind_proxy = true;
+        s.config = std::sync::Arc::new(c);
+        s
+    });
+    let mut again = Browser::new(later);
+    again.forwarded_for = Some("203.0.113.7".into());
+    assert_eq!(
+        again.sign_in("a@example.org").await.status,
+        StatusCode::SEE_OTHER
     );
 }
 
