@@ -242,9 +242,36 @@ async fn run(seed: u64, steps: usize) {
     );
 }
 
+/// Three fixed walks; then, with `METROPLAN_WALK_SECONDS=N`, new seeds for N seconds (CI runs
+/// them for a minute), each named in a failure so that `METROPLAN_WALK_SEED=S` replays it.
 #[tokio::test]
 async fn random_walks_through_the_workflow_keep_every_invariant() {
+    if let Ok(seed) = std::env::var("METROPLAN_WALK_SEED") {
+        run(seed.parse().expect("METROPLAN_WALK_SEED: a number"), 400).await;
+        return;
+    }
     for seed in [0x9E37_79B9_7F4A_7C15, 0xD1B5_4A32_D192_ED03, 42] {
         run(seed, 400).await;
+    }
+    let budget = std::env::var("METROPLAN_WALK_SECONDS").ok().map(|s| {
+        std::time::Duration::from_secs(s.parse().expect("METROPLAN_WALK_SECONDS: seconds"))
+    });
+    if let Some(budget) = budget {
+        let start = std::time::Instant::now();
+        let mut seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            | 1;
+        let mut walks = 0;
+        while start.elapsed() < budget {
+            seed = seed.wrapping_mul(0x2545_F491_4F6C_DD1D).rotate_left(17) | 1;
+            run(seed, 400).await;
+            walks += 1;
+        }
+        println!(
+            "random walks: {walks} more walks of 400 steps in {:?}",
+            start.elapsed()
+        );
     }
 }
