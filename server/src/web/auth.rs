@@ -112,38 +112,38 @@ pub async fn sign_in(
             ))
         }
         SignIn::ClientLocked(until) => {
-            let minutes = ((until.duration_since(now).as_secs() + 59) / 60).max(1);
             tracing::warn!("sign-in refused: too many failures from this address");
-            Ok(v.page(
-                StatusCode::TOO_MANY_REQUESTS,
-                sign_in_page(
-                    &v,
-                    &back,
-                    email,
-                    Some(&format!(
-                        "Trop de tentatives de connexion échouées depuis votre réseau. Réessayez dans {minutes} minute{}.",
-                        if minutes > 1 { "s" } else { "" }
-                    )),
-                ),
-            ))
+            Ok(locked(&v, &back, email, until, now, "depuis votre réseau"))
         }
         SignIn::Locked(until) => {
-            let minutes = ((until.duration_since(now).as_secs() + 59) / 60).max(1);
             tracing::warn!("sign-in refused: too many failures for this account");
-            Ok(v.page(
-                StatusCode::TOO_MANY_REQUESTS,
-                sign_in_page(
-                    &v,
-                    &back,
-                    email,
-                    Some(&format!(
-                        "Trop de tentatives de connexion échouées pour ce compte. Réessayez dans {minutes} minute{}.",
-                        if minutes > 1 { "s" } else { "" }
-                    )),
-                ),
-            ))
+            Ok(locked(&v, &back, email, until, now, "pour ce compte"))
         }
     }
+}
+
+/// The sign-in page again, saying how long the lock lasts and what it applies to.
+fn locked(
+    v: &Viewer,
+    back: &str,
+    email: &str,
+    until: jiff::Timestamp,
+    now: jiff::Timestamp,
+    whose: &str,
+) -> Response {
+    let minutes = ((until.duration_since(now).as_secs() + 59) / 60).max(1);
+    v.page(
+        StatusCode::TOO_MANY_REQUESTS,
+        sign_in_page(
+            v,
+            back,
+            email,
+            Some(&format!(
+                "Trop de tentatives de connexion échouées {whose}. Réessayez dans {minutes} minute{}.",
+                if minutes > 1 { "s" } else { "" }
+            )),
+        ),
+    )
 }
 
 fn account_error(e: AccountError) -> PageError {

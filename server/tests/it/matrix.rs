@@ -11,7 +11,7 @@ use crate::support::*;
 const OPEN: &str = "2021-03-01T10:00:00+01:00";
 
 /// Who calls, in the order of each row's expected statuses.
-const CALLERS: [&str; 8] = [
+pub const CALLERS: [&str; 8] = [
     "nobody",
     "owner",
     "other-applicant",

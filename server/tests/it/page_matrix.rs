@@ -6,21 +6,11 @@
 use axum::http::{Method, StatusCode};
 use metroplan_engine::model::RoleKind;
 
+use crate::matrix::CALLERS;
 use crate::support::*;
 use crate::web::{Browser, account, csrf_of, filed_by};
 
 const OPEN: &str = "2021-03-01T10:00:00+01:00";
-
-const CALLERS: [&str; 8] = [
-    "nobody",
-    "owner",
-    "other-applicant",
-    "instructor",
-    "reviewer",
-    "approver",
-    "finance",
-    "admin",
-];
 
 /// The routes `web::routes` declares, read from its source: (method, path template).
 fn declared_routes() -> Vec<(String, String)> {
@@ -64,7 +54,7 @@ async fn answer(
         if csrf_too {
             b.post_files("/connexion", uri, fields, &[]).await
         } else {
-            b.send_multipart(uri, fields).await
+            b.send_multipart(uri, fields, &[]).await
         }
     } else {
         let mut all = Vec::new();

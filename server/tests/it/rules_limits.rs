@@ -28,6 +28,17 @@ fn bike(numero_fiscal: &str) -> Value {
     }})
 }
 
+async fn file_bike(env: &Env, token: &str, numero_fiscal: &str) -> Res {
+    env.call(
+        Method::POST,
+        BIKES,
+        Some(token),
+        &[],
+        Some(bike(numero_fiscal)),
+    )
+    .await
+}
+
 fn counter(metrics: &str, name: &str) -> u64 {
     metrics
         .lines()
@@ -77,15 +88,7 @@ async fn a_runaway_rules_script_is_suspended_and_does_not_hold_up_the_other_fund
     let mut runaway = Vec::new();
     for i in 0..calls {
         let t = Instant::now();
-        let r = env
-            .call(
-                Method::POST,
-                BIKES,
-                Some(&cyclist),
-                &[],
-                Some(bike(&format!("01234567890{i:02}"))),
-            )
-            .await;
+        let r = file_bike(&env, &cyclist, &format!("01234567890{i:02}")).await;
         runaway.push(t.elapsed());
         assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
         assert_eq!(r.body["type"], "/problems/rules-unavailable", "{}", r.body);
@@ -133,14 +136,6 @@ async fn a_runaway_rules_script_is_suspended_and_does_not_hold_up_the_other_fund
     std::fs::write(&script, good).unwrap();
     let reloaded = env.plans.reload(&dir);
     assert!(reloaded.refused.is_empty(), "{:?}", reloaded.refused);
-    let r = env
-        .call(
-            Method::POST,
-            BIKES,
-            Some(&cyclist),
-            &[],
-            Some(bike("0123456789099")),
-        )
-        .await;
+    let r = file_bike(&env, &cyclist, "0123456789099").await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 }

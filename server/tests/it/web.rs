@@ -108,9 +108,21 @@ impl Browser {
     ) -> Res {
         let html = self.get(page).await.text;
         let token = csrf_of(&html);
+        let mut all = vec![("_csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        self.send_multipart(uri, &all, files).await
+    }
+
+    /// Posts a multipart form with exactly these fields and files (no CSRF token unless given).
+    pub async fn send_multipart(
+        &mut self,
+        uri: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Res {
         let b = "XmetroplanWebX";
         let mut body = Vec::new();
-        for (k, v) in [("_csrf", token.as_str())].iter().chain(fields) {
+        for (k, v) in fields {
             body.extend_from_slice(
                 format!("--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
                     .as_bytes(),
@@ -123,35 +135,6 @@ impl Browser {
             );
             body.extend_from_slice(bytes);
             body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{b}--\r\n").as_bytes());
-        let cookie = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        call(
-            &self.app,
-            Method::POST,
-            uri,
-            None,
-            &[("cookie", cookie.as_str())],
-            Some(body),
-            &format!("multipart/form-data; boundary={b}"),
-        )
-        .await
-    }
-
-    /// Posts a multipart form with exactly these fields (no CSRF token unless given).
-    pub async fn send_multipart(&mut self, uri: &str, fields: &[(&str, &str)]) -> Res {
-        let b = "XmetroplanWebX";
-        let mut body = Vec::new();
-        for (k, v) in fields {
-            body.extend_from_slice(
-                format!("--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                    .as_bytes(),
-            );
         }
         body.extend_from_slice(format!("--{b}--\r\n").as_bytes());
         let cookie = self
