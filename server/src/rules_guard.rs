@@ -8,13 +8,19 @@
 //!
 //! Rulesets are told apart by their hash, so a plan reload that mends the script starts
 //! afresh, and a suspended fund never holds back another fund.
+//!
+//! The suspension is per ruleset, not per applicant: a script that runs away only on some
+//! applications lets whoever sends those suspend the fund, 30 s at a time. That is the price of
+//! a bounded cost; such a script is a bug of the plan, logged at ERROR with the rule it stopped
+//! in, for its authors to mend and cover with a rule test.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use metroplan_engine::rules::EvalError;
+use metroplan_engine::rules::InputError;
+use metroplan_engine::rules::{Context, EvalError, Evaluation, Ruleset};
 
 use crate::http::Error;
 
@@ -49,8 +55,31 @@ impl RulesGuard {
         )
     }
 
+    /// Runs fund `fund`'s rules under the guard. An application that does not fit the form is
+    /// the caller's to word (`Ok(Err(_))`); a script that fails, stops on a limit or is
+    /// suspended is a 503 that names it.
+    pub fn evaluate(
+        &self,
+        fund: &str,
+        rules: &Ruleset,
+        data: &serde_json::Value,
+        ctx: Context,
+    ) -> Result<Result<Evaluation, InputError>, Error> {
+        self.admit(fund, &rules.hash)?;
+        let run = rules.evaluate(data, ctx);
+        self.record(&rules.hash, &run);
+        match run {
+            Ok(e) => Ok(Ok(e)),
+            Err(EvalError::Input(e)) => Ok(Err(e)),
+            // The plan's fault, not the applicant's: said plainly, and mended by a plan reload.
+            Err(other) => Err(Error::RulesUnavailable(format!(
+                "the eligibility rules of fund `{fund}` cannot be run ({other}); nothing was recorded: the plan's authors must mend the script"
+            ))),
+        }
+    }
+
     /// Whether the ruleset `hash` of fund `fund` may run now.
-    pub fn admit(&self, fund: &str, hash: &str) -> Result<(), Error> {
+    fn admit(&self, fund: &str, hash: &str) -> Result<(), Error> {
         let mut failing = self.failing.lock().expect("rules guard");
         let Some(f) = failing.get_mut(hash) else {
             return Ok(());
@@ -73,7 +102,7 @@ impl RulesGuard {
     }
 
     /// Records how a run of ruleset `hash` ended.
-    pub fn record<T>(&self, hash: &str, result: &Result<T, EvalError>) {
+    fn record<T>(&self, hash: &str, result: &Result<T, EvalError>) {
         let mut failing = self.failing.lock().expect("rules guard");
         match result {
             Err(e @ EvalError::Limit { .. }) => {

@@ -9,7 +9,7 @@ use jiff::civil::Date;
 use metroplan_engine::model::{Fund, RoleKind, Workflow};
 use metroplan_engine::plan::raw::FieldType;
 use metroplan_engine::rules::explain::{explain, text_fr};
-use metroplan_engine::rules::{Context, EvalError, Evaluation, FILING_DATE_FIELD, Outcome};
+use metroplan_engine::rules::{Context, Evaluation, FILING_DATE_FIELD, Outcome};
 use metroplan_engine::workflow::{self, Actor, Effect, Facts, Input, Refusal};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -1218,29 +1218,17 @@ fn evaluate_as_filed(
             set_path(&mut data, &f.path, json!(uploaded));
         }
     }
-    guard.admit(fund.id.as_str(), &rules.hash)?;
-    let run = rules.evaluate(
-        &data,
-        Context {
-            filed_on: Some(day),
-            other_filings,
-        },
-    );
-    guard.record(&rules.hash, &run);
-    let e = match run {
+    let ctx = Context {
+        filed_on: Some(day),
+        other_filings,
+    };
+    let e = match guard.evaluate(fund.id.as_str(), rules, &data, ctx)? {
         Ok(e) => e,
-        Err(EvalError::Input(err)) => {
+        Err(err) => {
             return Err(Error::unprocessable(
                 err.message.clone(),
                 Some(&format!("data.{}", err.field)),
             ));
-        }
-        // The plan's fault, not the applicant's: said plainly, and mended by a plan reload.
-        Err(other) => {
-            return Err(Error::RulesUnavailable(format!(
-                "the eligibility rules of fund `{}` cannot be run ({other}); nothing was recorded: the plan's authors must mend the script",
-                fund.id
-            )));
         }
     };
     let x = explain(rules, &e);

@@ -78,6 +78,7 @@ impl Db {
                             Ok(())
                         })
                     })
+                    .after_release(|conn, _| Box::pin(release_clean(conn)))
                     .connect(&sqlite_url(url))
                     .await
             }
@@ -85,6 +86,7 @@ impl Db {
                 AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(5))
+                    .after_release(|conn, _| Box::pin(release_clean(conn)))
                     .connect(url)
                     .await
             }
@@ -122,6 +124,22 @@ impl Db {
 }
 
 /// Hides a password in a database URL for messages.
+/// Whether a connection given back to the pool may serve again: not if it is still inside a
+/// transaction. That happens when the database rolled a transaction back on its own (SQLite
+/// does on a full disk) and the driver's ROLLBACK then failed, leaving its transaction count
+/// at one: every later `BEGIN` on that connection would fail. Such a connection is closed.
+async fn release_clean(conn: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    // A dropped transaction's ROLLBACK is queued, not yet run: a ping runs after it.
+    if conn.ping().await.is_err() {
+        return Ok(false);
+    }
+    Ok(!conn.is_in_transaction())
+}
+
 /// Fails at once, with the reason, when the SQLite file or its folder cannot be written:
 /// otherwise the pool would retry its connections until its timeout and then report only
 /// "unable to open database file".

@@ -358,23 +358,26 @@ fn a_full_disk_refuses_filings_with_a_clear_503_and_loses_nothing() {
     }
     let full = full.expect("the disk filled up");
     assert_storage_problem(&full, "the disk is full");
-    assert!(
-        full.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("disk is full")
-    );
+    // More refusals, on more of the pool's connections.
+    for i in 0..6 {
+        let r = file_one(&server.addr, &asso, &format!("711{i:011}")).unwrap();
+        assert_storage_problem(&r, "the disk is full");
+    }
     // Reading still works.
     all_present(&server.addr, &asso, &filed);
 
     std::fs::remove_file(&filler).unwrap();
-    let r = file_one(&server.addr, &asso, "72000000000000").unwrap();
-    assert_eq!(
-        r.status, 201,
-        "served again once space is freed: {}",
-        r.body
-    );
-    filed.push(r.body["id"].as_str().unwrap().to_string());
+    // Every connection serves again: none is left believing it is inside a transaction that
+    // SQLite rolled back on its own (regression: some filings were 500s after a full disk).
+    for i in 0..16 {
+        let r = file_one(&server.addr, &asso, &format!("72{i:012}")).unwrap();
+        assert_eq!(
+            r.status, 201,
+            "served again once space is freed: {}",
+            r.body
+        );
+        filed.push(r.body["id"].as_str().unwrap().to_string());
+    }
     all_present(&server.addr, &asso, &filed);
     drop(server);
     audit_is_intact(&db);

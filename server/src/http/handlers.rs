@@ -5,8 +5,8 @@ use axum::extract::{FromRequest, Multipart, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
+use metroplan_engine::rules::Context;
 use metroplan_engine::rules::explain::{explain, text_fr};
-use metroplan_engine::rules::{Context, EvalError};
 use metroplan_engine::schedule::{Options, export, schedule as run_schedule};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -290,18 +290,13 @@ pub async fn eligibility(
         .as_ref()
         .ok_or_else(|| Error::NotFound(format!("fund `{fund}` has no rules script")))?;
     let today = s.ctx.clock.now().to_zoned_datetime(p.tz.clone()).date();
-    let e = match rules.evaluate(
-        &app,
-        Context {
-            filed_on: Some(today),
-            other_filings: 0,
-        },
-    ) {
+    let ctx = Context {
+        filed_on: Some(today),
+        other_filings: 0,
+    };
+    let e = match s.ctx.rules.evaluate(&fund, rules, &app, ctx)? {
         Ok(e) => e,
-        Err(EvalError::Input(err)) => {
-            return Err(Error::unprocessable(err.message.clone(), Some(&err.field)));
-        }
-        Err(other) => return Err(Error::Internal(anyhow::anyhow!(other))),
+        Err(err) => return Err(Error::unprocessable(err.message.clone(), Some(&err.field))),
     };
     let x = explain(rules, &e);
     let text = text_fr(&x, &e);

@@ -105,6 +105,23 @@ async fn a_runaway_rules_script_is_suspended_and_does_not_hold_up_the_other_fund
             during += file_for_the_other_fund(&env, &asso, 100 + i as usize).await;
         }
     }
+    // The public dry run, which anybody may call, is held by the same suspension.
+    let dry = env
+        .call(
+            Method::POST,
+            "/api/plans/lyon-pama/funds/aide-velo/eligibility",
+            None,
+            &[],
+            Some(bike("0123456789098")["data"].clone()),
+        )
+        .await;
+    assert_eq!(dry.status, StatusCode::SERVICE_UNAVAILABLE, "{}", dry.body);
+    assert_eq!(
+        dry.body["type"], "/problems/rules-unavailable",
+        "{}",
+        dry.body
+    );
+    assert!(dry.headers.contains_key("retry-after"));
     let metrics = env.get("/metrics", &asso).await;
     let text = metrics.text.clone();
     assert_eq!(
@@ -114,7 +131,7 @@ async fn a_runaway_rules_script_is_suspended_and_does_not_hold_up_the_other_fund
     );
     assert_eq!(
         counter(&text, "metroplan_rules_refused_total"),
-        calls - u64::from(TRIPS_AFTER)
+        calls + 1 - u64::from(TRIPS_AFTER)
     );
     let mine = env.get("/api/applications", &cyclist).await;
     assert_eq!(
