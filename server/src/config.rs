@@ -23,6 +23,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Longest time a request may take, body included, before it is abandoned with a 503.
     pub request_timeout: std::time::Duration,
+    /// The same for the requests that upload pieces.
+    pub upload_timeout: std::time::Duration,
     /// Behind a reverse proxy: the client's address is the last one of `X-Forwarded-For`.
     pub behind_proxy: bool,
 }
@@ -40,6 +42,7 @@ impl Config {
             upload_limit: 10 * 1024 * 1024,
             secure_cookies: false,
             request_timeout: std::time::Duration::from_secs(30),
+            upload_timeout: std::time::Duration::from_secs(600),
             behind_proxy: false,
         }
     }

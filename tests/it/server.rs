@@ -529,4 +529,25 @@ fn a_body_too_large_or_too_slow_is_refused_and_the_server_goes_on() {
     let body = json!({"data": application("81234567800019", 5000)});
     let r = request(&server.addr, "POST", FILE, Some(&asso), &[], Some(&body)).unwrap();
     assert_eq!(r.status, 201, "{}", r.body);
+
+    // A piece uploaded slowly, over more than the 1 s limit, has the upload limit (600 s).
+    let id = r.body["id"].as_str().unwrap();
+    let b = "XbX";
+    let part = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"rib.pdf\"\r\n\r\n{PDF}\r\n--{b}--\r\n"
+    );
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST /api/applications/{id}/documents/rib HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {asso}\r\nContent-Type: multipart/form-data; boundary={b}\r\nContent-Length: {}\r\n\r\n{}",
+        part.len(),
+        &part[..20]
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    s.write_all(&part.as_bytes()[20..]).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }

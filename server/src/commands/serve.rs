@@ -49,6 +49,9 @@ pub struct ServeArgs {
     /// (a slow client holds no connection or transaction for longer).
     #[arg(long, env = "METROPLAN_REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout: u64,
+    /// The same for the requests that upload pieces (up to 10 MiB each, several to a form).
+    #[arg(long, env = "METROPLAN_UPLOAD_TIMEOUT", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub upload_timeout: u64,
     /// The server is reached through a reverse proxy that appends the client's address to
     /// `X-Forwarded-For` (the sign-in throttle counts failures per client address).
     #[arg(long, env = "METROPLAN_BEHIND_PROXY")]
@@ -157,6 +160,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.smtp = args.smtp.clone();
         config.secure_cookies = args.secure_cookies;
         config.request_timeout = std::time::Duration::from_secs(args.request_timeout);
+        config.upload_timeout = std::time::Duration::from_secs(args.upload_timeout);
         config.behind_proxy = args.behind_proxy;
         config.mail_from = args.mail_from.clone();
         let metrics = Arc::new(Metrics::default());

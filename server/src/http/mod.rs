@@ -58,6 +58,13 @@ impl FromRequestParts<AppState> for Principal {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The routes whose body carries uploaded pieces.
+pub const UPLOAD_ROUTES: [&str; 3] = [
+    "/api/applications/{id}/documents/{kind}",
+    "/plans/{plan}/fonds/{fund}/deposer",
+    "/dossiers/{id}/pieces",
+];
+
 async fn count(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().to_string();
@@ -66,7 +73,14 @@ async fn count(State(state): State<AppState>, req: Request, next: Next) -> Respo
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let limit = state.config.request_timeout;
+    // Pieces of up to 10 MiB, several to a form, take minutes on a slow line: their routes get
+    // the longer limit, every other one the short limit that keeps slow clients from holding
+    // connections.
+    let limit = if method == "POST" && UPLOAD_ROUTES.contains(&route.as_str()) {
+        state.config.upload_timeout
+    } else {
+        state.config.request_timeout
+    };
     let res = match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
         // The handler's future is dropped, and with it any transaction it had open.

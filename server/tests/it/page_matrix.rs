@@ -374,6 +374,16 @@ async fn every_page_answers_each_caller_as_the_matrix_says_and_every_form_wants_
         );
     }
     assert_eq!(rows.len(), declared.len(), "one row per route");
+    // The upload routes given the longer time limit are routes that exist.
+    for r in metroplan_server::http::UPLOAD_ROUTES
+        .iter()
+        .filter(|r| !r.starts_with("/api/"))
+    {
+        assert!(
+            declared.contains(&("POST".to_string(), r.to_string())),
+            "{r}"
+        );
+    }
 
     let mut wrong = Vec::new();
     for (method, template, uri, fields, expected) in &rows {
