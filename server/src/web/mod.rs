@@ -77,6 +77,8 @@ pub fn routes() -> Router<AppState> {
 
 /// The client's address: the peer of the connection or, with `--behind-proxy`, the address
 /// the proxy appended last to `X-Forwarded-For` (earlier entries are the client's to forge).
+/// Behind a proxy that sent none, it is unknown: the peer is the proxy, shared by everyone,
+/// and counting failures against it would lock every user out at once.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub Option<std::net::IpAddr>);
 
@@ -97,9 +99,7 @@ impl FromRequestParts<AppState> for ClientAddr {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.rsplit(',').next())
                 .and_then(|a| a.trim().parse().ok());
-            if forwarded.is_some() {
-                return Ok(ClientAddr(forwarded));
-            }
+            return Ok(ClientAddr(forwarded));
         }
         Ok(ClientAddr(
             parts
