@@ -2,6 +2,7 @@
 //! and workflow logic build on it). No HTTP, no database; files are read only through
 //! [`plan::files::PlanSource`].
 
+pub mod csv;
 pub mod diagnostic;
 pub mod diff;
 pub mod graph;

@@ -1585,13 +1585,6 @@ impl Ctx {
         let mut out = String::from(
             "nomAttribuant,idAttribuant,dateConvention,referenceDecision,nomBeneficiaire,idBeneficiaire,objet,montant,nature,conditionsVersement,datesPeriodeVersement,idRAE,notificationUE,pourcentageSubvention\r\n",
         );
-        let field = |s: &str| {
-            if s.contains([',', '"', '\r', '\n']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_string()
-            }
-        };
         for r in rows {
             let id: String = r.try_get("id")?;
             let siret: Option<String> = r.try_get("applicant_key")?;
@@ -1613,16 +1606,16 @@ impl Ctx {
                 None => fund.title.to_string(),
             };
             let cols = [
-                field(&served.plan.title),
+                served.plan.title.to_string(),
                 String::new(),
                 decided
                     .as_deref()
                     .map(|d| d.get(..10).unwrap_or(d).to_string())
                     .unwrap_or_default(),
                 id,
-                field(name.as_deref().unwrap_or("")),
+                name.unwrap_or_default(),
                 siret.unwrap_or_default(),
-                field(&object),
+                object,
                 euros(amount).to_string(),
                 "aide en numéraire".into(),
                 "échelonné".into(),
@@ -1631,8 +1624,7 @@ impl Ctx {
                 "non".into(),
                 String::new(),
             ];
-            out.push_str(&cols.join(","));
-            out.push_str("\r\n");
+            metroplan_engine::csv::row(&mut out, cols.iter().map(String::as_str));
         }
         Ok(out)
     }

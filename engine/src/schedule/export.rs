@@ -7,7 +7,84 @@ use std::fmt::Write as _;
 use jiff::civil::Date;
 
 use super::cpm::Schedule;
+use crate::csv;
 use crate::model::{ItemKind, LinkType, Plan};
+
+/// The formats a schedule is exported to, with their media types: the one list the command
+/// line and the API both read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The full schedule as JSON.
+    Json,
+    /// RFC 4180 CSV, one row per item.
+    Csv,
+    /// iCalendar (RFC 5545): one event per item or occurrence, with stable UIDs.
+    Ics,
+    /// Mermaid gantt chart, sections by axis, critical items marked.
+    Mermaid,
+    /// SVG Gantt chart: bars by axis, critical path, milestones, dependencies, today line.
+    Svg,
+}
+
+impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Json,
+        Format::Csv,
+        Format::Ics,
+        Format::Mermaid,
+        Format::Svg,
+    ];
+
+    /// The name used on the command line and in `?format=`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Ics => "ics",
+            Format::Mermaid => "mermaid",
+            Format::Svg => "svg",
+        }
+    }
+
+    /// The format called `name`, if any.
+    pub fn parse(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Every name, for messages: "json, csv, ics, mermaid or svg".
+    pub fn names() -> String {
+        let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+        let (last, rest) = names.split_last().expect("there are formats");
+        format!("{} or {last}", rest.join(", "))
+    }
+
+    /// What to send as `Content-Type`.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Ics => "text/calendar; charset=utf-8",
+            Format::Mermaid => "text/plain; charset=utf-8",
+            Format::Svg => "image/svg+xml",
+        }
+    }
+
+    /// The schedule in this format; `today` draws the chart's today line.
+    pub fn render(self, plan: &Plan, s: &Schedule, today: Option<Date>) -> String {
+        match self {
+            Format::Json => {
+                let doc = serde_json::json!({ "plan": plan.id, "schedule": s });
+                let mut out = serde_json::to_string_pretty(&doc).expect("a schedule serializes");
+                out.push('\n');
+                out
+            }
+            Format::Csv => csv(plan, s),
+            Format::Ics => ical(plan, s),
+            Format::Mermaid => mermaid(plan, s),
+            Format::Svg => super::svg::gantt(plan, s, today),
+        }
+    }
+}
 
 /// RFC 4180 CSV, one row per item.
 pub fn csv(plan: &Plan, s: &Schedule) -> String {
@@ -33,19 +110,9 @@ pub fn csv(plan: &Plan, s: &Schedule) -> String {
             it.free_float.to_string(),
             it.critical.to_string(),
         ];
-        let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&row.join(","));
-        out.push_str("\r\n");
+        csv::row(&mut out, fields.iter().map(String::as_str));
     }
     out
-}
-
-fn csv_field(f: &str) -> String {
-    if f.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", f.replace('"', "\"\""))
-    } else {
-        f.to_string()
-    }
 }
 
 /// The stable UID of an item (and of one occurrence of a recurring item).

@@ -6,8 +6,11 @@ pub mod cpm;
 pub mod export;
 pub mod query;
 pub mod svg;
+pub mod timeline;
 
 pub use calendar::{Day, WorkCalendar, date_of, day_of};
 pub use cpm::{
     Driver, IndicatorValue, ItemSchedule, Move, Options, Schedule, WhatIf, schedule, what_if,
 };
+pub use export::Format;
+pub use timeline::{Filter, FilterError, Timeline, timeline};

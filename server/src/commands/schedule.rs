@@ -4,19 +4,18 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use jiff::civil::Date;
 use metroplan_engine::Plan;
 use metroplan_engine::model::Status;
-use metroplan_engine::schedule::{Driver, Options, Schedule, export, query, schedule, what_if};
+use metroplan_engine::schedule::{Driver, Filter, Options, Schedule, export, schedule, what_if};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The plan directory.
     pub plan_dir: PathBuf,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// Output format: table, json, csv, ics (iCalendar), mermaid or svg (a Gantt chart).
+    #[arg(long, default_value = "table", value_parser = schedule_format)]
+    pub format: ScheduleFormat,
     /// Items whose total float (in working days) is at or under this are critical.
     #[arg(long, default_value_t = 0)]
     pub critical_float: i64,
@@ -52,20 +51,28 @@ fn baseline_index(plan: &Plan, name: Option<&str>) -> anyhow::Result<Option<usiz
     }
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Format {
+/// `--format` of `schedule`: a table for people, or one of the engine's export formats.
+#[derive(Debug, Clone, Copy)]
+pub enum ScheduleFormat {
     /// One line per item: dates, float, critical.
     Table,
-    /// The full schedule as JSON.
+    Export(export::Format),
+}
+
+fn schedule_format(s: &str) -> Result<ScheduleFormat, String> {
+    match s {
+        "table" => Ok(ScheduleFormat::Table),
+        _ => export::Format::parse(s)
+            .map(ScheduleFormat::Export)
+            .ok_or_else(|| format!("use table, {}", export::Format::names())),
+    }
+}
+
+/// `--format` of the other commands: a table for people, or JSON for tools.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Table,
     Json,
-    /// RFC 4180 CSV, one row per item.
-    Csv,
-    /// iCalendar (RFC 5545): one event per item or occurrence, with stable UIDs.
-    Ics,
-    /// Mermaid gantt chart, sections by axis, critical items marked.
-    Mermaid,
-    /// SVG Gantt chart: bars by axis, critical path, milestones, dependencies, today line.
-    Svg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -127,23 +134,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format {
-        Format::Json => {
-            let doc = serde_json::json!({ "plan": plan.id, "schedule": s });
-            serde_json::to_writer_pretty(&mut out, &doc).context("writing JSON")?;
-            writeln!(out)?;
-        }
-        Format::Csv => out.write_all(export::csv(&plan, &s).as_bytes())?,
-        Format::Ics => out.write_all(export::ical(&plan, &s).as_bytes())?,
-        Format::Mermaid => out.write_all(export::mermaid(&plan, &s).as_bytes())?,
-        Format::Svg => {
+        ScheduleFormat::Export(f) => {
+            // The chart's today line: the day asked for, or today.
             let today = args
                 .as_of
                 .unwrap_or_else(|| jiff::ZonedDateTime::now().date());
-            out.write_all(
-                metroplan_engine::schedule::svg::gantt(&plan, &s, Some(today)).as_bytes(),
-            )?
+            out.write_all(f.render(&plan, &s, Some(today)).as_bytes())?
         }
-        Format::Table => {
+        ScheduleFormat::Table => {
             let width = plan
                 .actions
                 .iter()
@@ -329,44 +327,6 @@ fn find_item(plan: &Plan, flag: &str, id: &str) -> anyhow::Result<usize> {
 /// Items (and occurrences) that overlap the window and match the filters, in date order.
 pub fn timeline(args: TimelineArgs) -> anyhow::Result<ExitCode> {
     let plan = load(&args.plan_dir)?;
-    for (flag, value, known) in [
-        (
-            "--axis",
-            &args.axis,
-            plan.axes.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
-        ),
-        (
-            "--lead",
-            &args.lead,
-            plan.partners.iter().map(|p| p.id.as_str()).collect(),
-        ),
-    ] {
-        if let Some(v) = value
-            && !known.contains(&v.as_str())
-        {
-            let close = metroplan_engine::suggest::closest(v, known.iter().copied());
-            anyhow::bail!(
-                "{flag}: no `{v}` in plan `{}`{}",
-                plan.id,
-                if close.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (did you mean `{}`?)", close.join("`, `"))
-                }
-            );
-        }
-    }
-    let related: Option<Vec<bool>> = match (&args.upstream, &args.downstream) {
-        (Some(id), _) => Some(mark(
-            &plan,
-            query::upstream(&plan, find_item(&plan, "--upstream", id)?),
-        )),
-        (_, Some(id)) => Some(mark(
-            &plan,
-            query::downstream(&plan, find_item(&plan, "--downstream", id)?),
-        )),
-        _ => None,
-    };
     let as_of = args
         .as_of
         .unwrap_or_else(|| jiff::ZonedDateTime::now().date());
@@ -376,85 +336,43 @@ pub fn timeline(args: TimelineArgs) -> anyhow::Result<ExitCode> {
         ..Options::default()
     };
     let s = schedule(&plan, options);
-    let from = args.from.unwrap_or(plan.start);
-    let to = args.to.unwrap_or(s.finish.max(plan.horizon));
-    if to < from {
-        anyhow::bail!("--to {to} is before --from {from}");
-    }
-    let as_of = args
-        .as_of
-        .unwrap_or_else(|| jiff::ZonedDateTime::now().date());
-    let mut rows: Vec<(Date, Date, &str, &str, bool)> = Vec::new();
-    for (i, (a, it)) in plan.actions.iter().zip(s.items()).enumerate() {
-        if args.axis.as_deref().is_some_and(|x| a.axis.as_str() != x)
-            || args
-                .lead
-                .as_deref()
-                .is_some_and(|x| a.lead.as_ref().is_none_or(|l| l.as_str() != x))
-            || related.as_ref().is_some_and(|r| !r[i])
-            || args
-                .status
-                .is_some_and(|st| st.status() != it.status.unwrap_or(Status::NotStarted))
-            || (args.late && !it.late)
-            || args.partner.as_deref().is_some_and(|p| {
-                a.lead.as_ref().is_none_or(|l| l.as_str() != p)
-                    && !a.partners.iter().any(|x| x.as_str() == p)
-            })
-            || args.territory.as_deref().is_some_and(|t| {
-                !a.territories
-                    .iter()
-                    .any(|x| related_territory(&plan, x.as_str(), t))
-            })
-        {
-            continue;
-        }
-        let spans: Vec<(Date, Date)> = if it.occurrences.is_empty() {
-            vec![(it.early_start, it.early_finish)]
-        } else {
-            it.occurrences.clone()
-        };
-        for (start, end) in spans {
-            if start <= to && end >= from && (args.next.is_none() || start >= as_of) {
-                rows.push((start, end, a.id.as_str(), a.title.as_str(), it.critical));
-            }
-        }
-    }
-    rows.sort();
-    if let Some(n) = args.next {
-        rows.truncate(n);
-    }
+    let filter = Filter {
+        from: args.from,
+        to: args.to,
+        axis: args.axis.as_deref(),
+        lead: args.lead.as_deref(),
+        partner: args.partner.as_deref(),
+        territory: args.territory.as_deref(),
+        status: args.status.map(StatusArg::status),
+        late: args.late,
+        upstream: args.upstream.as_deref(),
+        downstream: args.downstream.as_deref(),
+        next: args.next,
+        as_of: Some(as_of),
+    };
+    let t = metroplan_engine::schedule::timeline(&plan, &s, &filter)
+        .map_err(|e| anyhow::anyhow!("--{}: {e}", e.filter()))?;
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
-            let items: Vec<_> = rows
-                .iter()
-                .map(|(s, e, id, title, crit)| serde_json::json!({"id": id, "title": title, "start": s, "finish": e, "critical": crit}))
-                .collect();
-            serde_json::to_writer_pretty(
-                &mut out,
-                &serde_json::json!({"plan": plan.id, "from": from, "to": to, "items": items}),
-            )?;
+            serde_json::to_writer_pretty(&mut out, &t)?;
             writeln!(out)?;
         }
-        _ => {
-            for (s, e, id, title, crit) in &rows {
+        Format::Table => {
+            for e in &t.items {
                 writeln!(
                     out,
-                    "{s}  {e}  {id:<32} {title}{}",
-                    if *crit { "  (critique)" } else { "" }
+                    "{}  {}  {:<32} {}{}",
+                    e.start,
+                    e.finish,
+                    e.id,
+                    e.title,
+                    if e.critical { "  (critique)" } else { "" }
                 )?;
             }
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn mark(plan: &Plan, items: Vec<usize>) -> Vec<bool> {
-    let mut v = vec![false; plan.actions.len()];
-    for i in items {
-        v[i] = true;
-    }
-    v
 }
 
 #[derive(Debug, clap::Args)]
@@ -597,24 +515,4 @@ pub fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
     }
     writeln!(out, "]")?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Whether territory `a` is `b`, inside it, or contains it (walking the hierarchy upwards).
-fn related_territory(plan: &Plan, a: &str, b: &str) -> bool {
-    fn ancestors(plan: &Plan, id: &str) -> Vec<String> {
-        let mut chain = vec![id.to_string()];
-        let mut cur = id.to_string();
-        // Bounded: the hierarchy has at most four levels.
-        for _ in 0..8 {
-            match plan.territory(&cur).and_then(|t| t.parent.as_ref()) {
-                Some(p) => {
-                    cur = p.to_string();
-                    chain.push(cur.clone());
-                }
-                None => break,
-            }
-        }
-        chain
-    }
-    ancestors(plan, a).iter().any(|x| x == b) || ancestors(plan, b).iter().any(|x| x == a)
 }

@@ -5,9 +5,10 @@ use axum::extract::{FromRequest, Multipart, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
+use metroplan_engine::model::Status;
 use metroplan_engine::rules::Context;
 use metroplan_engine::rules::explain::{explain, text_fr};
-use metroplan_engine::schedule::{Options, export, schedule as run_schedule};
+use metroplan_engine::schedule::{Filter, Options, export, schedule as run_schedule};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::OpenApi;
@@ -169,56 +170,57 @@ pub async fn schedule(
     Q(q): Q<ScheduleQuery>,
 ) -> Result<Response> {
     let p = s.ctx.served(&plan)?.clone();
-    let format = q.format.unwrap_or_else(|| "json".into());
+    let format = match q.format.as_deref() {
+        None => export::Format::Json,
+        Some(name) => export::Format::parse(name).ok_or_else(|| {
+            Error::bad(
+                format!("format `{name}`: use {}", export::Format::names()),
+                Some("format"),
+            )
+        })?,
+    };
     let options = Options {
         as_of: q.as_of,
         ..Options::default()
     };
     let sched = run_schedule(&p.plan, options);
-    let (ct, body) = match format.as_str() {
-        "json" => (
-            "application/json",
-            json!({"plan": p.plan.id, "schedule": sched}).to_string(),
-        ),
-        "csv" => ("text/csv; charset=utf-8", export::csv(&p.plan, &sched)),
-        "ics" => (
-            "text/calendar; charset=utf-8",
-            export::ical(&p.plan, &sched),
-        ),
-        "mermaid" => (
-            "text/plain; charset=utf-8",
-            export::mermaid(&p.plan, &sched),
-        ),
-        "svg" => {
-            let today = q
-                .as_of
-                .unwrap_or_else(|| s.ctx.clock.now().to_zoned_datetime(p.tz.clone()).date());
-            (
-                "image/svg+xml",
-                metroplan_engine::schedule::svg::gantt(&p.plan, &sched, Some(today)),
-            )
-        }
-        other => {
-            return Err(Error::bad(
-                format!("format `{other}`: use json, csv, ics, mermaid or svg"),
-                Some("format"),
-            ));
-        }
-    };
-    Ok(([(header::CONTENT_TYPE, ct)], body).into_response())
+    // The chart's today line: the day asked for, or today on the server's clock.
+    let today = q
+        .as_of
+        .unwrap_or_else(|| s.ctx.clock.now().to_zoned_datetime(p.tz.clone()).date());
+    let body = format.render(&p.plan, &sched, Some(today));
+    Ok(([(header::CONTENT_TYPE, format.media_type())], body).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineQuery {
+    /// First day of the window (default: the plan's start).
     #[param(value_type = Option<String>, format = Date)]
     pub from: Option<Date>,
+    /// Last day of the window (default: the plan's finish or horizon, the later).
     #[param(value_type = Option<String>, format = Date)]
     pub to: Option<Date>,
+    /// Only items of this axis.
     pub axis: Option<String>,
-    /// not-started, in-progress, done, cancelled.
+    /// Only items this partner leads.
+    pub lead: Option<String>,
+    /// Only items this partner leads or takes part in.
+    pub partner: Option<String>,
+    /// Only items in this territory, inside it, or covering it.
+    pub territory: Option<String>,
+    /// not-started (includes items without a progress report), in-progress, done, suspended
+    /// or abandoned.
     pub status: Option<String>,
+    /// Only late items (past their deadline or baseline, or suspended).
+    pub late: Option<bool>,
+    /// Only what must finish before this item.
+    pub upstream: Option<String>,
+    /// Only what this item unblocks.
+    pub downstream: Option<String>,
+    /// Only the first N items starting on or after today.
+    pub next: Option<usize>,
 }
 
 #[utoipa::path(get, path = "/api/plans/{plan}/timeline", params(("plan" = String, Path), TimelineQuery), responses((status = 200, description = "Items in the window")))]
@@ -229,14 +231,18 @@ pub async fn timeline(
     Q(q): Q<TimelineQuery>,
 ) -> Result<Json<Value>> {
     let p = s.ctx.served(&plan)?.clone();
-    if let Some(a) = &q.axis
-        && !p.plan.axes.iter().any(|x| x.id.as_str() == a)
-    {
-        return Err(Error::bad(
-            format!("no axis `{a}` in plan `{plan}`"),
-            Some("axis"),
-        ));
-    }
+    let status = match q.status.as_deref() {
+        None => None,
+        // The names plan files use for a status.
+        Some(name) => Some(serde_json::from_value::<Status>(json!(name)).map_err(|_| {
+            Error::bad(
+                format!(
+                    "status `{name}`: use not-started, in-progress, done, suspended or abandoned"
+                ),
+                Some("status"),
+            )
+        })?),
+    };
     let today = s.ctx.clock.now().to_zoned_datetime(p.tz.clone()).date();
     let sched = run_schedule(
         &p.plan,
@@ -245,32 +251,23 @@ pub async fn timeline(
             ..Options::default()
         },
     );
-    let from = q.from.unwrap_or(p.plan.start);
-    let to = q.to.unwrap_or(sched.finish.max(p.plan.horizon));
-    if to < from {
-        return Err(Error::bad(
-            format!("to {to} is before from {from}"),
-            Some("to"),
-        ));
-    }
-    let mut items = Vec::new();
-    for (a, it) in p.plan.actions.iter().zip(sched.items()) {
-        let status = it.status.map(|st| st.name()).unwrap_or("not-started");
-        if q.axis.as_deref().is_some_and(|x| a.axis.as_str() != x)
-            || q.status.as_deref().is_some_and(|st| st != status)
-            || it.early_finish < from
-            || it.early_start > to
-        {
-            continue;
-        }
-        items.push(json!({
-            "id": it.id, "title": a.title, "axis": a.axis, "start": it.early_start, "finish": it.early_finish,
-            "critical": it.critical, "status": status, "late": it.late,
-        }));
-    }
-    Ok(Json(
-        json!({"plan": plan, "from": from, "to": to, "items": items}),
-    ))
+    let filter = Filter {
+        from: q.from,
+        to: q.to,
+        axis: q.axis.as_deref(),
+        lead: q.lead.as_deref(),
+        partner: q.partner.as_deref(),
+        territory: q.territory.as_deref(),
+        status,
+        late: q.late.unwrap_or(false),
+        upstream: q.upstream.as_deref(),
+        downstream: q.downstream.as_deref(),
+        next: q.next,
+        as_of: Some(today),
+    };
+    let t = metroplan_engine::schedule::timeline(&p.plan, &sched, &filter)
+        .map_err(|e| Error::bad(e.to_string(), Some(e.filter())))?;
+    Ok(Json(json!(t)))
 }
 
 #[utoipa::path(post, path = "/api/plans/{plan}/funds/{fund}/eligibility", params(("plan" = String, Path), ("fund" = String, Path)), request_body = Object, responses((status = 200, description = "The evaluation and its explanation; nothing is stored"), (status = 422, description = "The application does not fit the form")))]

@@ -319,9 +319,7 @@ pub async fn inbox_csv(
             a.filed_on.clone().unwrap_or_default(),
             a.updated_at.clone(),
         ];
-        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        metroplan_engine::csv::row(&mut out, cells.iter().map(String::as_str));
     }
     let mut res = out.into_response();
     let h = res.headers_mut();
@@ -335,21 +333,6 @@ pub async fn inbox_csv(
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
-}
-
-/// A CSV cell, quoted when needed; a leading formula character is neutralized so that a
-/// spreadsheet does not run an applicant's text.
-fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
 }
 
 #[tracing::instrument(skip(s, v, f))]

@@ -15,5 +15,6 @@ mod rules_limits;
 mod second_plan;
 mod sql;
 mod support;
+mod timeline;
 mod web;
 mod workflow;

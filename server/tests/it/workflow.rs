@@ -379,3 +379,45 @@ async fn the_applicant_withdraws_and_the_instructor_closes_without_follow_up_wit
     let w = env.act(id2, "retirer", &other, json!({})).await;
     assert_eq!(w.body["state"], "retire", "{}", w.body);
 }
+
+#[tokio::test]
+async fn a_beneficiary_name_written_as_a_formula_is_neutralised_in_the_open_data_export() {
+    let env = Env::new(OPEN).await;
+    let asso = env.token("asso", RoleKind::Applicant).await;
+    let instr = env.token("instructrice", RoleKind::Instructor).await;
+    let elue = env.token("elue", RoleKind::Approver).await;
+    let mut data = application();
+    data["applicant"]["name"] = json!("=HYPERLINK(\"http://x.example\",\"Cliquez\")");
+    let id = env.eligible(&asso, data).await;
+    env.act(&id, "soumettre-au-comite", &instr, json!({})).await;
+    for name in ["membre-1", "membre-2"] {
+        let rev = env.token(name, RoleKind::Reviewer).await;
+        env.act(
+            &id,
+            "donner-avis",
+            &rev,
+            json!({"linked": false, "opinion": "ok"}),
+        )
+        .await;
+    }
+    env.act(&id, "proposer-decision", &instr, json!({})).await;
+    let r = env
+        .act(&id, "attribuer", &elue, json!({"amount": "7500"}))
+        .await;
+    assert_eq!(r.body["state"], "attribue", "{}", r.body);
+    let csv = env
+        .call(
+            Method::GET,
+            &format!("/api/plans/{PLAN}/funds/{FUND}/export.csv"),
+            None,
+            &[],
+            None,
+        )
+        .await;
+    let row = csv.text.lines().nth(1).expect("one award");
+    assert!(
+        row.contains(",\"'=HYPERLINK(\"\"http://x.example\"\",\"\"Cliquez\"\")\","),
+        "{row}"
+    );
+    assert!(!row.contains(",=HYPERLINK"), "{row}");
+}

@@ -1,0 +1,252 @@
+//! "What is due this quarter?": the items and occurrences of a schedule that overlap a window
+//! and match filters, in date order. The one query behind `metroplan timeline`, the API's
+//! `/timeline` and the pages, so that they cannot answer differently.
+
+use jiff::civil::Date;
+use serde::Serialize;
+
+use super::cpm::Schedule;
+use super::query;
+use crate::model::{Plan, Status};
+use crate::suggest;
+
+/// The filters of a timeline query; `None` or `false` leaves a filter out.
+#[derive(Debug, Clone, Default)]
+pub struct Filter<'a> {
+    /// First day of the window (default: the plan's start).
+    pub from: Option<Date>,
+    /// Last day of the window (default: the schedule's finish or the horizon, the later).
+    pub to: Option<Date>,
+    pub axis: Option<&'a str>,
+    /// Items this partner leads.
+    pub lead: Option<&'a str>,
+    /// Items this partner leads or takes part in.
+    pub partner: Option<&'a str>,
+    /// Items in this territory, inside it, or covering it.
+    pub territory: Option<&'a str>,
+    /// Items in this state ("not-started" includes items without a progress report).
+    pub status: Option<Status>,
+    /// Only late items (past their deadline or baseline, or suspended).
+    pub late: bool,
+    /// Only what must finish before this item.
+    pub upstream: Option<&'a str>,
+    /// Only what this item unblocks.
+    pub downstream: Option<&'a str>,
+    /// Only the first N entries starting on or after `as_of`.
+    pub next: Option<usize>,
+    /// The reference day of `next`.
+    pub as_of: Option<Date>,
+}
+
+/// The answer: the window actually used and the entries, in date order.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Timeline<'p> {
+    pub plan: &'p str,
+    pub from: Date,
+    pub to: Date,
+    pub items: Vec<Entry<'p>>,
+}
+
+/// One item, or one occurrence of a recurring item.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Entry<'p> {
+    pub id: &'p str,
+    pub title: &'p str,
+    pub axis: &'p str,
+    pub start: Date,
+    /// Last day (inclusive).
+    pub finish: Date,
+    /// The year of this occurrence, for a recurring item.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub occurrence: Option<i16>,
+    pub critical: bool,
+    pub status: &'static str,
+    pub late: bool,
+}
+
+/// What is wrong with a query: a filter naming nothing the plan has, or an inverted window.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    #[error("no {what} `{value}` in plan `{plan}`{}", hint(.suggestions))]
+    Unknown {
+        /// The filter at fault: `axis`, `lead`, `partner`, `territory`, `upstream`, `downstream`.
+        filter: &'static str,
+        what: &'static str,
+        value: String,
+        plan: String,
+        suggestions: Vec<String>,
+    },
+    #[error("the window ends ({to}) before it starts ({from})")]
+    Inverted { from: Date, to: Date },
+}
+
+impl FilterError {
+    /// The filter the error is about (`to` for an inverted window).
+    pub fn filter(&self) -> &'static str {
+        match self {
+            FilterError::Unknown { filter, .. } => filter,
+            FilterError::Inverted { .. } => "to",
+        }
+    }
+}
+
+fn hint(s: &[String]) -> String {
+    if s.is_empty() {
+        String::new()
+    } else {
+        format!(" (did you mean `{}`?)", s.join("`, `"))
+    }
+}
+
+fn known<'i>(
+    plan: &Plan,
+    filter: &'static str,
+    what: &'static str,
+    value: Option<&str>,
+    ids: impl Iterator<Item = &'i str> + Clone,
+) -> Result<(), FilterError> {
+    match value {
+        Some(v) if !ids.clone().any(|i| i == v) => Err(FilterError::Unknown {
+            filter,
+            what,
+            value: v.to_string(),
+            plan: plan.id.to_string(),
+            suggestions: suggest::closest(v, ids),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn item_index(plan: &Plan, filter: &'static str, id: &str) -> Result<usize, FilterError> {
+    let ids = plan.actions.iter().map(|a| a.id.as_str());
+    known(plan, filter, "item", Some(id), ids)?;
+    Ok(plan
+        .actions
+        .iter()
+        .position(|a| a.id.as_str() == id)
+        .expect("checked just above"))
+}
+
+/// The entries of `s` that overlap the window and pass every filter; each occurrence of a
+/// recurring item is an entry of its own.
+pub fn timeline<'p>(
+    plan: &'p Plan,
+    s: &Schedule<'p>,
+    f: &Filter<'_>,
+) -> Result<Timeline<'p>, FilterError> {
+    known(
+        plan,
+        "axis",
+        "axis",
+        f.axis,
+        plan.axes.iter().map(|a| a.id.as_str()),
+    )?;
+    let partners = plan.partners.iter().map(|p| p.id.as_str());
+    known(plan, "lead", "partner", f.lead, partners.clone())?;
+    known(plan, "partner", "partner", f.partner, partners)?;
+    known(
+        plan,
+        "territory",
+        "territory",
+        f.territory,
+        plan.territories.iter().map(|t| t.id.as_str()),
+    )?;
+    let related: Option<Vec<bool>> = match (f.upstream, f.downstream) {
+        (Some(id), _) => Some(mark(
+            plan,
+            query::upstream(plan, item_index(plan, "upstream", id)?),
+        )),
+        (_, Some(id)) => Some(mark(
+            plan,
+            query::downstream(plan, item_index(plan, "downstream", id)?),
+        )),
+        _ => None,
+    };
+    let from = f.from.unwrap_or(plan.start);
+    let to = f.to.unwrap_or(s.finish.max(plan.horizon));
+    if to < from {
+        return Err(FilterError::Inverted { from, to });
+    }
+    let mut items = Vec::new();
+    for (i, (a, it)) in plan.actions.iter().zip(s.items()).enumerate() {
+        let status = it.status.unwrap_or(Status::NotStarted);
+        let skip = f.axis.is_some_and(|x| a.axis.as_str() != x)
+            || f.lead
+                .is_some_and(|x| a.lead.as_ref().is_none_or(|l| l.as_str() != x))
+            || f.partner.is_some_and(|p| {
+                a.lead.as_ref().is_none_or(|l| l.as_str() != p)
+                    && !a.partners.iter().any(|x| x.as_str() == p)
+            })
+            || f.territory.is_some_and(|t| {
+                !a.territories
+                    .iter()
+                    .any(|x| related_territory(plan, x.as_str(), t))
+            })
+            || related.as_ref().is_some_and(|r| !r[i])
+            || f.status.is_some_and(|st| st != status)
+            || (f.late && !it.late);
+        if skip {
+            continue;
+        }
+        let recurring = !it.occurrences.is_empty();
+        let spans = if recurring {
+            it.occurrences.clone()
+        } else {
+            vec![(it.early_start, it.early_finish)]
+        };
+        for (start, finish) in spans {
+            let upcoming = f.next.is_none() || f.as_of.is_none_or(|d| start >= d);
+            if start <= to && finish >= from && upcoming {
+                items.push(Entry {
+                    id: a.id.as_str(),
+                    title: a.title.as_str(),
+                    axis: a.axis.as_str(),
+                    start,
+                    finish,
+                    occurrence: recurring.then(|| start.year()),
+                    critical: it.critical,
+                    status: status.name(),
+                    late: it.late,
+                });
+            }
+        }
+    }
+    items.sort_by(|a, b| (a.start, a.finish, a.id).cmp(&(b.start, b.finish, b.id)));
+    if let Some(n) = f.next {
+        items.truncate(n);
+    }
+    Ok(Timeline {
+        plan: plan.id.as_str(),
+        from,
+        to,
+        items,
+    })
+}
+
+fn mark(plan: &Plan, items: Vec<usize>) -> Vec<bool> {
+    let mut v = vec![false; plan.actions.len()];
+    for i in items {
+        v[i] = true;
+    }
+    v
+}
+
+/// Whether territory `a` is `b`, inside it, or contains it.
+fn related_territory(plan: &Plan, a: &str, b: &str) -> bool {
+    let chain = |id: &str| {
+        let mut chain = vec![id.to_string()];
+        let mut cur = id.to_string();
+        // Bounded: the hierarchy has at most four levels.
+        for _ in 0..8 {
+            match plan.territory(&cur).and_then(|t| t.parent.as_ref()) {
+                Some(p) => {
+                    cur = p.to_string();
+                    chain.push(cur.clone());
+                }
+                None => break,
+            }
+        }
+        chain
+    };
+    chain(a).iter().any(|x| x == b) || chain(b).iter().any(|x| x == a)
+}
