@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod documents;
 pub mod http;
+pub mod ledger;
 pub mod metrics;
 pub mod notify;
 pub mod plans;

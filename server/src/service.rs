@@ -1041,21 +1041,15 @@ impl Ctx {
     }
 
     async fn committed(&self, tx: &mut WriteTx, row: &AppRow, year: i64) -> Result<i64> {
-        Ok(sqlx::query(
-            "SELECT committed_cents FROM ledger WHERE plan = $1 AND fund = $2 AND year = $3",
+        Ok(
+            crate::ledger::totals(&mut *tx.tx, &row.plan, &row.fund, year)
+                .await?
+                .committed_cents,
         )
-        .bind(&row.plan)
-        .bind(&row.fund)
-        .bind(year)
-        .fetch_optional(&mut *tx.tx)
-        .await?
-        .map(|r| r.try_get("committed_cents"))
-        .transpose()?
-        .unwrap_or(0))
     }
 
-    /// What `decide` needs, in two queries: the people who acted on the application, and
-    /// the counts that guards compare.
+    /// What `decide` needs: the people who acted on the application, the earlier filings
+    /// and the year's ledger.
     async fn facts(
         &self,
         tx: &mut WriteTx,
@@ -1088,8 +1082,7 @@ impl Ctx {
         }
         let year = row.call_year.unwrap_or(0);
         let counts = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM filings WHERE plan = $1 AND fund = $2 AND call_year = $3 AND applicant_key = $4 AND application_id <> $5) AS others, \
-                    (SELECT COALESCE(MAX(committed_cents), 0) FROM ledger WHERE plan = $1 AND fund = $2 AND year = $3) AS committed",
+            "SELECT COUNT(*) AS others FROM filings WHERE plan = $1 AND fund = $2 AND call_year = $3 AND applicant_key = $4 AND application_id <> $5",
         )
         .bind(&row.plan)
         .bind(&row.fund)
@@ -1099,7 +1092,7 @@ impl Ctx {
         .fetch_one(&mut *tx.tx)
         .await?;
         let other_filings: i64 = counts.try_get("others")?;
-        let committed: i64 = counts.try_get("committed")?;
+        let committed = self.committed(tx, row, year).await?;
         let envelope = envelope_of(fund, year);
         let call_open = row.call_year.is_some_and(|y| {
             fund.calls
@@ -1400,6 +1393,23 @@ pub struct ListQuery {
     pub limit: Option<u32>,
 }
 
+/// Which applications a list shows (beyond what the viewer may see).
+#[derive(Debug, Default)]
+struct Filter<'a> {
+    /// Only ids after this one (the API's pages).
+    after: Option<&'a str>,
+    plan: Option<&'a str>,
+    fund: Option<&'a str>,
+    state: Option<&'a str>,
+    call: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Order {
+    Id,
+    RecentlyChanged,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page {
     pub items: Vec<ApplicationView>,
@@ -1440,52 +1450,19 @@ impl Ctx {
         if !(1..=200).contains(&limit) {
             return Err(Error::bad("limit: 1 to 200", Some("limit")));
         }
-        let mut sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE id > $1");
-        let mut binds: Vec<String> = vec![q.after.clone().unwrap_or_default()];
-        let mut add = |col: &str, v: String, sql: &mut String| {
-            binds.push(v);
-            sql.push_str(&format!(" AND {col} = ${}", binds.len()));
+        let filter = Filter {
+            after: Some(q.after.as_deref().unwrap_or_default()),
+            plan: q.plan.as_deref(),
+            fund: q.fund.as_deref(),
+            state: q.state.as_deref(),
+            call: q.call,
         };
-        if let Some(p) = q.plan {
-            add("plan", p, &mut sql);
-        }
-        if let Some(f) = q.fund {
-            add("fund", f, &mut sql);
-        }
-        if let Some(s) = q.state {
-            add("state", s, &mut sql);
-        }
-        match (who.role, &who.fund) {
-            (RoleKind::Applicant, _) => add("owner", who.name.clone(), &mut sql),
-            (_, Some(f)) => add("fund", f.clone(), &mut sql),
-            _ => {}
-        }
-        // Numbers are bound too, after the texts, in the order of their placeholders.
-        let mut numbers: Vec<i64> = Vec::new();
-        if let Some(c) = q.call {
-            numbers.push(c);
-            sql.push_str(&format!(
-                " AND call_year = ${}",
-                binds.len() + numbers.len()
-            ));
-        }
-        numbers.push(i64::from(limit) + 1);
-        sql.push_str(&format!(
-            " ORDER BY id LIMIT ${}",
-            binds.len() + numbers.len()
-        ));
-        let mut query = sqlx::query(&sql);
-        for b in &binds {
-            query = query.bind(b);
-        }
-        for n in numbers {
-            query = query.bind(n);
-        }
-        let rows = query.fetch_all(&self.db.pool).await?;
+        let rows = self
+            .select(who, &filter, Order::Id, Some(i64::from(limit) + 1))
+            .await?;
         let more = rows.len() > limit as usize;
         let mut items = Vec::new();
-        for r in rows.iter().take(limit as usize) {
-            let row = AppRow::from_row(r)?;
+        for row in rows.into_iter().take(limit as usize) {
             items.push(self.view(row, Vec::new(), who)?);
         }
         let next = if more {
@@ -1494,6 +1471,69 @@ impl Ctx {
             None
         };
         Ok(Page { items, next })
+    }
+
+    /// The applications `who` may see that pass `filter`: the one query behind the API's
+    /// list and the pages' lists, so that both see the same files.
+    async fn select(
+        &self,
+        who: &Principal,
+        filter: &Filter<'_>,
+        order: Order,
+        limit: Option<i64>,
+    ) -> Result<Vec<AppRow>> {
+        // (a literal `column operator`, value): every value is bound, never pasted.
+        let mut texts: Vec<(&str, &str)> = Vec::new();
+        if let Some(a) = filter.after {
+            texts.push(("id >", a));
+        }
+        for (col, v) in [
+            ("plan =", filter.plan),
+            ("fund =", filter.fund),
+            ("state =", filter.state),
+        ] {
+            if let Some(v) = v {
+                texts.push((col, v));
+            }
+        }
+        match (who.role, &who.fund) {
+            (RoleKind::Applicant, _) => texts.push(("owner =", &who.name)),
+            (_, Some(f)) => texts.push(("fund =", f)),
+            _ => {}
+        }
+        let mut sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE 1 = 1");
+        for (n, (col, _)) in texts.iter().enumerate() {
+            sql.push_str(&format!(" AND {col} ${}", n + 1));
+        }
+        // Numbers are bound too, after the texts, in the order of their placeholders.
+        let mut numbers: Vec<i64> = Vec::new();
+        if let Some(c) = filter.call {
+            numbers.push(c);
+            sql.push_str(&format!(
+                " AND call_year = ${}",
+                texts.len() + numbers.len()
+            ));
+        }
+        sql.push_str(match order {
+            Order::Id => " ORDER BY id",
+            Order::RecentlyChanged => " ORDER BY updated_at DESC, id",
+        });
+        if let Some(n) = limit {
+            numbers.push(n);
+            sql.push_str(&format!(" LIMIT ${}", texts.len() + numbers.len()));
+        }
+        let mut query = sqlx::query(&sql);
+        for (_, v) in texts {
+            query = query.bind(v);
+        }
+        for n in numbers {
+            query = query.bind(n);
+        }
+        let rows = query.fetch_all(&self.db.pool).await?;
+        rows.iter()
+            .map(AppRow::from_row)
+            .collect::<Result<_, _>>()
+            .map_err(Error::from)
     }
 
     pub async fn events(&self, who: &Principal, id: &str) -> Result<Vec<crate::audit::Event>> {
@@ -1545,16 +1585,8 @@ impl Ctx {
                 "the envelope is for staff of this fund".into(),
             ));
         }
-        let r = sqlx::query("SELECT committed_cents, paid_cents FROM ledger WHERE plan = $1 AND fund = $2 AND year = $3")
-            .bind(plan).bind(fund_id).bind(year)
-            .fetch_optional(&self.db.pool).await?;
-        let (c, p) = match r {
-            Some(r) => (
-                r.try_get::<i64, _>("committed_cents")?,
-                r.try_get::<i64, _>("paid_cents")?,
-            ),
-            None => (0, 0),
-        };
+        let t = crate::ledger::totals(&self.db.pool, plan, fund_id, year).await?;
+        let (c, p) = (t.committed_cents, t.paid_cents);
         let env = envelope_of(fund, year);
         Ok(EnvelopeView {
             plan: plan.into(),
@@ -1856,7 +1888,8 @@ impl Ctx {
             .map_err(Error::from)
     }
 
-    /// Every application `who` may see, filtered; without their documents.
+    /// Every application `who` may see, filtered, most recently changed first; without
+    /// their documents.
     pub async fn visible_applications(
         &self,
         who: &Principal,
@@ -1864,37 +1897,16 @@ impl Ctx {
         fund: Option<&str>,
         call: Option<i64>,
     ) -> Result<Vec<ApplicationView>> {
-        let mut sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE 1 = 1");
-        let mut binds: Vec<String> = Vec::new();
-        let mut add = |col: &str, v: &str, sql: &mut String| {
-            binds.push(v.to_string());
-            sql.push_str(&format!(" AND {col} = ${}", binds.len()));
+        let filter = Filter {
+            plan,
+            fund,
+            call,
+            ..Filter::default()
         };
-        if let Some(p) = plan {
-            add("plan", p, &mut sql);
-        }
-        if let Some(f) = fund {
-            add("fund", f, &mut sql);
-        }
-        match (who.role, &who.fund) {
-            (RoleKind::Applicant, _) => add("owner", &who.name, &mut sql),
-            (_, Some(f)) => add("fund", f, &mut sql),
-            _ => {}
-        }
-        if call.is_some() {
-            sql.push_str(&format!(" AND call_year = ${}", binds.len() + 1));
-        }
-        sql.push_str(" ORDER BY updated_at DESC, id");
-        let mut query = sqlx::query(&sql);
-        for b in &binds {
-            query = query.bind(b);
-        }
-        if let Some(c) = call {
-            query = query.bind(c);
-        }
-        let rows = query.fetch_all(&self.db.pool).await?;
-        rows.iter()
-            .map(|r| self.view(AppRow::from_row(r)?, Vec::new(), who))
+        self.select(who, &filter, Order::RecentlyChanged, None)
+            .await?
+            .into_iter()
+            .map(|row| self.view(row, Vec::new(), who))
             .collect()
     }
 

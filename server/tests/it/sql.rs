@@ -9,7 +9,7 @@ const ALLOWED: &[&str] = &[
     "APP_COLUMNS",   // a const &str
     "USER_COLUMNS",  // a const &str
     "EVENT_COLUMNS", // a const &str
-    "col",           // the filters' column names, literals in `list` and `visible_applications`
+    "col",           // the filters' `column operator`, literals in `select`
 ];
 
 /// The string literals of a Rust source, with the line each starts on.
