@@ -13,4 +13,4 @@ pub use cpm::{
     Driver, IndicatorValue, ItemSchedule, Move, Options, Schedule, WhatIf, schedule, what_if,
 };
 pub use export::Format;
-pub use timeline::{Filter, FilterError, Timeline, timeline};
+pub use timeline::{Filter, FilterError, Matcher, Timeline, timeline};

@@ -127,6 +127,77 @@ fn item_index(plan: &Plan, filter: &'static str, id: &str) -> Result<usize, Filt
         .expect("checked just above"))
 }
 
+impl<'a> Filter<'a> {
+    /// The item filters checked against the plan (every id they name exists), ready to test
+    /// items: the window, `next` and `as_of` are the timeline's, not the matcher's.
+    pub fn matcher(&self, plan: &Plan) -> Result<Matcher<'_>, FilterError> {
+        known(
+            plan,
+            "axis",
+            "axis",
+            self.axis,
+            plan.axes.iter().map(|a| a.id.as_str()),
+        )?;
+        let partners = plan.partners.iter().map(|p| p.id.as_str());
+        known(plan, "lead", "partner", self.lead, partners.clone())?;
+        known(plan, "partner", "partner", self.partner, partners)?;
+        known(
+            plan,
+            "territory",
+            "territory",
+            self.territory,
+            plan.territories.iter().map(|t| t.id.as_str()),
+        )?;
+        let related = match (self.upstream, self.downstream) {
+            (Some(id), _) => Some(mark(
+                plan,
+                query::upstream(plan, item_index(plan, "upstream", id)?),
+            )),
+            (_, Some(id)) => Some(mark(
+                plan,
+                query::downstream(plan, item_index(plan, "downstream", id)?),
+            )),
+            _ => None,
+        };
+        Ok(Matcher {
+            filter: self,
+            related,
+        })
+    }
+}
+
+/// A [`Filter`] checked against a plan: tests whether an item passes every item filter.
+#[derive(Debug)]
+pub struct Matcher<'f> {
+    filter: &'f Filter<'f>,
+    related: Option<Vec<bool>>,
+}
+
+impl Matcher<'_> {
+    /// Whether item `i` of the plan passes every item filter in schedule `s`.
+    pub fn keeps(&self, plan: &Plan, s: &Schedule<'_>, i: usize) -> bool {
+        let f = self.filter;
+        let a = &plan.actions[i];
+        let it = s.item(i);
+        let status = it.status.unwrap_or(Status::NotStarted);
+        f.axis.is_none_or(|x| a.axis.as_str() == x)
+            && f.lead
+                .is_none_or(|x| a.lead.as_ref().is_some_and(|l| l.as_str() == x))
+            && f.partner.is_none_or(|p| {
+                a.lead.as_ref().is_some_and(|l| l.as_str() == p)
+                    || a.partners.iter().any(|x| x.as_str() == p)
+            })
+            && f.territory.is_none_or(|t| {
+                a.territories
+                    .iter()
+                    .any(|x| related_territory(plan, x.as_str(), t))
+            })
+            && self.related.as_ref().is_none_or(|r| r[i])
+            && f.status.is_none_or(|st| st == status)
+            && (!f.late || it.late)
+    }
+}
+
 /// The entries of `s` that overlap the window and pass every filter; each occurrence of a
 /// recurring item is an entry of its own.
 pub fn timeline<'p>(
@@ -134,34 +205,7 @@ pub fn timeline<'p>(
     s: &Schedule<'p>,
     f: &Filter<'_>,
 ) -> Result<Timeline<'p>, FilterError> {
-    known(
-        plan,
-        "axis",
-        "axis",
-        f.axis,
-        plan.axes.iter().map(|a| a.id.as_str()),
-    )?;
-    let partners = plan.partners.iter().map(|p| p.id.as_str());
-    known(plan, "lead", "partner", f.lead, partners.clone())?;
-    known(plan, "partner", "partner", f.partner, partners)?;
-    known(
-        plan,
-        "territory",
-        "territory",
-        f.territory,
-        plan.territories.iter().map(|t| t.id.as_str()),
-    )?;
-    let related: Option<Vec<bool>> = match (f.upstream, f.downstream) {
-        (Some(id), _) => Some(mark(
-            plan,
-            query::upstream(plan, item_index(plan, "upstream", id)?),
-        )),
-        (_, Some(id)) => Some(mark(
-            plan,
-            query::downstream(plan, item_index(plan, "downstream", id)?),
-        )),
-        _ => None,
-    };
+    let matcher = f.matcher(plan)?;
     let from = f.from.unwrap_or(plan.start);
     let to = f.to.unwrap_or(s.finish.max(plan.horizon));
     if to < from {
@@ -169,25 +213,10 @@ pub fn timeline<'p>(
     }
     let mut items = Vec::new();
     for (i, (a, it)) in plan.actions.iter().zip(s.items()).enumerate() {
-        let status = it.status.unwrap_or(Status::NotStarted);
-        let skip = f.axis.is_some_and(|x| a.axis.as_str() != x)
-            || f.lead
-                .is_some_and(|x| a.lead.as_ref().is_none_or(|l| l.as_str() != x))
-            || f.partner.is_some_and(|p| {
-                a.lead.as_ref().is_none_or(|l| l.as_str() != p)
-                    && !a.partners.iter().any(|x| x.as_str() == p)
-            })
-            || f.territory.is_some_and(|t| {
-                !a.territories
-                    .iter()
-                    .any(|x| related_territory(plan, x.as_str(), t))
-            })
-            || related.as_ref().is_some_and(|r| !r[i])
-            || f.status.is_some_and(|st| st != status)
-            || (f.late && !it.late);
-        if skip {
+        if !matcher.keeps(plan, s, i) {
             continue;
         }
+        let status = it.status.unwrap_or(Status::NotStarted);
         let recurring = !it.occurrences.is_empty();
         let spans = if recurring {
             it.occurrences.clone()

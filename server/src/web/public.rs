@@ -7,7 +7,7 @@ use jiff::civil::Date;
 use maud::{Markup, html};
 use metroplan_engine::model::{Plan, RoleKind, Status};
 use metroplan_engine::rules::publish;
-use metroplan_engine::schedule::{Options, Schedule, schedule, svg};
+use metroplan_engine::schedule::{Filter, Options, Schedule, schedule, svg};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -50,18 +50,14 @@ pub fn status_fr(s: Option<Status>) -> &'static str {
     }
 }
 
-/// Status filter values: `prevue` (no report), or a plan-file status name.
-fn status_key(s: Option<Status>) -> &'static str {
-    s.map_or("prevue", Status::name)
-}
-
-const STATUS_FILTERS: [(&str, &str); 6] = [
-    ("prevue", "Prévue"),
-    ("not-started", "Non commencée"),
-    ("in-progress", "En cours"),
-    ("done", "Terminée"),
-    ("suspended", "Suspendue"),
-    ("abandoned", "Abandonnée"),
+/// Status filter values (plan-file status names), their labels and statuses. Items without a
+/// progress report count as not started, as in the timeline query.
+const STATUS_FILTERS: [(&str, &str, Status); 5] = [
+    ("not-started", "Prévue ou non commencée", Status::NotStarted),
+    ("in-progress", "En cours", Status::InProgress),
+    ("done", "Terminée", Status::Done),
+    ("suspended", "Suspendue", Status::Suspended),
+    ("abandoned", "Abandonnée", Status::Abandoned),
 ];
 
 #[tracing::instrument(skip_all)]
@@ -194,11 +190,15 @@ pub fn timeline_page(
     let sc = sched(p);
     let axe = q.axe.as_deref().filter(|a| !a.is_empty());
     let statut = q.statut.as_deref().filter(|a| !a.is_empty());
-    let keep = |i: usize| {
-        let a = &pl.actions[i];
-        axe.is_none_or(|x| a.axis.as_str() == x)
-            && statut.is_none_or(|x| status_key(sc.item(i).status) == x)
+    // The timeline's own filters; a value the plan does not have shows nothing.
+    let filter = Filter {
+        axis: axe,
+        status: statut.and_then(|x| STATUS_FILTERS.iter().find(|(k, _, _)| *k == x).map(|f| f.2)),
+        ..Filter::default()
     };
+    let matcher = filter.matcher(pl).ok();
+    let unknown_status = statut.is_some() && filter.status.is_none();
+    let keep = |i: usize| !unknown_status && matcher.as_ref().is_some_and(|m| m.keeps(pl, &sc, i));
     let today = today(s, p);
     let chart = svg::gantt_of(pl, &sc, Some(today), keep);
     let kept: Vec<usize> = (0..pl.actions.len()).filter(|&i| keep(i)).collect();
@@ -225,7 +225,7 @@ pub fn timeline_page(
                     label for="statut" { "État" }
                     select id="statut" name="statut" {
                         option value="" { "Tous les états" }
-                        @for (k, l) in STATUS_FILTERS {
+                        @for (k, l, _) in STATUS_FILTERS {
                             option value=(k) selected[statut == Some(k)] { (l) }
                         }
                     }
