@@ -64,7 +64,7 @@ pub struct ApplicationView {
     pub applicant: Option<String>,
     pub applicant_name: Option<String>,
     pub title: Option<String>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::http::bodies::ApplicationData)]
     pub data: Value,
     /// Decimal strings, in euros.
     pub requested: Option<String>,
@@ -82,7 +82,7 @@ pub struct ApplicationView {
     pub actions: Vec<String>,
     /// The eligibility result with its explanation, on the response that filed it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::http::bodies::Report>, nullable = false)]
     pub eligibility: Option<Value>,
 }
 
@@ -115,7 +115,7 @@ pub struct ActionBody {
     #[schema(value_type = Option<String>, format = Date)]
     pub signed_on: Option<Date>,
     /// Applicants: the application's new content (while it is a draft or incomplete).
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::http::bodies::ApplicationData>)]
     pub data: Option<Value>,
 }
 
@@ -1186,6 +1186,12 @@ fn over_envelope(fund: &Fund, year: i64, amount: Decimal, committed: Decimal) ->
             json!({"envelope": envelope.to_string(), "committed": committed.to_string(), "remaining": remaining.to_string(), "year": year}),
         )),
     }
+}
+
+/// Whether the server fills this field itself when filing (`evaluate_as_filed`): the form,
+/// the page and the form's JSON Schema leave it to the server.
+pub fn set_by_server(path: &str, ty: FieldType) -> bool {
+    path == FILING_DATE_FIELD || ty == FieldType::Documents
 }
 
 /// Runs the fund's rules on an application as the server files it: the filing date is `day`

@@ -11,9 +11,9 @@ use metroplan_engine::rules::explain::{explain, text_fr};
 use metroplan_engine::schedule::{Filter, Options, export, schedule as run_schedule};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa::OpenApi;
 
 use super::AppState;
+use super::bodies::*;
 use super::error::{Error, Result};
 use crate::service::{ActionBody, ApplicationView, EnvelopeView, ListQuery, Page, Reply};
 use crate::tokens::Principal;
@@ -102,14 +102,20 @@ pub async fn not_found() -> Error {
     Error::NotFound("no such path: see /openapi.json".into())
 }
 
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "The server and its database answer")))]
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations", operation_id = "healthz",
+    responses((status = 200, description = "The server and its database answer", body = String, content_type = "text/plain", example = "ok"))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn healthz(State(s): State<AppState>) -> Result<&'static str> {
     sqlx::query("SELECT 1").execute(&s.ctx.db.pool).await?;
     Ok("ok")
 }
 
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"))
+)]
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -118,31 +124,44 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(super::openapi::document())
 }
 
-#[utoipa::path(get, path = "/api/plans", responses((status = 200, description = "The plans served")))]
+#[utoipa::path(
+    get, path = "/api/plans", tag = "plans", operation_id = "list_plans",
+    responses((status = 200, description = "The plans served", body = [PlanSummary]))
+)]
 #[tracing::instrument(skip_all)]
-pub async fn plans(State(s): State<AppState>) -> Json<Value> {
-    Json(Value::Array(
+pub async fn plans(State(s): State<AppState>) -> Json<Vec<PlanSummary>> {
+    Json(
         s.ctx
             .plans
             .current()
             .by_id
             .values()
-            .map(|p| {
-                json!({
-                    "id": p.plan.id,
-                    "title": p.plan.title,
-                    "timezone": p.plan.timezone,
-                    "funds": p.plan.funds.iter().map(|f| json!({"id": f.id, "title": f.title})).collect::<Vec<_>>(),
-                })
+            .map(|p| PlanSummary {
+                id: p.plan.id.to_string(),
+                title: p.plan.title.clone(),
+                timezone: p.plan.timezone.clone(),
+                funds: p
+                    .plan
+                    .funds
+                    .iter()
+                    .map(|f| FundSummary {
+                        id: f.id.to_string(),
+                        title: f.title.clone(),
+                    })
+                    .collect(),
             })
             .collect(),
-    ))
+    )
 }
 
-#[utoipa::path(get, path = "/api/plans/{plan}", params(("plan" = String, Path)), responses((status = 200, description = "The validated plan"), (status = 404, description = "No such plan")))]
+#[utoipa::path(
+    get, path = "/api/plans/{plan}", tag = "plans", operation_id = "get_plan",
+    params(("plan" = String, Path)),
+    responses((status = 200, description = "The validated plan", body = PlanDocument), (status = 404, description = "No such plan"))
+)]
 #[tracing::instrument(skip(s))]
 pub async fn plan(State(s): State<AppState>, P(plan): P<String>) -> Result<Json<Value>> {
     let p = s.ctx.served(&plan)?;
@@ -162,7 +181,17 @@ pub struct ScheduleQuery {
     pub as_of: Option<Date>,
 }
 
-#[utoipa::path(get, path = "/api/plans/{plan}/schedule", params(("plan" = String, Path), ScheduleQuery), responses((status = 200, description = "The schedule in the format asked for")))]
+#[utoipa::path(
+    get, path = "/api/plans/{plan}/schedule", tag = "schedule", operation_id = "get_schedule",
+    params(("plan" = String, Path), ScheduleQuery),
+    responses((status = 200, description = "The schedule in the format asked for", content(
+        (ScheduleDocument = "application/json"),
+        (String = "text/csv"),
+        (String = "text/calendar"),
+        (String = "text/plain"),
+        (String = "image/svg+xml"),
+    )))
+)]
 #[tracing::instrument(skip(s))]
 pub async fn schedule(
     State(s): State<AppState>,
@@ -223,13 +252,17 @@ pub struct TimelineQuery {
     pub next: Option<usize>,
 }
 
-#[utoipa::path(get, path = "/api/plans/{plan}/timeline", params(("plan" = String, Path), TimelineQuery), responses((status = 200, description = "Items in the window")))]
+#[utoipa::path(
+    get, path = "/api/plans/{plan}/timeline", tag = "schedule", operation_id = "get_timeline",
+    params(("plan" = String, Path), TimelineQuery),
+    responses((status = 200, description = "Items in the window", body = Timeline))
+)]
 #[tracing::instrument(skip(s))]
 pub async fn timeline(
     State(s): State<AppState>,
     P(plan): P<String>,
     Q(q): Q<TimelineQuery>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Timeline>> {
     let p = s.ctx.served(&plan)?.clone();
     let status = match q.status.as_deref() {
         None => None,
@@ -267,15 +300,23 @@ pub async fn timeline(
     };
     let t = metroplan_engine::schedule::timeline(&p.plan, &sched, &filter)
         .map_err(|e| Error::bad(e.to_string(), Some(e.filter())))?;
-    Ok(Json(json!(t)))
+    Ok(Json(Timeline::from(t)))
 }
 
-#[utoipa::path(post, path = "/api/plans/{plan}/funds/{fund}/eligibility", params(("plan" = String, Path), ("fund" = String, Path)), request_body = Object, responses((status = 200, description = "The evaluation and its explanation; nothing is stored"), (status = 422, description = "The application does not fit the form")))]
-#[tracing::instrument(skip(s, app))]
+#[utoipa::path(
+    post, path = "/api/plans/{plan}/funds/{fund}/eligibility", tag = "eligibility", operation_id = "dry_run",
+    params(("plan" = String, Path), ("fund" = String, Path)),
+    request_body(content = EligibilityBody, description = "The application, as when filing", example = json!({"data": example_application()})),
+    responses(
+        (status = 200, description = "The evaluation and its explanation; nothing is stored", body = DryRun),
+        (status = 422, description = "The application does not fit the form: `field` names the value at fault"),
+    )
+)]
+#[tracing::instrument(skip(s, body))]
 pub async fn eligibility(
     State(s): State<AppState>,
     P((plan, fund)): P<(String, String)>,
-    Body(app): Body<Value>,
+    Body(body): Body<EligibilityBody>,
 ) -> Result<Json<Value>> {
     let p = s.ctx.served(&plan)?.clone();
     let f = p
@@ -291,9 +332,15 @@ pub async fn eligibility(
         filed_on: Some(today),
         other_filings: 0,
     };
-    let e = match s.ctx.rules.evaluate(&fund, rules, &app, ctx)? {
+    let e = match s.ctx.rules.evaluate(&fund, rules, &body.data, ctx)? {
         Ok(e) => e,
-        Err(err) => return Err(Error::unprocessable(err.message.clone(), Some(&err.field))),
+        // Named as in the body, like a filing's refusal.
+        Err(err) => {
+            return Err(Error::unprocessable(
+                err.message.clone(),
+                Some(&format!("data.{}", err.field)),
+            ));
+        }
     };
     let x = explain(rules, &e);
     let text = text_fr(&x, &e);
@@ -303,19 +350,52 @@ pub async fn eligibility(
     Ok(Json(v))
 }
 
+#[utoipa::path(
+    get, path = "/api/plans/{plan}/funds/{fund}/form.schema.json", tag = "applications", operation_id = "get_form_schema",
+    params(("plan" = String, Path), ("fund" = String, Path)),
+    responses((status = 200, description = "The fund's form as a JSON Schema (draft 2020-12): what an application's `data` may hold", content(
+        (Object = "application/schema+json"),
+    )))
+)]
+#[tracing::instrument(skip(s))]
+pub async fn form_schema(
+    State(s): State<AppState>,
+    P((plan, fund)): P<(String, String)>,
+) -> Result<Response> {
+    let p = s.ctx.served(&plan)?.clone();
+    let f = p
+        .plan
+        .fund(&fund)
+        .ok_or_else(|| Error::NotFound(format!("plan `{plan}` has no fund `{fund}`")))?;
+    let schema = super::form_schema::form_schema(&plan, f);
+    Ok((
+        [(header::CONTENT_TYPE, "application/schema+json")],
+        schema.to_string(),
+    )
+        .into_response())
+}
+
 /// The body that creates an application.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
-    /// The application, as the fund's form describes it.
-    #[schema(value_type = Object)]
+    #[schema(value_type = ApplicationData)]
     pub data: Value,
     /// Keep it as a draft (to upload pieces first); by default it is filed at once.
     #[serde(default)]
     pub draft: bool,
 }
 
-#[utoipa::path(post, path = "/api/plans/{plan}/funds/{fund}/applications", params(("plan" = String, Path), ("fund" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to the same request (1 to 200 visible ASCII characters)", pattern = r"^[!-~]{1,200}$")), request_body = CreateBody, responses((status = 201, body = ApplicationView, description = "Created (and filed unless a draft), with the eligibility result"), (status = 422, description = "Refused: the field or guard is named")), security(("bearer" = [])))]
+#[utoipa::path(
+    post, path = "/api/plans/{plan}/funds/{fund}/applications", tag = "applications", operation_id = "create_application",
+    params(("plan" = String, Path), ("fund" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to the same request (1 to 200 visible ASCII characters)", pattern = r"^[!-~]{1,200}$")),
+    request_body(content = CreateBody, example = json!({"data": example_application()})),
+    responses(
+        (status = 201, body = ApplicationView, description = "Created (and filed unless a draft), with the eligibility result", headers(("Location" = String, description = "The application's URL"), ("ETag" = String, description = "Its version, for If-Match"))),
+        (status = 422, description = "Refused: the field or guard is named"),
+    ),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip(s, who, headers, body), fields(who = %who.id))]
 pub async fn create(
     State(s): State<AppState>,
@@ -332,7 +412,12 @@ pub async fn create(
     Ok(reply(r))
 }
 
-#[utoipa::path(get, path = "/api/applications", params(ListQuery), responses((status = 200, body = Page)), security(("bearer" = [])))]
+#[utoipa::path(
+    get, path = "/api/applications", tag = "applications", operation_id = "list_applications",
+    params(ListQuery),
+    responses((status = 200, body = Page, description = "The applications the caller may see, oldest first, a page at a time")),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip(s, who), fields(who = %who.id))]
 pub async fn list(
     State(s): State<AppState>,
@@ -342,7 +427,15 @@ pub async fn list(
     Ok(Json(s.ctx.list(&who, q).await?))
 }
 
-#[utoipa::path(get, path = "/api/applications/{id}", params(("id" = String, Path)), responses((status = 200, body = ApplicationView, description = "The application, with its ETag"), (status = 404, description = "No such application, or not yours")), security(("bearer" = [])))]
+#[utoipa::path(
+    get, path = "/api/applications/{id}", tag = "applications", operation_id = "get_application",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = ApplicationView, description = "The application, with its ETag", headers(("ETag" = String, description = "Its version, for If-Match"))),
+        (status = 404, description = "No such application, or not yours"),
+    ),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip(s, who), fields(who = %who.id))]
 pub async fn application(
     State(s): State<AppState>,
@@ -356,7 +449,20 @@ pub async fn application(
     Ok(res)
 }
 
-#[utoipa::path(post, path = "/api/applications/{id}/actions/{action}", params(("id" = String, Path), ("action" = String, Path, description = "A transition of the fund's workflow, by its id in the plan"), ("If-Match" = String, Header, description = "The application's ETag", pattern = r#"^(W/)?"v[0-9]{1,18}"$"#), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to the same request (1 to 200 visible ASCII characters)", pattern = r"^[!-~]{1,200}$")), request_body = ActionBody, responses((status = 200, body = ApplicationView), (status = 403, description = "Not your role"), (status = 409, description = "Not from this state"), (status = 412, description = "Stale ETag"), (status = 422, description = "A guard refused: `guard` and `field` name it"), (status = 428, description = "If-Match missing")), security(("bearer" = [])))]
+#[utoipa::path(
+    post, path = "/api/applications/{id}/actions/{action}", tag = "workflow", operation_id = "take_action",
+    params(("id" = String, Path), ("action" = String, Path, description = "A transition of the fund's workflow, by its id in the plan"), ("If-Match" = String, Header, description = "The application's ETag", pattern = r#"^(W/)?"v[0-9]{1,18}"$"#), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to the same request (1 to 200 visible ASCII characters)", pattern = r"^[!-~]{1,200}$")),
+    request_body = ActionBody,
+    responses(
+        (status = 200, body = ApplicationView, description = "Taken: the application in its new state", headers(("ETag" = String, description = "Its new version"))),
+        (status = 403, description = "Not your role"),
+        (status = 409, description = "Not from this state"),
+        (status = 412, description = "Stale ETag"),
+        (status = 422, description = "A guard refused: `guard` and `field` name it"),
+        (status = 428, description = "If-Match missing"),
+    ),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip(s, who, headers, body), fields(who = %who.id))]
 pub async fn act(
     State(s): State<AppState>,
@@ -397,7 +503,19 @@ pub struct ReevaluateBody {
     pub reason: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/applications/{id}/reevaluate", params(("id" = String, Path), ("If-Match" = String, Header, description = "The application's ETag", pattern = r#"^(W/)?"v[0-9]{1,18}"$"#)), request_body(content = Option<ReevaluateBody>, description = "Optional"), responses((status = 200, body = ApplicationView, description = "Checked again with the fund's current rules, as of the filing date; the state is unchanged"), (status = 403, description = "Instructors and administrators only"), (status = 409, description = "Never filed"), (status = 412, description = "Stale ETag"), (status = 428, description = "If-Match missing")), security(("bearer" = [])))]
+#[utoipa::path(
+    post, path = "/api/applications/{id}/reevaluate", tag = "workflow", operation_id = "reevaluate",
+    params(("id" = String, Path), ("If-Match" = String, Header, description = "The application's ETag", pattern = r#"^(W/)?"v[0-9]{1,18}"$"#)),
+    request_body(content = Option<ReevaluateBody>, description = "Optional"),
+    responses(
+        (status = 200, body = ApplicationView, description = "Checked again with the fund's current rules, as of the filing date; the state is unchanged"),
+        (status = 403, description = "Instructors and administrators only"),
+        (status = 409, description = "Never filed"),
+        (status = 412, description = "Stale ETag"),
+        (status = 428, description = "If-Match missing"),
+    ),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip(s, who, headers, raw), fields(who = %who.id))]
 pub async fn reevaluate(
     State(s): State<AppState>,
@@ -422,7 +540,12 @@ pub async fn reevaluate(
     Ok(res)
 }
 
-#[utoipa::path(get, path = "/api/applications/{id}/events", params(("id" = String, Path)), responses((status = 200, body = [crate::audit::Event], description = "The audit trail of the application")), security(("bearer" = [])))]
+#[utoipa::path(
+    get, path = "/api/applications/{id}/events", tag = "audit", operation_id = "list_events",
+    params(("id" = String, Path)),
+    responses((status = 200, body = [crate::audit::Event], description = "The audit trail of the application")),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip(s, who), fields(who = %who.id))]
 pub async fn events(
     State(s): State<AppState>,
@@ -432,7 +555,12 @@ pub async fn events(
     Ok(Json(s.ctx.events(&who, &id).await?))
 }
 
-#[utoipa::path(get, path = "/api/applications/{id}/explanation", params(("id" = String, Path)), responses((status = 200, description = "The R311-3-1-2 explanation recorded with the eligibility check, with its ruleset hash")), security(("bearer" = [])))]
+#[utoipa::path(
+    get, path = "/api/applications/{id}/explanation", tag = "eligibility", operation_id = "get_explanation",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Report, description = "The R311-3-1-2 explanation recorded with the eligibility check, with its ruleset hash")),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip(s, who), fields(who = %who.id))]
 pub async fn explanation(
     State(s): State<AppState>,
@@ -449,7 +577,12 @@ pub struct YearQuery {
     pub year: i64,
 }
 
-#[utoipa::path(get, path = "/api/plans/{plan}/funds/{fund}/envelope", params(("plan" = String, Path), ("fund" = String, Path), YearQuery), responses((status = 200, body = EnvelopeView)), security(("bearer" = [])))]
+#[utoipa::path(
+    get, path = "/api/plans/{plan}/funds/{fund}/envelope", tag = "funds", operation_id = "get_envelope",
+    params(("plan" = String, Path), ("fund" = String, Path), YearQuery),
+    responses((status = 200, body = EnvelopeView, description = "The year's envelope: committed, paid and remaining (decimal strings, euros)")),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip(s, who), fields(who = %who.id))]
 pub async fn envelope(
     State(s): State<AppState>,
@@ -460,7 +593,11 @@ pub async fn envelope(
     Ok(Json(s.ctx.envelope(&who, &plan, &fund, q.year).await?))
 }
 
-#[utoipa::path(get, path = "/api/plans/{plan}/funds/{fund}/export.csv", params(("plan" = String, Path), ("fund" = String, Path)), responses((status = 200, description = "Awarded grants, SCDL « subventions » CSV (public data)")))]
+#[utoipa::path(
+    get, path = "/api/plans/{plan}/funds/{fund}/export.csv", tag = "exports", operation_id = "export_csv",
+    params(("plan" = String, Path), ("fund" = String, Path)),
+    responses((status = 200, body = String, content_type = "text/csv", description = "Awarded grants, SCDL « subventions » CSV (public data)"))
+)]
 #[tracing::instrument(skip(s))]
 pub async fn export_csv(
     State(s): State<AppState>,
@@ -470,7 +607,17 @@ pub async fn export_csv(
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
 }
 
-#[utoipa::path(post, path = "/api/applications/{id}/documents/{kind}", params(("id" = String, Path), ("kind" = String, Path, description = "A document id of the fund's form"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to the same request (1 to 200 visible ASCII characters)", pattern = r"^[!-~]{1,200}$")), request_body(content = UploadForm, content_type = "multipart/form-data", description = "One part named `file`"), responses((status = 200, body = ApplicationView), (status = 413, description = "Too large"), (status = 415, description = "Not a PDF or an image")), security(("bearer" = [])))]
+#[utoipa::path(
+    post, path = "/api/applications/{id}/documents/{kind}", tag = "documents", operation_id = "upload_document",
+    params(("id" = String, Path), ("kind" = String, Path, description = "A document id of the fund's form (its schema's `x-documents`)"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to the same request (1 to 200 visible ASCII characters)", pattern = r"^[!-~]{1,200}$")),
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "One part named `file`"),
+    responses(
+        (status = 200, body = ApplicationView, description = "Stored: the application with its pieces"),
+        (status = 413, description = "Too large"),
+        (status = 415, description = "Not a PDF or an image"),
+    ),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip(s, who, multipart), fields(who = %who.id))]
 pub async fn upload(
     State(s): State<AppState>,
@@ -532,78 +679,3 @@ fn multipart_error(status: StatusCode, text: String) -> Error {
         Error::bad(text, Some("file"))
     }
 }
-
-struct Security;
-
-impl utoipa::Modify for Security {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
-
-/// The answers every operation may give besides its own: problem documents for a malformed
-/// request, a missing token, an unknown resource, a body too large or of the wrong type.
-struct CommonResponses;
-
-impl utoipa::Modify for CommonResponses {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{RefOr, Response};
-        for item in openapi.paths.paths.values_mut() {
-            let ops = [
-                (&mut item.get, false),
-                (&mut item.post, true),
-                (&mut item.put, true),
-                (&mut item.delete, false),
-            ];
-            for (op, writes) in ops {
-                let Some(op) = op.as_mut() else { continue };
-                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
-                let has_body = op.request_body.is_some();
-                let mut add = |code: &str, text: &str| {
-                    op.responses
-                        .responses
-                        .entry(code.to_string())
-                        .or_insert_with(|| RefOr::T(Response::new(text)));
-                };
-                add(
-                    "400",
-                    "Malformed request: the problem document names what is wrong",
-                );
-                if secured {
-                    add("401", "Missing or unknown bearer token");
-                    add("403", "Not allowed to this token's role or fund");
-                }
-                add("404", "No such plan, fund or application (or not yours)");
-                if writes {
-                    add("409", "Not possible in the current state");
-                    add(
-                        "422",
-                        "Refused: the problem document names the field or guard",
-                    );
-                }
-                if has_body {
-                    add("413", "Body too large");
-                    add("415", "Unsupported content type");
-                }
-                add(
-                    "503",
-                    "Nothing was recorded: the database is busy, unreachable or refuses writes, or a fund's rules script is suspended; `Retry-After` says when to retry",
-                );
-            }
-        }
-    }
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "metroplan", description = "Public-policy plans, eligibility rules and grant workflows. Errors are RFC 9457 problem documents."),
-    paths(healthz, metrics, plans, plan, schedule, timeline, eligibility, create, list, application, act, reevaluate, events, explanation, envelope, export_csv, upload),
-    components(schemas(ApplicationView, crate::service::DocumentView, ActionBody, CreateBody, ReevaluateBody, UploadForm, Page, EnvelopeView, crate::audit::Event)),
-    modifiers(&Security, &CommonResponses)
-)]
-pub struct ApiDoc;

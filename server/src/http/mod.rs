@@ -1,7 +1,10 @@
 //! The HTTP API: JSON, errors as RFC 9457 problems, OpenAPI 3.1 at `/openapi.json`.
 
+pub mod bodies;
 pub mod error;
+mod form_schema;
 mod handlers;
+mod openapi;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -110,6 +113,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/plans/{plan}/funds/{fund}/eligibility",
             post(handlers::eligibility),
+        )
+        .route(
+            "/api/plans/{plan}/funds/{fund}/form.schema.json",
+            get(handlers::form_schema),
         )
         .route(
             "/api/plans/{plan}/funds/{fund}/applications",

@@ -5,8 +5,9 @@
 use maud::{Markup, html};
 use metroplan_engine::model::{Fund, Plan, Requirement, TerritoryLevel};
 use metroplan_engine::plan::raw::FieldType;
-use metroplan_engine::rules::FILING_DATE_FIELD;
 use serde_json::{Map, Value, json};
+
+use crate::service::set_by_server;
 
 /// The HTML name of a field's control.
 pub fn control_name(path: &str) -> String {
@@ -77,11 +78,6 @@ fn communes(plan: &Plan) -> Vec<(&str, &str)> {
         .collect();
     v.sort_by(|a, b| a.1.cmp(b.1));
     v
-}
-
-/// Whether the server fills this field itself.
-fn set_by_server(path: &str, ty: FieldType) -> bool {
-    path == FILING_DATE_FIELD || ty == FieldType::Documents
 }
 
 fn text_of(v: Option<&Value>) -> String {

@@ -9,6 +9,7 @@ mod errors;
 mod invariants;
 mod matrix;
 mod notifications;
+mod openapi;
 mod page_matrix;
 mod reload;
 mod rules_limits;

@@ -87,7 +87,14 @@ async fn every_api_route_answers_each_caller_as_the_matrix_says() {
         (
             Method::POST,
             format!("{fund}/eligibility"),
-            Some(application()),
+            Some(json!({ "data": application() })),
+            false,
+            [OK; 8],
+        ),
+        (
+            Method::GET,
+            format!("{fund}/form.schema.json"),
+            None,
             false,
             [OK; 8],
         ),

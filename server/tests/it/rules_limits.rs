@@ -112,7 +112,7 @@ async fn a_runaway_rules_script_is_suspended_and_does_not_hold_up_the_other_fund
             "/api/plans/lyon-pama/funds/aide-velo/eligibility",
             None,
             &[],
-            Some(bike("0123456789098")["data"].clone()),
+            Some(bike("0123456789098")),
         )
         .await;
     assert_eq!(dry.status, StatusCode::SERVICE_UNAVAILABLE, "{}", dry.body);
