@@ -10,13 +10,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 const USAGE: &str = "\
-usage: cargo xtask test [--sqlite-only]
+usage: cargo xtask test [--sqlite-only | --postgres-only]
        cargo xtask setup
 
 test           the set-up below, then the whole suite: `cargo test --workspace` on SQLite,
                then the server's tests and the end-to-end server and browser tests again on
                PostgreSQL (METROPLAN_TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test)
-  --sqlite-only  skip the PostgreSQL pass
+  --sqlite-only    skip the PostgreSQL pass
+  --postgres-only  skip the SQLite pass (after a change that only the PostgreSQL pass checks)
 setup          checks the programs the tests run (Chromium, ChromeDriver, Java, npm, PostgreSQL
                and its tools, mount...); as root, installs the missing Debian packages; without
                root, stops (exit 2) with the commands to run as root. Runs `npm ci` where
@@ -49,8 +50,9 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["setup"] => setup::run(&repo()),
         ["test", options @ ..] => match options {
-            [] => test(false),
-            ["--sqlite-only"] => test(true),
+            [] => test(Passes::Both),
+            ["--sqlite-only"] => test(Passes::Sqlite),
+            ["--postgres-only"] => test(Passes::Postgres),
             _ => Err(usage()),
         },
         ["help" | "--help" | "-h"] => {
@@ -87,13 +89,25 @@ pub fn step(what: &str) {
     println!("\n==> {what}");
 }
 
-fn test(sqlite_only: bool) -> Result<(), Stop> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Passes {
+    Both,
+    Sqlite,
+    Postgres,
+}
+
+fn test(passes: Passes) -> Result<(), Stop> {
     let repo = repo();
     setup::run(&repo)?;
-    step("the whole suite on SQLite: cargo test --workspace");
-    cargo(&repo, &["test", "--workspace"], None)?;
-    if sqlite_only {
+    if passes == Passes::Postgres {
+        step("SQLite pass skipped (--postgres-only)");
+    } else {
+        step("the whole suite on SQLite: cargo test --workspace");
+        cargo(&repo, &["test", "--workspace"], None)?;
+    }
+    if passes == Passes::Sqlite {
         step("PostgreSQL pass skipped (--sqlite-only)");
+        step("all tests passed");
         return Ok(());
     }
     let url = setup::test_database();

@@ -15,6 +15,25 @@ use crate::web::{Browser, csrf_of, filed_by};
 
 const OPEN: &str = "2021-03-01T10:00:00+01:00";
 
+/// A browser signed in as a trial account, with the password the demonstration publishes.
+async fn signed_in(app: &axum::Router, email: &str) -> Browser {
+    let mut b = Browser::new(app.clone());
+    let page = b.get("/connexion").await.text;
+    let r = b
+        .send(
+            Method::POST,
+            "/connexion",
+            Some(&[
+                ("_csrf", csrf_of(&page).as_str()),
+                ("email", email),
+                ("password", demo::PASSWORD),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{email} signs in");
+    b
+}
+
 #[tokio::test]
 async fn demo_seeding_creates_one_account_per_declared_role_kind_and_a_second_start_changes_nothing()
  {
@@ -74,20 +93,7 @@ async fn demo_seeding_creates_one_account_per_declared_role_kind_and_a_second_st
 
     // Each trial account signs in with the published password.
     for a in &seeded {
-        let mut b = Browser::new(env.app.clone());
-        let page = b.get("/connexion").await.text;
-        let r = b
-            .send(
-                Method::POST,
-                "/connexion",
-                Some(&[
-                    ("_csrf", csrf_of(&page).as_str()),
-                    ("email", a.email.as_str()),
-                    ("password", demo::PASSWORD),
-                ]),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{} signs in", a.email);
+        signed_in(&env.app, &a.email).await;
     }
 }
 
@@ -174,21 +180,7 @@ async fn in_demo_mode_every_page_shows_the_banner_and_otherwise_none_does() {
         let mut stranger = Browser::new(app.clone());
         let mut signed = Vec::new();
         for email in [applicant.email.as_str(), admin.email.as_str()] {
-            let mut b = Browser::new(app.clone());
-            let page = b.get("/connexion").await.text;
-            let r = b
-                .send(
-                    Method::POST,
-                    "/connexion",
-                    Some(&[
-                        ("_csrf", csrf_of(&page).as_str()),
-                        ("email", email),
-                        ("password", demo::PASSWORD),
-                    ]),
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::SEE_OTHER, "{email}");
-            signed.push(b);
+            signed.push(signed_in(&app, email).await);
         }
         let mut uris: Vec<String> = declared_routes()
             .into_iter()
