@@ -194,6 +194,14 @@ pub async fn create_user(db: &Db, u: NewUser<'_>, now: Timestamp) -> Result<User
     Ok(user)
 }
 
+/// Whether any account exists (a server's first start has none).
+pub async fn any(db: &Db) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("SELECT id FROM users LIMIT 1")
+        .fetch_optional(&db.pool)
+        .await?
+        .is_some())
+}
+
 pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>, sqlx::Error> {
     let r = sqlx::query(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE email = $1"

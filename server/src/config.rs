@@ -27,6 +27,9 @@ pub struct Config {
     pub upload_timeout: std::time::Duration,
     /// Behind a reverse proxy: the client's address is the last one of `X-Forwarded-For`.
     pub behind_proxy: bool,
+    /// Demonstration mode (`serve --demo`): every page says its data and accounts are
+    /// fictitious.
+    pub demo: bool,
 }
 
 impl Config {
@@ -44,6 +47,7 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(30),
             upload_timeout: std::time::Duration::from_secs(600),
             behind_proxy: false,
+            demo: false,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod documents;
 pub mod http;
 pub mod ledger;

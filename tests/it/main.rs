@@ -6,6 +6,7 @@ mod demo_plan;
 mod diff;
 mod exports;
 mod faults;
+mod first_run;
 mod fmt;
 mod logs;
 mod new_plan;

@@ -12,7 +12,7 @@ use metroplan_server::metrics::Metrics;
 use metroplan_server::plans::{PlanSet, Plans};
 use metroplan_server::service::Ctx;
 use metroplan_server::store::Db;
-use metroplan_server::{AppState, accounts, app, audit, notify, tokens};
+use metroplan_server::{AppState, accounts, app, audit, demo, notify, tokens};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -56,6 +56,12 @@ pub struct ServeArgs {
     /// `X-Forwarded-For` (the sign-in throttle counts failures per client address).
     #[arg(long, env = "METROPLAN_BEHIND_PROXY")]
     pub behind_proxy: bool,
+    /// Demonstration mode, for a first look on fictitious data: creates trial accounts for
+    /// every role the plans declare (printed at start, with their password), starts the clock
+    /// where one of the plans' calls is open (unless `--now` is given), and says so on every
+    /// page. Not for a database holding real applications.
+    #[arg(long, env = "METROPLAN_DEMO")]
+    pub demo: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -152,7 +158,30 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         let plans = PlanSet::from(Plans::load(&args.plans)?);
         let db = Db::connect(&args.database).await?;
-        let clock = args.now.map(Clock::starting_at).unwrap_or_default();
+        let trial = args
+            .demo
+            .then(|| demo::trial_call(&plans.current(), jiff::Timestamp::now()))
+            .flatten();
+        let start = args
+            .now
+            .or_else(|| trial.as_ref().and_then(|c| c.start_clock_at));
+        let clock = start.map(Clock::starting_at).unwrap_or_default();
+        // Said once the address is known, after the line that gives it.
+        let guide = if args.demo {
+            let seeded = demo::seed(&db, &plans.current(), clock.now()).await?;
+            Guide::Demo {
+                seeded,
+                trial,
+                now_given: args.now.is_some(),
+                clock: clock.now(),
+            }
+        } else if !accounts::any(&db).await? {
+            Guide::FirstStart {
+                database: args.database.clone(),
+            }
+        } else {
+            Guide::None
+        };
         let mut config = Config::new(args.plans.clone(), args.database.clone());
         if let Some(d) = args.documents {
             config.documents = d;
@@ -163,6 +192,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.upload_timeout = std::time::Duration::from_secs(args.upload_timeout);
         config.behind_proxy = args.behind_proxy;
         config.mail_from = args.mail_from.clone();
+        config.demo = args.demo;
         let metrics = Arc::new(Metrics::default());
         let state = AppState {
             ctx: Ctx {
@@ -199,6 +229,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--bind {}", args.bind))?;
         let addr = listener.local_addr()?;
         println!("metroplan: listening on http://{addr}");
+        guide.print(&addr.to_string());
         tracing::info!(%addr, database = %metroplan_server::store::redact(&args.database), "serving");
         axum::serve(
             listener,
@@ -215,6 +246,102 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("stopped");
         anyhow::Ok(ExitCode::SUCCESS)
     })
+}
+
+/// What `serve` tells the person who started it, after the address.
+enum Guide {
+    None,
+    /// No account yet: how to create the first administrator.
+    FirstStart {
+        database: String,
+    },
+    Demo {
+        seeded: Vec<demo::DemoAccount>,
+        trial: Option<demo::TrialCall>,
+        now_given: bool,
+        clock: jiff::Timestamp,
+    },
+}
+
+impl Guide {
+    fn print(&self, addr: &str) {
+        match self {
+            Guide::None => {}
+            Guide::FirstStart { database } => {
+                // The command as this binary was started (`target/release/metroplan` under
+                // `cargo run`), on the same database, so that it can be pasted as it is.
+                let program = std::env::args()
+                    .next()
+                    .unwrap_or_else(|| "metroplan".into());
+                let db = if database == DEFAULT_DATABASE {
+                    String::new()
+                } else {
+                    format!(
+                        " --database {}",
+                        shell_word(&metroplan_server::store::redact(database))
+                    )
+                };
+                println!(
+                    "metroplan: no account yet. Create the first administrator (the password, 12 characters or more, is asked twice):"
+                );
+                println!(
+                    "    {} user create{db} --role admin --email admin@example.org --name \"Prénom Nom\"",
+                    shell_word(&program)
+                );
+                println!(
+                    "metroplan: then sign in at http://{addr}/connexion. For a first look on fictitious data with trial accounts: serve --demo"
+                );
+            }
+            Guide::Demo {
+                seeded,
+                trial,
+                now_given,
+                clock,
+            } => {
+                println!(
+                    "metroplan: DEMONSTRATION MODE: fictitious data and trial accounts; every page says so."
+                );
+                match (trial, now_given) {
+                    (_, true) => println!("metroplan: the clock reads {clock:.0} (--now)."),
+                    (Some(c), false) => println!(
+                        "metroplan: the clock reads {clock:.0}{}: the {} call of fund `{}` (plan `{}`) is open, {} to {}.",
+                        if c.start_clock_at.is_some() {
+                            " (a trial date; --now to choose another)"
+                        } else {
+                            ", the real date"
+                        },
+                        c.year,
+                        c.fund,
+                        c.plan,
+                        c.opens,
+                        c.closes
+                    ),
+                    (None, false) => println!(
+                        "metroplan: no plan has a fund that can be applied to: the clock reads the real date."
+                    ),
+                }
+                println!(
+                    "metroplan: trial accounts, all with the password `{}`; sign in at http://{addr}/connexion",
+                    demo::PASSWORD
+                );
+                for a in seeded {
+                    println!("    {:<11} {:<32} {}", a.role.name(), a.email, a.name);
+                }
+            }
+        }
+    }
+}
+
+/// `s` as one shell word.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-:@+=,".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, let requests in flight finish.

@@ -150,7 +150,12 @@ pub fn app(state: AppState) -> Router {
             post(handlers::upload).layer(DefaultBodyLimit::max(upload_limit + 64 * 1024)),
         )
         .layer(DefaultBodyLimit::max(body_limit));
-    let pages = crate::web::routes().layer(DefaultBodyLimit::max(upload_limit * 6 + 256 * 1024));
+    let pages = crate::web::routes()
+        .layer(DefaultBodyLimit::max(upload_limit * 6 + 256 * 1024))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::web::demo_banner,
+        ));
     api.merge(pages)
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

@@ -99,6 +99,22 @@ fn head(title: &str, script: bool) -> Markup {
     }
 }
 
+tokio::task_local! {
+    /// The demonstration banner of the request being answered (`serve --demo`), set by
+    /// [`super::demo_banner`] around every page route, so that error pages, which are
+    /// rendered without the server's state, carry it too.
+    pub static DEMO_BANNER: String;
+}
+
+/// The demonstration banner, when the server runs in that mode.
+fn demo() -> Markup {
+    html! {
+        @if let Ok(text) = DEMO_BANNER.try_with(|b| b.clone()) {
+            p.demo role="note" { (text) }
+        }
+    }
+}
+
 /// A whole page: header with the navigation for the viewer's role, the content, a footer.
 pub fn shell(v: &Viewer, title: &str, content: Markup) -> Markup {
     let role = v.role();
@@ -109,6 +125,7 @@ pub fn shell(v: &Viewer, title: &str, content: Markup) -> Markup {
             body {
                 a.skip href="#contenu" { "Aller au contenu" }
                 header.site {
+                    (demo())
                     nav aria-label="Navigation principale" {
                         a.brand href="/" { "metroplan" }
                         ul {
@@ -159,7 +176,7 @@ pub fn bare(title: &str, message: &str) -> Markup {
         html lang="fr" {
             (head(title, false))
             body {
-                header.site { nav aria-label="Navigation principale" { a.brand href="/" { "metroplan" } } }
+                header.site { (demo()) nav aria-label="Navigation principale" { a.brand href="/" { "metroplan" } } }
                 main id="contenu" {
                     h1 { (title) }
                     p.alert.error role="alert" { (message) }

@@ -75,6 +75,27 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/jetons", post(admin::create_token))
 }
 
+/// In demonstration mode, every page the request renders carries the banner (with the date
+/// the server's clock reads).
+pub async fn demo_banner(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !s.config.demo {
+        return next.run(req).await;
+    }
+    let today = s
+        .ctx
+        .clock
+        .now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date();
+    layout::DEMO_BANNER
+        .scope(crate::demo::banner(today), next.run(req))
+        .await
+}
+
 /// The client's address: the peer of the connection or, with `--behind-proxy`, the address
 /// the proxy appended last to `X-Forwarded-For` (earlier entries are the client's to forge).
 /// Behind a proxy that sent none, it is unknown: the peer is the proxy, shared by everyone,

@@ -4,6 +4,7 @@
 
 mod access;
 mod audit_trail;
+mod demo;
 mod envelope;
 mod errors;
 mod invariants;

@@ -13,7 +13,7 @@ use crate::web::{Browser, account, csrf_of, filed_by};
 const OPEN: &str = "2021-03-01T10:00:00+01:00";
 
 /// The routes `web::routes` declares, read from its source: (method, path template).
-fn declared_routes() -> Vec<(String, String)> {
+pub fn declared_routes() -> Vec<(String, String)> {
     let src = std::fs::read_to_string(repo().join("server/src/web/mod.rs")).unwrap();
     let body = &src[src.find("pub fn routes()").unwrap()..];
     let body = &body[..body.find("\n}\n").unwrap()];

@@ -1,0 +1,231 @@
+//! The demonstration mode (`serve --demo`): trial accounts for every role kind the plans
+//! declare, a clock set where one of their calls is open, and a banner on every page. All of
+//! it is derived from the plans served, so that any plan can be demonstrated.
+
+use jiff::civil::Date;
+use jiff::{Timestamp, ToSpan as _};
+use metroplan_engine::model::RoleKind;
+
+use crate::accounts::{self, AccountError, NewUser};
+use crate::plans::Plans;
+use crate::store::Db;
+
+/// The password of every trial account (printed at start, shown in the banner).
+pub const PASSWORD: &str = "demonstration";
+
+/// The domain of trial accounts' emails (reserved: no mail can reach it).
+pub const EMAIL_DOMAIN: &str = "demo.example";
+
+/// A selection committee has several members: three, so that a quorum of two or three can be
+/// tried. (Workflow v2 declares quorums in the plan; the count will come from there.)
+const REVIEWERS: usize = 3;
+
+/// Display names, in French, by role kind; reviewers take the next ones in turn.
+const NAMES: &[(RoleKind, &[&str])] = &[
+    (RoleKind::Applicant, &["Camille Durand"]),
+    (RoleKind::Instructor, &["Inès Martin"]),
+    (
+        RoleKind::Reviewer,
+        &[
+            "Hugo Bernard",
+            "Léa Petit",
+            "Yanis Robert",
+            "Chloé Richard",
+            "Mehdi Dubois",
+            "Manon Fournier",
+        ],
+    ),
+    (RoleKind::Approver, &["Sophie Lefèvre"]),
+    (RoleKind::Finance, &["Thomas Moreau"]),
+    (RoleKind::Admin, &["Nadia Garnier"]),
+];
+
+/// A fictitious SIRET for the trial applicant (14 digits, as the forms want).
+const APPLICANT_SIRET: &str = "00000000000018";
+
+/// A trial account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoAccount {
+    pub email: String,
+    pub name: String,
+    pub role: RoleKind,
+}
+
+/// The trial accounts for `plans`: one per role kind some plan declares, in the order of
+/// [`RoleKind::ALL`], and three reviewers.
+pub fn accounts_for(plans: &Plans) -> Vec<DemoAccount> {
+    let declared = |k: RoleKind| {
+        plans
+            .by_id
+            .values()
+            .any(|s| s.plan.roles.iter().any(|r| r.kind == Some(k)))
+    };
+    let mut out = Vec::new();
+    for kind in RoleKind::ALL.into_iter().filter(|&k| declared(k)) {
+        let names = NAMES
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(&[][..], |(_, n)| *n);
+        let count = if kind == RoleKind::Reviewer {
+            REVIEWERS
+        } else {
+            1
+        };
+        for i in 0..count {
+            let (email, name) = if kind == RoleKind::Reviewer {
+                (
+                    format!("{}{}@{EMAIL_DOMAIN}", kind.name(), i + 1),
+                    names
+                        .get(i)
+                        .map_or_else(|| format!("Membre du comité {}", i + 1), |n| n.to_string()),
+                )
+            } else {
+                (
+                    format!("{}@{EMAIL_DOMAIN}", kind.name()),
+                    names
+                        .first()
+                        .map_or_else(|| kind.name().into(), |n| n.to_string()),
+                )
+            };
+            out.push(DemoAccount {
+                email,
+                name,
+                role: kind,
+            });
+        }
+    }
+    out
+}
+
+/// Creates the trial accounts that do not exist yet; an account already there (a second
+/// start, or another process starting at the same time) is kept as it is.
+pub async fn seed(
+    db: &Db,
+    plans: &Plans,
+    now: Timestamp,
+) -> Result<Vec<DemoAccount>, AccountError> {
+    let wanted = accounts_for(plans);
+    for a in &wanted {
+        if accounts::find_by_email(db, &a.email).await?.is_some() {
+            continue;
+        }
+        let created = accounts::create_user(
+            db,
+            NewUser {
+                email: &a.email,
+                name: &a.name,
+                role: a.role,
+                fund: None,
+                siret: (a.role == RoleKind::Applicant).then_some(APPLICANT_SIRET),
+                password: PASSWORD,
+            },
+            now,
+        )
+        .await;
+        match created {
+            Ok(_) | Err(AccountError::EmailTaken(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(wanted)
+}
+
+/// A call the demonstration can file to, and the instant the clock should read for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrialCall {
+    pub plan: String,
+    pub fund: String,
+    pub year: i16,
+    pub opens: Date,
+    pub closes: Date,
+    /// `None` when the call is open at the real date: the clock stays real.
+    pub start_clock_at: Option<Timestamp>,
+}
+
+/// The first call (plans by id, funds and calls in the plan's order) open at `now` in its
+/// plan's time zone; else the call that opened last, the clock set to the day after it
+/// opened, at 10:00 (its closing day for a one-day call). `None` when no plan has a fund
+/// anyone can file to.
+pub fn trial_call(plans: &Plans, now: Timestamp) -> Option<TrialCall> {
+    let mut latest: Option<(TrialCall, jiff::tz::TimeZone)> = None;
+    for served in plans.by_id.values() {
+        let today = now.to_zoned_datetime(served.tz.clone()).date();
+        for fund in served.plan.funds.iter().filter(|f| f.keys.is_some()) {
+            for c in &fund.calls {
+                let call = TrialCall {
+                    plan: served.plan.id.to_string(),
+                    fund: fund.id.to_string(),
+                    year: c.year,
+                    opens: c.opens,
+                    closes: c.closes,
+                    start_clock_at: None,
+                };
+                if c.opens <= today && today <= c.closes {
+                    return Some(call);
+                }
+                if latest.as_ref().is_none_or(|(l, _)| c.opens > l.opens) {
+                    latest = Some((call, served.tz.clone()));
+                }
+            }
+        }
+    }
+    let (mut call, tz) = latest?;
+    let day = call
+        .opens
+        .checked_add(1.day())
+        .ok()
+        .filter(|d| *d <= call.closes)
+        .unwrap_or(call.closes);
+    call.start_clock_at = day
+        .at(10, 0, 0, 0)
+        .to_zoned_datetime(tz)
+        .ok()
+        .map(|z| z.timestamp());
+    Some(call)
+}
+
+/// `2 février 2025`, `1er mars 2021`.
+pub fn date_fr(d: Date) -> String {
+    const MONTHS: [&str; 12] = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
+    let day = if d.day() == 1 {
+        "1er".to_string()
+    } else {
+        d.day().to_string()
+    };
+    format!("{day} {} {}", MONTHS[(d.month() - 1) as usize], d.year())
+}
+
+/// The banner every page shows in demonstration mode, with the date the server's clock
+/// reads (not the real one, in a trial run).
+pub fn banner(today: Date) -> String {
+    format!(
+        "Démonstration\u{a0}: données fictives, comptes d'essai (mot de passe «\u{a0}{PASSWORD}\u{a0}»), \
+         rien de ce qui est saisi ici n'a de valeur. Date du serveur\u{a0}: {}.",
+        date_fr(today)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn french_dates() {
+        assert_eq!(date_fr(jiff::civil::date(2021, 3, 1)), "1er mars 2021");
+        assert_eq!(date_fr(jiff::civil::date(2025, 2, 2)), "2 février 2025");
+        assert_eq!(date_fr(jiff::civil::date(2020, 12, 31)), "31 décembre 2020");
+    }
+}
