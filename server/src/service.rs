@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use jiff::civil::Date;
+use metroplan_engine::model::FieldType;
 use metroplan_engine::model::{Fund, RoleKind, Workflow};
-use metroplan_engine::plan::raw::FieldType;
 use metroplan_engine::rules::explain::{explain, text_fr};
 use metroplan_engine::rules::{Context, Evaluation, FILING_DATE_FIELD, Outcome};
 use metroplan_engine::workflow::{self, Actor, Effect, Facts, Input, Refusal};

@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::literal::{Amount, MonthDay, PlanDate, Span};
+use crate::model::{Assessment, FieldType, ItemKind, LinkType, ParamUnit, Status, TerritoryLevel};
 
 /// A value with its byte range in the file it was read from.
 pub type Sp<T> = toml::Spanned<T>;
@@ -281,16 +282,6 @@ pub struct RawObjective {
     pub source: Option<RawSource>,
 }
 
-/// Whether an item has a duration or marks a point in time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ItemKind {
-    /// Work that takes time.
-    Action,
-    /// A point in time (zero duration): a vote, a launch, a label obtained.
-    Milestone,
-}
-
 /// An action or a milestone.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields, rename = "Action")]
@@ -365,36 +356,6 @@ pub struct RawAction {
     pub staff: Vec<Sp<String>>,
     /// Where it comes from in the founding document.
     pub source: Option<RawSource>,
-}
-
-/// The type of a dependency link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LinkType {
-    /// This item starts after the other finishes (the default).
-    #[serde(alias = "FS")]
-    FinishToStart,
-    /// This item starts after the other starts.
-    #[serde(alias = "SS")]
-    StartToStart,
-    /// This item finishes after the other finishes.
-    #[serde(alias = "FF")]
-    FinishToFinish,
-    /// This item finishes after the other starts.
-    #[serde(alias = "SF")]
-    StartToFinish,
-}
-
-impl LinkType {
-    /// The name plan files use.
-    pub fn name(self) -> &'static str {
-        match self {
-            LinkType::FinishToStart => "finish-to-start",
-            LinkType::StartToStart => "start-to-start",
-            LinkType::FinishToFinish => "finish-to-finish",
-            LinkType::StartToFinish => "start-to-finish",
-        }
-    }
 }
 
 /// A dependency on another item.
@@ -492,20 +453,6 @@ pub struct RawPartner {
     pub role: Option<String>,
     /// Where it comes from in the founding document.
     pub source: Option<RawSource>,
-}
-
-/// The level of a territory in the hierarchy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TerritoryLevel {
-    /// The whole plan area.
-    Area,
-    /// A territorial council (conseil de territoire).
-    Council,
-    /// A commune.
-    Commune,
-    /// A priority neighbourhood (quartier prioritaire).
-    Neighbourhood,
 }
 
 /// A territory.
@@ -679,24 +626,6 @@ pub struct RawCalls {
     pub reference: String,
 }
 
-/// The unit of a parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ParamUnit {
-    /// Money in the plan's currency.
-    Currency,
-    /// A ratio between 0 and 1 (0.8 = 80 %).
-    Ratio,
-    /// A number of days.
-    Days,
-    /// A number of months.
-    Months,
-    /// A count.
-    Count,
-    /// Points of a grid.
-    Points,
-}
-
 /// A parameter of a fund's rules.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields, rename = "Parameter")]
@@ -748,34 +677,6 @@ pub struct RawChoice {
     pub id: Sp<String>,
     /// Label shown to the applicant.
     pub label: String,
-}
-
-/// The type of a form field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FieldType {
-    /// A short text.
-    Text,
-    /// A long text.
-    LongText,
-    /// A whole number.
-    Integer,
-    /// A decimal amount of money.
-    Money,
-    /// Yes or no.
-    Boolean,
-    /// A date.
-    Date,
-    /// One of a set of choices.
-    Choice,
-    /// Several of a set of choices.
-    Choices,
-    /// A French SIRET number (14 digits).
-    Siret,
-    /// A list of commune codes of the plan's territories.
-    Communes,
-    /// The list of documents attached.
-    Documents,
 }
 
 /// A condition on another field's value.
@@ -844,16 +745,6 @@ pub struct RawGrid {
     pub reference: String,
     /// Criteria of the grid.
     pub criterion: Vec<RawGridCriterion>,
-}
-
-/// How a grid criterion is assessed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Assessment {
-    /// From a boolean field of the application.
-    Automatic,
-    /// Scored by reviewers.
-    Reviewer,
 }
 
 /// A criterion of the selection grid.
@@ -935,35 +826,6 @@ pub struct RawTransition {
     pub guards: Vec<Sp<String>>,
     /// The text that provides for it.
     pub reference: Option<String>,
-}
-
-/// The state of an item in a progress report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    /// Not started yet.
-    NotStarted,
-    /// Under way.
-    InProgress,
-    /// Finished.
-    Done,
-    /// Stopped for now; it will resume.
-    Suspended,
-    /// Given up: it will not be done.
-    Abandoned,
-}
-
-impl Status {
-    /// The name plan files use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::NotStarted => "not-started",
-            Status::InProgress => "in-progress",
-            Status::Done => "done",
-            Status::Suspended => "suspended",
-            Status::Abandoned => "abandoned",
-        }
-    }
 }
 
 /// A progress report on one item.

@@ -35,8 +35,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::{Code, Diagnostic, Loc};
+use crate::model::{Assessment, ParamUnit};
 use crate::model::{CallWindow, Form, Fund, Grid, Parameter, Plan};
-use crate::plan::raw::{Assessment, ParamUnit};
 use crate::source::FileId;
 pub use application::{Application, InputError};
 pub use sandbox::Limits;
