@@ -4,6 +4,8 @@
 //! every reference points at something declared, dates exist and ranges are ordered,
 //! dated values do not overlap, dependencies form no loop, workflows are well formed.
 
+mod territories;
+
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use serde::Serialize;
 
 use crate::diagnostic::Loc;
 pub use crate::plan::literal::{DurationUnit, MonthDay, Span};
+pub(crate) use territories::TerritoryTree;
 
 /// An identifier: lowercase ASCII letters, digits, `-` and `_`, starting with a letter or digit.
 ///
@@ -252,6 +255,8 @@ pub struct Plan {
     /// refuses a plan with one).
     #[serde(skip)]
     pub graph: crate::graph::DependencyGraph,
+    #[serde(skip)]
+    pub(crate) territory_tree: TerritoryTree,
 }
 
 impl Plan {
@@ -271,8 +276,10 @@ impl Plan {
         self.roles.iter().find(|r| r.id.as_str() == id)
     }
 
-    pub fn territory(&self, id: &str) -> Option<&Territory> {
-        self.territories.iter().find(|t| t.id.as_str() == id)
+    /// The kind of the role that takes transition `t` (`None` for the built-in `system`
+    /// role, and for a plan role declared without a kind).
+    pub fn role_kind_of(&self, t: &Transition) -> Option<RoleKind> {
+        self.role(t.role.as_str()).and_then(|r| r.kind)
     }
 }
 

@@ -276,7 +276,7 @@ impl Ctx {
             .iter()
             .filter(|t| t.from.iter().any(|f| f.as_str() == row.state))
             .filter(|t| {
-                served.plan.role(t.role.as_str()).and_then(|r| r.kind) == Some(who.role)
+                served.plan.role_kind_of(t) == Some(who.role)
                     && (who.role != RoleKind::Applicant || who.name == row.owner)
             })
             .map(|t| t.id.to_string())
@@ -576,8 +576,7 @@ impl Ctx {
                 .iter()
                 .find(|t| {
                     t.from.iter().any(|f| f == &wf.initial)
-                        && served.plan.role(t.role.as_str()).and_then(|r| r.kind)
-                            == Some(RoleKind::Applicant)
+                        && served.plan.role_kind_of(t) == Some(RoleKind::Applicant)
                         && !wf.states.iter().any(|s| s.id == t.to && s.terminal)
                 })
                 .ok_or_else(|| {
@@ -1678,8 +1677,7 @@ impl Ctx {
             || workflow::automatic(wf, &view.state).next().is_none()
                 && wf.transitions.iter().any(|t| {
                     t.from.iter().any(|f| f.as_str() == view.state)
-                        && served.plan.role(t.role.as_str()).and_then(|r| r.kind)
-                            == Some(RoleKind::Applicant)
+                        && served.plan.role_kind_of(t) == Some(RoleKind::Applicant)
                         && workflow::checks_eligibility(wf, t.to.as_str())
                 });
         if !open {

@@ -4,7 +4,7 @@
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::model::{CallWindow, Form, Fund, Grid, Parameter, Plan};
+use crate::model::{CallWindow, Form, Fund, Grid, Parameter, Plan, Territory};
 
 /// The form field that gives the date of filing: parameters are resolved on that day.
 pub const FILING_DATE_FIELD: &str = "submitted_on";
@@ -23,6 +23,12 @@ pub struct Env {
     pub territories: Vec<TerritoryInfo>,
     #[serde(skip)]
     territory_index: FxHashMap<String, usize>,
+    /// Each territory's ancestors and council (indexes into `territories`), from the plan's
+    /// hierarchy.
+    #[serde(skip)]
+    ancestors: Vec<Vec<usize>>,
+    #[serde(skip)]
+    councils: Vec<Option<usize>>,
 }
 
 /// A territory as the rules see it.
@@ -38,12 +44,7 @@ pub struct TerritoryInfo {
 
 impl Env {
     pub(super) fn new(plan: &Plan, fund: &Fund, parameters: Vec<Parameter>) -> Env {
-        let pos: FxHashMap<&str, usize> = plan
-            .territories
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.id.as_str(), i))
-            .collect();
+        let index_of = |t: &Territory| plan.territory_position(t.id.as_str());
         let territories: Vec<TerritoryInfo> = plan
             .territories
             .iter()
@@ -55,7 +56,10 @@ impl Env {
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default(),
                 code: t.code.clone(),
-                parent: t.parent.as_ref().and_then(|p| pos.get(p.as_str()).copied()),
+                parent: t
+                    .parent
+                    .as_ref()
+                    .and_then(|p| plan.territory_position(p.as_str())),
                 flags: t.flags.iter().map(|f| f.to_string()).collect(),
             })
             .collect();
@@ -66,6 +70,16 @@ impl Env {
                 territory_index.entry(c.clone()).or_insert(i);
             }
         }
+        let ancestors = plan
+            .territories
+            .iter()
+            .map(|t| plan.ancestors(t.id.as_str()).filter_map(index_of).collect())
+            .collect();
+        let councils = plan
+            .territories
+            .iter()
+            .map(|t| plan.council_of(t.id.as_str()).and_then(index_of))
+            .collect();
         Env {
             plan: plan.id.to_string(),
             fund: fund.id.to_string(),
@@ -76,6 +90,8 @@ impl Env {
             grid: fund.grid.clone(),
             territories,
             territory_index,
+            ancestors,
+            councils,
         }
     }
 
@@ -92,12 +108,13 @@ impl Env {
 
     /// The territory and its ancestors, nearest first.
     pub(super) fn lineage(&self, i: usize) -> impl Iterator<Item = &TerritoryInfo> {
-        let mut cur = Some(i);
-        // Bounded: the loader refuses loops in the hierarchy, and it has a few levels.
-        (0..16).map_while(move |_| {
-            let t = &self.territories[cur?];
-            cur = t.parent;
-            Some(t)
-        })
+        std::iter::once(i)
+            .chain(self.ancestors[i].iter().copied())
+            .map(|j| &self.territories[j])
+    }
+
+    /// The territorial council territory `i` is or belongs to.
+    pub(super) fn council(&self, i: usize) -> Option<&TerritoryInfo> {
+        self.councils[i].map(|j| &self.territories[j])
     }
 }

@@ -189,7 +189,7 @@ fn host_council_of(code: &str) -> Res<ImmutableString> {
     Ok(with_state(|s| {
         let env = s.env.clone().expect("set while evaluating");
         territory_input(s, &env, code)
-            .and_then(|i| env.lineage(i).find(|t| t.level == "council"))
+            .and_then(|i| env.council(i))
             .map(|t| t.id.as_str().into())
             .unwrap_or_default()
     }))

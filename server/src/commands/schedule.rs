@@ -599,22 +599,9 @@ pub fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether territory `a` is `b`, inside it, or contains it (walking the hierarchy upwards).
+/// Whether territory `a` is `b`, inside it, or contains it.
 fn related_territory(plan: &Plan, a: &str, b: &str) -> bool {
-    fn ancestors(plan: &Plan, id: &str) -> Vec<String> {
-        let mut chain = vec![id.to_string()];
-        let mut cur = id.to_string();
-        // Bounded: the hierarchy has at most four levels.
-        for _ in 0..8 {
-            match plan.territory(&cur).and_then(|t| t.parent.as_ref()) {
-                Some(p) => {
-                    cur = p.to_string();
-                    chain.push(cur.clone());
-                }
-                None => break,
-            }
-        }
-        chain
-    }
-    ancestors(plan, a).iter().any(|x| x == b) || ancestors(plan, b).iter().any(|x| x == a)
+    a == b
+        || plan.ancestors(a).any(|t| t.id.as_str() == b)
+        || plan.ancestors(b).any(|t| t.id.as_str() == a)
 }

@@ -93,6 +93,7 @@ pub(crate) fn convert(
     }
     let graph =
         graph::DependencyGraph::new(&actions, |i| progress.get(i).is_some_and(Option::is_some));
+    let territory_tree = TerritoryTree::new(&territories);
     Some(Plan {
         id: plan_id,
         title: p.title.clone(),
@@ -126,5 +127,6 @@ pub(crate) fn convert(
         baselines,
         action_index,
         graph,
+        territory_tree,
     })
 }
