@@ -1273,8 +1273,8 @@ pub fn envelope_of(fund: &Fund, year: i64) -> Decimal {
         .unwrap_or(Decimal::ZERO)
 }
 
-fn add_span(day: Date, span: metroplan_engine::plan::literal::Span) -> Date {
-    use metroplan_engine::plan::literal::DurationUnit;
+fn add_span(day: Date, span: metroplan_engine::model::Span) -> Date {
+    use metroplan_engine::model::DurationUnit;
     let n = i64::from(span.amount);
     let s = match span.unit {
         DurationUnit::Days | DurationUnit::WorkingDays => jiff::Span::new().days(n),

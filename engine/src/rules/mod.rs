@@ -30,7 +30,7 @@ mod evaluate;
 pub mod explain;
 mod host;
 pub mod publish;
-pub mod sandbox;
+mod sandbox;
 mod state;
 mod types;
 
