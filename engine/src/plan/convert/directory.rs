@@ -94,14 +94,6 @@ fn labelled(cx: &mut Cx<'_>, reg: &mut Registry, items: &[Item<RawLabelled>]) ->
         .collect()
 }
 
-fn each<'a>(
-    cx: &mut Cx<'_>,
-    reg: &mut Registry,
-    ids: impl Iterator<Item = (FileId, &'a Sp<String>)>,
-) -> Vec<Option<Id>> {
-    ids.map(|(file, id)| cx.declare(reg, file, id)).collect()
-}
-
 /// Declares every id of the plan in its registry.
 pub(super) fn declare(
     cx: &mut Cx<'_>,
@@ -109,6 +101,16 @@ pub(super) fn declare(
     parts: &RawParts,
     root_file: FileId,
 ) -> Declared {
+    // The items of one kind declared in the registry of the same name, in file order.
+    macro_rules! ids {
+        ($kind:ident) => {
+            parts
+                .$kind
+                .iter()
+                .map(|a| cx.declare(&mut r.$kind, a.file, &a.value.id))
+                .collect::<Vec<Option<Id>>>()
+        };
+    }
     let territory_flags = labelled(cx, &mut r.flag, &parts.territory_flag);
     for it in parts
         .role
@@ -149,11 +151,7 @@ pub(super) fn declare(
     let criteria = labelled(cx, &mut r.criterion, &parts.criterion);
     let domains = labelled(cx, &mut r.domain, &parts.domain);
 
-    let axis = each(
-        cx,
-        &mut r.axis,
-        parts.axis.iter().map(|a| (a.file, &a.value.id)),
-    );
+    let axis = ids!(axis);
     let mut objective_axis: HashMap<String, String> = HashMap::new();
     for a in &parts.axis {
         for o in &a.value.objective {
@@ -162,41 +160,13 @@ pub(super) fn declare(
             }
         }
     }
-    let action = each(
-        cx,
-        &mut r.action,
-        parts.action.iter().map(|a| (a.file, &a.value.id)),
-    );
-    let partner = each(
-        cx,
-        &mut r.partner,
-        parts.partner.iter().map(|a| (a.file, &a.value.id)),
-    );
-    let territory = each(
-        cx,
-        &mut r.territory,
-        parts.territory.iter().map(|a| (a.file, &a.value.id)),
-    );
-    let staff = each(
-        cx,
-        &mut r.staff,
-        parts.staff.iter().map(|a| (a.file, &a.value.id)),
-    );
-    let official = each(
-        cx,
-        &mut r.official,
-        parts.official.iter().map(|a| (a.file, &a.value.id)),
-    );
-    let fund = each(
-        cx,
-        &mut r.fund,
-        parts.fund.iter().map(|a| (a.file, &a.value.id)),
-    );
-    let workflow = each(
-        cx,
-        &mut r.workflow,
-        parts.workflow.iter().map(|a| (a.file, &a.value.id)),
-    );
+    let action = ids!(action);
+    let partner = ids!(partner);
+    let territory = ids!(territory);
+    let staff = ids!(staff);
+    let official = ids!(official);
+    let fund = ids!(fund);
+    let workflow = ids!(workflow);
     Declared {
         territory_flags,
         roles,
