@@ -9,27 +9,18 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use metroplan_engine::plan::raw::RawFile;
-use metroplan_engine::{load, synth};
+use metroplan_engine::{load, plan, synth};
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("plan-load");
     group.sample_size(10);
     for n in [10_000usize, 100_000] {
         let src = synth::plan(n);
-        let texts: Vec<&String> = src.files.values().collect();
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(
             BenchmarkId::new("baseline-toml-from-str", n),
-            &texts,
-            |b, texts| {
-                b.iter(|| {
-                    for t in texts.iter() {
-                        let parsed: RawFile = toml::from_str(t).expect("valid TOML");
-                        std::hint::black_box(parsed);
-                    }
-                })
-            },
+            &src,
+            |b, src| b.iter(|| std::hint::black_box(plan::baseline_deserialize(src))),
         );
         group.bench_with_input(
             BenchmarkId::new("metroplan-load-validate", n),

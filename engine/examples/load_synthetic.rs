@@ -10,8 +10,7 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use metroplan_engine::plan::raw::RawFile;
-use metroplan_engine::{load, synth};
+use metroplan_engine::{load, plan, synth};
 
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -66,22 +65,10 @@ fn main() {
     let t = Instant::now();
     match mode.as_str() {
         "baseline" => {
-            let parsed: Vec<RawFile> = src
-                .files
-                .values()
-                .map(|t| toml::from_str(t).expect("valid TOML"))
-                .collect();
-            std::hint::black_box(&parsed);
+            std::hint::black_box(plan::baseline_deserialize(&src));
         }
         "parse" => {
-            let mut parts = metroplan_engine::plan::parse::RawParts::default();
-            let mut diags = metroplan_engine::diagnostic::Diagnostics::default();
-            let mut map = metroplan_engine::source::SourceMap::default();
-            for (path, text) in &src.files {
-                let id = map.add(path.clone(), text.clone());
-                metroplan_engine::plan::parse::parse_file(id, map.text(id), &mut parts, &mut diags);
-            }
-            std::hint::black_box(&parts);
+            std::hint::black_box(plan::parse_only(&src));
         }
         _ => {
             let loaded = load(&src);
@@ -104,12 +91,7 @@ fn compare(src: &metroplan_engine::MemorySource, n: usize) {
     let (mut base, mut ours) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let t = Instant::now();
-        let parsed: Vec<RawFile> = src
-            .files
-            .values()
-            .map(|t| toml::from_str(t).expect("valid TOML"))
-            .collect();
-        drop(std::hint::black_box(parsed));
+        drop(std::hint::black_box(plan::baseline_deserialize(src)));
         base.push(t.elapsed().as_secs_f64() * 1000.0);
         let t = Instant::now();
         let loaded = load(src);

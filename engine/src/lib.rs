@@ -1,11 +1,11 @@
 //! metroplan's engine: the plan model and its validation (scheduling, eligibility rules
 //! and workflow logic build on it). No HTTP, no database; files are read only through
-//! [`plan::files::PlanSource`].
+//! [`PlanSource`].
 
 pub mod csv;
 pub mod diagnostic;
 pub mod diff;
-pub mod graph;
+pub(crate) mod graph;
 pub mod model;
 pub mod plan;
 pub mod rules;

@@ -4,6 +4,8 @@
 //! every reference points at something declared, dates exist and ranges are ordered,
 //! dated values do not overlap, dependencies form no loop, workflows are well formed.
 
+mod territories;
+
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,9 +17,7 @@ use serde::Serialize;
 
 use crate::diagnostic::Loc;
 pub use crate::plan::literal::{DurationUnit, MonthDay, Span};
-pub use crate::plan::raw::{
-    Assessment, FieldType, ItemKind, LinkType, ParamUnit, Status, TerritoryLevel,
-};
+pub(crate) use territories::TerritoryTree;
 
 /// An identifier: lowercase ASCII letters, digits, `-` and `_`, starting with a letter or digit.
 ///
@@ -255,6 +255,8 @@ pub struct Plan {
     /// refuses a plan with one).
     #[serde(skip)]
     pub graph: crate::graph::DependencyGraph,
+    #[serde(skip)]
+    pub(crate) territory_tree: TerritoryTree,
 }
 
 impl Plan {
@@ -274,8 +276,10 @@ impl Plan {
         self.roles.iter().find(|r| r.id.as_str() == id)
     }
 
-    pub fn territory(&self, id: &str) -> Option<&Territory> {
-        self.territories.iter().find(|t| t.id.as_str() == id)
+    /// The kind of the role that takes transition `t` (`None` for the built-in `system`
+    /// role, and for a plan role declared without a kind).
+    pub fn role_kind_of(&self, t: &Transition) -> Option<RoleKind> {
+        self.role(t.role.as_str()).and_then(|r| r.kind)
     }
 }
 
@@ -668,5 +672,158 @@ impl Plan {
     /// A baseline by id.
     pub fn baseline(&self, id: &str) -> Option<&Baseline> {
         self.baselines.iter().find(|b| b.id.as_str() == id)
+    }
+}
+
+/// Whether an item has a duration or marks a point in time.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema, Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ItemKind {
+    /// Work that takes time.
+    Action,
+    /// A point in time (zero duration): a vote, a launch, a label obtained.
+    Milestone,
+}
+
+/// The type of a dependency link.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, schemars::JsonSchema, Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkType {
+    /// This item starts after the other finishes (the default).
+    #[serde(alias = "FS")]
+    FinishToStart,
+    /// This item starts after the other starts.
+    #[serde(alias = "SS")]
+    StartToStart,
+    /// This item finishes after the other finishes.
+    #[serde(alias = "FF")]
+    FinishToFinish,
+    /// This item finishes after the other starts.
+    #[serde(alias = "SF")]
+    StartToFinish,
+}
+
+impl LinkType {
+    /// The name plan files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkType::FinishToStart => "finish-to-start",
+            LinkType::StartToStart => "start-to-start",
+            LinkType::FinishToFinish => "finish-to-finish",
+            LinkType::StartToFinish => "start-to-finish",
+        }
+    }
+}
+
+/// The level of a territory in the hierarchy.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, schemars::JsonSchema, Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum TerritoryLevel {
+    /// The whole plan area.
+    Area,
+    /// A territorial council (conseil de territoire).
+    Council,
+    /// A commune.
+    Commune,
+    /// A priority neighbourhood (quartier prioritaire).
+    Neighbourhood,
+}
+
+/// The unit of a parameter.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, schemars::JsonSchema, Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ParamUnit {
+    /// Money in the plan's currency.
+    Currency,
+    /// A ratio between 0 and 1 (0.8 = 80 %).
+    Ratio,
+    /// A number of days.
+    Days,
+    /// A number of months.
+    Months,
+    /// A count.
+    Count,
+    /// Points of a grid.
+    Points,
+}
+
+/// The type of a form field.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, schemars::JsonSchema, Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum FieldType {
+    /// A short text.
+    Text,
+    /// A long text.
+    LongText,
+    /// A whole number.
+    Integer,
+    /// A decimal amount of money.
+    Money,
+    /// Yes or no.
+    Boolean,
+    /// A date.
+    Date,
+    /// One of a set of choices.
+    Choice,
+    /// Several of a set of choices.
+    Choices,
+    /// A French SIRET number (14 digits).
+    Siret,
+    /// A list of commune codes of the plan's territories.
+    Communes,
+    /// The list of documents attached.
+    Documents,
+}
+
+/// How a grid criterion is assessed.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, schemars::JsonSchema, Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Assessment {
+    /// From a boolean field of the application.
+    Automatic,
+    /// Scored by reviewers.
+    Reviewer,
+}
+
+/// The state of an item in a progress report.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, schemars::JsonSchema, Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Not started yet.
+    NotStarted,
+    /// Under way.
+    InProgress,
+    /// Finished.
+    Done,
+    /// Stopped for now; it will resume.
+    Suspended,
+    /// Given up: it will not be done.
+    Abandoned,
+}
+
+impl Status {
+    /// The name plan files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::NotStarted => "not-started",
+            Status::InProgress => "in-progress",
+            Status::Done => "done",
+            Status::Suspended => "suspended",
+            Status::Abandoned => "abandoned",
+        }
     }
 }

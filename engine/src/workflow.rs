@@ -219,7 +219,7 @@ pub fn decide<'w>(
     let wanted = if t.role.as_str() == SYSTEM_ROLE {
         None
     } else {
-        plan.role(t.role.as_str()).and_then(|r| r.kind)
+        plan.role_kind_of(t)
     };
     let allowed = match (t.role.as_str() == SYSTEM_ROLE, actor.kind) {
         (true, None) => true,

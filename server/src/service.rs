@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use jiff::civil::Date;
+use metroplan_engine::model::FieldType;
 use metroplan_engine::model::{Fund, RoleKind, Workflow};
-use metroplan_engine::plan::raw::FieldType;
 use metroplan_engine::rules::explain::{explain, text_fr};
 use metroplan_engine::rules::{Context, Evaluation, FILING_DATE_FIELD, Outcome};
 use metroplan_engine::workflow::{self, Actor, Effect, Facts, Input, Refusal};
@@ -276,7 +276,7 @@ impl Ctx {
             .iter()
             .filter(|t| t.from.iter().any(|f| f.as_str() == row.state))
             .filter(|t| {
-                served.plan.role(t.role.as_str()).and_then(|r| r.kind) == Some(who.role)
+                served.plan.role_kind_of(t) == Some(who.role)
                     && (who.role != RoleKind::Applicant || who.name == row.owner)
             })
             .map(|t| t.id.to_string())
@@ -576,8 +576,7 @@ impl Ctx {
                 .iter()
                 .find(|t| {
                     t.from.iter().any(|f| f == &wf.initial)
-                        && served.plan.role(t.role.as_str()).and_then(|r| r.kind)
-                            == Some(RoleKind::Applicant)
+                        && served.plan.role_kind_of(t) == Some(RoleKind::Applicant)
                         && !wf.states.iter().any(|s| s.id == t.to && s.terminal)
                 })
                 .ok_or_else(|| {
@@ -1273,8 +1272,8 @@ pub fn envelope_of(fund: &Fund, year: i64) -> Decimal {
         .unwrap_or(Decimal::ZERO)
 }
 
-fn add_span(day: Date, span: metroplan_engine::plan::literal::Span) -> Date {
-    use metroplan_engine::plan::literal::DurationUnit;
+fn add_span(day: Date, span: metroplan_engine::model::Span) -> Date {
+    use metroplan_engine::model::DurationUnit;
     let n = i64::from(span.amount);
     let s = match span.unit {
         DurationUnit::Days | DurationUnit::WorkingDays => jiff::Span::new().days(n),
@@ -1708,8 +1707,7 @@ impl Ctx {
             || workflow::automatic(wf, &view.state).next().is_none()
                 && wf.transitions.iter().any(|t| {
                     t.from.iter().any(|f| f.as_str() == view.state)
-                        && served.plan.role(t.role.as_str()).and_then(|r| r.kind)
-                            == Some(RoleKind::Applicant)
+                        && served.plan.role_kind_of(t) == Some(RoleKind::Applicant)
                         && workflow::checks_eligibility(wf, t.to.as_str())
                 });
         if !open {

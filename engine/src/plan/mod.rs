@@ -1,10 +1,10 @@
 //! The plan language: reading a plan directory into a validated [`Plan`].
 
-pub mod convert;
-pub mod files;
-pub mod literal;
-pub mod parse;
-pub mod raw;
+pub(crate) mod convert;
+pub(crate) mod files;
+pub(crate) mod literal;
+pub(crate) mod parse;
+pub(crate) mod raw;
 
 use std::path::{Path, PathBuf};
 
@@ -237,4 +237,30 @@ fn expand(source: &dyn PlanSource, pattern: &str) -> Result<Vec<PathBuf>, String
         ));
     }
     Ok(vec![p])
+}
+
+/// For the loading benchmarks only: each file of `source` deserialized into the raw
+/// structures by `toml` alone (no key checks, no diagnostics, no conversion), the baseline
+/// loading is measured against. Opaque: nothing outside `plan/` sees a raw type.
+#[doc(hidden)]
+pub fn baseline_deserialize(source: &files::MemorySource) -> impl std::fmt::Debug {
+    source
+        .files
+        .values()
+        .map(|t| toml::from_str::<raw::RawFile>(t).expect("valid TOML"))
+        .collect::<Vec<_>>()
+}
+
+/// For the loading benchmarks only: the parse phase alone over every file of `source`,
+/// without includes or conversion. Opaque, like [`baseline_deserialize`].
+#[doc(hidden)]
+pub fn parse_only(source: &files::MemorySource) -> impl std::fmt::Debug {
+    let mut parts = RawParts::default();
+    let mut diags = Diagnostics::default();
+    let mut map = SourceMap::default();
+    for (path, text) in &source.files {
+        let id = map.add(path.clone(), text.clone());
+        parse_file(id, map.text(id), &mut parts, &mut diags);
+    }
+    parts
 }

@@ -11,8 +11,8 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
+use crate::model::FieldType;
 use crate::model::{Form, Requirement};
-use crate::plan::raw::FieldType;
 
 /// The most items a list field may have: a form is filled by people, and the rules' own
 /// limits (operations, sizes) must not be reachable from an application.

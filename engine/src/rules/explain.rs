@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::{Evaluation, Outcome, ParamUse, Ruleset, Status};
-use crate::plan::raw::ParamUnit;
+use crate::model::ParamUnit;
 
 /// The four items of article R311-3-1-2, for one evaluation.
 #[derive(Debug, Clone, Serialize)]

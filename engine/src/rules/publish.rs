@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use super::explain::{amount_fr, notice_fr, unit_value_fr};
 use super::{DeclKind, Ruleset};
+use crate::model::Assessment;
 use crate::model::Requirement;
-use crate::plan::raw::Assessment;
 
 /// A block of the published document.
 enum Block {

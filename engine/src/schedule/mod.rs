@@ -1,8 +1,8 @@
 //! The scheduler: dates of every item from durations, dependencies, constraints and the
 //! plan's working-day calendar (critical path method).
 
-pub mod calendar;
-pub mod cpm;
+mod calendar;
+mod cpm;
 pub mod export;
 pub mod query;
 pub mod svg;

@@ -262,20 +262,7 @@ fn mark(plan: &Plan, items: Vec<usize>) -> Vec<bool> {
 
 /// Whether territory `a` is `b`, inside it, or contains it.
 fn related_territory(plan: &Plan, a: &str, b: &str) -> bool {
-    let chain = |id: &str| {
-        let mut chain = vec![id.to_string()];
-        let mut cur = id.to_string();
-        // Bounded: the hierarchy has at most four levels.
-        for _ in 0..8 {
-            match plan.territory(&cur).and_then(|t| t.parent.as_ref()) {
-                Some(p) => {
-                    cur = p.to_string();
-                    chain.push(cur.clone());
-                }
-                None => break,
-            }
-        }
-        chain
-    };
-    chain(a).iter().any(|x| x == b) || chain(b).iter().any(|x| x == a)
+    a == b
+        || plan.ancestors(a).any(|t| t.id.as_str() == b)
+        || plan.ancestors(b).any(|t| t.id.as_str() == a)
 }

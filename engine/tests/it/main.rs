@@ -5,4 +5,5 @@ mod fuzz_regressions;
 mod properties;
 mod rules;
 mod schedule;
+mod territories;
 mod workflow;

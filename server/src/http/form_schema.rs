@@ -7,8 +7,8 @@
 //! complete application; a draft or an incomplete file may lack them (the server records them
 //! as missing, it does not refuse the body).
 
+use metroplan_engine::model::FieldType;
 use metroplan_engine::model::{Field, Form, Fund, Requirement};
-use metroplan_engine::plan::raw::FieldType;
 use metroplan_engine::rules::application::MAX_LIST;
 use serde_json::{Map, Value, json};
 

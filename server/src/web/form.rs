@@ -3,8 +3,8 @@
 //! from posted fields to the application's JSON, checked field by field in French.
 
 use maud::{Markup, html};
+use metroplan_engine::model::FieldType;
 use metroplan_engine::model::{Fund, Plan, Requirement, TerritoryLevel};
-use metroplan_engine::plan::raw::FieldType;
 use serde_json::{Map, Value, json};
 
 use crate::service::set_by_server;

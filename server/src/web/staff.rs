@@ -7,8 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::html;
+use metroplan_engine::model::FieldType;
 use metroplan_engine::model::{Fund, Plan, TerritoryLevel};
-use metroplan_engine::plan::raw::FieldType;
 use metroplan_engine::schedule::{Options, what_if as run_what_if};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -40,9 +40,7 @@ pub fn councils(plan: &Plan, fund: &Fund, data: &Value) -> Vec<String> {
                 .territories
                 .iter()
                 .find(|t| t.level == TerritoryLevel::Commune && t.code.as_deref() == Some(code))
-                .and_then(|t| t.parent.as_ref())
-                .and_then(|p| plan.territories.iter().find(|t| t.id == *p))
-                .filter(|t| t.level == TerritoryLevel::Council);
+                .and_then(|t| plan.council_of(t.id.as_str()));
             if let Some(c) = council
                 && !out.contains(&c.name)
             {
@@ -169,7 +167,7 @@ pub async fn inbox(
         for f in p.plan.funds.iter().filter(|f| who.covers(f.id.as_str())) {
             if let Some(wf) = p.plan.workflow(f.workflow.as_str()) {
                 for t in &wf.transitions {
-                    let kind = p.plan.role(t.role.as_str()).and_then(|r| r.kind);
+                    let kind = p.plan.role_kind_of(t);
                     if kind == Some(who.role) && !bulk.iter().any(|(id, _)| id == t.id.as_str()) {
                         bulk.push((t.id.to_string(), t.label.clone()));
                     }

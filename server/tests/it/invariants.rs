@@ -133,7 +133,7 @@ async fn run(seed: u64, steps: usize) {
             (
                 t.id.to_string(),
                 t.from.iter().map(|f| f.to_string()).collect(),
-                served.plan.role(t.role.as_str()).and_then(|r| r.kind),
+                served.plan.role_kind_of(t),
                 ends && !matches!(t.id.as_str(), "cloturer" | "constater-reversement"),
             )
         })

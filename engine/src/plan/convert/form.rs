@@ -1,0 +1,324 @@
+//! A fund's application form (sets of choices, fields, documents, conditional
+//! requirements) and its selection grid.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::civil::Date;
+use rust_decimal::Decimal;
+
+use super::registry::{Cx, Registries, Registry, sp_loc};
+use crate::diagnostic::{Code, Diagnostic, Loc};
+use crate::model::*;
+use crate::plan::raw::*;
+use crate::source::FileId;
+
+pub(super) fn form(cx: &mut Cx<'_>, f: FileId, raw: &RawForm, r: &Registries) -> Option<Form> {
+    let _ = r;
+    let mut sets = Registry::new("set of choices");
+    let mut choices = Vec::new();
+    let mut options_of: HashMap<String, Registry> = HashMap::new();
+    for c in &raw.choices {
+        let Some(cid) = cx.declare(&mut sets, f, &c.id) else {
+            continue;
+        };
+        let mut opts = Registry::new("choice");
+        let options = c
+            .option
+            .iter()
+            .filter_map(|o| {
+                Some(Choice {
+                    id: cx.declare(&mut opts, f, &o.id)?,
+                    label: o.label.clone(),
+                })
+            })
+            .collect();
+        options_of.insert(cid.to_string(), opts);
+        choices.push(ChoiceSet { id: cid, options });
+    }
+    let mut paths = Registry::new("field");
+    let mut fields = Vec::new();
+    let field_types: HashMap<String, (FieldType, Option<String>)> = raw
+        .field
+        .iter()
+        .map(|fl| {
+            (
+                fl.path.get_ref().clone(),
+                (fl.ty, fl.choices.as_ref().map(|c| c.get_ref().clone())),
+            )
+        })
+        .collect();
+    let mut ok = true;
+    for fl in &raw.field {
+        let path = fl.path.get_ref();
+        let valid = !path.is_empty() && path.split('.').all(|seg| Id::parse(seg).is_ok());
+        if !valid {
+            cx.push(
+                Diagnostic::at(
+                    Code::InvalidId,
+                    sp_loc(f, &fl.path),
+                    format!("`{path}` is not a field path"),
+                )
+                .with_help("write a dotted path of ids, e.g. \"project.requested_amount\""),
+            );
+            ok = false;
+            continue;
+        }
+        if paths.contains(path) {
+            let first = paths.ids[path.as_str()].clone();
+            cx.push(
+                Diagnostic::at(
+                    Code::DuplicateId,
+                    sp_loc(f, &fl.path),
+                    format!("field `{path}` is declared twice"),
+                )
+                .with_related(first, "first declared here"),
+            );
+            ok = false;
+            continue;
+        }
+        paths
+            .ids
+            .insert(Arc::from(path.as_str()), sp_loc(f, &fl.path));
+        let needs_choices = matches!(fl.ty, FieldType::Choice | FieldType::Choices);
+        let choices_ref = match (&fl.choices, needs_choices) {
+            (Some(c), true) => cx.refer(&sets, f, c),
+            (None, true) => {
+                cx.push(
+                    Diagnostic::at(
+                        Code::MissingKey,
+                        sp_loc(f, &fl.path),
+                        format!("field `{path}` of type choice needs `choices`"),
+                    )
+                    .with_help("name a set declared in `[[fund.form.choices]]`"),
+                );
+                ok = false;
+                None
+            }
+            (Some(c), false) => {
+                cx.push(
+                    Diagnostic::at(
+                        Code::WrongKindOfReference,
+                        sp_loc(f, c),
+                        format!("field `{path}` is not a choice field and cannot have `choices`"),
+                    )
+                    .with_help("set `type = \"choice\"` or remove `choices`"),
+                );
+                None
+            }
+            (None, false) => None,
+        };
+        let requirement = requirement(
+            cx,
+            f,
+            fl.required,
+            fl.required_when.as_ref(),
+            &field_types,
+            &options_of,
+            &paths,
+        );
+        fields.push(Field {
+            path: path.clone(),
+            ty: fl.ty,
+            label: fl.label.clone(),
+            help: fl.help.clone(),
+            choices: choices_ref,
+            requirement: requirement?,
+        });
+    }
+    let mut docs = Registry::new("document");
+    let mut documents = Vec::new();
+    for d in &raw.document {
+        let Some(did) = cx.declare(&mut docs, f, &d.id) else {
+            continue;
+        };
+        let requirement = requirement(
+            cx,
+            f,
+            d.required,
+            d.required_when.as_ref(),
+            &field_types,
+            &options_of,
+            &paths,
+        );
+        documents.push(DocumentSpec {
+            id: did,
+            label: d.label.clone(),
+            requirement: requirement?,
+            reference: d.reference.clone(),
+        });
+    }
+    ok.then_some(Form {
+        choices,
+        fields,
+        documents,
+    })
+}
+
+fn requirement(
+    cx: &mut Cx<'_>,
+    f: FileId,
+    required: bool,
+    when: Option<&RawCondition>,
+    field_types: &HashMap<String, (FieldType, Option<String>)>,
+    options_of: &HashMap<String, Registry>,
+    paths: &Registry,
+) -> Option<Requirement> {
+    let Some(w) = when else {
+        return Some(if required {
+            Requirement::Always
+        } else {
+            Requirement::Optional
+        });
+    };
+    if required {
+        cx.push(
+            Diagnostic::at(
+                Code::ConflictingTiming,
+                sp_loc(f, &w.field),
+                "`required = true` and `required_when` contradict each other",
+            )
+            .with_help("keep `required_when` for a conditional requirement"),
+        );
+        return None;
+    }
+    let name = w.field.get_ref();
+    let Some((ty, set)) = field_types.get(name) else {
+        let all = Registry {
+            kind: "field",
+            ids: paths.ids.clone(),
+        };
+        cx.unknown(&all, sp_loc(f, &w.field), name);
+        return None;
+    };
+    if *ty != FieldType::Choice {
+        cx.push(Diagnostic::at(
+            Code::WrongKindOfReference,
+            sp_loc(f, &w.field),
+            format!("`required_when` needs a choice field, and `{name}` is not one"),
+        ));
+        return None;
+    }
+    let opts = set.as_ref().and_then(|s| options_of.get(s))?;
+    let values: Vec<Id> = w
+        .values
+        .iter()
+        .filter_map(|v| cx.refer(opts, f, v))
+        .collect();
+    (values.len() == w.values.len()).then(|| Requirement::When {
+        field: name.clone(),
+        values,
+    })
+}
+
+pub(super) fn grid(
+    cx: &mut Cx<'_>,
+    f: FileId,
+    g: &RawGrid,
+    preg: &Registry,
+    params: &[Parameter],
+    form: Option<&Form>,
+) -> Option<Grid> {
+    let total = cx.non_negative(f, &g.total, "the grid total");
+    let mut ids = Registry::new("grid criterion");
+    let mut criteria = Vec::new();
+    for c in &g.criterion {
+        let cid = cx.declare(&mut ids, f, &c.id);
+        let points = cx.refer(preg, f, &c.points);
+        if let Some(p) = points
+            .as_ref()
+            .and_then(|p| params.iter().find(|x| &x.id == p))
+            && p.unit != ParamUnit::Points
+        {
+            cx.push(
+                Diagnostic::at(
+                    Code::WrongKindOfReference,
+                    sp_loc(f, &c.points),
+                    format!("parameter `{}` is in {:?}, not points", p.id, p.unit),
+                )
+                .with_help("give the parameter `unit = \"points\"`"),
+            );
+        }
+        let field = match (c.assessed, &c.field) {
+            (Assessment::Automatic, Some(fl)) => {
+                if let Some(form) = form {
+                    match form.fields.iter().find(|x| x.path == *fl.get_ref()) {
+                        Some(x) if x.ty == FieldType::Boolean => {}
+                        Some(_) => cx.push(Diagnostic::at(
+                            Code::WrongKindOfReference,
+                            sp_loc(f, fl),
+                            format!("field `{}` is not a boolean", fl.get_ref()),
+                        )),
+                        None => {
+                            let reg = Registry {
+                                kind: "field",
+                                ids: form
+                                    .fields
+                                    .iter()
+                                    .map(|x| (Arc::from(x.path.as_str()), Loc::new(f, 0..0)))
+                                    .collect(),
+                            };
+                            cx.unknown(&reg, sp_loc(f, fl), fl.get_ref());
+                        }
+                    }
+                }
+                Some(fl.get_ref().clone())
+            }
+            // Computed by the rules script from other data (e.g. the communes' flags).
+            (Assessment::Automatic, None) => None,
+            (Assessment::Reviewer, Some(fl)) => {
+                cx.push(
+                    Diagnostic::at(
+                        Code::WrongKindOfReference,
+                        sp_loc(f, fl),
+                        "a criterion scored by reviewers reads no field",
+                    )
+                    .with_help("remove `field`, or set `assessed = \"automatic\"`"),
+                );
+                None
+            }
+            (Assessment::Reviewer, None) => None,
+        };
+        if let (Some(id), Some(points)) = (cid, points) {
+            criteria.push(GridCriterion {
+                id,
+                label: c.label.clone(),
+                points,
+                assessed: c.assessed,
+                field,
+            });
+        }
+    }
+    // The points must add up to the total on every day a points value changes.
+    let used: Vec<&Parameter> = criteria
+        .iter()
+        .filter_map(|c| params.iter().find(|p| p.id == c.points))
+        .collect();
+    let mut days: Vec<Date> = used
+        .iter()
+        .flat_map(|p| p.values.iter().map(|v| v.from))
+        .collect();
+    days.sort();
+    days.dedup();
+    for day in days {
+        let sum: Option<Decimal> = used.iter().map(|p| p.values.at(day).map(|v| v.value)).sum();
+        if let Some(sum) = sum
+            && sum != total
+        {
+            cx.push(
+                Diagnostic::at(
+                    Code::GridTotal,
+                    sp_loc(f, &g.total),
+                    format!("on {day} the grid's points add up to {sum}, not {total}"),
+                )
+                .with_label("declared total"),
+            );
+            break;
+        }
+    }
+    Some(Grid {
+        total,
+        reference: g.reference.clone(),
+        criteria,
+    })
+}

@@ -1,0 +1,230 @@
+//! The raw structures of a fund: its calls, parameters, form, grid and the keys the server
+//! reads. Doc comments are the plan language reference, like the rest of `raw`.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{RawDatedAmount, Sp};
+use crate::model::{Assessment, FieldType, ParamUnit};
+use crate::plan::literal::{Amount, MonthDay};
+
+/// Where the server finds an application's call, applicant and requested amount.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "FundKeys")]
+pub struct RawFundKeys {
+    /// Dotted path of the call year (an integer field). Default `call`.
+    #[schemars(with = "Option<String>")]
+    pub call: Option<Sp<String>>,
+    /// Dotted path of the applicant's identifier (a text field, e.g. the SIRET). Default
+    /// `applicant.siret`.
+    #[schemars(with = "Option<String>")]
+    pub applicant: Option<Sp<String>>,
+    /// Dotted path of the applicant's name (a text field). Default `applicant.name`.
+    #[schemars(with = "Option<String>")]
+    pub applicant_name: Option<Sp<String>>,
+    /// Dotted path of the project's title (a text field). Default `project.title`.
+    #[schemars(with = "Option<String>")]
+    pub title: Option<Sp<String>>,
+    /// Dotted path of the amount requested (a money field). Default
+    /// `project.requested_amount`.
+    #[schemars(with = "Option<String>")]
+    pub requested_amount: Option<Sp<String>>,
+}
+
+/// A grant fund.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Fund")]
+pub struct RawFund {
+    /// Identifier.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Title.
+    pub title: String,
+    /// What the fund supports.
+    pub purpose: String,
+    /// The action of the plan that the fund implements.
+    #[schemars(with = "Option<String>")]
+    pub action: Option<Sp<String>>,
+    /// The approval workflow of its applications.
+    #[schemars(with = "String")]
+    pub workflow: Sp<String>,
+    /// Path of its eligibility rules script, relative to the plan directory, under `rules/`.
+    #[schemars(with = "String")]
+    pub rules: Sp<String>,
+    /// Yearly envelope, as dated values.
+    #[serde(default)]
+    pub envelope: Vec<RawDatedAmount>,
+    /// Yearly calls for applications.
+    #[serde(default)]
+    pub calls: Vec<RawCalls>,
+    /// Parameters the rules read, each with dated values.
+    #[serde(default)]
+    pub parameter: Vec<RawParameter>,
+    /// The application form.
+    pub form: RawForm,
+    /// The selection grid.
+    pub grid: Option<RawGrid>,
+    /// Where the server finds the call, the applicant and the amount in an application.
+    pub keys: Option<RawFundKeys>,
+}
+
+/// Call windows repeated every year over a range of years.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Calls")]
+pub struct RawCalls {
+    /// First year with a call.
+    #[schemars(with = "i32")]
+    pub first_year: Sp<i32>,
+    /// Last year with a call.
+    #[schemars(with = "i32")]
+    pub last_year: Sp<i32>,
+    /// Opening day (MM-DD), included.
+    #[schemars(with = "MonthDay")]
+    pub opens: Sp<MonthDay>,
+    /// Closing day (MM-DD), included until the end of the day in the plan's time zone.
+    #[schemars(with = "MonthDay")]
+    pub closes: Sp<MonthDay>,
+    /// The text that sets it.
+    pub reference: String,
+}
+
+/// A parameter of a fund's rules.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Parameter")]
+pub struct RawParameter {
+    /// Name, read by the rules script with `param("name")`.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// What it is.
+    pub label: String,
+    /// Unit.
+    pub unit: ParamUnit,
+    /// Its values over time; periods must not overlap.
+    #[serde(default)]
+    pub value: Vec<RawDatedAmount>,
+}
+
+/// The application form of a fund.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Form")]
+pub struct RawForm {
+    /// Sets of choices used by fields.
+    #[serde(default)]
+    pub choices: Vec<RawChoices>,
+    /// Fields of the application, by dotted path (e.g. "applicant.kind").
+    #[serde(default)]
+    pub field: Vec<RawField>,
+    /// Documents attached to the application.
+    #[serde(default)]
+    pub document: Vec<RawDocumentSpec>,
+}
+
+/// A named set of choices.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Choices")]
+pub struct RawChoices {
+    /// Identifier of the set.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// The choices.
+    pub option: Vec<RawChoice>,
+}
+
+/// One choice.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Choice")]
+pub struct RawChoice {
+    /// Value stored in the application.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Label shown to the applicant.
+    pub label: String,
+}
+
+/// A condition on another field's value.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Condition")]
+pub struct RawCondition {
+    /// Path of a choice field.
+    #[schemars(with = "String")]
+    pub field: Sp<String>,
+    /// The values for which the condition holds.
+    #[serde(rename = "in")]
+    #[schemars(with = "Vec<String>")]
+    pub values: Vec<Sp<String>>,
+}
+
+/// A field of the application form.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Field")]
+pub struct RawField {
+    /// Dotted path in the application (e.g. "project.requested_amount").
+    #[schemars(with = "String")]
+    pub path: Sp<String>,
+    /// Type.
+    #[serde(rename = "type")]
+    pub ty: FieldType,
+    /// Label shown to the applicant.
+    pub label: String,
+    /// Help text.
+    pub help: Option<String>,
+    /// For "choice" and "choices": the set of choices.
+    #[schemars(with = "Option<String>")]
+    pub choices: Option<Sp<String>>,
+    /// Required for every applicant.
+    #[serde(default)]
+    pub required: bool,
+    /// Required only when another field has one of some values.
+    pub required_when: Option<RawCondition>,
+}
+
+/// A document attached to an application.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "DocumentSpec")]
+pub struct RawDocumentSpec {
+    /// Identifier (the value listed in the application's `documents`).
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Label.
+    pub label: String,
+    /// Required for every applicant.
+    #[serde(default)]
+    pub required: bool,
+    /// Required only when a field has one of some values.
+    pub required_when: Option<RawCondition>,
+    /// The text that requires it.
+    pub reference: Option<String>,
+}
+
+/// The selection grid.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Grid")]
+pub struct RawGrid {
+    /// Total points of the grid.
+    #[schemars(with = "Amount")]
+    pub total: Sp<Amount>,
+    /// The text that sets it.
+    pub reference: String,
+    /// Criteria of the grid.
+    pub criterion: Vec<RawGridCriterion>,
+}
+
+/// A criterion of the selection grid.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "GridCriterion")]
+pub struct RawGridCriterion {
+    /// Identifier.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Label.
+    pub label: String,
+    /// The parameter that gives its points (so that a vote can change them).
+    #[schemars(with = "String")]
+    pub points: Sp<String>,
+    /// "automatic" or "reviewer".
+    pub assessed: Assessment,
+    /// For automatic criteria: the boolean field of the form it reads. Without it, the rules
+    /// script computes the criterion from other data.
+    #[schemars(with = "Option<String>")]
+    pub field: Option<Sp<String>>,
+}
