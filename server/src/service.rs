@@ -1146,7 +1146,7 @@ impl Ctx {
             fund,
             &data,
             today,
-            &uploaded,
+            Some(&uploaded),
             facts.other_filings,
         )?;
         row.evaluation = Some(report.to_string());
@@ -1194,14 +1194,15 @@ pub fn set_by_server(path: &str, ty: FieldType) -> bool {
 }
 
 /// Runs the fund's rules on an application as the server files it: the filing date is `day`
-/// and the documents are the pieces uploaded, in whichever fields the form declares for them.
+/// and the documents are the pieces uploaded, in whichever fields the form declares for them
+/// (`None`: the pieces the data says it has, for a dry run where nothing is uploaded).
 /// Returns the evaluation and its report (evaluation, explanation, French text).
 fn evaluate_as_filed(
     guard: &RulesGuard,
     fund: &Fund,
     data: &Value,
     day: Date,
-    uploaded: &[String],
+    uploaded: Option<&[String]>,
     other_filings: u32,
 ) -> Result<(Evaluation, Value)> {
     let rules = fund
@@ -1212,7 +1213,9 @@ fn evaluate_as_filed(
     for f in &fund.form.fields {
         if f.path == FILING_DATE_FIELD {
             set_path(&mut data, &f.path, json!(day.to_string()));
-        } else if f.ty == FieldType::Documents {
+        } else if f.ty == FieldType::Documents
+            && let Some(uploaded) = uploaded
+        {
             set_path(&mut data, &f.path, json!(uploaded));
         }
     }
@@ -1860,13 +1863,36 @@ impl Ctx {
 
     /// The eligibility result the application would get if it were checked now, with the
     /// pieces uploaded so far; nothing is stored.
+    /// The public dry run: the rules on `data` as if it were filed today, with the pieces it
+    /// says it has; nothing is stored. The report is the evaluation with its explanation and
+    /// French text.
+    pub fn dry_run(&self, plan: &str, fund_id: &str, data: &Value) -> Result<Value> {
+        let served = self.served(plan)?;
+        let fund = served
+            .plan
+            .fund(fund_id)
+            .ok_or_else(|| Error::NotFound(format!("plan `{plan}` has no fund `{fund_id}`")))?;
+        if fund.ruleset.is_none() {
+            return Err(Error::NotFound(format!(
+                "fund `{fund_id}` has no rules script"
+            )));
+        }
+        let today = self.today(&served);
+        let (_, report) = evaluate_as_filed(&self.rules, fund, data, today, None, 0)?;
+        let mut v = report["evaluation"].clone();
+        v["explanation"] = report["explanation"].clone();
+        v["text"] = report["text"].clone();
+        Ok(v)
+    }
+
     pub async fn preview(&self, who: &Principal, id: &str) -> Result<Value> {
         let view = self.get(who, id).await?;
         let served = self.served(&view.plan)?;
         let (fund, _) = scope(&served, &view.fund)?;
         let today = self.today(&served);
         let uploaded: Vec<String> = view.documents.iter().map(|d| d.kind.clone()).collect();
-        let (_, report) = evaluate_as_filed(&self.rules, fund, &view.data, today, &uploaded, 0)?;
+        let (_, report) =
+            evaluate_as_filed(&self.rules, fund, &view.data, today, Some(&uploaded), 0)?;
         Ok(report)
     }
 

@@ -6,8 +6,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
 use metroplan_engine::model::Status;
-use metroplan_engine::rules::Context;
-use metroplan_engine::rules::explain::{explain, text_fr};
 use metroplan_engine::schedule::{Filter, Options, export, schedule as run_schedule};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -318,36 +316,7 @@ pub async fn eligibility(
     P((plan, fund)): P<(String, String)>,
     Body(body): Body<EligibilityBody>,
 ) -> Result<Json<Value>> {
-    let p = s.ctx.served(&plan)?.clone();
-    let f = p
-        .plan
-        .fund(&fund)
-        .ok_or_else(|| Error::NotFound(format!("plan `{plan}` has no fund `{fund}`")))?;
-    let rules = f
-        .ruleset
-        .as_ref()
-        .ok_or_else(|| Error::NotFound(format!("fund `{fund}` has no rules script")))?;
-    let today = s.ctx.clock.now().to_zoned_datetime(p.tz.clone()).date();
-    let ctx = Context {
-        filed_on: Some(today),
-        other_filings: 0,
-    };
-    let e = match s.ctx.rules.evaluate(&fund, rules, &body.data, ctx)? {
-        Ok(e) => e,
-        // Named as in the body, like a filing's refusal.
-        Err(err) => {
-            return Err(Error::unprocessable(
-                err.message.clone(),
-                Some(&format!("data.{}", err.field)),
-            ));
-        }
-    };
-    let x = explain(rules, &e);
-    let text = text_fr(&x, &e);
-    let mut v = serde_json::to_value(&e).map_err(anyhow::Error::from)?;
-    v["explanation"] = serde_json::to_value(&x).map_err(anyhow::Error::from)?;
-    v["text"] = json!(text);
-    Ok(Json(v))
+    Ok(Json(s.ctx.dry_run(&plan, &fund, &body.data)?))
 }
 
 #[utoipa::path(

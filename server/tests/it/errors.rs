@@ -218,6 +218,28 @@ async fn documents_are_accepted_by_content_not_by_name() {
 }
 
 #[tokio::test]
+async fn the_dry_run_runs_the_rules_as_filing_does_with_today_as_the_filing_date() {
+    // It used to leave the filing date out: every dry run was "incomplete".
+    let env = Env::new(OPEN).await;
+    let mut data = application();
+    data["documents"] = json!(["rib"]);
+    let r = env
+        .call(
+            Method::POST,
+            &format!("/api/plans/{PLAN}/funds/{FUND}/eligibility"),
+            None,
+            &[],
+            Some(json!({ "data": data })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["outcome"], "incomplete", "{}", r.text);
+    let missing = r.body["missing"].to_string();
+    assert!(missing.contains("statuts"), "{missing}");
+    assert!(!missing.contains("submitted_on"), "{missing}");
+}
+
+#[tokio::test]
 async fn the_dry_run_stores_nothing() {
     let env = Env::new(OPEN).await;
     let r = env
@@ -230,7 +252,8 @@ async fn the_dry_run_stores_nothing() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(r.body["outcome"], "incomplete");
+    // Run as the server files it: filed today, with the pieces the data says it has.
+    assert_eq!(r.body["outcome"], "eligible", "{}", r.text);
     assert!(r.body["explanation"].is_object());
     let n: i64 = sqlx::Row::get(
         &sqlx::query("SELECT COUNT(*) AS n FROM applications")
