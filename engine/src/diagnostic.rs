@@ -55,6 +55,7 @@ codes! {
     MissingPlan = "E018", Error, "the root file has no [plan] section";
     RulesScript = "E019", Error, "a rules script that does not compile or declares its rules wrongly";
     RuleConflict = "E020", Error, "two exceptions to one rule with the same priority";
+    MissingGuardParameter = "E021", Error, "a guard of the fund's workflow reads a parameter the fund does not declare";
     BudgetExceeded = "W001", Warning, "allocations exceed the year's budget";
     RulesScriptMissing = "W002", Warning, "the rules script of a fund is not found";
     OutsidePlanPeriod = "W003", Warning, "a date outside the plan's period";

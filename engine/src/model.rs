@@ -642,7 +642,7 @@ pub struct Transition {
     pub from: Vec<Id>,
     pub to: Id,
     pub role: Id,
-    pub guards: Vec<Id>,
+    pub guards: Vec<crate::workflow::Guard>,
     pub reference: Option<String>,
 }
 

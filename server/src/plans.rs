@@ -9,7 +9,6 @@ use std::sync::{Arc, RwLock};
 
 use jiff::tz::TimeZone;
 use metroplan_engine::Plan;
-use metroplan_engine::workflow::PARAM_MIN_OPINIONS;
 
 #[derive(Debug)]
 pub struct Served {
@@ -111,7 +110,6 @@ fn load_one(d: &Path) -> Result<Served, Vec<String>> {
         Some(plan) if loaded.errors() == 0 => {
             let tz = TimeZone::get(&plan.timezone)
                 .map_err(|e| vec![format!("time zone `{}`: {e}", plan.timezone)])?;
-            check_guards(&plan).map_err(|e| vec![e.to_string()])?;
             Ok(Served {
                 plan,
                 tz,
@@ -235,32 +233,4 @@ impl Plans {
         plans.loaded_at = Some(jiff::Timestamp::now());
         plans
     }
-}
-
-/// A guard that reads a fund parameter needs the parameter: refused at start, not at the
-/// first decision.
-fn check_guards(plan: &Plan) -> anyhow::Result<()> {
-    for f in &plan.funds {
-        let Some(wf) = plan.workflow(f.workflow.as_str()) else {
-            continue;
-        };
-        let uses = wf.transitions.iter().any(|t| {
-            t.guards
-                .iter()
-                .any(|g| g.as_str() == "min-opinions-reached")
-        });
-        if uses
-            && !f
-                .parameters
-                .iter()
-                .any(|p| p.id.as_str() == PARAM_MIN_OPINIONS)
-        {
-            anyhow::bail!(
-                "plan {}: fund `{}`: its workflow uses the guard `min-opinions-reached`, which reads the parameter `{PARAM_MIN_OPINIONS}`: declare it",
-                plan.id,
-                f.id
-            );
-        }
-    }
-    Ok(())
 }

@@ -10,7 +10,7 @@ use metroplan_engine::model::FieldType;
 use metroplan_engine::model::{Fund, RoleKind, Workflow};
 use metroplan_engine::rules::explain::{explain, text_fr};
 use metroplan_engine::rules::{Context, Evaluation, FILING_DATE_FIELD, Outcome};
-use metroplan_engine::workflow::{self, Actor, Effect, Facts, Input, Refusal};
+use metroplan_engine::workflow::{self, Actor, Effect, Facts, Guard, Input, Refusal};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -746,7 +746,7 @@ impl Ctx {
             row.requested_cents = k.requested;
             payload["data"] = data.clone();
         }
-        if t.guards.iter().any(|g| g.as_str() == "one-per-applicant") {
+        if t.guards.contains(&Guard::OnePerApplicant) {
             let (Some(call), Some(applicant)) = (row.call_year, row.applicant_key.clone()) else {
                 return Err(Error::unprocessable(
                     "the call and the applicant's identifier are needed to file",
@@ -811,12 +811,10 @@ impl Ctx {
         if who.role == RoleKind::Applicant
             && row.final_report == 0
             && t.guards.is_empty()
-            && wf.transitions.iter().any(|n| {
-                n.from.contains(&t.to)
-                    && n.guards
-                        .iter()
-                        .any(|g| g.as_str() == "final-report-received")
-            })
+            && wf
+                .transitions
+                .iter()
+                .any(|n| n.from.contains(&t.to) && n.guards.contains(&Guard::FinalReportReceived))
         {
             row.final_report = 1;
         }

@@ -340,7 +340,7 @@ fn the_workflow_covers_the_regulation() {
         .iter()
         .find(|t| t.id.as_str() == "attribuer")
         .unwrap();
-    let guards: Vec<&str> = attribuer.guards.iter().map(|g| g.as_str()).collect();
+    let guards: Vec<&str> = attribuer.guards.iter().map(|g| g.name()).collect();
     for g in [
         "not-filer",
         "not-instructor",

@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use metroplan_engine::model::{Assessment, Fund, RoleKind, Transition, Workflow};
+use metroplan_engine::workflow::Guard;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
@@ -385,17 +386,17 @@ fn scores_fr(fund: &Fund, scores: &Value) -> String {
         .join(" ; ")
 }
 
-fn has_guard(t: &Transition, g: &str) -> bool {
-    t.guards.iter().any(|x| x.as_str() == g)
+fn has_guard(t: &Transition, g: Guard) -> bool {
+    t.guards.contains(&g)
 }
 
 /// The form for one transition, with the inputs its guards read.
 fn action_form(v: &Viewer, fund: &Fund, view: &ApplicationView, t: &Transition) -> Markup {
     let id = t.id.as_str();
-    let opinion = has_guard(t, "conflict-declared");
-    let amount = has_guard(t, "amount-within-request") || has_guard(t, "within-envelope");
-    let reason = has_guard(t, "reason-given");
-    let signed = has_guard(t, "agreement-signed");
+    let opinion = has_guard(t, Guard::ConflictDeclared);
+    let amount = has_guard(t, Guard::AmountWithinRequest) || has_guard(t, Guard::WithinEnvelope);
+    let reason = has_guard(t, Guard::ReasonGiven);
+    let signed = has_guard(t, Guard::AgreementSigned);
     let reviewer_criteria: Vec<_> = fund
         .grid
         .as_ref()

@@ -5,6 +5,7 @@ use axum::response::IntoResponse;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use metroplan_engine::model::RoleKind;
 use metroplan_engine::rules::explain::amount_fr;
+use metroplan_engine::workflow::Guard;
 use rust_decimal::Decimal;
 
 use super::{CSRF_FIELD, Viewer};
@@ -299,43 +300,17 @@ fn guard_fr(guard: Option<&str>, extra: Option<&serde_json::Value>) -> Option<St
             })
             .unwrap_or_default()
     };
-    Some(match guard? {
-        "call-open" => "L'appel à projets n'est pas ouvert à cette date.".into(),
-        "one-per-applicant" => {
-            "Ce porteur (même SIRET) a déjà déposé un dossier pour cet appel à projets.".into()
-        }
-        "completion-in-time" => "Le délai pour compléter ce dossier est dépassé.".into(),
-        "conflict-declared" => {
-            "Déclarez d'abord si vous avez un lien d'intérêt avec le porteur.".into()
-        }
-        "no-conflict-of-interest" => "Vous avez déclaré un lien d'intérêt avec le porteur : vous ne pouvez pas donner d'avis sur ce dossier.".into(),
-        "min-opinions-reached" => {
-            "Le nombre minimal d'avis du comité de sélection n'est pas encore atteint.".into()
-        }
-        "not-filer" => "Vous ne pouvez pas agir sur un dossier que vous avez déposé.".into(),
-        "not-instructor" => {
-            "Vous avez instruit ce dossier : la décision revient à une autre personne.".into()
-        }
-        "amount-within-request" => "Le montant dépasse le montant demandé par le porteur.".into(),
-        "amount-within-ceiling" => {
-            "Le montant dépasse le montant retenu par le contrôle d'éligibilité (plafond).".into()
-        }
-        "within-envelope" => format!(
-            "Ce montant dépasserait l'enveloppe {} du fonds ({}), dont {} déjà engagés : il reste {}.",
+    let guard = Guard::parse(guard?)?;
+    Some(match guard {
+        // The one refusal that says how much remains.
+        Guard::WithinEnvelope => format!(
+            "Ce montant dépasserait l'enveloppe {} du fonds ({}), dont {} déjà engagés\u{a0}: il reste {}.",
             s("year"),
             s("envelope"),
             s("committed"),
             s("remaining")
         ),
-        "reason-given" => "Indiquez le motif.".into(),
-        "agreement-signed" => "Indiquez la date de signature de la convention.".into(),
-        "final-report-received" => "Le bilan final n'a pas encore été déposé.".into(),
-        "payments-within-award" => "Le total versé dépasserait le montant attribué.".into(),
-        "fully-paid" => "Le montant attribué n'a pas encore été entièrement versé.".into(),
-        "eligible" | "ineligible" | "incomplete" => {
-            "Le résultat du contrôle d'éligibilité ne permet pas cette étape.".into()
-        }
-        _ => return None,
+        other => other.refusal_fr().to_string(),
     })
 }
 

@@ -372,8 +372,7 @@ pub async fn bulk(
         .any(|t| {
             t.id.as_str() == action
                 && t.guards
-                    .iter()
-                    .any(|g| g.as_str() == "amount-within-request")
+                    .contains(&metroplan_engine::workflow::Guard::AmountWithinRequest)
         });
     let mut report = Vec::new();
     for (id, version) in &picked {

@@ -8,7 +8,7 @@ use crate::model::*;
 use crate::plan::parse::Item;
 use crate::plan::raw::*;
 use crate::suggest::closest;
-use crate::workflow::{GUARDS, is_guard};
+use crate::workflow::Guard;
 
 /// The plan's workflows, in file order (those with errors left out).
 pub(super) fn workflows(
@@ -58,8 +58,8 @@ fn workflow(cx: &mut Cx<'_>, it: &Item<RawWorkflow>, id: Id, r: &Registries) -> 
         let role = cx.refer(&r.role, f, &t.role);
         let mut guards = Vec::new();
         for g in &t.guards {
-            if is_guard(g.get_ref()) {
-                guards.extend(Id::parse(g.get_ref()).ok());
+            if let Some(guard) = Guard::parse(g.get_ref()) {
+                guards.push(guard);
             } else {
                 cx.push(
                     Diagnostic::at(
@@ -68,7 +68,7 @@ fn workflow(cx: &mut Cx<'_>, it: &Item<RawWorkflow>, id: Id, r: &Registries) -> 
                         format!("unknown guard `{}`", g.get_ref()),
                     )
                     .with_label("not a guard the engine knows")
-                    .with_suggestions(closest(g.get_ref(), GUARDS.iter().map(|(n, _)| *n)))
+                    .with_suggestions(closest(g.get_ref(), Guard::ALL.iter().map(|g| g.name())))
                     .with_help("the guards are listed in docs/errors.md under E006"),
                 );
             }

@@ -10,86 +10,12 @@ use rust_decimal::Decimal;
 use crate::model::{Fund, Plan, RoleKind, Transition, Workflow};
 use crate::rules::Outcome;
 
-/// Parameters the guards read, by the id a fund gives them.
-pub const PARAM_MIN_OPINIONS: &str = "avis-minimum";
-/// The share of the award paid as an advance at the first payment.
-pub const PARAM_ADVANCE_RATE: &str = "taux-avance";
+mod guards;
+
+pub use guards::{Guard, PARAM_ADVANCE_RATE, PARAM_MIN_OPINIONS};
 
 /// The role of automatic steps (eligibility check on filing, deadline expiry).
 pub const SYSTEM_ROLE: &str = "system";
-
-/// Guards a transition may declare, with what they check.
-pub const GUARDS: &[(&str, &str)] = &[
-    (
-        "call-open",
-        "the fund's call for the application's year is open (in the plan's time zone)",
-    ),
-    (
-        "one-per-applicant",
-        "the applicant has no other application in the same call",
-    ),
-    (
-        "eligible",
-        "the automatic eligibility check concluded `eligible`",
-    ),
-    (
-        "ineligible",
-        "the automatic eligibility check concluded `ineligible`",
-    ),
-    (
-        "incomplete",
-        "the automatic eligibility check concluded `incomplete`",
-    ),
-    (
-        "completion-in-time",
-        "the completion deadline of an incomplete application has not passed",
-    ),
-    (
-        "completion-overdue",
-        "the completion deadline of an incomplete application has passed",
-    ),
-    (
-        "conflict-declared",
-        "the actor has declared their links of interest for this application",
-    ),
-    (
-        "no-conflict-of-interest",
-        "the actor has no declared link with the applicant",
-    ),
-    (
-        "min-opinions-reached",
-        "at least the parameter `avis-minimum` opinions were filed",
-    ),
-    ("not-filer", "the actor did not file the application"),
-    (
-        "not-instructor",
-        "the actor did not instruct the application",
-    ),
-    (
-        "amount-within-request",
-        "the awarded amount is at most the requested amount",
-    ),
-    (
-        "amount-within-ceiling",
-        "the awarded amount is at most the amount the eligibility rules accepted at filing (the ceiling in force then, with its exceptions)",
-    ),
-    (
-        "within-envelope",
-        "the awarded amount fits in what remains of the year's envelope",
-    ),
-    ("reason-given", "a reason is written"),
-    ("agreement-signed", "the agreement is signed"),
-    ("final-report-received", "the final report was received"),
-    (
-        "payments-within-award",
-        "the total paid stays at most the awarded amount",
-    ),
-    ("fully-paid", "the awarded amount has been paid in full"),
-];
-
-pub fn is_guard(name: &str) -> bool {
-    GUARDS.iter().any(|(g, _)| *g == name)
-}
 
 /// Who asks for a transition.
 #[derive(Debug, Clone)]
@@ -246,30 +172,30 @@ pub fn decide<'w>(
             .map(|d| d.value)
     };
     let mut effects = Vec::new();
-    for g in &t.guards {
+    for &g in &t.guards {
         let refuse = |field: Option<&'static str>, message: String| Refusal::Guard {
             action: action.to_string(),
             guard: g.to_string(),
             field,
             message,
         };
-        match g.as_str() {
-            "call-open" if !facts.call_open => {
+        match g {
+            Guard::CallOpen if !facts.call_open => {
                 return Err(refuse(
                     None,
                     "the call for applications of this year is not open today".into(),
                 ));
             }
-            "one-per-applicant" if facts.other_filings > 0 => {
+            Guard::OnePerApplicant if facts.other_filings > 0 => {
                 return Err(refuse(
                     None,
                     "this applicant already filed an application to this call".into(),
                 ));
             }
-            "eligible" | "ineligible" | "incomplete" => {
-                let want = match g.as_str() {
-                    "eligible" => Outcome::Eligible,
-                    "ineligible" => Outcome::Ineligible,
+            Guard::Eligible | Guard::Ineligible | Guard::Incomplete => {
+                let want = match g {
+                    Guard::Eligible => Outcome::Eligible,
+                    Guard::Ineligible => Outcome::Ineligible,
                     _ => Outcome::Incomplete,
                 };
                 if facts.outcome != Some(want) {
@@ -279,7 +205,7 @@ pub fn decide<'w>(
                     ));
                 }
             }
-            "completion-in-time" if facts.deadline.is_some_and(|d| day > d) => {
+            Guard::CompletionInTime if facts.deadline.is_some_and(|d| day > d) => {
                 return Err(refuse(
                     None,
                     format!(
@@ -288,33 +214,33 @@ pub fn decide<'w>(
                     ),
                 ));
             }
-            "completion-overdue" if facts.deadline.is_none_or(|d| day <= d) => {
+            Guard::CompletionOverdue if facts.deadline.is_none_or(|d| day <= d) => {
                 return Err(refuse(
                     None,
                     "the completion deadline has not passed".into(),
                 ));
             }
-            "conflict-declared" if input.linked.is_none() => {
+            Guard::ConflictDeclared if input.linked.is_none() => {
                 return Err(refuse(
                     Some("linked"),
                     "declare your links of interest with the applicant (`linked`: true or false)"
                         .into(),
                 ));
             }
-            "no-conflict-of-interest" if input.linked == Some(true) => {
+            Guard::NoConflictOfInterest if input.linked == Some(true) => {
                 return Err(refuse(
                     Some("linked"),
                     "a reviewer linked to the applicant does not give an opinion on this application"
                         .into(),
                 ));
             }
-            "no-conflict-of-interest" if facts.reviewers.iter().any(|r| r == actor.name) => {
+            Guard::NoConflictOfInterest if facts.reviewers.iter().any(|r| r == actor.name) => {
                 return Err(refuse(
                     None,
                     "you have already given an opinion on this application".into(),
                 ));
             }
-            "min-opinions-reached" => {
+            Guard::MinOpinionsReached => {
                 let min = param(PARAM_MIN_OPINIONS).unwrap_or(Decimal::ONE);
                 if Decimal::from(facts.reviewers.len() as u64) < min {
                     return Err(refuse(
@@ -326,19 +252,19 @@ pub fn decide<'w>(
                     ));
                 }
             }
-            "not-filer" if actor.name == facts.owner => {
+            Guard::NotFiler if actor.name == facts.owner => {
                 return Err(refuse(
                     None,
                     "nobody acts on an application they filed".into(),
                 ));
             }
-            "not-instructor" if facts.instructors.iter().any(|i| i == actor.name) => {
+            Guard::NotInstructor if facts.instructors.iter().any(|i| i == actor.name) => {
                 return Err(refuse(
                     None,
                     "nobody decides on an application they instructed".into(),
                 ));
             }
-            "amount-within-request" | "amount-within-ceiling" | "within-envelope" => {
+            Guard::AmountWithinRequest | Guard::AmountWithinCeiling | Guard::WithinEnvelope => {
                 let Some(amount) = input.amount else {
                     return Err(refuse(Some("amount"), "give the amount awarded".into()));
                 };
@@ -348,15 +274,15 @@ pub fn decide<'w>(
                         "the amount is a positive sum in euros with at most 2 decimals".into(),
                     ));
                 }
-                let limit = match g.as_str() {
-                    "within-envelope" => facts.envelope_remaining,
+                let limit = match g {
+                    Guard::WithinEnvelope => facts.envelope_remaining,
                     _ => facts.requested,
                 };
                 let limit = limit.unwrap_or(Decimal::ZERO);
                 if amount > limit {
-                    let what = match g.as_str() {
-                        "amount-within-request" => "the amount requested",
-                        "amount-within-ceiling" => "the amount the eligibility rules accepted",
+                    let what = match g {
+                        Guard::AmountWithinRequest => "the amount requested",
+                        Guard::AmountWithinCeiling => "the amount the eligibility rules accepted",
                         _ => "what remains of the year's envelope",
                     };
                     return Err(refuse(
@@ -368,19 +294,19 @@ pub fn decide<'w>(
                     effects.push(Effect::Award(amount));
                 }
             }
-            "reason-given" if input.reason.as_deref().is_none_or(|r| r.trim().is_empty()) => {
+            Guard::ReasonGiven if input.reason.as_deref().is_none_or(|r| r.trim().is_empty()) => {
                 return Err(refuse(Some("reason"), "write the reason".into()));
             }
-            "agreement-signed" if input.signed_on.is_none_or(|d| d > day) => {
+            Guard::AgreementSigned if input.signed_on.is_none_or(|d| d > day) => {
                 return Err(refuse(
                     Some("signed_on"),
                     "give the date the agreement was signed (not in the future)".into(),
                 ));
             }
-            "final-report-received" if !facts.final_report => {
+            Guard::FinalReportReceived if !facts.final_report => {
                 return Err(refuse(None, "the final report was not received".into()));
             }
-            "payments-within-award" => {
+            Guard::PaymentsWithinAward => {
                 let awarded = facts.awarded.unwrap_or(Decimal::ZERO);
                 let due = awarded - facts.paid;
                 // The first payment is the advance when the fund has a rate for it.
@@ -400,7 +326,7 @@ pub fn decide<'w>(
                 }
                 effects.push(Effect::Payment(amount));
             }
-            "fully-paid" if facts.awarded.is_none_or(|a| facts.paid < a) => {
+            Guard::FullyPaid if facts.awarded.is_none_or(|a| facts.paid < a) => {
                 return Err(refuse(
                     None,
                     format!(
@@ -410,7 +336,19 @@ pub fn decide<'w>(
                     ),
                 ));
             }
-            _ => {}
+            // The guard holds: each arm above refuses only when its condition fails.
+            Guard::CallOpen
+            | Guard::OnePerApplicant
+            | Guard::CompletionInTime
+            | Guard::CompletionOverdue
+            | Guard::ConflictDeclared
+            | Guard::NoConflictOfInterest
+            | Guard::NotFiler
+            | Guard::NotInstructor
+            | Guard::ReasonGiven
+            | Guard::AgreementSigned
+            | Guard::FinalReportReceived
+            | Guard::FullyPaid => {}
         }
     }
     Ok(Decision {
@@ -429,9 +367,5 @@ pub fn automatic<'w>(wf: &'w Workflow, state: &str) -> impl Iterator<Item = &'w 
 /// Whether entering `state` calls for the eligibility check (an automatic transition out of it
 /// depends on its outcome).
 pub fn checks_eligibility(wf: &Workflow, state: &str) -> bool {
-    automatic(wf, state).any(|t| {
-        t.guards
-            .iter()
-            .any(|g| matches!(g.as_str(), "eligible" | "ineligible" | "incomplete"))
-    })
+    automatic(wf, state).any(|t| t.guards.iter().any(|g| g.reads_eligibility()))
 }
