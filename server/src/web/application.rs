@@ -279,7 +279,7 @@ async fn render(
                                 tbody {
                                     @for o in &opinions {
                                         tr {
-                                            th scope="row" { (o.reviewer) }
+                                            th scope="row" { (o.reviewer_name) }
                                             td { (linked_fr(&events, &o.reviewer)) }
                                             td { (o.opinion) }
                                             td { (scores_fr(fund, &o.scores)) }
@@ -302,7 +302,7 @@ async fn render(
                             (event_fr(wf, &e.action))
                             @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { " : " (state_label(wf, a)) " → " (state_label(wf, b)) } }
                             " · "
-                            (actor_fr(who, &e.actor, &e.role))
+                            (actor_fr(who, e.actor_name.as_deref().unwrap_or(&e.actor), &e.role))
                             @if let Some(r) = &e.reason { " · motif : " (r) }
                         }
                     }

@@ -6,6 +6,7 @@ mod access;
 mod audit_trail;
 mod envelope;
 mod errors;
+mod identity;
 mod invariants;
 mod matrix;
 mod notifications;

@@ -155,9 +155,75 @@ impl Env {
         fund: Option<&str>,
         email: Option<&str>,
     ) -> String {
-        tokens::create(&self.db, name, role, fund, email, "2021-01-01T00:00:00Z")
+        tokens::create(
+            &self.db,
+            name,
+            role,
+            None,
+            fund,
+            email,
+            "2021-01-01T00:00:00Z",
+        )
+        .await
+        .expect("token")
+    }
+
+    /// A scoped service token: `fund` of `plan` only.
+    pub async fn token_scoped(&self, name: &str, role: RoleKind, plan: &str, fund: &str) -> String {
+        tokens::create(
+            &self.db,
+            name,
+            role,
+            Some(plan),
+            Some(fund),
+            None,
+            "2021-01-01T00:00:00Z",
+        )
+        .await
+        .expect("token")
+    }
+
+    /// An account (password `correct horse battery`), with a SIRET for an applicant or for
+    /// a member of staff who is also an applicant.
+    pub async fn account(
+        &self,
+        email: &str,
+        role: RoleKind,
+        siret: Option<&str>,
+    ) -> metroplan_server::accounts::User {
+        metroplan_server::accounts::create_user(
+            &self.db,
+            metroplan_server::accounts::NewUser {
+                email,
+                name: email,
+                role,
+                fund: None,
+                siret,
+                password: "correct horse battery",
+            },
+            jiff::Timestamp::now(),
+        )
+        .await
+        .expect("account")
+    }
+
+    /// A token of `user`'s, as `metroplan token create --user` makes it.
+    pub async fn token_of(&self, user: &metroplan_server::accounts::User) -> String {
+        tokens::create_for_user(&self.db, user, "2021-01-01T00:00:00Z")
             .await
             .expect("token")
+    }
+
+    /// A second token of one account's with another role kind: one person, one identity,
+    /// two roles (what plan roles per person will give).
+    pub async fn token_of_as(
+        &self,
+        user: &metroplan_server::accounts::User,
+        role: RoleKind,
+    ) -> String {
+        let mut as_role = user.clone();
+        as_role.role = role;
+        self.token_of(&as_role).await
     }
 
     pub async fn call(
