@@ -349,3 +349,67 @@ async fn the_applicant_reads_no_reviewer_opinion_nor_staff_identity_in_the_event
             .any(|e| e["action"] == "completer" && e["role"] == "applicant")
     );
 }
+
+#[tokio::test]
+async fn rows_written_before_identities_were_ids_keep_their_owner_after_the_migration() {
+    let data = application().to_string().replace('\'', "''");
+    let app = |id: &str, owner: &str, siret: &str| {
+        format!(
+            "INSERT INTO applications (id, plan, fund, call_year, applicant_key, state, version, owner, data, created_at, updated_at) \
+             VALUES ('{id}', '{PLAN}', '{FUND}', 2021, '{siret}', 'brouillon', 1, '{owner}', '{data}', '2021-02-0{n}T10:00:00Z', '2021-02-01T10:00:00Z')",
+            n = id.len() % 9 + 1
+        )
+    };
+    let rows = [
+        "INSERT INTO users (id, email, name, role, siret, password_hash, created_at) VALUES ('u1', 'asso@example.org', 'Asso', 'applicant', NULL, 'x', '2021-01-01T00:00:00Z')".to_string(),
+        "INSERT INTO tokens (id, name, role, hash, created_at, user_id, email) VALUES ('tu', 'asso@example.org', 'applicant', 'h0', '2021-01-01T00:00:00Z', 'u1', 'asso@example.org')".to_string(),
+        "INSERT INTO tokens (id, name, role, hash, created_at) VALUES ('t1', 'Mairie', 'applicant', 'h1', '2021-01-02T00:00:00Z')".to_string(),
+        "INSERT INTO tokens (id, name, role, hash, created_at) VALUES ('t2', 'Mairie', 'applicant', 'h2', '2021-01-03T00:00:00Z')".to_string(),
+        "INSERT INTO tokens (id, name, role, hash, created_at) VALUES ('t3', 'instr', 'instructor', 'h3', '2021-01-03T00:00:00Z')".to_string(),
+        app("a", "asso@example.org", "81234567800019"),
+        app("bb", "Mairie", "81234567800027"),
+        app("ccc", "disparu", "81234567800035"),
+        "INSERT INTO participants (application_id, actor, kind) VALUES ('a', 'instr', 'instructor')".to_string(),
+        "INSERT INTO idempotency (principal, key, request_hash, status, body, created_at) VALUES ('Mairie', 'k', 'h', 201, '{}', '2021-01-01T00:00:00Z')".to_string(),
+    ];
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let env = Env::upgraded(OPEN, &repo().join("plans"), 2, &rows).await;
+    let owners: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, owner_id FROM applications ORDER BY id")
+            .fetch_all(&env.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        owners,
+        [
+            ("a".to_string(), "user:u1".to_string()),
+            ("bb".to_string(), "token:t1".to_string()),
+            ("ccc".to_string(), "name:disparu".to_string()),
+        ]
+    );
+    let actor: String = sqlx::query_scalar("SELECT actor FROM participants")
+        .fetch_one(&env.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(actor, "token:t3");
+    let keys: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, principal_id FROM applicant_keys ORDER BY key")
+            .fetch_all(&env.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert_eq!(keys[0], ("81234567800019".into(), "user:u1".into()));
+
+    // Through the router: the account still reads its file, whatever token of hers.
+    let user = metroplan_server::accounts::find_by_email(&env.db, "asso@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    let hers = env.token_of(&user).await;
+    let r = env.get("/api/applications/a", &hers).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(ids(&env.get("/api/applications", &hers).await), ["a"]);
+    let admin = env.token("admin", RoleKind::Admin).await;
+    let r = env.get("/api/applications/ccc", &admin).await;
+    assert_eq!(r.status, StatusCode::OK, "staff still read it: {}", r.body);
+}

@@ -112,8 +112,40 @@ impl Env {
 
     /// A server on the plans under `plans_dir`.
     pub async fn with_plans(now: &str, plans_dir: &std::path::Path) -> Env {
+        Env::upgraded(now, plans_dir, 0, &[]).await
+    }
+
+    /// A server on a database that was at migration `version` (0: none) and held the rows
+    /// `sql` inserts, as an older metroplan left it; the server migrates it when it starts.
+    pub async fn upgraded(now: &str, plans_dir: &Path, version: i64, sql: &[&str]) -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
         let (url, drop) = database(dir.path()).await;
+        if version > 0 {
+            sqlx::any::install_default_drivers();
+            let raw = if url.starts_with("sqlite:") {
+                format!("{url}?mode=rwc")
+            } else {
+                url.clone()
+            };
+            let pool = sqlx::AnyPool::connect(&raw).await.expect("database");
+            let mut m = if url.starts_with("sqlite:") {
+                sqlx::migrate!("./migrations/sqlite")
+            } else {
+                sqlx::migrate!("./migrations/postgres")
+            };
+            m.migrations = m
+                .migrations
+                .iter()
+                .filter(|x| x.version <= version)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into();
+            m.run(&pool).await.expect("older migrations");
+            for q in sql {
+                sqlx::query(q).execute(&pool).await.expect(q);
+            }
+            pool.close().await;
+        }
         let db = Db::connect(&url).await.expect("database");
         let plans = PlanSet::from(Plans::load(plans_dir).expect("plans"));
         let metrics = Arc::new(Metrics::default());
