@@ -94,11 +94,11 @@ async fn a_service_token_named_like_an_accounts_email_is_not_that_account() {
 
 /// Takes `id` from `en-instruction` to `a-decider` with one favourable opinion.
 async fn to_decision(env: &Env, id: &str) {
-    let instr = env.token("instructeur", RoleKind::Instructor).await;
+    let instr = env.token("instr-dupont", RoleKind::Instructor).await;
     let r = env.act(id, "soumettre-au-comite", &instr, json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     for _ in 0..2 {
-        let rev = env.token("membre", RoleKind::Reviewer).await;
+        let rev = env.token("membre-martin", RoleKind::Reviewer).await;
         let r = env
             .act(
                 id,
@@ -318,8 +318,8 @@ async fn the_applicant_reads_no_reviewer_opinion_nor_staff_identity_in_the_event
         "scores",
         "linked",
         "elue@ville.example",
-        "instructeur",
-        "membre",
+        "instr-dupont",
+        "membre-martin",
         "actor_name",
     ] {
         assert!(
@@ -412,4 +412,70 @@ async fn rows_written_before_identities_were_ids_keep_their_owner_after_the_migr
     let admin = env.token("admin", RoleKind::Admin).await;
     let r = env.get("/api/applications/ccc", &admin).await;
     assert_eq!(r.status, StatusCode::OK, "staff still read it: {}", r.body);
+}
+
+#[tokio::test]
+async fn the_applicants_page_shows_decisions_but_no_opinion_nor_staff_name() {
+    let env = Env::new(OPEN).await;
+    let asso = crate::web::account(&env, "asso@example.org", RoleKind::Applicant).await;
+    let id = crate::web::filed_by(&env, &asso).await;
+    to_decision(&env, &id).await;
+    let elue = env.token("elue@ville.example", RoleKind::Approver).await;
+    let r = env
+        .act(&id, "refuser", &elue, json!({"reason": "Hors priorités"}))
+        .await;
+    assert_eq!(r.body["state"], "refuse", "{}", r.body);
+    let mut b = crate::web::Browser::new(env.app.clone());
+    b.sign_in("asso@example.org").await;
+    let page = b.get(&format!("/dossiers/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text;
+    assert!(html.contains("Hors priorités"), "the decision's reason");
+    assert!(html.contains("Élu·e délégué·e"), "who decided, as a role");
+    for hidden in [
+        "Donner un avis et noter le dossier",
+        "Projet solide",
+        "elue@ville.example",
+        "instr-dupont",
+        "membre-martin",
+    ] {
+        assert!(!html.contains(hidden), "`{hidden}` on the applicant's page");
+    }
+}
+
+#[tokio::test]
+async fn filing_on_the_page_under_another_accounts_siret_is_refused_in_french() {
+    let env = Env::new(OPEN).await;
+    // The association registered with its SIRET (81234567800019).
+    crate::web::account(&env, "asso@example.org", RoleKind::Applicant).await;
+    env.account(
+        "autre@example.org",
+        RoleKind::Applicant,
+        Some("81234567800027"),
+    )
+    .await;
+    let mut b = crate::web::Browser::new(env.app.clone());
+    b.sign_in("autre@example.org").await;
+    let page = format!("/plans/{PLAN}/fonds/{FUND}/deposer");
+    let g = b.get(&page).await;
+    assert_eq!(g.status, StatusCode::OK, "{}", g.text);
+    let r = b
+        .post_files(&page, &page, &[("f.applicant.siret", SIRET)], &[])
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert!(
+        r.text.contains("déjà rattaché à un autre compte"),
+        "{}",
+        r.text
+    );
+    // With her own SIRET, the draft is saved.
+    let r = b
+        .post_files(
+            &page,
+            &page,
+            &[("f.applicant.siret", "81234567800027")],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
 }

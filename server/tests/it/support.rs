@@ -215,7 +215,7 @@ impl Env {
         .expect("token")
     }
 
-    /// An account (password `correct horse battery`), with a SIRET for an applicant or for
+    /// An account (the web tests' password), with a SIRET for an applicant or for
     /// a member of staff who is also an applicant.
     pub async fn account(
         &self,
@@ -231,7 +231,7 @@ impl Env {
                 role,
                 fund: None,
                 siret,
-                password: "correct horse battery",
+                password: crate::web::PASSWORD,
             },
             jiff::Timestamp::now(),
         )
