@@ -59,12 +59,13 @@ pub struct User {
 }
 
 impl User {
-    /// The identity workflows record: the email, unique and stable.
+    /// The identity workflows record is the account's id; the email is its label.
     pub fn principal(&self) -> Principal {
         Principal {
             id: format!("user:{}", self.id),
             name: self.email.clone(),
             role: self.role,
+            plan: None,
             fund: self.fund.clone(),
             email: Some(self.email.clone()),
         }

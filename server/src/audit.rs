@@ -28,7 +28,12 @@ pub struct NewEvent {
 pub struct Event {
     pub seq: i64,
     pub application_id: Option<String>,
+    /// The actor's identity (`user:…`, `token:…`, `system`; a name in events written before
+    /// identities were ids); for an applicant, a staff actor is its role only.
     pub actor: String,
+    /// The actor's label (an email, a token's name), for staff only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
     pub role: String,
     pub at: String,
     pub action: String,
@@ -85,6 +90,7 @@ pub fn event_from_row(r: &sqlx::any::AnyRow) -> Result<Event, sqlx::Error> {
         seq: r.try_get("seq")?,
         application_id: r.try_get("application_id")?,
         actor: r.try_get("actor")?,
+        actor_name: None,
         role: r.try_get("role")?,
         at: r.try_get("at")?,
         action: r.try_get("action")?,

@@ -3,6 +3,7 @@
 //! command line over this library; tests drive [`http::app`] directly and as a real process.
 
 pub mod accounts;
+pub mod applicant_keys;
 pub mod audit;
 pub mod clock;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod rules_guard;
 pub mod service;
 pub mod store;
 pub mod tokens;
+pub mod views;
 pub mod web;
 
 pub use http::{AppState, app};

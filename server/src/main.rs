@@ -67,6 +67,9 @@ enum Command {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(commands::serve::AuditCommand),
+    /// Manage applicant keys (which account files under a SIRET).
+    #[command(subcommand)]
+    ApplicantKey(commands::applicant_key::ApplicantKeyCommand),
 }
 
 fn main() -> ExitCode {
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::User(cmd) => commands::serve::user(cmd),
         Command::Token(cmd) => commands::serve::token(cmd),
         Command::Audit(cmd) => commands::serve::audit(cmd),
+        Command::ApplicantKey(cmd) => commands::applicant_key::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -180,7 +180,10 @@ struct AppRow {
     title: Option<String>,
     state: String,
     version: i64,
+    /// The owner's label (an email or a token's name), for pages.
     owner: String,
+    /// The owner's identity (`Principal::id`).
+    owner_id: String,
     owner_email: Option<String>,
     data: String,
     requested_cents: Option<i64>,
@@ -200,7 +203,7 @@ struct AppRow {
     pending_filing: Option<(i64, String)>,
 }
 
-const APP_COLUMNS: &str = "id, plan, fund, call_year, applicant_key, applicant_name, title, state, version, owner, owner_email, data, requested_cents, awarded_cents, paid_cents, outcome, ruleset, filed_on, deadline, final_report, decided_on, created_at, updated_at";
+const APP_COLUMNS: &str = "id, plan, fund, call_year, applicant_key, applicant_name, title, state, version, owner, owner_email, data, requested_cents, awarded_cents, paid_cents, outcome, ruleset, filed_on, deadline, final_report, decided_on, created_at, updated_at, owner_id";
 
 impl AppRow {
     fn from_row(r: &AnyRow) -> Result<AppRow, sqlx::Error> {
@@ -215,6 +218,10 @@ impl AppRow {
             state: r.try_get("state")?,
             version: r.try_get("version")?,
             owner: r.try_get("owner")?,
+            // Rows the identity migration could not resolve keep their name, owned by nobody.
+            owner_id: r
+                .try_get::<Option<String>, _>("owner_id")?
+                .unwrap_or_default(),
             owner_email: r.try_get("owner_email")?,
             data: r.try_get("data")?,
             requested_cents: r.try_get("requested_cents")?,
@@ -277,7 +284,7 @@ impl Ctx {
             .filter(|t| t.from.iter().any(|f| f.as_str() == row.state))
             .filter(|t| {
                 served.plan.role_kind_of(t) == Some(who.role)
-                    && (who.role != RoleKind::Applicant || who.name == row.owner)
+                    && (who.role != RoleKind::Applicant || who.id == row.owner_id)
             })
             .map(|t| t.id.to_string())
             .collect();
@@ -335,11 +342,12 @@ async fn documents_of<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
         .map_err(Error::from)
 }
 
-/// Whether `who` may see an application: applicants their own, staff their funds.
-fn visible(who: &Principal, owner: &str, fund: &str) -> bool {
+/// Whether `who` may see an application: applicants their own (by identity), staff their
+/// (plan, fund) scope.
+fn visible(who: &Principal, owner_id: &str, plan: &str, fund: &str) -> bool {
     match who.role {
-        RoleKind::Applicant => who.name == owner,
-        _ => who.covers(fund),
+        RoleKind::Applicant => who.id == owner_id,
+        _ => who.covers(plan, fund),
     }
 }
 
@@ -359,7 +367,7 @@ async fn claim_key(
     let inserted = sqlx::query(
         "INSERT INTO idempotency (principal, key, request_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     )
-    .bind(&who.name)
+    .bind(&who.id)
     .bind(key)
     .bind(&hash)
     .bind(now)
@@ -372,7 +380,7 @@ async fn claim_key(
     let row = sqlx::query(
         "SELECT request_hash, status, body FROM idempotency WHERE principal = $1 AND key = $2",
     )
-    .bind(&who.name)
+    .bind(&who.id)
     .bind(key)
     .fetch_one(&mut *tx.tx)
     .await?;
@@ -409,7 +417,7 @@ async fn store_reply(
         )
         .bind(status as i64)
         .bind(body.to_string())
-        .bind(&who.name)
+        .bind(&who.id)
         .bind(key)
         .execute(&mut *tx.tx)
         .await?;
@@ -468,6 +476,23 @@ fn keys_of(fund: &Fund, data: &Value) -> Keys {
     }
 }
 
+/// The file's applicant key is its owner's: bound on first use, refused when another holds it.
+async fn bind_applicant_key(tx: &mut WriteTx, row: &AppRow, fund: &Fund, now: &str) -> Result<()> {
+    if let (Some(key), Some(keys)) = (&row.applicant_key, &fund.keys) {
+        crate::applicant_keys::claim(
+            tx,
+            &row.owner_id,
+            &row.plan,
+            &row.fund,
+            key,
+            &format!("data.{}", keys.applicant),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 fn new_id(clock: &Clock) -> String {
     // Time first, so ids sort by creation (keyset pagination), then randomness.
     let ms = clock.now().as_millisecond().max(0) as u64;
@@ -504,7 +529,7 @@ impl Ctx {
                 "only an applicant's token creates applications".into(),
             ));
         }
-        if !who.covers(fund_id) {
+        if !who.covers(plan, fund_id) {
             return Err(Error::Forbidden(format!(
                 "your token is not for fund `{fund_id}`"
             )));
@@ -541,6 +566,7 @@ impl Ctx {
             state: wf.initial.to_string(),
             version: 1,
             owner: who.name.clone(),
+            owner_id: who.id.clone(),
             owner_email: who.email.clone(),
             data: data.to_string(),
             requested_cents: k.requested,
@@ -557,9 +583,10 @@ impl Ctx {
             evaluation: None,
             pending_filing: None,
         };
+        bind_applicant_key(&mut tx, &row, fund, &now_s).await?;
         tx.record(NewEvent {
             application_id: Some(id.clone()),
-            actor: who.name.clone(),
+            actor: who.id.clone(),
             role: who.role.name().into(),
             at: now_s.clone(),
             action: "create".into(),
@@ -645,7 +672,7 @@ impl Ctx {
             });
         }
         let row = load_row(&mut tx, id).await?;
-        if !visible(who, &row.owner, &row.fund) {
+        if !visible(who, &row.owner_id, &row.plan, &row.fund) {
             return Err(Error::NotFound(format!("no application `{id}`")));
         }
         if row.version != expected {
@@ -692,7 +719,7 @@ impl Ctx {
         let today = self.today(served);
         let now_s = stamp(self.clock.now());
         let actor = Actor {
-            name: &who.name,
+            name: &who.id,
             kind: Some(who.role),
         };
         let input = Input {
@@ -702,6 +729,15 @@ impl Ctx {
             signed_on: body.signed_on,
         };
         let mut facts = self.facts(tx, fund, row, today, may_have_documents).await?;
+        if who.role != RoleKind::Applicant
+            && let Some(key) = &row.applicant_key
+            && crate::applicant_keys::is_filer(tx, who, &row.plan, &row.fund, key).await?
+        {
+            // The engine's `not-filer` compares the actor with the owner; the filer is who
+            // holds the file's applicant key, whatever the account that filed it, so a staff
+            // member holding it acts as the owner.
+            facts.owner = who.id.clone();
+        }
         let decision =
             match workflow::decide(&served.plan, fund, wf, action, &actor, &facts, &input) {
                 Ok(d) => d,
@@ -744,6 +780,7 @@ impl Ctx {
             row.applicant_name = k.applicant_name;
             row.title = k.title;
             row.requested_cents = k.requested;
+            bind_applicant_key(tx, row, fund, &now_s).await?;
             payload["data"] = data.clone();
         }
         if t.guards.contains(&Guard::OnePerApplicant) {
@@ -788,7 +825,7 @@ impl Ctx {
                 let scores = self.check_scores(fund, body.scores.as_ref())?;
                 sqlx::query("INSERT INTO opinions (application_id, reviewer, opinion, scores, created_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(id)
-                    .bind(&who.name)
+                    .bind(&who.id)
                     .bind(&opinion)
                     .bind(scores.to_string())
                     .bind(&now_s)
@@ -801,7 +838,7 @@ impl Ctx {
             RoleKind::Instructor | RoleKind::Reviewer | RoleKind::Approver => {
                 sqlx::query("INSERT INTO participants (application_id, actor, kind) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                     .bind(id)
-                    .bind(&who.name)
+                    .bind(&who.id)
                     .bind(who.role.name())
                     .execute(&mut *tx.tx)
                     .await?;
@@ -828,7 +865,7 @@ impl Ctx {
             row,
             t.id.as_str(),
             t.to.as_str(),
-            who.name.as_str(),
+            who.id.as_str(),
             who.role.name(),
             payload,
             body.reason.clone(),
@@ -1098,7 +1135,7 @@ impl Ctx {
         });
         Ok(Facts {
             state: row.state.clone(),
-            owner: row.owner.clone(),
+            owner: row.owner_id.clone(),
             instructors,
             reviewers,
             outcome: outcome_of(row.outcome.as_deref()),
@@ -1306,9 +1343,9 @@ fn refusal(r: Refusal) -> Error {
 async fn flush(tx: &mut WriteTx, row: &AppRow, expected: Option<i64>, fund: &Fund) -> Result<()> {
     let sql = match expected {
         None => format!(
-            "INSERT INTO applications ({APP_COLUMNS}, evaluation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+            "INSERT INTO applications ({APP_COLUMNS}, evaluation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
         ),
-        Some(_) => "UPDATE applications SET plan = $2, fund = $3, call_year = $4, applicant_key = $5, applicant_name = $6, title = $7, state = $8, version = $9, owner = $10, owner_email = $11, data = $12, requested_cents = $13, awarded_cents = $14, paid_cents = $15, outcome = $16, ruleset = $17, filed_on = $18, deadline = $19, final_report = $20, decided_on = $21, created_at = $22, updated_at = $23, evaluation = COALESCE($24, evaluation) WHERE id = $1 AND version = $25".to_string(),
+        Some(_) => "UPDATE applications SET plan = $2, fund = $3, call_year = $4, applicant_key = $5, applicant_name = $6, title = $7, state = $8, version = $9, owner = $10, owner_email = $11, data = $12, requested_cents = $13, awarded_cents = $14, paid_cents = $15, outcome = $16, ruleset = $17, filed_on = $18, deadline = $19, final_report = $20, decided_on = $21, created_at = $22, updated_at = $23, owner_id = $24, evaluation = COALESCE($25, evaluation) WHERE id = $1 AND version = $26".to_string(),
     };
     let q = sqlx::query(&sql)
         .bind(&row.id)
@@ -1334,6 +1371,7 @@ async fn flush(tx: &mut WriteTx, row: &AppRow, expected: Option<i64>, fund: &Fun
         .bind(&row.decided_on)
         .bind(&row.created_at)
         .bind(&row.updated_at)
+        .bind(&row.owner_id)
         .bind(&row.evaluation);
     let q = match expected {
         None => q,
@@ -1444,7 +1482,7 @@ impl Ctx {
         .await?
         .ok_or_else(|| Error::NotFound(format!("no application `{id}`")))?;
         let row = AppRow::from_row(&r)?;
-        if !visible(who, &row.owner, &row.fund) {
+        if !visible(who, &row.owner_id, &row.plan, &row.fund) {
             return Err(Error::NotFound(format!("no application `{id}`")));
         }
         let docs = documents_of(&self.db.pool, id).await?;
@@ -1502,10 +1540,15 @@ impl Ctx {
                 texts.push((col, v));
             }
         }
-        match (who.role, &who.fund) {
-            (RoleKind::Applicant, _) => texts.push(("owner =", &who.name)),
-            (_, Some(f)) => texts.push(("fund =", f)),
-            _ => {}
+        if who.role == RoleKind::Applicant {
+            texts.push(("owner_id =", &who.id));
+        } else {
+            if let Some(p) = &who.plan {
+                texts.push(("plan =", p));
+            }
+            if let Some(f) = &who.fund {
+                texts.push(("fund =", f));
+            }
         }
         let mut sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE 1 = 1");
         for (n, (col, _)) in texts.iter().enumerate() {
@@ -1550,22 +1593,42 @@ impl Ctx {
         .bind(id)
         .fetch_all(&self.db.pool)
         .await?;
-        rows.iter()
+        let events = rows
+            .iter()
             .map(crate::audit::event_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(Error::from)
+            .collect::<Result<Vec<_>, _>>()?;
+        if who.role == RoleKind::Applicant {
+            return Ok(events
+                .into_iter()
+                .filter_map(|e| crate::views::event_for(who, e))
+                .collect());
+        }
+        let labels = crate::views::labels(
+            &self.db.pool,
+            events.iter().map(|e| e.actor.clone()).collect(),
+        )
+        .await?;
+        Ok(events
+            .into_iter()
+            .map(|mut e| {
+                e.actor_name = labels.get(&e.actor).cloned();
+                e
+            })
+            .collect())
     }
 
     /// The R311-3-1-2 explanation recorded when the application was checked.
     pub async fn explanation(&self, who: &Principal, id: &str) -> Result<Value> {
-        let r = sqlx::query("SELECT owner, fund, evaluation FROM applications WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.db.pool)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no application `{id}`")))?;
-        let owner: String = r.try_get("owner")?;
+        let r =
+            sqlx::query("SELECT owner_id, plan, fund, evaluation FROM applications WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.db.pool)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("no application `{id}`")))?;
+        let owner: Option<String> = r.try_get("owner_id")?;
+        let plan: String = r.try_get("plan")?;
         let fund: String = r.try_get("fund")?;
-        if !visible(who, &owner, &fund) {
+        if !visible(who, owner.as_deref().unwrap_or_default(), &plan, &fund) {
             return Err(Error::NotFound(format!("no application `{id}`")));
         }
         let ev: Option<String> = r.try_get("evaluation")?;
@@ -1586,7 +1649,7 @@ impl Ctx {
     ) -> Result<EnvelopeView> {
         let served = self.served(plan)?;
         let (fund, _) = scope(&served, fund_id)?;
-        if who.role == RoleKind::Applicant || !who.covers(fund_id) {
+        if who.role == RoleKind::Applicant || !who.covers(plan, fund_id) {
             return Err(Error::Forbidden(
                 "the envelope is for staff of this fund".into(),
             ));
@@ -1752,7 +1815,7 @@ impl Ctx {
             .await?;
         tx.record(NewEvent {
             application_id: Some(id.into()),
-            actor: who.name.clone(),
+            actor: who.id.clone(),
             role: who.role.name().into(),
             at: now_s.clone(),
             action: "upload".into(),
@@ -1788,7 +1851,7 @@ fn touch_in_place(
     row.updated_at = now_s.clone();
     tx.record(NewEvent {
         application_id: Some(row.id.clone()),
-        actor: who.name.clone(),
+        actor: who.id.clone(),
         role: who.role.name().into(),
         at: now_s,
         action: action.into(),
@@ -1802,7 +1865,10 @@ fn touch_in_place(
 /// A reviewer's opinion, as staff pages show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct OpinionView {
+    /// The reviewer's identity.
     pub reviewer: String,
+    /// The reviewer's label (an email, a token's name).
+    pub reviewer_name: String,
     pub opinion: String,
     pub scores: Value,
     pub created_at: String,
@@ -1821,7 +1887,7 @@ impl Ctx {
         let now_s = stamp(self.clock.now());
         let mut tx = self.db.write().await?;
         let mut row = load_row(&mut tx, id).await?;
-        if who.role != RoleKind::Applicant || who.name != row.owner {
+        if who.role != RoleKind::Applicant || who.id != row.owner_id {
             return Err(Error::NotFound(format!("no application `{id}`")));
         }
         if row.version != expected {
@@ -1844,6 +1910,7 @@ impl Ctx {
         row.applicant_name = k.applicant_name;
         row.title = k.title;
         row.requested_cents = k.requested;
+        bind_applicant_key(&mut tx, &row, fund, &now_s).await?;
         touch_in_place(
             &mut tx,
             &mut row,
@@ -1902,11 +1969,21 @@ impl Ctx {
         .bind(id)
         .fetch_all(&self.db.pool)
         .await?;
+        if who.role == RoleKind::Applicant {
+            return Err(Error::Forbidden("opinions are for staff".into()));
+        }
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get("reviewer"))
+            .collect::<Result<_, _>>()?;
+        let labels = crate::views::labels(&self.db.pool, ids).await?;
         rows.iter()
             .map(|r| {
                 let scores: String = r.try_get("scores")?;
+                let reviewer: String = r.try_get("reviewer")?;
                 Ok(OpinionView {
-                    reviewer: r.try_get("reviewer")?,
+                    reviewer_name: labels.get(&reviewer).cloned().unwrap_or_default(),
+                    reviewer,
                     opinion: r.try_get("opinion")?,
                     scores: serde_json::from_str(&scores).unwrap_or(Value::Null),
                     created_at: r.try_get("created_at")?,
@@ -1977,7 +2054,7 @@ impl Ctx {
         let now_s = stamp(self.clock.now());
         let mut tx = self.db.write().await?;
         let mut row = load_row(&mut tx, id).await?;
-        if !visible(who, &row.owner, &row.fund) {
+        if !visible(who, &row.owner_id, &row.plan, &row.fund) {
             return Err(Error::NotFound(format!("no application `{id}`")));
         }
         if row.version != expected {

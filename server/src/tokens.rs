@@ -9,23 +9,30 @@ use sqlx::Row;
 
 use crate::store::Db;
 
-/// Who is calling: a token's name, role kind and the fund it is limited to.
+/// Who is calling: their stable id, a label, role kind and the (plan, fund) they are limited to.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    /// A stable id that says nothing about the person (a token's or an account's id): what
-    /// logs record, where `name` (an email, for people) would be personal data.
+    /// The identity: `user:<account id>` for a person (whether signed in or through a token
+    /// made with `--user`), `token:<token id>` for a service token. Ownership, participants,
+    /// idempotency and guards compare it; it says nothing about the person, so logs and the
+    /// audit trail record it where `name` (an email, for people) would be personal data.
     pub id: String,
+    /// A label for people to read (a service token's name, an account's email); never compared.
     pub name: String,
     pub role: RoleKind,
-    /// `None`: every fund of every plan.
+    /// `None`: every plan (or, with a fund, that fund's id in any plan: a token created before
+    /// scopes named their plan).
+    pub plan: Option<String>,
+    /// `None`: every fund of the plan(s).
     pub fund: Option<String>,
     pub email: Option<String>,
 }
 
 impl Principal {
-    /// Whether this principal may see applications of `fund`.
-    pub fn covers(&self, fund: &str) -> bool {
-        self.fund.as_deref().is_none_or(|f| f == fund)
+    /// Whether this principal may see applications of `fund` in `plan`.
+    pub fn covers(&self, plan: &str, fund: &str) -> bool {
+        self.plan.as_deref().is_none_or(|p| p == plan)
+            && self.fund.as_deref().is_none_or(|f| f == fund)
     }
 }
 
@@ -44,6 +51,7 @@ pub async fn create(
     db: &Db,
     name: &str,
     role: RoleKind,
+    plan: Option<&str>,
     fund: Option<&str>,
     email: Option<&str>,
     now: &str,
@@ -53,11 +61,12 @@ pub async fn create(
     }
     let secret = format!("mp_{}", random_hex(24));
     sqlx::query(
-        "INSERT INTO tokens (id, name, role, fund, email, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO tokens (id, name, role, plan, fund, email, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(random_hex(8))
     .bind(name)
     .bind(role.name())
+    .bind(plan)
     .bind(fund)
     .bind(email)
     .bind(hash(&secret))
@@ -67,7 +76,7 @@ pub async fn create(
     Ok(secret)
 }
 
-/// Creates a token that acts as `user` (their email, role and fund) and returns its secret.
+/// Creates a token that acts as `user` (the same identity, role and fund) and returns its secret.
 pub async fn create_for_user(
     db: &Db,
     user: &crate::accounts::User,
@@ -102,21 +111,31 @@ impl Cache {
         if let Some(p) = self.known.read().expect("token cache").get(&h) {
             return Ok(Some(p.clone()));
         }
-        let row = sqlx::query("SELECT id, name, role, fund, email FROM tokens WHERE hash = $1")
-            .bind(&h)
-            .fetch_optional(&db.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT t.id, t.name, t.role, t.plan, t.fund, t.email, t.user_id, u.email AS user_email \
+             FROM tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.hash = $1",
+        )
+        .bind(&h)
+        .fetch_optional(&db.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let role: String = row.try_get("role")?;
         let Some(role) = RoleKind::parse(&role) else {
             return Ok(None);
         };
+        // A token made with `--user` is that account: the same identity as its sessions.
+        let user: Option<String> = row.try_get("user_id")?;
+        let user_email: Option<String> = row.try_get("user_email")?;
         let p = Principal {
-            id: format!("token:{}", row.try_get::<String, _>("id")?),
+            id: match &user {
+                Some(u) => format!("user:{u}"),
+                None => format!("token:{}", row.try_get::<String, _>("id")?),
+            },
             name: row.try_get("name")?,
             role,
+            plan: row.try_get("plan")?,
             fund: row.try_get("fund")?,
-            email: row.try_get("email")?,
+            email: user_email.or(row.try_get("email")?),
         };
         self.known
             .write()

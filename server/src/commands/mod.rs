@@ -1,3 +1,4 @@
+pub mod applicant_key;
 pub mod check;
 pub mod diff;
 pub mod fmt;

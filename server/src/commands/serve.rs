@@ -74,11 +74,12 @@ pub struct DbArgs {
 pub enum TokenCommand {
     /// Create a bearer token; it is printed once and stored hashed.
     ///
-    /// With `--user`, the token acts as that person (their email, role and fund). Without
-    /// it, `--name` and `--role` make a service token (an integration, a script).
+    /// With `--user`, the token is that person (their identity, role and fund). Without
+    /// it, `--name` and `--role` make a service token (an integration, a script), an identity
+    /// of its own whatever its name.
     Create {
         /// The person the token belongs to (their account's email).
-        #[arg(long, conflicts_with_all = ["name", "role", "fund", "email"])]
+        #[arg(long, conflicts_with_all = ["name", "role", "plan", "fund", "email"])]
         user: Option<String>,
         /// Who uses a service token; recorded in the audit trail.
         #[arg(long, required_unless_present = "user")]
@@ -86,8 +87,11 @@ pub enum TokenCommand {
         /// applicant, instructor, reviewer, approver, finance or admin.
         #[arg(long, value_parser = parse_role, required_unless_present = "user")]
         role: Option<RoleKind>,
-        /// Limit it to one fund.
+        /// Limit it to one plan.
         #[arg(long)]
+        plan: Option<String>,
+        /// Limit it to one fund of `--plan` (a fund id means nothing without its plan).
+        #[arg(long, requires = "plan")]
         fund: Option<String>,
         /// Where notifications about an applicant's applications are sent.
         #[arg(long)]
@@ -140,7 +144,7 @@ fn parse_role(s: &str) -> Result<RoleKind, String> {
     })
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
@@ -372,6 +376,7 @@ pub fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
         user,
         name,
         role,
+        plan,
         fund,
         email,
         db,
@@ -391,10 +396,22 @@ pub fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 let (Some(name), Some(role)) = (name, role) else {
                     anyhow::bail!("give --user, or --name and --role for a service token");
                 };
-                let secret =
-                    tokens::create(&db, &name, role, fund.as_deref(), email.as_deref(), &now)
-                        .await?;
-                (secret, name, role, fund)
+                let secret = tokens::create(
+                    &db,
+                    &name,
+                    role,
+                    plan.as_deref(),
+                    fund.as_deref(),
+                    email.as_deref(),
+                    &now,
+                )
+                .await?;
+                let scope = match (plan, fund) {
+                    (Some(p), Some(f)) => Some(format!("{p}/{f}")),
+                    (Some(p), None) => Some(format!("{p}/*")),
+                    _ => None,
+                };
+                (secret, name, role, scope)
             }
         };
         println!("{secret}");

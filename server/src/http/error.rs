@@ -31,6 +31,11 @@ pub enum Error {
     MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
+    /// An applicant key (`field` of the form) bound to another account.
+    #[error(
+        "the applicant key in `{field}` belongs to another account: an administrator can transfer it (`metroplan applicant-key transfer`)"
+    )]
+    KeyBound { field: String },
     #[error(
         "the application changed since you read it (now version {current}): reload it and decide again"
     )]
@@ -138,7 +143,7 @@ impl Error {
             Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Conflict(_) | Error::KeyBound { .. } => StatusCode::CONFLICT,
             Error::Stale { .. } => StatusCode::PRECONDITION_FAILED,
             Error::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -162,6 +167,7 @@ impl Error {
             Error::Unprocessable { .. } => "unprocessable",
             Error::MethodNotAllowed => "method-not-allowed",
             Error::Conflict(_) => "conflict",
+            Error::KeyBound { .. } => "applicant-key-bound",
             Error::Stale { .. } => "stale",
             Error::PreconditionRequired => "precondition-required",
             Error::TooLarge(_) => "too-large",
@@ -197,7 +203,9 @@ impl Error {
             "detail": self.to_string(),
         });
         match self {
-            Error::BadRequest { field: Some(f), .. } => p["field"] = json!(f),
+            Error::BadRequest { field: Some(f), .. } | Error::KeyBound { field: f } => {
+                p["field"] = json!(f)
+            }
             Error::Unprocessable {
                 field,
                 guard,

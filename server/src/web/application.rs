@@ -280,8 +280,8 @@ async fn render(
                                 tbody {
                                     @for o in &opinions {
                                         tr {
-                                            th scope="row" { (o.reviewer) }
-                                            td { (linked_fr(&events, &o.reviewer)) }
+                                            th scope="row" { (o.reviewer_name) }
+                                            td { (linked_fr(&events, o)) }
                                             td { (o.opinion) }
                                             td { (scores_fr(fund, &o.scores)) }
                                             td { (instant(&o.created_at)) }
@@ -303,7 +303,7 @@ async fn render(
                             (event_fr(wf, &e.action))
                             @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { " : " (state_label(wf, a)) " → " (state_label(wf, b)) } }
                             " · "
-                            (actor_fr(who, &e.actor, &e.role))
+                            (actor_fr(who, e.actor_name.as_deref().unwrap_or(&e.actor), &e.role))
                             @if let Some(r) = &e.reason { " · motif : " (r) }
                         }
                     }
@@ -314,12 +314,13 @@ async fn render(
 }
 
 /// What a reviewer declared about links of interest when giving their opinion (from the
-/// audit trail, where the declaration is recorded with the opinion).
-fn linked_fr(events: &[crate::audit::Event], reviewer: &str) -> &'static str {
+/// audit trail, where the declaration is recorded with the opinion). Events written before
+/// identities were ids name the reviewer by their label.
+fn linked_fr(events: &[crate::audit::Event], o: &crate::service::OpinionView) -> &'static str {
     let declared = events
         .iter()
         .rev()
-        .filter(|e| e.actor == reviewer)
+        .filter(|e| e.actor == o.reviewer || (!e.actor.contains(':') && e.actor == o.reviewer_name))
         .find_map(|e| e.payload.get("linked").and_then(Value::as_bool));
     match declared {
         Some(true) => "oui",

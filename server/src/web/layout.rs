@@ -239,6 +239,10 @@ pub fn refusal_fr(e: &Error) -> (StatusCode, String) {
             StatusCode::CONFLICT,
             "Cette action n'est pas possible dans l'état actuel du dossier. Rechargez la page pour voir son état.".into(),
         ),
+        Error::KeyBound { .. } => (
+            StatusCode::CONFLICT,
+            "Ce numéro d'identification (SIRET) est déjà rattaché à un autre compte : seul ce compte peut déposer en son nom. Si c'est le vôtre, demandez à l'administrateur du dispositif de vous le transférer.".into(),
+        ),
         Error::Forbidden(_) => (
             StatusCode::FORBIDDEN,
             "Votre profil ne permet pas cette action sur ce dossier.".into(),

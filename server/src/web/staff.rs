@@ -131,7 +131,7 @@ pub async fn inbox(
             p.plan
                 .funds
                 .iter()
-                .filter(|f| who.covers(f.id.as_str()))
+                .filter(|f| who.covers(p.plan.id.as_str(), f.id.as_str()))
                 .map(|f| (p.plan.id.to_string(), f.id.to_string(), f.title.clone()))
         })
         .collect();
@@ -164,7 +164,12 @@ pub async fn inbox(
     // Bulk actions: the transitions my role may take, in the workflows of my funds.
     let mut bulk: Vec<(String, String)> = Vec::new();
     for p in plans.by_id.values() {
-        for f in p.plan.funds.iter().filter(|f| who.covers(f.id.as_str())) {
+        for f in p
+            .plan
+            .funds
+            .iter()
+            .filter(|f| who.covers(p.plan.id.as_str(), f.id.as_str()))
+        {
             if let Some(wf) = p.plan.workflow(f.workflow.as_str()) {
                 for t in &wf.transitions {
                     let kind = p.plan.role_kind_of(t);
@@ -465,7 +470,7 @@ pub async fn envelope(
     let who = v.staff()?;
     let p = served(&s, &plan)?;
     let f = p.plan.fund(&fund).ok_or_else(PageError::not_found)?;
-    if !who.covers(&fund) {
+    if !who.covers(&plan, &fund) {
         return Err(PageError::status(
             StatusCode::FORBIDDEN,
             "Accès refusé",

@@ -191,8 +191,11 @@ async fn nobody_decides_on_an_application_they_filed_or_instructed_and_linked_re
     let env = Env::new(OPEN).await;
     let asso = env.token("asso", RoleKind::Applicant).await;
     // One person, two tokens: the instructor who is also the elected delegate.
-    let instr = env.token("dupont", RoleKind::Instructor).await;
-    let dupont_elue = env.token("dupont", RoleKind::Approver).await;
+    let dupont = env
+        .account("dupont@ville.example", RoleKind::Instructor, None)
+        .await;
+    let instr = env.token_of(&dupont).await;
+    let dupont_elue = env.token_of_as(&dupont, RoleKind::Approver).await;
     let elue = env.token("elue", RoleKind::Approver).await;
     let rev1 = env.token("r1", RoleKind::Reviewer).await;
     let rev2 = env.token("r2", RoleKind::Reviewer).await;

@@ -44,14 +44,29 @@ async fn check_invariants(env: &Env, step: usize) {
         committed <= ENVELOPE_2021_CENTS,
         "step {step}: {committed} cents committed over the envelope"
     );
-    let apps = sqlx::query("SELECT id, owner, awarded_cents, paid_cents FROM applications")
-        .fetch_all(&env.db.pool)
-        .await
-        .unwrap();
+    let apps = sqlx::query(
+        "SELECT id, owner_id, applicant_key, awarded_cents, paid_cents FROM applications",
+    )
+    .fetch_all(&env.db.pool)
+    .await
+    .unwrap();
     let mut awarded_total = 0;
     for a in &apps {
         let id: String = a.try_get("id").unwrap();
-        let owner: String = a.try_get("owner").unwrap();
+        let owner: String = a.try_get("owner_id").unwrap();
+        let key: Option<String> = a.try_get("applicant_key").unwrap();
+        // Whoever holds the file's applicant key, by binding or by their account's SIRET.
+        let filers: Vec<String> = sqlx::query(
+            "SELECT principal_id AS who FROM applicant_keys WHERE key = $1 \
+             UNION SELECT 'user:' || id AS who FROM users WHERE siret = $1",
+        )
+        .bind(&key)
+        .fetch_all(&env.db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get("who").unwrap())
+        .collect();
         let awarded: Option<i64> = a.try_get("awarded_cents").unwrap();
         let paid: i64 = a.try_get("paid_cents").unwrap();
         awarded_total += awarded.unwrap_or(0);
@@ -81,6 +96,10 @@ async fn check_invariants(env: &Env, step: usize) {
             let actor: String = d.try_get("actor").unwrap();
             assert_ne!(actor, owner, "step {step}: {id} decided by its filer");
             assert!(
+                !filers.contains(&actor),
+                "step {step}: {id} decided by {actor}, who holds its applicant key"
+            );
+            assert!(
                 !instructors.contains(&actor),
                 "step {step}: {id} decided by its instructor {actor}"
             );
@@ -95,9 +114,18 @@ async fn check_invariants(env: &Env, step: usize) {
 async fn run(seed: u64, steps: usize) {
     let env = Env::new(OPEN).await;
     let mut rng = Rng(seed);
+    // The third applicant is also on the staff: an approver account with her SIRET.
+    const STAFF_SIRET: &str = "81234567809999";
+    let asso_c = env
+        .account("asso-c@example.org", RoleKind::Applicant, Some(STAFF_SIRET))
+        .await;
+    let elue_c = env
+        .account("elue-c@example.org", RoleKind::Approver, Some(STAFF_SIRET))
+        .await;
     let applicants = [
         env.token("asso-a", RoleKind::Applicant).await,
         env.token("asso-b", RoleKind::Applicant).await,
+        env.token_of(&asso_c).await,
     ];
     let staff = [
         env.token("instr-1", RoleKind::Instructor).await,
@@ -107,16 +135,19 @@ async fn run(seed: u64, steps: usize) {
         env.token("elue-1", RoleKind::Approver).await,
         env.token("elue-2", RoleKind::Approver).await,
         env.token("finances", RoleKind::Finance).await,
+        env.token_of(&elue_c).await,
     ];
     let mut apps: Vec<(String, usize)> = Vec::new();
     for i in 0..10 {
-        let owner = rng.below(applicants.len());
+        // One filing per SIRET per call: the staff member's association files once.
+        let (owner, siret) = if i == 0 {
+            (2, STAFF_SIRET.to_string())
+        } else {
+            (rng.below(2), format!("8123456780{i:04}"))
+        };
         let amount = 1000 + (rng.below(90) as u32) * 100;
         let id = env
-            .eligible(
-                &applicants[owner],
-                application_of(&format!("8123456780{i:04}"), amount),
-            )
+            .eligible(&applicants[owner], application_of(&siret, amount))
             .await;
         apps.push((id, owner));
     }
@@ -146,6 +177,7 @@ async fn run(seed: u64, steps: usize) {
         RoleKind::Approver,
         RoleKind::Approver,
         RoleKind::Finance,
+        RoleKind::Approver,
     ];
     let amounts = [
         None,
@@ -189,7 +221,7 @@ async fn run(seed: u64, steps: usize) {
             }
             None => match rng.below(10) {
                 0 => applicants[owner].clone(),
-                1 => applicants[1 - owner].clone(),
+                1 => applicants[(owner + 1) % applicants.len()].clone(),
                 _ => rng.pick(&staff).clone(),
             },
         };

@@ -32,8 +32,13 @@ async fn every_api_route_answers_each_caller_as_the_matrix_says() {
     let tokens: Vec<Option<String>> = vec![
         None,
         Some(owner.clone()),
-        Some(env.token("other", RoleKind::Applicant).await),
-        Some(env.token("instr", RoleKind::Instructor).await),
+        // Another identity that bears the owner's name: names are labels, not identities.
+        Some(env.token("owner", RoleKind::Applicant).await),
+        // Staff scoped to the (plan, fund) of the files.
+        Some(
+            env.token_scoped("instr", RoleKind::Instructor, PLAN, FUND)
+                .await,
+        ),
         Some(env.token("rev", RoleKind::Reviewer).await),
         Some(env.token("elue", RoleKind::Approver).await),
         Some(env.token("fin", RoleKind::Finance).await),

@@ -112,8 +112,40 @@ impl Env {
 
     /// A server on the plans under `plans_dir`.
     pub async fn with_plans(now: &str, plans_dir: &std::path::Path) -> Env {
+        Env::upgraded(now, plans_dir, 0, &[]).await
+    }
+
+    /// A server on a database that was at migration `version` (0: none) and held the rows
+    /// `sql` inserts, as an older metroplan left it; the server migrates it when it starts.
+    pub async fn upgraded(now: &str, plans_dir: &Path, version: i64, sql: &[&str]) -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
         let (url, drop) = database(dir.path()).await;
+        if version > 0 {
+            sqlx::any::install_default_drivers();
+            let raw = if url.starts_with("sqlite:") {
+                format!("{url}?mode=rwc")
+            } else {
+                url.clone()
+            };
+            let pool = sqlx::AnyPool::connect(&raw).await.expect("database");
+            let mut m = if url.starts_with("sqlite:") {
+                sqlx::migrate!("./migrations/sqlite")
+            } else {
+                sqlx::migrate!("./migrations/postgres")
+            };
+            m.migrations = m
+                .migrations
+                .iter()
+                .filter(|x| x.version <= version)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into();
+            m.run(&pool).await.expect("older migrations");
+            for q in sql {
+                sqlx::query(q).execute(&pool).await.expect(q);
+            }
+            pool.close().await;
+        }
         let db = Db::connect(&url).await.expect("database");
         let plans = PlanSet::from(Plans::load(plans_dir).expect("plans"));
         let metrics = Arc::new(Metrics::default());
@@ -155,9 +187,75 @@ impl Env {
         fund: Option<&str>,
         email: Option<&str>,
     ) -> String {
-        tokens::create(&self.db, name, role, fund, email, "2021-01-01T00:00:00Z")
+        tokens::create(
+            &self.db,
+            name,
+            role,
+            None,
+            fund,
+            email,
+            "2021-01-01T00:00:00Z",
+        )
+        .await
+        .expect("token")
+    }
+
+    /// A scoped service token: `fund` of `plan` only.
+    pub async fn token_scoped(&self, name: &str, role: RoleKind, plan: &str, fund: &str) -> String {
+        tokens::create(
+            &self.db,
+            name,
+            role,
+            Some(plan),
+            Some(fund),
+            None,
+            "2021-01-01T00:00:00Z",
+        )
+        .await
+        .expect("token")
+    }
+
+    /// An account (the web tests' password), with a SIRET for an applicant or for
+    /// a member of staff who is also an applicant.
+    pub async fn account(
+        &self,
+        email: &str,
+        role: RoleKind,
+        siret: Option<&str>,
+    ) -> metroplan_server::accounts::User {
+        metroplan_server::accounts::create_user(
+            &self.db,
+            metroplan_server::accounts::NewUser {
+                email,
+                name: email,
+                role,
+                fund: None,
+                siret,
+                password: crate::web::PASSWORD,
+            },
+            jiff::Timestamp::now(),
+        )
+        .await
+        .expect("account")
+    }
+
+    /// A token of `user`'s, as `metroplan token create --user` makes it.
+    pub async fn token_of(&self, user: &metroplan_server::accounts::User) -> String {
+        tokens::create_for_user(&self.db, user, "2021-01-01T00:00:00Z")
             .await
             .expect("token")
+    }
+
+    /// A second token of one account's with another role kind: one person, one identity,
+    /// two roles (what plan roles per person will give).
+    pub async fn token_of_as(
+        &self,
+        user: &metroplan_server::accounts::User,
+        role: RoleKind,
+    ) -> String {
+        let mut as_role = user.clone();
+        as_role.role = role;
+        self.token_of(&as_role).await
     }
 
     pub async fn call(

@@ -12,7 +12,7 @@ use metroplan_server::tokens;
 use crate::support::*;
 
 const OPEN: &str = "2021-03-01T10:00:00+01:00";
-const PASSWORD: &str = "une phrase de passe solide";
+pub const PASSWORD: &str = "une phrase de passe solide";
 
 /// A browser without JavaScript: it keeps cookies and reads the CSRF field of pages.
 pub struct Browser {
