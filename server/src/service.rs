@@ -790,6 +790,9 @@ impl Ctx {
                     fund.keys.as_ref().map(|k| k.applicant.as_str()),
                 ));
             };
+            // The key is checked again at filing: it may have been transferred since the
+            // draft was written.
+            bind_applicant_key(tx, row, fund, &now_s).await?;
             row.pending_filing = Some((call, applicant));
         }
         for e in &decision.effects {

@@ -78,6 +78,8 @@ pub enum FilterError {
     },
     #[error("the window ends ({to}) before it starts ({from})")]
     Inverted { from: Date, to: Date },
+    #[error("upstream and downstream are one question each: ask one of them")]
+    UpstreamAndDownstream,
 }
 
 impl FilterError {
@@ -86,6 +88,7 @@ impl FilterError {
         match self {
             FilterError::Unknown { filter, .. } => filter,
             FilterError::Inverted { .. } => "to",
+            FilterError::UpstreamAndDownstream => "downstream",
         }
     }
 }
@@ -149,6 +152,7 @@ impl<'a> Filter<'a> {
             plan.territories.iter().map(|t| t.id.as_str()),
         )?;
         let related = match (self.upstream, self.downstream) {
+            (Some(_), Some(_)) => return Err(FilterError::UpstreamAndDownstream),
             (Some(id), _) => Some(mark(
                 plan,
                 query::upstream(plan, item_index(plan, "upstream", id)?),

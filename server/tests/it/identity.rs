@@ -32,6 +32,48 @@ async fn file_with_key(env: &Env, token: &str, data: Value, key: &str) -> Res {
 }
 
 #[tokio::test]
+async fn a_draft_cannot_be_filed_under_a_key_transferred_to_another_applicant_since() {
+    let env = Env::new(OPEN).await;
+    let first = env.token("premier", RoleKind::Applicant).await;
+    let second = env.token("second", RoleKind::Applicant).await;
+    let data = application_of("81234567800027", 5000);
+    let draft = file_with_key(&env, &first, data.clone(), "brouillon").await;
+    assert_eq!(draft.status, StatusCode::CREATED, "{}", draft.body);
+    let id = draft.body["id"].as_str().unwrap().to_string();
+    let theirs = file_with_key(&env, &second, application_of("81234567800035", 5000), "x").await;
+    let second_id: String = sqlx::query_scalar("SELECT owner_id FROM applications WHERE id = $1")
+        .bind(theirs.body["id"].as_str().unwrap())
+        .fetch_one(&env.db.pool)
+        .await
+        .unwrap();
+    metroplan_server::applicant_keys::transfer(
+        &env.db,
+        PLAN,
+        FUND,
+        "81234567800027",
+        &second_id,
+        "cli",
+        "2021-03-01T09:00:00Z",
+    )
+    .await
+    .unwrap();
+    // Filing the old draft, without new data, is refused: the key is someone else's now.
+    let r = env.act(&id, "deposer", &first, json!({})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(
+        r.body["type"], "/problems/applicant-key-bound",
+        "{}",
+        r.body
+    );
+    let state: String = sqlx::query_scalar("SELECT state FROM applications WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&env.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "brouillon", "nothing changed");
+}
+
+#[tokio::test]
 async fn two_tokens_of_one_name_are_two_identities_for_files_and_idempotency_replies() {
     let env = Env::new(OPEN).await;
     let first = env.token("Mairie", RoleKind::Applicant).await;

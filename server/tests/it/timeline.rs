@@ -109,6 +109,10 @@ async fn an_unknown_timeline_filter_value_is_a_400_naming_the_filter() {
         ("territory=atlantide", "territory"),
         ("upstream=nothing-here", "upstream"),
         ("status=finished", "status"),
+        (
+            "upstream=label-diversite-egalite&downstream=nope",
+            "downstream",
+        ),
         ("from=2023-01-01&to=2022-01-01", "to"),
     ] {
         let r = env

@@ -7,7 +7,19 @@ use std::process::Command;
 /// test drops to `nobody` with setpriv (util-linux) to be a real unprivileged user.
 #[test]
 fn without_root_setup_stops_with_exit_2_and_the_commands_to_run_as_root() {
-    let xtask = env!("CARGO_BIN_EXE_xtask");
+    // `nobody` may not reach the build directory (a clone under a 0700 home): run a copy of
+    // the binary from a directory anyone can enter.
+    let dir = std::env::temp_dir().join(format!("xtask-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let copy = dir.join("xtask");
+    std::fs::copy(env!("CARGO_BIN_EXE_xtask"), &copy).expect("copy of xtask");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for p in [&dir, &copy] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+    }
+    let xtask = copy.to_str().expect("a UTF-8 temp path");
     let root = Command::new("id")
         .arg("-u")
         .output()
@@ -25,7 +37,12 @@ fn without_root_setup_stops_with_exit_2_and_the_commands_to_run_as_root() {
     } else {
         Command::new(xtask)
     };
-    let out = c.arg("setup").output().expect("run xtask");
+    let out = c
+        .arg("setup")
+        .current_dir(&dir)
+        .output()
+        .expect("run xtask");
+    let _ = std::fs::remove_dir_all(&dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
