@@ -85,12 +85,16 @@ pub async fn demo_banner(
     if !s.config.demo {
         return next.run(req).await;
     }
-    let today = s
+    // The plans' own time zone (the first plan's, when several are served), not UTC.
+    let tz = s
         .ctx
-        .clock
-        .now()
-        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .date();
+        .plans
+        .current()
+        .by_id
+        .values()
+        .next()
+        .map_or(jiff::tz::TimeZone::UTC, |p| p.tz.clone());
+    let today = s.ctx.clock.now().to_zoned_datetime(tz).date();
     layout::DEMO_BANNER
         .scope(crate::demo::banner(today), next.run(req))
         .await

@@ -193,7 +193,10 @@ pub fn timeline_page(
     // The timeline's own filters; a value the plan does not have shows nothing.
     let filter = Filter {
         axis: axe,
-        status: statut.and_then(|x| STATUS_FILTERS.iter().find(|(k, _, _)| *k == x).map(|f| f.2)),
+        // `prevue` (no report) was a filter of its own before: old links still work.
+        status: statut
+            .map(|x| if x == "prevue" { "not-started" } else { x })
+            .and_then(|x| STATUS_FILTERS.iter().find(|(k, _, _)| *k == x).map(|f| f.2)),
         ..Filter::default()
     };
     let matcher = filter.matcher(pl).ok();

@@ -226,3 +226,18 @@ async fn in_demo_mode_every_page_shows_the_banner_and_otherwise_none_does() {
     }
     assert!(pages > 40, "{pages} pages seen");
 }
+
+#[tokio::test]
+async fn the_demo_banner_gives_the_day_in_the_plans_time_zone_not_utc() {
+    // 00:30 in Marseille is still the day before in UTC.
+    let env = Env::new("2021-03-01T00:30:00+01:00").await;
+    let mut state = env.state.clone();
+    let mut config = (*state.config).clone();
+    config.demo = true;
+    state.config = Arc::new(config);
+    let mut visitor = Browser::new(metroplan_server::app(state));
+    let page = visitor.get("/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("1er mars 2021"), "{}", page.text);
+    assert!(!page.text.contains("28 février 2021"), "{}", page.text);
+}

@@ -156,3 +156,31 @@ async fn every_schedule_export_is_the_same_bytes_from_the_api_and_the_command() 
         assert_eq!(r.text, cli, "{name}");
     }
 }
+
+#[tokio::test]
+async fn the_calendar_page_still_answers_its_old_prevue_filter() {
+    let env = Env::new("2022-06-15T10:00:00+02:00").await;
+    let mut visitor = crate::web::Browser::new(env.app.clone());
+    let all = visitor.get(&format!("/plans/{PLAN}/calendrier")).await;
+    let old = visitor
+        .get(&format!("/plans/{PLAN}/calendrier?statut=prevue"))
+        .await;
+    let new = visitor
+        .get(&format!("/plans/{PLAN}/calendrier?statut=not-started"))
+        .await;
+    assert_eq!(old.status, 200);
+    let caption = |t: &str| {
+        t.split("<figcaption>")
+            .nth(1)
+            .and_then(|c| c.split("</figcaption>").next())
+            .map(str::to_string)
+            .expect("a caption")
+    };
+    assert_eq!(caption(&old.text), caption(&new.text));
+    assert!(
+        !caption(&old.text).starts_with("0 "),
+        "{}",
+        caption(&old.text)
+    );
+    assert!(all.text.contains("<figcaption>"));
+}
