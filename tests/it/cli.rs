@@ -223,3 +223,43 @@ fn what_if_refuses_an_absurd_slip_with_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("36500"));
 }
+
+#[test]
+fn applicant_key_transfer_refuses_a_plan_or_fund_the_plans_do_not_have() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("m.db").display());
+    for (plan, fund, flag) in [
+        (
+            "amp-pmcld",
+            "fonds-initiative",
+            "--plan: no plan `amp-pmcld`",
+        ),
+        (
+            "amp-pmlcd",
+            "fonds-inititive",
+            "--fund: plan `amp-pmlcd` has no fund `fonds-inititive`",
+        ),
+    ] {
+        let out = run(&[
+            "applicant-key",
+            "transfer",
+            "--plan",
+            plan,
+            "--fund",
+            fund,
+            "--key",
+            "81234567800019",
+            "--to",
+            "asso@example.org",
+            "--plans",
+            "plans",
+            "--database",
+            &db,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(flag), "{err}");
+    }
+    // Nothing was written: the database was never even created.
+    assert!(!dir.path().join("m.db").exists());
+}

@@ -27,6 +27,9 @@ pub enum ApplicantKeyCommand {
         /// The new holder: an account's email, or a token id (`token:<id>`).
         #[arg(long)]
         to: String,
+        /// The plans served, to check that the plan has this fund.
+        #[arg(long, env = "METROPLAN_PLANS", default_value = "plans")]
+        plans: std::path::PathBuf,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -38,8 +41,26 @@ pub fn run(cmd: ApplicantKeyCommand) -> anyhow::Result<ExitCode> {
         fund,
         key,
         to,
+        plans,
         db,
     } = cmd;
+    // A typo must not bind a key of a fund nobody runs (and record it in the audit trail).
+    let served = metroplan_server::plans::Plans::load(&plans)?;
+    let Some(p) = served.by_id.get(&plan) else {
+        let known: Vec<&str> = served.by_id.keys().map(String::as_str).collect();
+        anyhow::bail!(
+            "--plan: no plan `{plan}` under {} (plans: {})",
+            plans.display(),
+            known.join(", ")
+        );
+    };
+    if p.plan.fund(&fund).is_none() {
+        let known: Vec<&str> = p.plan.funds.iter().map(|f| f.id.as_str()).collect();
+        anyhow::bail!(
+            "--fund: plan `{plan}` has no fund `{fund}` (funds: {})",
+            known.join(", ")
+        );
+    }
     runtime()?.block_on(async move {
         let db = Db::connect(&db.database).await?;
         let to_id = applicant_keys::resolve(&db, &to).await?;
