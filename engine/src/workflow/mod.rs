@@ -357,6 +357,26 @@ pub fn decide<'w>(
     })
 }
 
+/// The transition that files an application: the applicant's way out of the initial state.
+pub fn filing<'w>(plan: &Plan, wf: &'w Workflow) -> Option<&'w Transition> {
+    wf.transitions
+        .iter()
+        .find(|t| plan.role_kind_of(t) == Some(RoleKind::Applicant) && t.from.contains(&wf.initial))
+}
+
+/// The applicant's transition out of `state` that sends the file back to the eligibility
+/// check (completing an incomplete file), if the workflow has one.
+pub fn completion<'w>(plan: &Plan, wf: &'w Workflow, state: &str) -> Option<&'w Transition> {
+    if state == wf.initial.as_str() {
+        return None;
+    }
+    wf.transitions.iter().find(|t| {
+        plan.role_kind_of(t) == Some(RoleKind::Applicant)
+            && t.from.iter().any(|f| f.as_str() == state)
+            && checks_eligibility(wf, t.to.as_str())
+    })
+}
+
 /// The automatic transitions out of `state` (taken by metroplan itself, in plan order).
 pub fn automatic<'w>(wf: &'w Workflow, state: &str) -> impl Iterator<Item = &'w Transition> {
     wf.transitions.iter().filter(move |t| {

@@ -332,3 +332,49 @@ fn decisions_of_the_demo_circuit() {
         assert_eq!(verdict(action, who, f, input), want, "{name}");
     }
 }
+
+#[test]
+fn the_filing_and_completion_transitions_come_from_the_plan_not_from_their_ids() {
+    for name in ["amp-pmlcd", "lyon-pama"] {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../plans")
+            .join(name);
+        let plan = metroplan_engine::load_dir(dir)
+            .plan
+            .expect("the plan loads");
+        for wf in &plan.workflows {
+            let filing = metroplan_engine::workflow::filing(&plan, wf).expect("a way to file");
+            assert!(filing.from.contains(&wf.initial), "{name}");
+            assert_eq!(
+                plan.role_kind_of(filing),
+                Some(RoleKind::Applicant),
+                "{name}"
+            );
+            // Nothing completes a draft; an incomplete file is completed by its applicant,
+            // into the eligibility check again.
+            assert!(
+                metroplan_engine::workflow::completion(&plan, wf, wf.initial.as_str()).is_none()
+            );
+            let incomplete = wf
+                .transitions
+                .iter()
+                .find(|t| {
+                    t.guards
+                        .contains(&metroplan_engine::workflow::Guard::Incomplete)
+                })
+                .map(|t| t.to.as_str())
+                .expect("an incomplete state");
+            let completion = metroplan_engine::workflow::completion(&plan, wf, incomplete)
+                .expect("a way to complete");
+            assert_eq!(
+                plan.role_kind_of(completion),
+                Some(RoleKind::Applicant),
+                "{name}"
+            );
+            assert!(
+                metroplan_engine::workflow::checks_eligibility(wf, completion.to.as_str()),
+                "{name}"
+            );
+        }
+    }
+}

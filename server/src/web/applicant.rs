@@ -188,7 +188,7 @@ fn new_page(
                 }
                 div.boutons {
                     button type="submit" name="intention" value="apercu" { "Enregistrer et vérifier l'éligibilité" }
-                    button.secondaire type="submit" name="intention" value="deposer" { "Déposer le dossier" }
+                    button.secondaire type="submit" name="intention" value="depot" { "Déposer le dossier" }
                 }
             }
         },
@@ -268,9 +268,16 @@ pub async fn create(
             .await?;
     }
     tracing::info!(application = %id, "draft saved from the form");
-    if field(&posted, "intention") == Some("deposer") {
+    if field(&posted, "intention") == Some("depot") {
         let current = s.ctx.get(&who, &id).await?;
-        return super::application::take_action(&s, &v, &who, &id, "deposer", current.version, &[])
+        // The plan says which transition files; the page does not name it.
+        let filing = p
+            .plan
+            .workflow(f.workflow.as_str())
+            .and_then(|wf| metroplan_engine::workflow::filing(&p.plan, wf))
+            .map(|t| t.id.to_string())
+            .ok_or_else(PageError::not_found)?;
+        return super::application::take_action(&s, &v, &who, &id, &filing, current.version, &[])
             .await;
     }
     Ok(Redirect::to(&format!("/dossiers/{id}?fait=enregistre")).into_response())

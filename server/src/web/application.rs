@@ -115,7 +115,8 @@ async fn render(
     };
     let applicant = who.role == RoleKind::Applicant;
     let draft = view.state == wf.initial.as_str();
-    let incomplete = view.actions.iter().any(|a| a == "completer");
+    let incomplete = metroplan_engine::workflow::completion(&p.plan, wf, &view.state)
+        .is_some_and(|t| view.actions.iter().any(|a| *a == t.id.as_str()));
     let preview = if draft && applicant {
         Some(s.ctx.preview(who, &view.id).await)
     } else {
