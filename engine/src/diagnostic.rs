@@ -55,7 +55,10 @@ codes! {
     MissingPlan = "E018", Error, "the root file has no [plan] section";
     RulesScript = "E019", Error, "a rules script that does not compile or declares its rules wrongly";
     RuleConflict = "E020", Error, "two exceptions to one rule with the same priority";
-    MissingGuardParameter = "E021", Error, "a guard of the fund's workflow reads a parameter the fund does not declare";
+    MissingGuardParameter = "E021", Error, "a parameter the fund's workflow names is missing from the fund or has the wrong unit";
+    AutomaticLoop = "E022", Error, "automatic transitions form a loop";
+    WorkflowDeclaration = "E023", Error, "a workflow declaration that cannot work as written";
+    WorkflowCondition = "E024", Error, "a workflow condition that does not compile";
     BudgetExceeded = "W001", Warning, "allocations exceed the year's budget";
     RulesScriptMissing = "W002", Warning, "the rules script of a fund is not found";
     OutsidePlanPeriod = "W003", Warning, "a date outside the plan's period";

@@ -5,6 +5,8 @@
 //! dated values do not overlap, dependencies form no loop, workflows are well formed.
 
 mod territories;
+mod workflow;
+pub use workflow::*;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -618,34 +620,6 @@ pub struct GridCriterion {
     pub field: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Workflow {
-    pub id: Id,
-    pub title: String,
-    pub initial: Id,
-    pub states: Vec<State>,
-    pub transitions: Vec<Transition>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct State {
-    pub id: Id,
-    pub label: String,
-    pub terminal: bool,
-    pub deadline: Option<Span>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Transition {
-    pub id: Id,
-    pub label: String,
-    pub from: Vec<Id>,
-    pub to: Id,
-    pub role: Id,
-    pub guards: Vec<crate::workflow::Guard>,
-    pub reference: Option<String>,
-}
-
 /// The latest progress report on an item.
 #[derive(Debug, Clone, Serialize)]
 pub struct Progress {
@@ -753,6 +727,20 @@ pub enum ParamUnit {
     Count,
     /// Points of a grid.
     Points,
+}
+
+impl ParamUnit {
+    /// Its name in plan files.
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamUnit::Currency => "currency",
+            ParamUnit::Ratio => "ratio",
+            ParamUnit::Days => "days",
+            ParamUnit::Months => "months",
+            ParamUnit::Count => "count",
+            ParamUnit::Points => "points",
+        }
+    }
 }
 
 /// The type of a form field.

@@ -14,7 +14,9 @@ use crate::model::{ItemKind, LinkType, Status, TerritoryLevel};
 pub type Sp<T> = toml::Spanned<T>;
 
 mod fund;
+mod workflow;
 pub use fund::*;
+pub use workflow::*;
 
 /// One plan file. The root file (`plan.toml`) holds `[plan]`; every file may hold any
 /// of the other sections, and the plan is the union of all files.
@@ -555,67 +557,6 @@ pub struct RawAllocation {
     pub amount: Sp<Amount>,
     /// What it pays for.
     pub label: Option<String>,
-}
-
-/// An approval workflow.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[schemars(deny_unknown_fields, rename = "Workflow")]
-pub struct RawWorkflow {
-    /// Identifier.
-    #[schemars(with = "String")]
-    pub id: Sp<String>,
-    /// Title.
-    pub title: String,
-    /// State a new file starts in.
-    #[schemars(with = "String")]
-    pub initial: Sp<String>,
-    /// States.
-    pub state: Vec<RawState>,
-    /// Transitions.
-    pub transition: Vec<RawTransition>,
-}
-
-/// A state of a workflow.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[schemars(deny_unknown_fields, rename = "State")]
-pub struct RawState {
-    /// Identifier.
-    #[schemars(with = "String")]
-    pub id: Sp<String>,
-    /// Label shown to people.
-    pub label: String,
-    /// A final state: nothing happens after it.
-    #[serde(default)]
-    pub terminal: bool,
-    /// Time allowed in this state before it is overdue (e.g. "15d").
-    #[schemars(with = "Option<Span>")]
-    pub deadline: Option<Sp<Span>>,
-}
-
-/// A transition of a workflow.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[schemars(deny_unknown_fields, rename = "Transition")]
-pub struct RawTransition {
-    /// Identifier (the action's name in the API).
-    #[schemars(with = "String")]
-    pub id: Sp<String>,
-    /// Label of the button.
-    pub label: String,
-    /// States it may start from.
-    #[schemars(with = "Vec<String>")]
-    pub from: Vec<Sp<String>>,
-    /// State it leads to.
-    #[schemars(with = "String")]
-    pub to: Sp<String>,
-    /// Role allowed to perform it ("system" for automatic steps).
-    #[schemars(with = "String")]
-    pub role: Sp<String>,
-    /// Guards that must hold, from the engine's list of guards.
-    #[serde(default)]
-    #[schemars(with = "Vec<String>")]
-    pub guards: Vec<Sp<String>>,
-    /// The text that provides for it.
-    pub reference: Option<String>,
 }
 
 /// A progress report on one item.

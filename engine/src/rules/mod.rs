@@ -30,7 +30,7 @@ mod evaluate;
 pub mod explain;
 mod host;
 pub mod publish;
-mod sandbox;
+pub(crate) mod sandbox;
 mod state;
 mod types;
 

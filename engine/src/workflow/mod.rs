@@ -1,55 +1,77 @@
-//! Workflow vocabulary and decisions. Plans name guards from this list; a plan cannot
-//! invent a guard, so a typo is caught at load. [`decide`] says whether an actor may take a
-//! transition given what the server knows of the application: pure logic, no I/O, so that
-//! every rule of the approval circuit is tested here and the server only gathers facts and
-//! stores the result.
+//! Workflow vocabulary and decisions. Plans name guards, effects, records, votes, timers and
+//! reminders from this vocabulary; a plan cannot invent one, so a typo is caught at load.
+//! [`decide`] says whether an actor may take a transition given what the server knows of the
+//! application, and what the step does: pure logic, no I/O, so that every rule of the
+//! approval circuit is tested here and the server only gathers facts and stores the result.
+//! Built-in invariants (the filer takes no staff step, declared separations of duties,
+//! payments within the award and the advance within its rate) hold whatever the plan says.
 
 use jiff::civil::Date;
 use rust_decimal::Decimal;
+use serde_json::Value;
 
-use crate::model::{Fund, Plan, RoleKind, Transition, Workflow};
+use crate::model::{Fund, Plan, Record, RoleKind, Transition, Workflow};
 use crate::rules::Outcome;
 
+pub mod conditions;
 mod guards;
+mod money;
+mod time;
 
-pub use guards::{Guard, PARAM_ADVANCE_RATE, PARAM_MIN_OPINIONS};
+pub use guards::Guard;
+pub use money::Money;
+pub use time::{Dates, add_span, reminder_day, reminders, timer_day, timers};
 
-/// The role of automatic steps (eligibility check on filing, deadline expiry).
+/// The role of automatic steps (eligibility check on filing, timers).
 pub const SYSTEM_ROLE: &str = "system";
 
 /// Who asks for a transition.
 #[derive(Debug, Clone)]
 pub struct Actor<'a> {
-    /// Stable name of the person or service (a token's name).
-    pub name: &'a str,
+    /// Stable id of the person or service.
+    pub id: &'a str,
     /// `None` for metroplan itself (automatic steps).
     pub kind: Option<RoleKind>,
+    /// The plan roles the actor holds in the file's plan and fund. Empty: the actor holds
+    /// every role of its kind (accounts made before plan roles).
+    pub roles: &'a [String],
 }
 
 impl Actor<'_> {
     pub const SYSTEM: Actor<'static> = Actor {
-        name: SYSTEM_ROLE,
+        id: SYSTEM_ROLE,
         kind: None,
+        roles: &[],
     };
+}
+
+/// A reviewer's opinion, as the vote counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opinion {
+    pub reviewer: String,
+    pub favourable: bool,
 }
 
 /// What the server knows of an application when a transition is asked for.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     pub state: String,
-    /// The name of who created the application.
+    /// The id of the account the file belongs to.
     pub owner: String,
-    /// The names of the people who took an instructor's transition on it.
-    pub instructors: Vec<String>,
-    /// The names of the reviewers who gave an opinion.
-    pub reviewers: Vec<String>,
+    /// Whether the actor holds the file's applicant key (whatever the account that filed).
+    pub actor_is_filer: bool,
+    /// Who took which transition on the file: (transition id, actor id).
+    pub steps: Vec<(String, String)>,
+    pub opinions: Vec<Opinion>,
+    /// Reviewers who declared a link of interest with the applicant.
+    pub declared: Vec<String>,
     pub outcome: Option<Outcome>,
     /// The amount the eligibility rules accepted (the requested amount of an eligible
     /// application).
     pub requested: Option<Decimal>,
-    pub awarded: Option<Decimal>,
-    pub paid: Decimal,
-    /// End of the completion deadline (inclusive), in the plan's time zone.
+    /// The file's ledger.
+    pub money: Money,
+    /// End of the current state's deadline (inclusive), in the plan's time zone.
     pub deadline: Option<Date>,
     /// Today in the plan's time zone.
     pub today: Date,
@@ -59,8 +81,10 @@ pub struct Facts {
     pub other_filings: u32,
     /// What remains of the envelope of the application's year.
     pub envelope_remaining: Option<Decimal>,
-    /// Whether the final report was filed.
+    /// Whether the final report was received.
     pub final_report: bool,
+    /// The application's data as it will be after the step.
+    pub data: Value,
 }
 
 /// What the actor sends with the transition.
@@ -70,16 +94,34 @@ pub struct Input {
     pub reason: Option<String>,
     /// For reviewers: `Some(false)` declares no link with the applicant, `Some(true)` a link.
     pub linked: Option<bool>,
+    /// For reviewers: whether the opinion is favourable.
+    pub favourable: Option<bool>,
     pub signed_on: Option<Date>,
+    /// Whether new application data comes with the step.
+    pub data: bool,
 }
 
-/// What the transition does beyond changing the state, for the server to store.
+/// A ledger entry the step writes, for the server to store in the decision's transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    /// An award is decided: commit this amount on the envelope of the application's year.
-    Award(Decimal),
-    /// A payment of this amount.
+    /// Commit this amount on the envelope of the application's year (the server checks the
+    /// envelope in the same statement).
+    Commit(Decimal),
+    /// Decommit this amount: it returns to the envelope of the award's year.
+    Decommit(Decimal),
     Payment(Decimal),
+    Reclaim(Decimal),
+}
+
+/// What the step records beyond the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    Opinion {
+        favourable: bool,
+    },
+    /// A reviewer's declared link of interest: final; the file stays where it is.
+    Declaration,
+    FinalReport,
 }
 
 /// A transition that may be taken.
@@ -87,6 +129,11 @@ pub enum Effect {
 pub struct Decision<'w> {
     pub transition: &'w Transition,
     pub effects: Vec<Effect>,
+    pub recorded: Option<Recorded>,
+    /// The file does not move (a declaration of interest).
+    pub stays: bool,
+    /// Each Rhai condition with its result, for the step's record.
+    pub conditions: Vec<(String, bool)>,
 }
 
 /// Why a transition is refused.
@@ -104,14 +151,59 @@ pub enum Refusal {
     WrongRole { action: String, role: String },
     #[error("only the applicant who created this application may take `{action}`")]
     NotOwner { action: String },
-    #[error("guard `{guard}` refused `{action}`: {message}")]
+    #[error(
+        "transition `{action}` takes no application data: the file's content changes only where the plan says so"
+    )]
+    DataNotAccepted { action: String },
+    /// A guard of the vocabulary, a built-in invariant or a condition does not hold.
+    #[error("`{guard}` refused `{action}`: {message}")]
     Guard {
         action: String,
+        /// The guard's name, or the built-in check's (`not-filer`, `distinct-from`, `vote`,
+        /// `opinion`, `payment`, `condition`).
         guard: String,
         /// The input field at fault, when one is.
         field: Option<&'static str>,
         message: String,
+        /// What the person reads, in French.
+        fr: String,
     },
+}
+
+pub(crate) fn refuse(
+    action: &str,
+    guard: &str,
+    field: Option<&'static str>,
+    message: String,
+    fr: impl Into<String>,
+) -> Refusal {
+    Refusal::Guard {
+        action: action.to_string(),
+        guard: guard.to_string(),
+        field,
+        message,
+        fr: fr.into(),
+    }
+}
+
+/// The value of a fund parameter on `day`.
+pub fn param(fund: &Fund, id: &str, day: Date) -> Option<Decimal> {
+    fund.parameters
+        .iter()
+        .find(|p| p.id.as_str() == id)
+        .and_then(|p| p.values.at(day))
+        .map(|d| d.value)
+}
+
+/// Whether `actor` may take `t`: system steps are metroplan's; a person needs the plan role,
+/// or, holding no plan role, a role of the same kind.
+fn may_take(plan: &Plan, t: &Transition, actor: &Actor<'_>) -> bool {
+    match (t.is_system(), actor.kind) {
+        (true, None) => true,
+        (false, Some(k)) if actor.roles.is_empty() => plan.role_kind_of(t) == Some(k),
+        (false, Some(_)) => actor.roles.iter().any(|r| r == t.role.as_str()),
+        _ => false,
+    }
 }
 
 /// Whether `actor` may take `action` on an application with `facts`, and what it does.
@@ -142,219 +234,144 @@ pub fn decide<'w>(
                 .join(", "),
         });
     }
-    let wanted = if t.role.as_str() == SYSTEM_ROLE {
-        None
-    } else {
-        plan.role_kind_of(t)
-    };
-    let allowed = match (t.role.as_str() == SYSTEM_ROLE, actor.kind) {
-        (true, None) => true,
-        (false, Some(k)) => wanted == Some(k),
-        _ => false,
-    };
-    if !allowed {
+    if !may_take(plan, t, actor) {
         return Err(Refusal::WrongRole {
             action: action.to_string(),
             role: t.role.to_string(),
         });
     }
-    if actor.kind == Some(RoleKind::Applicant) && actor.name != facts.owner {
+    let applicant = actor.kind == Some(RoleKind::Applicant);
+    if applicant && actor.id != facts.owner {
         return Err(Refusal::NotOwner {
             action: action.to_string(),
         });
     }
-    let day = facts.today;
-    let param = |id: &str| {
-        fund.parameters
-            .iter()
-            .find(|p| p.id.as_str() == id)
-            .and_then(|p| p.values.at(day))
-            .map(|d| d.value)
-    };
-    let mut effects = Vec::new();
-    for &g in &t.guards {
-        let refuse = |field: Option<&'static str>, message: String| Refusal::Guard {
+    if input.data && !t.data {
+        return Err(Refusal::DataNotAccepted {
             action: action.to_string(),
-            guard: g.to_string(),
-            field,
-            message,
-        };
-        match g {
-            Guard::CallOpen if !facts.call_open => {
-                return Err(refuse(
-                    None,
-                    "the call for applications of this year is not open today".into(),
-                ));
-            }
-            Guard::OnePerApplicant if facts.other_filings > 0 => {
-                return Err(refuse(
-                    None,
-                    "this applicant already filed an application to this call".into(),
-                ));
-            }
-            Guard::Eligible | Guard::Ineligible | Guard::Incomplete => {
-                let want = match g {
-                    Guard::Eligible => Outcome::Eligible,
-                    Guard::Ineligible => Outcome::Ineligible,
-                    _ => Outcome::Incomplete,
-                };
-                if facts.outcome != Some(want) {
-                    return Err(refuse(
-                        None,
-                        format!("the eligibility check did not conclude `{}`", want.name()),
-                    ));
-                }
-            }
-            Guard::CompletionInTime if facts.deadline.is_some_and(|d| day > d) => {
-                return Err(refuse(
-                    None,
-                    format!(
-                        "the completion deadline ({}) has passed",
-                        facts.deadline.map(|d| d.to_string()).unwrap_or_default()
-                    ),
-                ));
-            }
-            Guard::CompletionOverdue if facts.deadline.is_none_or(|d| day <= d) => {
-                return Err(refuse(
-                    None,
-                    "the completion deadline has not passed".into(),
-                ));
-            }
-            Guard::ConflictDeclared if input.linked.is_none() => {
-                return Err(refuse(
-                    Some("linked"),
-                    "declare your links of interest with the applicant (`linked`: true or false)"
-                        .into(),
-                ));
-            }
-            Guard::NoConflictOfInterest if input.linked == Some(true) => {
-                return Err(refuse(
-                    Some("linked"),
-                    "a reviewer linked to the applicant does not give an opinion on this application"
-                        .into(),
-                ));
-            }
-            Guard::NoConflictOfInterest if facts.reviewers.iter().any(|r| r == actor.name) => {
-                return Err(refuse(
-                    None,
-                    "you have already given an opinion on this application".into(),
-                ));
-            }
-            Guard::MinOpinionsReached => {
-                let min = param(PARAM_MIN_OPINIONS).unwrap_or(Decimal::ONE);
-                if Decimal::from(facts.reviewers.len() as u64) < min {
-                    return Err(refuse(
-                        None,
-                        format!(
-                            "{} opinion(s) given, at least {min} needed",
-                            facts.reviewers.len()
-                        ),
-                    ));
-                }
-            }
-            Guard::NotFiler if actor.name == facts.owner => {
-                return Err(refuse(
-                    None,
-                    "nobody acts on an application they filed".into(),
-                ));
-            }
-            Guard::NotInstructor if facts.instructors.iter().any(|i| i == actor.name) => {
-                return Err(refuse(
-                    None,
-                    "nobody decides on an application they instructed".into(),
-                ));
-            }
-            Guard::AmountWithinRequest | Guard::AmountWithinCeiling | Guard::WithinEnvelope => {
-                let Some(amount) = input.amount else {
-                    return Err(refuse(Some("amount"), "give the amount awarded".into()));
-                };
-                if amount <= Decimal::ZERO || amount.normalize().scale() > 2 {
-                    return Err(refuse(
-                        Some("amount"),
-                        "the amount is a positive sum in euros with at most 2 decimals".into(),
-                    ));
-                }
-                let limit = match g {
-                    Guard::WithinEnvelope => facts.envelope_remaining,
-                    _ => facts.requested,
-                };
-                let limit = limit.unwrap_or(Decimal::ZERO);
-                if amount > limit {
-                    let what = match g {
-                        Guard::AmountWithinRequest => "the amount requested",
-                        Guard::AmountWithinCeiling => "the amount the eligibility rules accepted",
-                        _ => "what remains of the year's envelope",
-                    };
-                    return Err(refuse(
-                        Some("amount"),
-                        format!("{amount} € is above {what}: {limit} €"),
-                    ));
-                }
-                if !effects.contains(&Effect::Award(amount)) {
-                    effects.push(Effect::Award(amount));
-                }
-            }
-            Guard::ReasonGiven if input.reason.as_deref().is_none_or(|r| r.trim().is_empty()) => {
-                return Err(refuse(Some("reason"), "write the reason".into()));
-            }
-            Guard::AgreementSigned if input.signed_on.is_none_or(|d| d > day) => {
-                return Err(refuse(
-                    Some("signed_on"),
-                    "give the date the agreement was signed (not in the future)".into(),
-                ));
-            }
-            Guard::FinalReportReceived if !facts.final_report => {
-                return Err(refuse(None, "the final report was not received".into()));
-            }
-            Guard::PaymentsWithinAward => {
-                let awarded = facts.awarded.unwrap_or(Decimal::ZERO);
-                let due = awarded - facts.paid;
-                // The first payment is the advance when the fund has a rate for it.
-                let default = match param(PARAM_ADVANCE_RATE) {
-                    Some(rate) if facts.paid.is_zero() => (awarded * rate).round_dp(2),
-                    _ => due,
-                };
-                let amount = input.amount.unwrap_or(default);
-                if amount <= Decimal::ZERO || amount > due {
-                    return Err(refuse(
-                        Some("amount"),
-                        format!(
-                            "a payment of {amount} € would exceed the award: {awarded} € awarded, {} € paid",
-                            facts.paid
-                        ),
-                    ));
-                }
-                effects.push(Effect::Payment(amount));
-            }
-            Guard::FullyPaid if facts.awarded.is_none_or(|a| facts.paid < a) => {
-                return Err(refuse(
-                    None,
-                    format!(
-                        "{} € paid of {} € awarded",
-                        facts.paid,
-                        facts.awarded.unwrap_or_default()
-                    ),
-                ));
-            }
-            // The guard holds: each arm above refuses only when its condition fails.
-            Guard::CallOpen
-            | Guard::OnePerApplicant
-            | Guard::CompletionInTime
-            | Guard::CompletionOverdue
-            | Guard::ConflictDeclared
-            | Guard::NoConflictOfInterest
-            | Guard::NotFiler
-            | Guard::NotInstructor
-            | Guard::ReasonGiven
-            | Guard::AgreementSigned
-            | Guard::FinalReportReceived
-            | Guard::FullyPaid => {}
+        });
+    }
+    if !applicant && actor.kind.is_some() {
+        separation(t, actor, facts)?;
+    }
+    for &g in &t.guards {
+        guards::check(g, facts, input, actor)
+            .map_err(|(field, message)| refuse(action, g.name(), field, message, g.refusal_fr()))?;
+    }
+    if let Some(v) = &t.vote {
+        money::vote(fund, action, v, facts)?;
+    }
+    let recorded = match t.records {
+        Some(Record::Opinion) => Some(opinion(action, actor, facts, input)?),
+        Some(Record::FinalReport) => Some(Recorded::FinalReport),
+        None => None,
+    };
+    if recorded == Some(Recorded::Declaration) {
+        return Ok(Decision {
+            transition: t,
+            effects: Vec::new(),
+            recorded,
+            stays: true,
+            conditions: Vec::new(),
+        });
+    }
+    let effects = money::effects(fund, action, t, facts, input)?;
+    let mut checked = Vec::new();
+    for c in &t.conditions {
+        let held = conditions::eval(&c.source, facts, input, &facts.data);
+        let ok = held.as_ref().is_ok_and(|h| *h);
+        if !ok {
+            let why = match held {
+                Err(e) => format!("the condition `{}` could not be checked: {e}", c.source),
+                Ok(_) => format!("the condition `{}` does not hold", c.source),
+            };
+            return Err(refuse(action, "condition", None, why, c.refusal.clone()));
         }
+        checked.push((c.source.clone(), true));
     }
     Ok(Decision {
         transition: t,
         effects,
+        recorded,
+        stays: false,
+        conditions: checked,
     })
+}
+
+/// The filer never takes a staff step; a declared separation of duties holds.
+fn separation(t: &Transition, actor: &Actor<'_>, facts: &Facts) -> Result<(), Refusal> {
+    let action = t.id.as_str();
+    if facts.actor_is_filer {
+        return Err(refuse(
+            action,
+            "not-filer",
+            None,
+            "the holder of the file's applicant key takes no part in its instruction or decision"
+                .into(),
+            "Vous ne pouvez pas agir sur un dossier que vous avez déposé.",
+        ));
+    }
+    if let Some((step, _)) = facts
+        .steps
+        .iter()
+        .find(|(step, who)| who == actor.id && t.distinct_from.iter().any(|d| d.as_str() == step))
+    {
+        return Err(refuse(
+            action,
+            "distinct-from",
+            None,
+            format!("whoever took `{step}` on this file does not take `{action}`"),
+            "Vous êtes déjà intervenu sur ce dossier à une autre étape : celle-ci revient à une autre personne.",
+        ));
+    }
+    Ok(())
+}
+
+/// A reviewer's opinion needs their declaration of interest first; a declared link is
+/// recorded and keeps them out of the file for good.
+fn opinion(
+    action: &str,
+    actor: &Actor<'_>,
+    facts: &Facts,
+    input: &Input,
+) -> Result<Recorded, Refusal> {
+    if facts.declared.iter().any(|d| d == actor.id) {
+        return Err(refuse(
+            action,
+            "opinion",
+            None,
+            "you declared a link of interest with the applicant: you give no opinion on this file"
+                .into(),
+            "Vous avez déclaré un lien d'intérêts avec le porteur : vous ne donnez pas d'avis sur ce dossier.",
+        ));
+    }
+    if facts.opinions.iter().any(|o| o.reviewer == actor.id) {
+        return Err(refuse(
+            action,
+            "opinion",
+            None,
+            "you have already given an opinion on this file".into(),
+            "Vous avez déjà donné votre avis sur ce dossier.",
+        ));
+    }
+    match (input.linked, input.favourable) {
+        (None, _) => Err(refuse(
+            action,
+            "opinion",
+            Some("linked"),
+            "declare your links of interest with the applicant (`linked`: true or false)".into(),
+            "Déclarez d'abord si vous avez un lien d'intérêts avec le porteur.",
+        )),
+        (Some(true), _) => Ok(Recorded::Declaration),
+        (Some(false), None) => Err(refuse(
+            action,
+            "opinion",
+            Some("favourable"),
+            "say whether the opinion is favourable (`favourable`: true or false)".into(),
+            "Indiquez si votre avis est favorable ou défavorable.",
+        )),
+        (Some(false), Some(favourable)) => Ok(Recorded::Opinion { favourable }),
+    }
 }
 
 /// The transition that files an application: the applicant's way out of the initial state.
@@ -364,23 +381,44 @@ pub fn filing<'w>(plan: &Plan, wf: &'w Workflow) -> Option<&'w Transition> {
         .find(|t| plan.role_kind_of(t) == Some(RoleKind::Applicant) && t.from.contains(&wf.initial))
 }
 
-/// The applicant's transition out of `state` that sends the file back to the eligibility
-/// check (completing an incomplete file), if the workflow has one.
+/// Whether a file in `state` has been filed (it left the initial state): its applicant key
+/// and call no longer change.
+pub fn is_filed(wf: &Workflow, state: &str) -> bool {
+    state != wf.initial.as_str()
+}
+
+/// The applicant's transition out of `state` that takes new data (completing an incomplete
+/// file), if the workflow has one.
 pub fn completion<'w>(plan: &Plan, wf: &'w Workflow, state: &str) -> Option<&'w Transition> {
     if state == wf.initial.as_str() {
         return None;
     }
     wf.transitions.iter().find(|t| {
-        plan.role_kind_of(t) == Some(RoleKind::Applicant)
+        t.data
+            && plan.role_kind_of(t) == Some(RoleKind::Applicant)
             && t.from.iter().any(|f| f.as_str() == state)
-            && checks_eligibility(wf, t.to.as_str())
     })
 }
 
-/// The automatic transitions out of `state` (taken by metroplan itself, in plan order).
+/// Whether the applicant may save the form of a file in `state`.
+pub fn accepts_data(wf: &Workflow, state: &str) -> bool {
+    wf.states
+        .iter()
+        .any(|s| s.id.as_str() == state && s.accepts_data)
+}
+
+/// Whether the applicant may upload pieces to a file in `state`.
+pub fn accepts_pieces(wf: &Workflow, state: &str) -> bool {
+    wf.states
+        .iter()
+        .any(|s| s.id.as_str() == state && s.accepts_pieces)
+}
+
+/// The automatic transitions out of `state` (taken by metroplan itself as soon as their
+/// guards hold, in plan order); timed ones are in [`timers`].
 pub fn automatic<'w>(wf: &'w Workflow, state: &str) -> impl Iterator<Item = &'w Transition> {
     wf.transitions.iter().filter(move |t| {
-        t.role.as_str() == SYSTEM_ROLE && t.from.iter().any(|f| f.as_str() == state)
+        t.is_system() && t.timer.is_none() && t.from.iter().any(|f| f.as_str() == state)
     })
 }
 

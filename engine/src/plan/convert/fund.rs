@@ -33,55 +33,6 @@ pub(super) fn funds(
         .collect()
 }
 
-/// A guard that reads a fund parameter needs the parameter in every fund whose workflow uses
-/// it: refused by `check`, at the fund's `workflow` key, rather than at the first decision.
-pub(super) fn guard_parameters(
-    cx: &mut Cx<'_>,
-    items: &[Item<RawFund>],
-    funds: &[Fund],
-    workflows: &[Workflow],
-) {
-    for fund in funds {
-        let Some(it) = items
-            .iter()
-            .find(|it| it.value.id.get_ref() == fund.id.as_str())
-        else {
-            continue;
-        };
-        let Some(wf) = workflows.iter().find(|w| w.id == fund.workflow) else {
-            continue;
-        };
-        missing_guard_parameters(cx, it, fund, wf);
-    }
-}
-
-fn missing_guard_parameters(cx: &mut Cx<'_>, it: &Item<RawFund>, fund: &Fund, wf: &Workflow) {
-    let mut reported = Vec::new();
-    for t in &wf.transitions {
-        for g in &t.guards {
-            let Some(param) = g.param() else { continue };
-            if reported.contains(&param) || fund.parameters.iter().any(|p| p.id.as_str() == param) {
-                continue;
-            }
-            reported.push(param);
-            cx.push(
-                Diagnostic::at(
-                    Code::MissingGuardParameter,
-                    sp_loc(it.file, &it.value.workflow),
-                    format!(
-                        "workflow `{}` of fund `{}` uses the guard `{g}` (transition `{}`), which reads the parameter `{param}`; the fund has none",
-                        wf.id, fund.id, t.id
-                    ),
-                )
-                .with_label("this workflow's guard needs a fund parameter")
-                .with_help(format!(
-                    "declare it: [[fund.parameter]] id = \"{param}\" with its dated values"
-                )),
-            );
-        }
-    }
-}
-
 fn fund(
     cx: &mut Cx<'_>,
     it: &Item<RawFund>,

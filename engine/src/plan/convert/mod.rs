@@ -82,7 +82,7 @@ pub(crate) fn convert(
         &budget,
         (start, horizon),
     );
-    fund::guard_parameters(&mut cx, &parts.fund, &funds, &workflows);
+    workflow::workflow_parameters(&mut cx, &parts.workflow, &funds, &workflows);
     let reports = std::mem::take(&mut parts.progress);
     let progress = progress::progress(&mut cx, reports, &r, &action_index, &actions);
     let baselines = std::mem::take(&mut parts.baseline);
