@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod documents;
+pub mod error;
 pub mod http;
 pub mod ledger;
 pub mod metrics;

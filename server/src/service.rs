@@ -20,7 +20,7 @@ use sqlx::any::AnyRow;
 
 use crate::audit::{EVENT_COLUMNS, NewEvent};
 use crate::clock::{Clock, stamp};
-use crate::http::error::{Error, Result};
+use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::plans::{PlanSet, Served};
 use crate::rules_guard::RulesGuard;
