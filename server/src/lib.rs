@@ -11,7 +11,6 @@ pub mod demo;
 pub mod documents;
 pub mod error;
 pub mod http;
-pub mod ledger;
 pub mod metrics;
 pub mod notify;
 pub mod plans;
