@@ -248,14 +248,13 @@ impl Ctx {
     }
 
     pub async fn get(&self, who: &Principal, id: &str) -> Result<ApplicationView> {
-        let r = sqlx::query(&format!(
+        let row = sqlx::query_as::<_, AppRow>(&format!(
             "SELECT {APP_COLUMNS} FROM applications WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.db.pool)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no application `{id}`")))?;
-        let row = AppRow::from_row(&r)?;
         if !visible(who, &row.owner_id, &row.plan, &row.fund) {
             return Err(Error::NotFound(format!("no application `{id}`")));
         }
@@ -345,18 +344,14 @@ impl Ctx {
             numbers.push(n);
             sql.push_str(&format!(" LIMIT ${}", texts.len() + numbers.len()));
         }
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query_as::<_, AppRow>(&sql);
         for (_, v) in texts {
             query = query.bind(v);
         }
         for n in numbers {
             query = query.bind(n);
         }
-        let rows = query.fetch_all(&self.db.pool).await?;
-        rows.iter()
-            .map(AppRow::from_row)
-            .collect::<Result<_, _>>()
-            .map_err(Error::from)
+        Ok(query.fetch_all(&self.db.pool).await?)
     }
 
     /// Every application `who` may see, filtered, most recently changed first; without

@@ -3,7 +3,6 @@
 use metroplan_engine::model::RoleKind;
 use metroplan_engine::workflow;
 use serde_json::json;
-use sqlx::Row;
 
 use crate::audit::NewEvent;
 use crate::clock::stamp;
@@ -19,24 +18,12 @@ pub(super) async fn documents_of<'e, E: sqlx::Executor<'e, Database = sqlx::Any>
     ex: E,
     id: &str,
 ) -> Result<Vec<DocumentView>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, DocumentView>(
         "SELECT kind, sha256, media_type, size, file_name FROM documents WHERE application_id = $1 ORDER BY kind",
     )
     .bind(id)
     .fetch_all(ex)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(DocumentView {
-                kind: r.try_get("kind")?,
-                sha256: r.try_get("sha256")?,
-                media_type: r.try_get("media_type")?,
-                size: r.try_get("size")?,
-                file_name: r.try_get("file_name")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Error::from)
+    .await?)
 }
 
 impl Ctx {

@@ -1,18 +1,28 @@
 //! Open-data exports.
 
 use metroplan_engine::model::FieldType;
-use sqlx::Row;
 
 use crate::error::Result;
 
 use super::{Ctx, euros, scope};
+
+/// An awarded application, as the export reads it.
+#[derive(Debug, sqlx::FromRow)]
+struct Award {
+    id: String,
+    applicant_key: Option<String>,
+    applicant_name: Option<String>,
+    title: Option<String>,
+    awarded_cents: i64,
+    decided_on: Option<String>,
+}
 
 impl Ctx {
     /// Awarded grants in the SCDL « subventions » format (one row per award; public data).
     pub async fn export_csv(&self, plan: &str, fund_id: &str) -> Result<String> {
         let served = self.served(plan)?;
         let (fund, _) = scope(&served, fund_id)?;
-        let rows = sqlx::query("SELECT id, applicant_key, applicant_name, title, awarded_cents, decided_on, call_year FROM applications WHERE plan = $1 AND fund = $2 AND awarded_cents IS NOT NULL ORDER BY decided_on, id")
+        let rows = sqlx::query_as::<_, Award>("SELECT id, applicant_key, applicant_name, title, awarded_cents, decided_on, call_year FROM applications WHERE plan = $1 AND fund = $2 AND awarded_cents IS NOT NULL ORDER BY decided_on, id")
             .bind(plan).bind(fund_id)
             .fetch_all(&self.db.pool).await?;
         // Only legal persons (known by their SIRET) are published by name: a fund for people
@@ -27,12 +37,14 @@ impl Ctx {
             "nomAttribuant,idAttribuant,dateConvention,referenceDecision,nomBeneficiaire,idBeneficiaire,objet,montant,nature,conditionsVersement,datesPeriodeVersement,idRAE,notificationUE,pourcentageSubvention\r\n",
         );
         for r in rows {
-            let id: String = r.try_get("id")?;
-            let siret: Option<String> = r.try_get("applicant_key")?;
-            let name: Option<String> = r.try_get("applicant_name")?;
-            let title: Option<String> = r.try_get("title")?;
-            let amount: i64 = r.try_get("awarded_cents")?;
-            let decided: Option<String> = r.try_get("decided_on")?;
+            let Award {
+                id,
+                applicant_key: siret,
+                applicant_name: name,
+                title,
+                awarded_cents: amount,
+                decided_on: decided,
+            } = r;
             let (name, siret, title) = if legal_persons {
                 (name, siret, title)
             } else {

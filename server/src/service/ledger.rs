@@ -8,7 +8,6 @@ use metroplan_engine::model::{Fund, RoleKind};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::json;
-use sqlx::Row;
 
 use crate::error::{Error, Result};
 use crate::store::WriteTx;
@@ -18,7 +17,7 @@ use super::rows::AppRow;
 use super::{Ctx, cents, euros, scope};
 
 /// A year's totals, in cents.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct Totals {
     pub committed_cents: i64,
     pub paid_cents: i64,
@@ -29,7 +28,7 @@ pub async fn totals<'e, E>(ex: E, plan: &str, fund: &str, year: i64) -> Result<T
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, Totals>(
         "SELECT committed_cents, paid_cents FROM ledger WHERE plan = $1 AND fund = $2 AND year = $3",
     )
     .bind(plan)
@@ -37,13 +36,7 @@ where
     .bind(year)
     .fetch_optional(ex)
     .await?;
-    match row {
-        Some(r) => Ok(Totals {
-            committed_cents: r.try_get("committed_cents")?,
-            paid_cents: r.try_get("paid_cents")?,
-        }),
-        None => Ok(Totals::default()),
-    }
+    Ok(row.unwrap_or_default())
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -3,15 +3,18 @@
 
 use metroplan_engine::model::Fund;
 use serde_json::Value;
+use sqlx::Any;
 use sqlx::Row;
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyTypeInfo, AnyValueRef};
+use sqlx::error::BoxDynError;
 
 use crate::audit::NewEvent;
 use crate::error::{Error, Result};
 use crate::store::WriteTx;
 use crate::tokens::Principal;
 
-#[derive(Debug, Clone)]
+/// An application as stored: the columns of `APP_COLUMNS`, and what `flush` writes beside them.
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub(super) struct AppRow {
     pub(super) id: String,
     pub(super) plan: String,
@@ -25,6 +28,7 @@ pub(super) struct AppRow {
     /// The owner's label (an email or a token's name), for pages.
     pub(super) owner: String,
     /// The owner's identity (`Principal::id`).
+    #[sqlx(try_from = "TextOrEmpty")]
     pub(super) owner_id: String,
     pub(super) owner_email: Option<String>,
     pub(super) data: String,
@@ -40,46 +44,39 @@ pub(super) struct AppRow {
     pub(super) created_at: String,
     pub(super) updated_at: String,
     /// The eligibility report to store (set by the check, written by `flush`).
+    #[sqlx(skip)]
     pub(super) evaluation: Option<String>,
     /// A filing to record (call, applicant), written by `flush` after the row.
+    #[sqlx(skip)]
     pub(super) pending_filing: Option<(i64, String)>,
 }
 
 pub(super) const APP_COLUMNS: &str = "id, plan, fund, call_year, applicant_key, applicant_name, title, state, version, owner, owner_email, data, requested_cents, awarded_cents, paid_cents, outcome, ruleset, filed_on, deadline, final_report, decided_on, created_at, updated_at, owner_id";
 
-impl AppRow {
-    pub(super) fn from_row(r: &AnyRow) -> Result<AppRow, sqlx::Error> {
-        Ok(AppRow {
-            id: r.try_get("id")?,
-            plan: r.try_get("plan")?,
-            fund: r.try_get("fund")?,
-            call_year: r.try_get("call_year")?,
-            applicant_key: r.try_get("applicant_key")?,
-            applicant_name: r.try_get("applicant_name")?,
-            title: r.try_get("title")?,
-            state: r.try_get("state")?,
-            version: r.try_get("version")?,
-            owner: r.try_get("owner")?,
-            // Rows the identity migration could not resolve keep their name, owned by nobody.
-            owner_id: r
-                .try_get::<Option<String>, _>("owner_id")?
-                .unwrap_or_default(),
-            owner_email: r.try_get("owner_email")?,
-            data: r.try_get("data")?,
-            requested_cents: r.try_get("requested_cents")?,
-            awarded_cents: r.try_get("awarded_cents")?,
-            paid_cents: r.try_get("paid_cents")?,
-            outcome: r.try_get("outcome")?,
-            ruleset: r.try_get("ruleset")?,
-            filed_on: r.try_get("filed_on")?,
-            deadline: r.try_get("deadline")?,
-            final_report: r.try_get("final_report")?,
-            decided_on: r.try_get("decided_on")?,
-            created_at: r.try_get("created_at")?,
-            updated_at: r.try_get("updated_at")?,
-            evaluation: None,
-            pending_filing: None,
-        })
+/// A text column that may be NULL, read as the empty text: rows the identity migration could
+/// not resolve keep their owner's name, owned by nobody.
+#[derive(Debug)]
+pub(super) struct TextOrEmpty(Option<String>);
+
+impl sqlx::Type<Any> for TextOrEmpty {
+    fn type_info() -> AnyTypeInfo {
+        <String as sqlx::Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        <String as sqlx::Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Any> for TextOrEmpty {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
+        <Option<String> as sqlx::Decode<'r, Any>>::decode(value).map(TextOrEmpty)
+    }
+}
+
+impl From<TextOrEmpty> for String {
+    fn from(t: TextOrEmpty) -> String {
+        t.0.unwrap_or_default()
     }
 }
 
@@ -162,14 +159,13 @@ pub(super) async fn flush(
 }
 
 pub(super) async fn load_row(tx: &mut WriteTx, id: &str) -> Result<AppRow> {
-    let r = sqlx::query(&format!(
+    sqlx::query_as::<_, AppRow>(&format!(
         "SELECT {APP_COLUMNS} FROM applications WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(&mut *tx.tx)
     .await?
-    .ok_or_else(|| Error::NotFound(format!("no application `{id}`")))?;
-    Ok(AppRow::from_row(&r)?)
+    .ok_or_else(|| Error::NotFound(format!("no application `{id}`")))
 }
 
 /// Bumps the version and records an event that leaves the state as it is.

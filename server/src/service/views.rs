@@ -49,7 +49,7 @@ pub struct ApplicationView {
     pub eligibility: Option<Value>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct DocumentView {
     pub kind: String,
     pub sha256: String,
