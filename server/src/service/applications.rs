@@ -17,6 +17,7 @@ use super::content::{bind_applicant_key, check_form, keys_of};
 use super::documents::documents_of;
 use super::idempotency::{Reply, claim_key, store_reply};
 use super::rows::{APP_COLUMNS, AppRow, flush, load_row, touch_in_place};
+use super::transitions::Step;
 use super::views::{ApplicationView, visible};
 use super::{Ctx, scope};
 
@@ -169,10 +170,12 @@ impl Ctx {
                 })?;
             let out = self
                 .apply(
-                    &mut tx,
-                    &served,
-                    who,
-                    &mut row,
+                    Step {
+                        tx: &mut tx,
+                        served: &served,
+                        who,
+                        row: &mut row,
+                    },
                     file.id.as_str(),
                     &ActionBody::default(),
                     false,

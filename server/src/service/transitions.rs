@@ -26,9 +26,18 @@ use super::rows::{AppRow, flush, load_row};
 use super::views::visible;
 use super::{Ctx, cents, euros, scope};
 
+/// What a transition is applied to: the request's write transaction, the plan as that
+/// transaction read it, who asks, and the application row it changes in memory.
+#[derive(Debug)]
+pub(super) struct Step<'a> {
+    pub(super) tx: &'a mut WriteTx,
+    pub(super) served: &'a Served,
+    pub(super) who: &'a Principal,
+    pub(super) row: &'a mut AppRow,
+}
+
 impl Ctx {
     /// Takes a workflow transition.
-    #[allow(clippy::too_many_arguments)]
     pub async fn act(
         &self,
         who: &Principal,
@@ -68,7 +77,17 @@ impl Ctx {
         let served = self.served(&row.plan)?.clone();
         let mut row = row;
         let eligibility = self
-            .apply(&mut tx, &served, who, &mut row, action, &body, true)
+            .apply(
+                Step {
+                    tx: &mut tx,
+                    served: &served,
+                    who,
+                    row: &mut row,
+                },
+                action,
+                &body,
+                true,
+            )
             .await?;
         let (fund, _) = scope(&served, &row.fund)?;
         flush(&mut tx, &row, Some(expected), fund).await?;
@@ -87,17 +106,19 @@ impl Ctx {
 
     /// Applies one transition by a person, then the automatic ones it leads to. Returns the
     /// eligibility report when the check ran.
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn apply(
         &self,
-        tx: &mut WriteTx,
-        served: &Served,
-        who: &Principal,
-        row: &mut AppRow,
+        step: Step<'_>,
         action: &str,
         body: &ActionBody,
         may_have_documents: bool,
     ) -> Result<Option<Value>> {
+        let Step {
+            tx,
+            served,
+            who,
+            row,
+        } = step;
         let id = row.id.clone();
         let id = id.as_str();
         let (fund, wf) = scope(served, &row.fund)?;
