@@ -7,7 +7,7 @@
 use sqlx::Row;
 
 use crate::audit::NewEvent;
-use crate::http::error::Error;
+use crate::error::Error;
 use crate::store::{Db, WriteTx};
 use crate::tokens::Principal;
 

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use metroplan_engine::rules::InputError;
 use metroplan_engine::rules::{Context, EvalError, Evaluation, Ruleset};
 
-use crate::http::Error;
+use crate::error::Error;
 
 /// Consecutive runs stopped on a limit before a ruleset is suspended.
 pub const TRIPS_AFTER: u32 = 3;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::bodies::*;
-use super::error::{Error, Result};
+use crate::error::{Error, Result};
 use crate::service::{ActionBody, ApplicationView, EnvelopeView, ListQuery, Page, Reply};
 use crate::tokens::Principal;
 

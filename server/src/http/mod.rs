@@ -20,9 +20,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-pub use error::Error;
-
 use crate::config::Config;
+use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::service::Ctx;
 use crate::tokens::{Cache, Principal};

@@ -220,7 +220,7 @@ pub async fn create_token(
     };
     let secret = crate::tokens::create_for_user(&s.ctx.db, &user, &stamp(s.ctx.clock.now()))
         .await
-        .map_err(|e| PageError::from(crate::http::Error::Internal(e)))?;
+        .map_err(|e| PageError::from(crate::error::Error::Internal(e)))?;
     tracing::info!(by = %admin.id, user = %user.id, "token created");
     let ok = html! {
         div.alert.ok role="status" {

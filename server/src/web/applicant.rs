@@ -354,7 +354,7 @@ pub async fn edit(
             let (status, msg) = super::layout::refusal_fr(&e);
             if matches!(
                 e,
-                crate::http::Error::NotFound(_) | crate::http::Error::Internal(_)
+                crate::error::Error::NotFound(_) | crate::error::Error::Internal(_)
             ) {
                 return Err(e.into());
             }

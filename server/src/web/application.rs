@@ -18,8 +18,8 @@ use super::layout::{
 };
 use super::public::served;
 use super::{CSRF_FIELD, PageError, Viewer, WebForm, field, form};
+use crate::error::Error;
 use crate::http::AppState;
-use crate::http::error::Error;
 use crate::service::{ActionBody, ApplicationView};
 use crate::tokens::Principal;
 

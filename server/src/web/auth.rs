@@ -149,7 +149,7 @@ fn locked(
 fn account_error(e: AccountError) -> PageError {
     match e {
         AccountError::Db(e) => PageError::from(e),
-        other => PageError::from(crate::http::Error::Internal(anyhow::anyhow!(other))),
+        other => PageError::from(crate::error::Error::Internal(anyhow::anyhow!(other))),
     }
 }
 
@@ -259,7 +259,7 @@ pub async fn register(
         Ok(u) => u,
         Err(AccountError::Db(e)) => return Err(e.into()),
         Err(AccountError::Hash(e)) => {
-            return Err(crate::http::Error::Internal(anyhow::anyhow!(e)).into());
+            return Err(crate::error::Error::Internal(anyhow::anyhow!(e)).into());
         }
         Err(e) => {
             let msg = match e {

@@ -9,7 +9,7 @@ use metroplan_engine::workflow::Guard;
 use rust_decimal::Decimal;
 
 use super::{CSRF_FIELD, Viewer};
-use crate::http::error::Error;
+use crate::error::Error;
 
 const STYLE: &str = include_str!("../../assets/style.css");
 const SCRIPT: &str = include_str!("../../assets/app.js");

@@ -25,8 +25,8 @@ use maud::Markup;
 use metroplan_engine::model::RoleKind;
 
 use crate::accounts::{self, Session};
+use crate::error::Error;
 use crate::http::AppState;
-use crate::http::error::Error;
 use crate::tokens::{Principal, random_hex};
 
 pub const SESSION_COOKIE: &str = "mp_session";

@@ -17,8 +17,8 @@ use serde_json::Value;
 use super::layout::{csrf, euros, euros_str, instant, shell, state_badge};
 use super::public::{TimelineQuery, ledger, served, timeline_page, today};
 use super::{CSRF_FIELD, PageError, Viewer, WebForm, charts, field};
+use crate::error::Error;
 use crate::http::AppState;
-use crate::http::error::Error;
 use crate::service::{ActionBody, ApplicationView, envelope_of};
 
 /// The territorial councils an application's communes belong to.

@@ -1,0 +1,89 @@
+//! An application's content: the form check, the values the workflow reads from it, and
+//! the binding of its applicant key.
+
+use metroplan_engine::model::Fund;
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::store::WriteTx;
+
+use super::cents;
+use super::rows::AppRow;
+
+fn text_at<'v>(data: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.').try_fold(data, |v, k| v.get(k))
+}
+
+/// The values the workflow reads from an application's data.
+pub(super) struct Keys {
+    pub(super) call: Option<i64>,
+    pub(super) applicant: Option<String>,
+    pub(super) applicant_name: Option<String>,
+    pub(super) title: Option<String>,
+    pub(super) requested: Option<i64>,
+}
+
+pub(super) fn keys_of(fund: &Fund, data: &Value) -> Keys {
+    let Some(k) = &fund.keys else {
+        return Keys {
+            call: None,
+            applicant: None,
+            applicant_name: None,
+            title: None,
+            requested: None,
+        };
+    };
+    let s = |p: &str| {
+        text_at(data, p)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    Keys {
+        call: text_at(data, &k.call).and_then(Value::as_i64),
+        applicant: s(&k.applicant),
+        applicant_name: s(&k.applicant_name),
+        title: s(&k.title),
+        requested: text_at(data, &k.requested_amount)
+            .and_then(|v| match v {
+                Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
+                Value::String(s) => s.parse::<Decimal>().ok(),
+                _ => None,
+            })
+            .and_then(cents),
+    }
+}
+
+/// The file's applicant key is its owner's: bound on first use, refused when another holds it.
+pub(super) async fn bind_applicant_key(
+    tx: &mut WriteTx,
+    row: &AppRow,
+    fund: &Fund,
+    now: &str,
+) -> Result<()> {
+    if let (Some(key), Some(keys)) = (&row.applicant_key, &fund.keys) {
+        crate::applicant_keys::claim(
+            tx,
+            &row.owner_id,
+            &row.plan,
+            &row.fund,
+            key,
+            &format!("data.{}", keys.applicant),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) fn check_form(fund: &Fund, data: &Value) -> Result<()> {
+    if !data.is_object() {
+        return Err(Error::unprocessable(
+            "the application is a JSON object",
+            Some("data"),
+        ));
+    }
+    metroplan_engine::rules::application::check(&fund.form, data)
+        .map_err(|e| Error::unprocessable(e.message.clone(), Some(&format!("data.{}", e.field))))?;
+    Ok(())
+}

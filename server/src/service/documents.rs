@@ -1,0 +1,151 @@
+//! The pieces of an application: uploaded (by content, stored by hash) and read back.
+
+use metroplan_engine::model::RoleKind;
+use metroplan_engine::workflow;
+use serde_json::json;
+
+use crate::audit::NewEvent;
+use crate::clock::stamp;
+use crate::error::{Error, Result};
+use crate::tokens::Principal;
+
+use super::idempotency::{Reply, claim_key, store_reply};
+use super::rows::load_row;
+use super::views::DocumentView;
+use super::{Ctx, scope};
+
+pub(super) async fn documents_of<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: E,
+    id: &str,
+) -> Result<Vec<DocumentView>> {
+    Ok(sqlx::query_as::<_, DocumentView>(
+        "SELECT kind, sha256, media_type, size, file_name FROM documents WHERE application_id = $1 ORDER BY kind",
+    )
+    .bind(id)
+    .fetch_all(ex)
+    .await?)
+}
+
+impl Ctx {
+    /// Stores an uploaded piece and attaches it to the application (draft or incomplete).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload(
+        &self,
+        who: &Principal,
+        id: &str,
+        kind: &str,
+        bytes: &[u8],
+        file_name: Option<String>,
+        docs_root: &std::path::Path,
+        key: Option<&str>,
+    ) -> Result<Reply> {
+        let media = crate::documents::sniff(bytes).ok_or_else(|| {
+            Error::UnsupportedMediaType(
+                "a document is a PDF or an image (PNG, JPEG, WebP), recognized by its content"
+                    .into(),
+            )
+        })?;
+        let view = self.get(who, id).await?;
+        if who.role != RoleKind::Applicant {
+            return Err(Error::Forbidden(
+                "only the applicant uploads the pieces of an application".into(),
+            ));
+        }
+        let served = self.served(&view.plan)?;
+        let (fund, wf) = scope(&served, &view.fund)?;
+        if !fund.form.documents.iter().any(|d| d.id.as_str() == kind) {
+            let known: Vec<&str> = fund.form.documents.iter().map(|d| d.id.as_str()).collect();
+            return Err(Error::unprocessable(
+                format!(
+                    "the form asks for no document `{kind}` (it asks for: {})",
+                    known.join(", ")
+                ),
+                Some("kind"),
+            ));
+        }
+        // Pieces change what the rules see: only before filing or while incomplete.
+        let open = view.state == wf.initial.as_str()
+            || workflow::automatic(wf, &view.state).next().is_none()
+                && wf.transitions.iter().any(|t| {
+                    t.from.iter().any(|f| f.as_str() == view.state)
+                        && served.plan.role_kind_of(t) == Some(RoleKind::Applicant)
+                        && workflow::checks_eligibility(wf, t.to.as_str())
+                });
+        if !open {
+            return Err(Error::Conflict(format!(
+                "pieces are added to a draft or an incomplete application; this one is `{}`",
+                view.state
+            )));
+        }
+        let sha = crate::documents::store(docs_root, bytes)
+            .await
+            .map_err(|e| Error::Internal(e.into()))?;
+        let now_s = stamp(self.clock.now());
+        let mut tx = self.db.write().await?;
+        let request = json!({"op": "upload", "id": id, "kind": kind, "sha256": sha}).to_string();
+        if let Some((status, body)) = claim_key(&mut tx, who, key, &request, &now_s).await? {
+            return Ok(Reply {
+                status,
+                body,
+                replayed: true,
+            });
+        }
+        // The state may have changed since it was read above.
+        let state = load_row(&mut tx, id).await?.state;
+        if state != view.state {
+            return Err(Error::Conflict(format!(
+                "the application moved to `{state}` meanwhile: reload it"
+            )));
+        }
+        sqlx::query("DELETE FROM documents WHERE application_id = $1 AND kind = $2")
+            .bind(id)
+            .bind(kind)
+            .execute(&mut *tx.tx)
+            .await?;
+        sqlx::query("INSERT INTO documents (application_id, kind, sha256, media_type, size, file_name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(id).bind(kind).bind(&sha).bind(media).bind(bytes.len() as i64).bind(&file_name).bind(&now_s)
+            .execute(&mut *tx.tx).await?;
+        sqlx::query("UPDATE applications SET version = version + 1, updated_at = $1 WHERE id = $2")
+            .bind(&now_s)
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.record(NewEvent {
+            application_id: Some(id.into()),
+            actor: who.id.clone(),
+            role: who.role.name().into(),
+            at: now_s.clone(),
+            action: "upload".into(),
+            from_state: Some(view.state.clone()),
+            to_state: Some(view.state.clone()),
+            payload: json!({"kind": kind, "sha256": sha, "media_type": media, "size": bytes.len(), "file_name": file_name}).to_string(),
+            reason: None,
+        });
+        let row = load_row(&mut tx, id).await?;
+        let docs = documents_of(&mut *tx.tx, id).await?;
+        let body = serde_json::to_value(self.view(row, docs, who)?).map_err(anyhow::Error::from)?;
+        store_reply(&mut tx, who, key, 200, &body).await?;
+        tx.commit().await?;
+        Ok(Reply {
+            status: 200,
+            body,
+            replayed: false,
+        })
+    }
+
+    /// Where a piece's bytes are, its media type and file name.
+    pub async fn document(
+        &self,
+        who: &Principal,
+        id: &str,
+        kind: &str,
+    ) -> Result<(String, String, Option<String>)> {
+        let view = self.get(who, id).await?;
+        let d = view
+            .documents
+            .into_iter()
+            .find(|d| d.kind == kind)
+            .ok_or_else(|| Error::NotFound(format!("application `{id}` has no piece `{kind}`")))?;
+        Ok((d.sha256, d.media_type, d.file_name))
+    }
+}

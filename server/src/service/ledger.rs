@@ -1,0 +1,164 @@
+//! A fund's ledger per year: what is committed (awards) and paid. The one home of its SQL:
+//! the read (for the guards' facts, the envelope check's refusal and the envelope view),
+//! the award's check-and-commit, the payment.
+use std::sync::atomic::Ordering;
+
+use jiff::civil::Date;
+use metroplan_engine::model::{Fund, RoleKind};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::store::WriteTx;
+use crate::tokens::Principal;
+
+use super::rows::AppRow;
+use super::{Ctx, cents, euros, scope};
+
+/// A year's totals, in cents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct Totals {
+    pub committed_cents: i64,
+    pub paid_cents: i64,
+}
+
+/// The totals of `fund` of `plan` for `year`; zero when nothing was recorded that year.
+pub async fn totals<'e, E>(ex: E, plan: &str, fund: &str, year: i64) -> Result<Totals, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let row = sqlx::query_as::<_, Totals>(
+        "SELECT committed_cents, paid_cents FROM ledger WHERE plan = $1 AND fund = $2 AND year = $3",
+    )
+    .bind(plan)
+    .bind(fund)
+    .bind(year)
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.unwrap_or_default())
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EnvelopeView {
+    pub plan: String,
+    pub fund: String,
+    pub year: i64,
+    pub envelope: String,
+    pub committed: String,
+    pub paid: String,
+    pub remaining: String,
+}
+
+impl Ctx {
+    pub(super) async fn commit_award(
+        &self,
+        tx: &mut WriteTx,
+        fund: &Fund,
+        row: &mut AppRow,
+        amount: Decimal,
+        now_s: &str,
+    ) -> Result<()> {
+        let c = cents(amount)
+            .ok_or_else(|| Error::unprocessable("at most 2 decimals", Some("amount")))?;
+        let year = row.call_year.unwrap_or(0);
+        let envelope = envelope_of(fund, year);
+        let env_c = cents(envelope).unwrap_or(0);
+        sqlx::query(
+            "INSERT INTO ledger (plan, fund, year) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(&row.plan)
+        .bind(&row.fund)
+        .bind(year)
+        .execute(&mut *tx.tx)
+        .await?;
+        // The check and the commitment are one statement: on PostgreSQL the row lock makes a
+        // concurrent approval re-read the committed total before testing it.
+        let updated = sqlx::query("UPDATE ledger SET committed_cents = committed_cents + $1 WHERE plan = $2 AND fund = $3 AND year = $4 AND committed_cents + $1 <= $5")
+            .bind(c).bind(&row.plan).bind(&row.fund).bind(year).bind(env_c)
+            .execute(&mut *tx.tx).await?
+            .rows_affected();
+        if updated != 1 {
+            let committed = euros(self.committed(tx, row, year).await?);
+            self.metrics.refusals.fetch_add(1, Ordering::Relaxed);
+            return Err(over_envelope(fund, year, amount, committed));
+        }
+        row.awarded_cents = Some(c);
+        row.decided_on = Some(now_s.to_string());
+        Ok(())
+    }
+
+    pub(super) async fn committed(&self, tx: &mut WriteTx, row: &AppRow, year: i64) -> Result<i64> {
+        Ok(totals(&mut *tx.tx, &row.plan, &row.fund, year)
+            .await?
+            .committed_cents)
+    }
+
+    pub async fn envelope(
+        &self,
+        who: &Principal,
+        plan: &str,
+        fund_id: &str,
+        year: i64,
+    ) -> Result<EnvelopeView> {
+        let served = self.served(plan)?;
+        let (fund, _) = scope(&served, fund_id)?;
+        if who.role == RoleKind::Applicant || !who.covers(plan, fund_id) {
+            return Err(Error::Forbidden(
+                "the envelope is for staff of this fund".into(),
+            ));
+        }
+        let t = totals(&self.db.pool, plan, fund_id, year).await?;
+        let (c, p) = (t.committed_cents, t.paid_cents);
+        let env = envelope_of(fund, year);
+        Ok(EnvelopeView {
+            plan: plan.into(),
+            fund: fund_id.into(),
+            year,
+            envelope: env.to_string(),
+            committed: euros(c).to_string(),
+            paid: euros(p).to_string(),
+            remaining: (env - euros(c)).to_string(),
+        })
+    }
+}
+
+/// Adds a payment of `c` cents to the ledger of the application's call year.
+pub(super) async fn record_payment(tx: &mut WriteTx, row: &AppRow, c: i64) -> Result<()> {
+    let year = row.call_year.unwrap_or(0);
+    sqlx::query("INSERT INTO ledger (plan, fund, year) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(&row.plan)
+        .bind(&row.fund)
+        .bind(year)
+        .execute(&mut *tx.tx)
+        .await?;
+    sqlx::query("UPDATE ledger SET paid_cents = paid_cents + $1 WHERE plan = $2 AND fund = $3 AND year = $4")
+        .bind(c).bind(&row.plan).bind(&row.fund).bind(year)
+        .execute(&mut *tx.tx).await?;
+    Ok(())
+}
+
+/// The refusal of an award the year's envelope cannot hold, with what remains.
+pub(super) fn over_envelope(fund: &Fund, year: i64, amount: Decimal, committed: Decimal) -> Error {
+    let envelope = envelope_of(fund, year);
+    let remaining = envelope - committed;
+    Error::Unprocessable {
+        detail: format!(
+            "{amount} € would exceed the {year} envelope of fund `{}`: {envelope} €, of which {committed} € committed; {remaining} € remain",
+            fund.id
+        ),
+        field: Some("amount".into()),
+        guard: Some("within-envelope".into()),
+        extra: Some(Box::new(
+            json!({"envelope": envelope.to_string(), "committed": committed.to_string(), "remaining": remaining.to_string(), "year": year}),
+        )),
+    }
+}
+
+pub fn envelope_of(fund: &Fund, year: i64) -> Decimal {
+    Date::new(year.clamp(1, 9999) as i16, 1, 1)
+        .ok()
+        .and_then(|d| fund.envelope.at(d))
+        .map(|d| d.value)
+        .unwrap_or(Decimal::ZERO)
+}

@@ -1,0 +1,83 @@
+//! Applications through their workflow: the facts the engine's [`decide`] needs are read in
+//! the write transaction, its decision is stored in the same transaction with the audit
+//! events, the envelope commitment, the idempotency record and the notification.
+
+mod action_body;
+mod applications;
+mod content;
+mod documents;
+mod eligibility;
+mod exports;
+mod facts;
+mod idempotency;
+mod ledger;
+mod rows;
+mod transitions;
+mod views;
+
+pub use action_body::ActionBody;
+pub use applications::{ListQuery, Page};
+pub use eligibility::set_by_server;
+pub use idempotency::Reply;
+pub use ledger::{EnvelopeView, envelope_of};
+pub use views::{ApplicationView, DocumentView, OpinionView};
+
+use std::sync::Arc;
+
+use jiff::civil::Date;
+use metroplan_engine::model::{Fund, Workflow};
+use rust_decimal::Decimal;
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::plans::{PlanSet, Served};
+use crate::rules_guard::RulesGuard;
+use crate::store::Db;
+
+/// What the services share.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub db: Db,
+    pub plans: PlanSet,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+    pub rules: Arc<RulesGuard>,
+}
+
+pub fn cents(d: Decimal) -> Option<i64> {
+    let c = d * Decimal::ONE_HUNDRED;
+    (c.fract().is_zero()).then(|| i64::try_from(c.trunc()).ok())?
+}
+
+pub fn euros(c: i64) -> Decimal {
+    Decimal::new(c, 2)
+}
+
+fn money(c: Option<i64>) -> Option<String> {
+    c.map(|c| euros(c).to_string())
+}
+
+/// The plan, fund and workflow of an application.
+fn scope<'a>(served: &'a Served, fund: &str) -> Result<(&'a Fund, &'a Workflow)> {
+    let f = served.plan.fund(fund).ok_or_else(|| {
+        Error::NotFound(format!("plan `{}` has no fund `{fund}`", served.plan.id))
+    })?;
+    let wf = served
+        .plan
+        .workflow(f.workflow.as_str())
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("fund `{fund}` has no workflow")))?;
+    Ok((f, wf))
+}
+
+impl Ctx {
+    pub fn served(&self, plan: &str) -> Result<Arc<Served>> {
+        self.plans
+            .get(plan)
+            .ok_or_else(|| Error::NotFound(format!("no plan `{plan}`")))
+    }
+
+    fn today(&self, served: &Served) -> Date {
+        self.clock.now().to_zoned_datetime(served.tz.clone()).date()
+    }
+}

@@ -1,0 +1,194 @@
+//! The application row: read whole, changed in memory by a request, written once by
+//! `flush` with the version it read as an optimistic lock.
+
+use metroplan_engine::model::Fund;
+use serde_json::Value;
+use sqlx::Any;
+use sqlx::Row;
+use sqlx::any::{AnyTypeInfo, AnyValueRef};
+use sqlx::error::BoxDynError;
+
+use crate::audit::NewEvent;
+use crate::error::{Error, Result};
+use crate::store::WriteTx;
+use crate::tokens::Principal;
+
+/// An application as stored: the columns of `APP_COLUMNS`, and what `flush` writes beside them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct AppRow {
+    pub(super) id: String,
+    pub(super) plan: String,
+    pub(super) fund: String,
+    pub(super) call_year: Option<i64>,
+    pub(super) applicant_key: Option<String>,
+    pub(super) applicant_name: Option<String>,
+    pub(super) title: Option<String>,
+    pub(super) state: String,
+    pub(super) version: i64,
+    /// The owner's label (an email or a token's name), for pages.
+    pub(super) owner: String,
+    /// The owner's identity (`Principal::id`).
+    #[sqlx(try_from = "TextOrEmpty")]
+    pub(super) owner_id: String,
+    pub(super) owner_email: Option<String>,
+    pub(super) data: String,
+    pub(super) requested_cents: Option<i64>,
+    pub(super) awarded_cents: Option<i64>,
+    pub(super) paid_cents: i64,
+    pub(super) outcome: Option<String>,
+    pub(super) ruleset: Option<String>,
+    pub(super) filed_on: Option<String>,
+    pub(super) deadline: Option<String>,
+    pub(super) final_report: i64,
+    pub(super) decided_on: Option<String>,
+    pub(super) created_at: String,
+    pub(super) updated_at: String,
+    /// The eligibility report to store (set by the check, written by `flush`).
+    #[sqlx(skip)]
+    pub(super) evaluation: Option<String>,
+    /// A filing to record (call, applicant), written by `flush` after the row.
+    #[sqlx(skip)]
+    pub(super) pending_filing: Option<(i64, String)>,
+}
+
+pub(super) const APP_COLUMNS: &str = "id, plan, fund, call_year, applicant_key, applicant_name, title, state, version, owner, owner_email, data, requested_cents, awarded_cents, paid_cents, outcome, ruleset, filed_on, deadline, final_report, decided_on, created_at, updated_at, owner_id";
+
+/// A text column that may be NULL, read as the empty text: rows the identity migration could
+/// not resolve keep their owner's name, owned by nobody.
+#[derive(Debug)]
+pub(super) struct TextOrEmpty(Option<String>);
+
+impl sqlx::Type<Any> for TextOrEmpty {
+    fn type_info() -> AnyTypeInfo {
+        <String as sqlx::Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        <String as sqlx::Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Any> for TextOrEmpty {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
+        <Option<String> as sqlx::Decode<'r, Any>>::decode(value).map(TextOrEmpty)
+    }
+}
+
+impl From<TextOrEmpty> for String {
+    fn from(t: TextOrEmpty) -> String {
+        t.0.unwrap_or_default()
+    }
+}
+
+/// Writes the application as `apply` left it: inserted when new (`expected` is `None`), else
+/// updated if its version is still `expected` (an optimistic lock: a concurrent change makes
+/// this a 412), then the filing it records.
+pub(super) async fn flush(
+    tx: &mut WriteTx,
+    row: &AppRow,
+    expected: Option<i64>,
+    fund: &Fund,
+) -> Result<()> {
+    let sql = match expected {
+        None => format!(
+            "INSERT INTO applications ({APP_COLUMNS}, evaluation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
+        ),
+        Some(_) => "UPDATE applications SET plan = $2, fund = $3, call_year = $4, applicant_key = $5, applicant_name = $6, title = $7, state = $8, version = $9, owner = $10, owner_email = $11, data = $12, requested_cents = $13, awarded_cents = $14, paid_cents = $15, outcome = $16, ruleset = $17, filed_on = $18, deadline = $19, final_report = $20, decided_on = $21, created_at = $22, updated_at = $23, owner_id = $24, evaluation = COALESCE($25, evaluation) WHERE id = $1 AND version = $26".to_string(),
+    };
+    let q = sqlx::query(&sql)
+        .bind(&row.id)
+        .bind(&row.plan)
+        .bind(&row.fund)
+        .bind(row.call_year)
+        .bind(&row.applicant_key)
+        .bind(&row.applicant_name)
+        .bind(&row.title)
+        .bind(&row.state)
+        .bind(row.version)
+        .bind(&row.owner)
+        .bind(&row.owner_email)
+        .bind(&row.data)
+        .bind(row.requested_cents)
+        .bind(row.awarded_cents)
+        .bind(row.paid_cents)
+        .bind(&row.outcome)
+        .bind(&row.ruleset)
+        .bind(&row.filed_on)
+        .bind(&row.deadline)
+        .bind(row.final_report)
+        .bind(&row.decided_on)
+        .bind(&row.created_at)
+        .bind(&row.updated_at)
+        .bind(&row.owner_id)
+        .bind(&row.evaluation);
+    let q = match expected {
+        None => q,
+        Some(v) => q.bind(v),
+    };
+    let changed = q.execute(&mut *tx.tx).await?.rows_affected();
+    if changed != 1 {
+        let current: i64 = sqlx::query("SELECT version FROM applications WHERE id = $1")
+            .bind(&row.id)
+            .fetch_one(&mut *tx.tx)
+            .await?
+            .try_get("version")?;
+        return Err(Error::Stale { current });
+    }
+    if let Some((call, applicant)) = &row.pending_filing {
+        let inserted = sqlx::query("INSERT INTO filings (plan, fund, call_year, applicant_key, application_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+            .bind(&row.plan)
+            .bind(&row.fund)
+            .bind(*call)
+            .bind(applicant)
+            .bind(&row.id)
+            .execute(&mut *tx.tx)
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            return Err(Error::Unprocessable {
+                detail: format!(
+                    "applicant {applicant} already filed an application to the {call} call (one per call)"
+                ),
+                field: fund.keys.as_ref().map(|k| format!("data.{}", k.applicant)),
+                guard: Some("one-per-applicant".into()),
+                extra: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn load_row(tx: &mut WriteTx, id: &str) -> Result<AppRow> {
+    sqlx::query_as::<_, AppRow>(&format!(
+        "SELECT {APP_COLUMNS} FROM applications WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx.tx)
+    .await?
+    .ok_or_else(|| Error::NotFound(format!("no application `{id}`")))
+}
+
+/// Bumps the version and records an event that leaves the state as it is.
+pub(super) fn touch_in_place(
+    tx: &mut WriteTx,
+    row: &mut AppRow,
+    who: &Principal,
+    now_s: String,
+    action: &str,
+    payload: Value,
+    reason: Option<String>,
+) {
+    row.version += 1;
+    row.updated_at = now_s.clone();
+    tx.record(NewEvent {
+        application_id: Some(row.id.clone()),
+        actor: who.id.clone(),
+        role: who.role.name().into(),
+        at: now_s,
+        action: action.into(),
+        from_state: Some(row.state.clone()),
+        to_state: Some(row.state.clone()),
+        payload: payload.to_string(),
+        reason,
+    });
+}
