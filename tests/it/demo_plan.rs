@@ -341,13 +341,20 @@ fn the_workflow_covers_the_regulation() {
         .find(|t| t.id.as_str() == "attribuer")
         .unwrap();
     let guards: Vec<&str> = attribuer.guards.iter().map(|g| g.name()).collect();
-    for g in [
-        "not-filer",
-        "not-instructor",
-        "within-envelope",
-        "amount-within-ceiling",
-    ] {
+    for g in ["within-envelope", "amount-within-ceiling"] {
         assert!(guards.contains(&g), "attribuer lacks {g}");
     }
+    // Article 15: who instructs, who gives an opinion and who decides are distinct.
+    for t in ["soumettre-au-comite", "donner-avis"] {
+        assert!(
+            attribuer.distinct_from.iter().any(|d| d.as_str() == t),
+            "attribuer is not separated from {t}"
+        );
+    }
+    assert!(
+        attribuer
+            .effects
+            .contains(&metroplan_engine::model::MoneyEffect::Award)
+    );
     assert_eq!(attribuer.role.as_str(), "elue-deleguee");
 }

@@ -331,7 +331,7 @@ pub fn to_decide(addr: &str, db: &str, n: usize, amount: u32) -> Vec<String> {
                     &id,
                     "donner-avis",
                     r,
-                    json!({"linked": false, "opinion": "ok"}),
+                    json!({"linked": false, "favourable": true, "opinion": "ok"}),
                 );
             }
             assert_eq!(

@@ -42,6 +42,9 @@ pub struct ServeArgs {
     /// filing dates follow it. It then advances in real time.
     #[arg(long, env = "METROPLAN_NOW")]
     pub now: Option<jiff::Timestamp>,
+    /// How often, in seconds, the server fires the timed steps and reminders that fell due.
+    #[arg(long, env = "METROPLAN_TIMER_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub timer_interval: u64,
     /// Mark session cookies `Secure`: set it when users reach the server over HTTPS.
     #[arg(long, env = "METROPLAN_SECURE_COOKIES")]
     pub secure_cookies: bool,
@@ -211,6 +214,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let reload_stop = stop_rx.clone();
+        let timer_stop = stop_rx.clone();
         let worker = args.smtp.map(|smtp| {
             tokio::spawn(notify::run(
                 db.clone(),
@@ -223,6 +227,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 stop_rx,
             ))
         });
+        // Time moves files: what fell due while the server was stopped fires now, in order,
+        // then every `--timer-interval` seconds.
+        let caught_up = state.ctx.run_timers().await?;
+        if caught_up > 0 {
+            println!("metroplan: {caught_up} timed step(s) and reminder(s) that fell due were carried out.");
+        }
+        let timers = tokio::spawn(run_timers(
+            state.ctx.clone(),
+            std::time::Duration::from_secs(args.timer_interval),
+            timer_stop,
+        ));
         let reloader = tokio::spawn(metroplan_server::reload::run(
             plans,
             args.plans.clone(),
@@ -243,6 +258,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await?;
         let _ = stop_tx.send(true);
         let _ = reloader.await;
+        let _ = timers.await;
         if let Some(w) = worker {
             let _ = w.await;
         }
@@ -489,4 +505,21 @@ pub fn audit(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             }
         }
     })
+}
+
+/// Fires what falls due, every `every`, until the server stops.
+async fn run_timers(
+    ctx: metroplan_server::service::Ctx,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(e) = ctx.run_timers().await {
+            tracing::warn!(error = %e, "timers");
+        }
+    }
 }

@@ -16,6 +16,8 @@ pub struct ActionBody {
     pub reason: Option<String>,
     /// Reviewers: whether they have a link of interest with the applicant.
     pub linked: Option<bool>,
+    /// Reviewers: whether the opinion is favourable.
+    pub favourable: Option<bool>,
     /// Reviewers: the opinion.
     pub opinion: Option<String>,
     /// Reviewers: points by criterion of the selection grid assessed by reviewers.
@@ -24,7 +26,8 @@ pub struct ActionBody {
     /// Date the agreement was signed.
     #[schema(value_type = Option<String>, format = Date)]
     pub signed_on: Option<Date>,
-    /// Applicants: the application's new content (while it is a draft or incomplete).
+    /// Applicants: the application's new content, with the transitions the plan declares
+    /// `data = true` for (filing, completing); elsewhere it is refused.
     #[schema(value_type = Option<crate::http::bodies::ApplicationData>)]
     pub data: Option<Value>,
 }

@@ -136,9 +136,15 @@ impl Ctx {
             decided_on: None,
             created_at: now_s.clone(),
             updated_at: now_s.clone(),
+            entered_on: Some(self.today(&served).to_string()),
             evaluation: None,
             pending_filing: None,
+            pending_time: None,
         };
+        row.pending_time = Some(
+            self.schedule(&mut tx, fund, wf, &row, self.today(&served))
+                .await?,
+        );
         bind_applicant_key(&mut tx, &row, fund, &now_s).await?;
         tx.record(NewEvent {
             application_id: Some(id.clone()),
@@ -154,20 +160,12 @@ impl Ctx {
         let mut eligibility = None;
         if !draft {
             // The applicant's way out of a draft: filing.
-            let file = wf
-                .transitions
-                .iter()
-                .find(|t| {
-                    t.from.iter().any(|f| f == &wf.initial)
-                        && served.plan.role_kind_of(t) == Some(RoleKind::Applicant)
-                        && !wf.states.iter().any(|s| s.id == t.to && s.terminal)
-                })
-                .ok_or_else(|| {
-                    Error::Conflict(format!(
-                        "workflow `{}` has no transition by which an applicant files",
-                        wf.id
-                    ))
-                })?;
+            let file = metroplan_engine::workflow::filing(&served.plan, wf).ok_or_else(|| {
+                Error::Conflict(format!(
+                    "workflow `{}` has no transition by which an applicant files",
+                    wf.id
+                ))
+            })?;
             let out = self
                 .apply(
                     Step {
@@ -221,13 +219,24 @@ impl Ctx {
         }
         let served = self.served(&row.plan)?.clone();
         let (fund, wf) = scope(&served, &row.fund)?;
-        if row.state != wf.initial.as_str() {
+        if !metroplan_engine::workflow::accepts_data(wf, &row.state) {
             return Err(Error::Conflict(format!(
-                "application `{id}` is filed: its content changes only through `completer`"
+                "application `{id}` does not take new content in its state `{}`: only the steps the plan declares with `data = true` do",
+                row.state
             )));
         }
         check_form(fund, &data)?;
         let k = keys_of(fund, &data);
+        if metroplan_engine::workflow::is_filed(wf, &row.state)
+            && (k.call != row.call_year || k.applicant != row.applicant_key)
+        {
+            return Err(Error::Unprocessable {
+                detail: "a filed application keeps its applicant and its call".into(),
+                field: None,
+                guard: Some("filed-keys".into()),
+                extra: None,
+            });
+        }
         row.data = data.to_string();
         row.call_year = k.call;
         row.applicant_key = k.applicant;
@@ -235,6 +244,9 @@ impl Ctx {
         row.title = k.title;
         row.requested_cents = k.requested;
         bind_applicant_key(&mut tx, &row, fund, &now_s).await?;
+        // The call's closing may have changed with the call: what time will do, again.
+        let today = self.today(&served);
+        row.pending_time = Some(self.schedule(&mut tx, fund, wf, &row, today).await?);
         touch_in_place(
             &mut tx,
             &mut row,

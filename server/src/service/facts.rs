@@ -1,22 +1,22 @@
 //! The facts `workflow::decide` needs, read in the write transaction.
 
 use jiff::civil::Date;
-use metroplan_engine::model::{Fund, RoleKind};
+use metroplan_engine::model::Fund;
 use metroplan_engine::rules::Outcome;
-use metroplan_engine::workflow::Facts;
+use metroplan_engine::workflow::{Facts, Money, Opinion};
 use rust_decimal::Decimal;
 use sqlx::Row;
 
 use crate::error::Result;
 use crate::store::WriteTx;
 
-use super::ledger::envelope_of;
+use super::ledger::{envelope_of, of_application};
 use super::rows::AppRow;
 use super::{Ctx, euros};
 
 impl Ctx {
-    /// What `decide` needs: the people who acted on the application, the earlier filings
-    /// and the year's ledger.
+    /// What `decide` needs: who took which step, the opinions and declarations, the
+    /// earlier filings, the file's ledger and the year's, and the file as it will be.
     pub(super) async fn facts(
         &self,
         tx: &mut WriteTx,
@@ -25,26 +25,38 @@ impl Ctx {
         today: Date,
         stored: bool,
     ) -> Result<Facts> {
+        let (mut steps, mut opinions, mut declared) = (Vec::new(), Vec::new(), Vec::new());
         // A new application has nobody yet who acted on it.
-        let people = if !stored {
-            Vec::new()
-        } else {
-            sqlx::query(
-            "SELECT actor, kind FROM participants WHERE application_id = $1 \
-             UNION ALL SELECT reviewer AS actor, 'opinion' AS kind FROM opinions WHERE application_id = $1",
-        )
-        .bind(&row.id)
-        .fetch_all(&mut *tx.tx)
-        .await?
-        };
-        let (mut instructors, mut reviewers) = (Vec::new(), Vec::new());
-        for p in &people {
-            let kind: String = p.try_get("kind")?;
-            let actor: String = p.try_get("actor")?;
-            if kind == RoleKind::Instructor.name() {
-                instructors.push(actor);
-            } else if kind == "opinion" {
-                reviewers.push(actor);
+        if stored {
+            for r in sqlx::query(
+                "SELECT action, actor FROM events WHERE application_id = $1 ORDER BY seq",
+            )
+            .bind(&row.id)
+            .fetch_all(&mut *tx.tx)
+            .await?
+            {
+                steps.push((
+                    r.try_get::<String, _>("action")?,
+                    r.try_get::<String, _>("actor")?,
+                ));
+            }
+            for r in
+                sqlx::query("SELECT reviewer, favourable FROM opinions WHERE application_id = $1")
+                    .bind(&row.id)
+                    .fetch_all(&mut *tx.tx)
+                    .await?
+            {
+                opinions.push(Opinion {
+                    reviewer: r.try_get("reviewer")?,
+                    favourable: r.try_get::<Option<i64>, _>("favourable")?.unwrap_or(0) != 0,
+                });
+            }
+            for r in sqlx::query("SELECT reviewer FROM declarations WHERE application_id = $1")
+                .bind(&row.id)
+                .fetch_all(&mut *tx.tx)
+                .await?
+            {
+                declared.push(r.try_get("reviewer")?);
             }
         }
         let year = row.call_year.unwrap_or(0);
@@ -66,21 +78,28 @@ impl Ctx {
                 .iter()
                 .any(|c| i64::from(c.year) == y && c.opens <= today && today <= c.closes)
         });
+        let mine = of_application(&mut *tx.tx, &row.id).await?;
         Ok(Facts {
             state: row.state.clone(),
             owner: row.owner_id.clone(),
-            instructors,
-            reviewers,
+            actor_is_filer: false,
+            steps,
+            opinions,
+            declared,
             outcome: outcome_of(row.outcome.as_deref()),
             requested: requested_of(row),
-            awarded: row.awarded_cents.map(euros),
-            paid: euros(row.paid_cents),
+            money: Money {
+                committed: euros(mine.committed_cents),
+                paid: euros(mine.paid_cents),
+                reclaimed: euros(mine.reclaimed_cents),
+            },
             deadline: row.deadline.as_deref().and_then(|d| d.parse().ok()),
             today,
             call_open,
             other_filings: other_filings as u32,
             envelope_remaining: Some(envelope - euros(committed)),
             final_report: row.final_report != 0,
+            data: serde_json::from_str(&row.data).unwrap_or(serde_json::Value::Null),
         })
     }
 }

@@ -1,13 +1,17 @@
-//! A fund's ledger per year: what is committed (awards) and paid. The one home of its SQL:
-//! the read (for the guards' facts, the envelope check's refusal and the envelope view),
-//! the award's check-and-commit, the payment.
+//! A fund's ledger: append-only entries (commit, decommit, payment, reclaim), each of one file
+//! and one year; what is committed and paid are sums of entries. The one home of its SQL:
+//! the reads (the guards' facts, the envelope check's refusal, the envelope view), the
+//! award's check-and-commit, and the entries of every other effect. The `ledger` row of a
+//! year is the lock and running total of commitments that the envelope check's one
+//! conditional statement reads; the random walks check that it equals the entries' sum.
 use std::sync::atomic::Ordering;
 
 use jiff::civil::Date;
 use metroplan_engine::model::{Fund, RoleKind};
+use metroplan_engine::workflow::Effect;
 use rust_decimal::Decimal;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::store::WriteTx;
@@ -16,27 +20,43 @@ use crate::tokens::Principal;
 use super::rows::AppRow;
 use super::{Ctx, cents, euros, scope};
 
-/// A year's totals, in cents.
+/// Sums of entries, in cents.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct Totals {
+    /// Commitments less decommitments.
     pub committed_cents: i64,
     pub paid_cents: i64,
+    pub reclaimed_cents: i64,
 }
+
+const SUMS: &str = "SELECT CAST(COALESCE(SUM(CASE kind WHEN 'commit' THEN cents WHEN 'decommit' THEN -cents ELSE 0 END), 0) AS BIGINT) AS committed_cents, \
+     CAST(COALESCE(SUM(CASE kind WHEN 'payment' THEN cents ELSE 0 END), 0) AS BIGINT) AS paid_cents, \
+     CAST(COALESCE(SUM(CASE kind WHEN 'reclaim' THEN cents ELSE 0 END), 0) AS BIGINT) AS reclaimed_cents FROM ledger_entries";
 
 /// The totals of `fund` of `plan` for `year`; zero when nothing was recorded that year.
 pub async fn totals<'e, E>(ex: E, plan: &str, fund: &str, year: i64) -> Result<Totals, sqlx::Error>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let row = sqlx::query_as::<_, Totals>(
-        "SELECT committed_cents, paid_cents FROM ledger WHERE plan = $1 AND fund = $2 AND year = $3",
-    )
+    sqlx::query_as::<_, Totals>(&format!(
+        "{SUMS} WHERE plan = $1 AND fund = $2 AND year = $3"
+    ))
     .bind(plan)
     .bind(fund)
     .bind(year)
-    .fetch_optional(ex)
-    .await?;
-    Ok(row.unwrap_or_default())
+    .fetch_one(ex)
+    .await
+}
+
+/// The totals of one file.
+pub async fn of_application<'e, E>(ex: E, id: &str) -> Result<Totals, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query_as::<_, Totals>(&format!("{SUMS} WHERE application_id = $1"))
+        .bind(id)
+        .fetch_one(ex)
+        .await
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -83,8 +103,62 @@ impl Ctx {
             self.metrics.refusals.fetch_add(1, Ordering::Relaxed);
             return Err(over_envelope(fund, year, amount, committed));
         }
-        row.awarded_cents = Some(c);
         row.decided_on = Some(now_s.to_string());
+        Ok(())
+    }
+
+    /// Writes the ledger entries of a step's effects, in the decision's transaction, and
+    /// keeps the file's amounts (what views and exports read) equal to their sums.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn book(
+        &self,
+        tx: &mut WriteTx,
+        fund: &Fund,
+        row: &mut AppRow,
+        effects: &[Effect],
+        action: &str,
+        now_s: &str,
+        payload: &mut Value,
+    ) -> Result<()> {
+        for e in effects {
+            let (kind, amount, key) = match *e {
+                Effect::Commit(a) => ("commit", a, "amount"),
+                Effect::Decommit(a) => ("decommit", a, "decommitted"),
+                Effect::Payment(a) => ("payment", a, "payment"),
+                Effect::Reclaim(a) => ("reclaim", a, "reclaimed"),
+            };
+            let c = cents(amount)
+                .ok_or_else(|| Error::unprocessable("at most 2 decimals", Some("amount")))?;
+            let year = row.call_year.unwrap_or(0);
+            match kind {
+                "commit" => self.commit_award(tx, fund, row, amount, now_s).await?,
+                "decommit" => {
+                    sqlx::query("UPDATE ledger SET committed_cents = committed_cents - $1 WHERE plan = $2 AND fund = $3 AND year = $4")
+                        .bind(c).bind(&row.plan).bind(&row.fund).bind(year)
+                        .execute(&mut *tx.tx).await?;
+                }
+                "payment" => record_payment(tx, row, c).await?,
+                _ => {}
+            }
+            sqlx::query("INSERT INTO ledger_entries (plan, fund, year, application_id, kind, cents, at, action) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                .bind(&row.plan)
+                .bind(&row.fund)
+                .bind(year)
+                .bind(&row.id)
+                .bind(kind)
+                .bind(c)
+                .bind(now_s)
+                .bind(action)
+                .execute(&mut *tx.tx)
+                .await?;
+            payload[key] = json!(amount.to_string());
+        }
+        if !effects.is_empty() {
+            let t = of_application(&mut *tx.tx, &row.id).await?;
+            row.awarded_cents =
+                (t.committed_cents > 0 || row.awarded_cents.is_some()).then_some(t.committed_cents);
+            row.paid_cents = t.paid_cents;
+        }
         Ok(())
     }
 

@@ -12,6 +12,7 @@ mod facts;
 mod idempotency;
 mod ledger;
 mod rows;
+mod time;
 mod transitions;
 mod views;
 

@@ -43,15 +43,28 @@ pub(super) struct AppRow {
     pub(super) decided_on: Option<String>,
     pub(super) created_at: String,
     pub(super) updated_at: String,
+    /// The day (plan's time zone) the file entered its current state.
+    pub(super) entered_on: Option<String>,
     /// The eligibility report to store (set by the check, written by `flush`).
     #[sqlx(skip)]
     pub(super) evaluation: Option<String>,
     /// A filing to record (call, applicant), written by `flush` after the row.
     #[sqlx(skip)]
     pub(super) pending_filing: Option<(i64, String)>,
+    /// The file entered a state: (state, day), and what time will do to it there (kind,
+    /// name, due day), replacing what was pending; written by `flush` after the row.
+    #[sqlx(skip)]
+    pub(super) pending_time: Option<PendingTime>,
 }
 
-pub(super) const APP_COLUMNS: &str = "id, plan, fund, call_year, applicant_key, applicant_name, title, state, version, owner, owner_email, data, requested_cents, awarded_cents, paid_cents, outcome, ruleset, filed_on, deadline, final_report, decided_on, created_at, updated_at, owner_id";
+/// What entering a state schedules.
+#[derive(Debug, Clone, Default)]
+pub(super) struct PendingTime {
+    pub(super) entered: Option<(String, String)>,
+    pub(super) timers: Vec<(&'static str, String, String)>,
+}
+
+pub(super) const APP_COLUMNS: &str = "id, plan, fund, call_year, applicant_key, applicant_name, title, state, version, owner, owner_email, data, requested_cents, awarded_cents, paid_cents, outcome, ruleset, filed_on, deadline, final_report, decided_on, created_at, updated_at, owner_id, entered_on";
 
 /// A text column that may be NULL, read as the empty text: rows the identity migration could
 /// not resolve keep their owner's name, owned by nobody.
@@ -91,9 +104,9 @@ pub(super) async fn flush(
 ) -> Result<()> {
     let sql = match expected {
         None => format!(
-            "INSERT INTO applications ({APP_COLUMNS}, evaluation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
+            "INSERT INTO applications ({APP_COLUMNS}, evaluation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
         ),
-        Some(_) => "UPDATE applications SET plan = $2, fund = $3, call_year = $4, applicant_key = $5, applicant_name = $6, title = $7, state = $8, version = $9, owner = $10, owner_email = $11, data = $12, requested_cents = $13, awarded_cents = $14, paid_cents = $15, outcome = $16, ruleset = $17, filed_on = $18, deadline = $19, final_report = $20, decided_on = $21, created_at = $22, updated_at = $23, owner_id = $24, evaluation = COALESCE($25, evaluation) WHERE id = $1 AND version = $26".to_string(),
+        Some(_) => "UPDATE applications SET plan = $2, fund = $3, call_year = $4, applicant_key = $5, applicant_name = $6, title = $7, state = $8, version = $9, owner = $10, owner_email = $11, data = $12, requested_cents = $13, awarded_cents = $14, paid_cents = $15, outcome = $16, ruleset = $17, filed_on = $18, deadline = $19, final_report = $20, decided_on = $21, created_at = $22, updated_at = $23, owner_id = $24, entered_on = $25, evaluation = COALESCE($26, evaluation) WHERE id = $1 AND version = $27".to_string(),
     };
     let q = sqlx::query(&sql)
         .bind(&row.id)
@@ -120,6 +133,7 @@ pub(super) async fn flush(
         .bind(&row.created_at)
         .bind(&row.updated_at)
         .bind(&row.owner_id)
+        .bind(&row.entered_on)
         .bind(&row.evaluation);
     let q = match expected {
         None => q,
@@ -154,6 +168,36 @@ pub(super) async fn flush(
                 extra: None,
             });
         }
+    }
+    if let Some(time) = &row.pending_time {
+        write_time(tx, &row.id, time).await?;
+    }
+    Ok(())
+}
+
+/// Records the first entry into a state and replaces what time had pending for the file.
+async fn write_time(tx: &mut WriteTx, id: &str, time: &PendingTime) -> Result<()> {
+    if let Some((state, day)) = &time.entered {
+        sqlx::query("INSERT INTO state_entries (application_id, state, entered_on) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .bind(state)
+            .bind(day)
+            .execute(&mut *tx.tx)
+            .await?;
+    }
+    sqlx::query("DELETE FROM timers WHERE application_id = $1 AND done_at IS NULL")
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+    for (kind, name, due) in &time.timers {
+        // A reminder already sent for this deadline is not sent again.
+        sqlx::query("INSERT INTO timers (application_id, kind, name, due_on) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .bind(*kind)
+            .bind(name)
+            .bind(due)
+            .execute(&mut *tx.tx)
+            .await?;
     }
     Ok(())
 }

@@ -4,8 +4,8 @@
 use std::sync::atomic::Ordering;
 
 use jiff::civil::Date;
-use metroplan_engine::model::{Fund, RoleKind, Workflow};
-use metroplan_engine::workflow::{self, Actor, Effect, Guard, Input, Refusal};
+use metroplan_engine::model::{Fund, RoleKind};
+use metroplan_engine::workflow::{self, Actor, Guard, Input, Recorded, Refusal};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
@@ -21,10 +21,10 @@ use super::content::{bind_applicant_key, check_form, keys_of};
 use super::documents::documents_of;
 use super::facts::{outcome_of, requested_of};
 use super::idempotency::{Reply, claim_key, store_reply};
-use super::ledger::{over_envelope, record_payment};
-use super::rows::{AppRow, flush, load_row};
+use super::ledger::over_envelope;
+use super::rows::{AppRow, flush, load_row, touch_in_place};
 use super::views::visible;
-use super::{Ctx, cents, euros, scope};
+use super::{Ctx, euros, scope};
 
 /// What a transition is applied to: the request's write transaction, the plan as that
 /// transaction read it, who asks, and the application row it changes in memory.
@@ -53,7 +53,7 @@ impl Ctx {
         let now_s = stamp(self.clock.now());
         let request = json!({
             "op": "act", "id": id, "action": action, "if_match": expected,
-            "amount": body.amount.map(|a| a.to_string()), "reason": body.reason, "linked": body.linked,
+            "amount": body.amount.map(|a| a.to_string()), "reason": body.reason, "linked": body.linked, "favourable": body.favourable,
             "opinion": body.opinion, "scores": body.scores, "signed_on": body.signed_on, "data": body.data,
         })
         .to_string();
@@ -119,30 +119,81 @@ impl Ctx {
             who,
             row,
         } = step;
-        let id = row.id.clone();
-        let id = id.as_str();
         let (fund, wf) = scope(served, &row.fund)?;
         let today = self.today(served);
         let now_s = stamp(self.clock.now());
         let actor = Actor {
-            name: &who.id,
+            id: &who.id,
             kind: Some(who.role),
+            roles: &[],
         };
         let input = Input {
             amount: body.amount,
             reason: body.reason.clone(),
             linked: body.linked,
+            favourable: body.favourable,
             signed_on: body.signed_on,
+            data: body.data.is_some(),
         };
+        let mut payload = json!({});
+        // New content from the applicant first, so that guards and rules see the file as it
+        // will be; the engine refuses data where the plan does not take it, and a refusal
+        // drops the transaction with the change.
+        if let Some(data) = &body.data {
+            if who.role != RoleKind::Applicant {
+                return Err(Error::unprocessable(
+                    "only the applicant changes the application's content",
+                    Some("data"),
+                ));
+            }
+            match wf.transitions.iter().find(|t| t.id.as_str() == action) {
+                None => {
+                    return Err(refusal(Refusal::UnknownAction {
+                        workflow: wf.id.to_string(),
+                        action: action.to_string(),
+                    }));
+                }
+                Some(t) if !t.data => {
+                    return Err(refusal(Refusal::DataNotAccepted {
+                        action: action.to_string(),
+                    }));
+                }
+                Some(_) => {}
+            }
+            check_form(fund, data)?;
+            let k = keys_of(fund, data);
+            if workflow::is_filed(wf, &row.state)
+                && (k.call != row.call_year || k.applicant != row.applicant_key)
+            {
+                let field = fund.keys.as_ref().map(|keys| {
+                    if k.call != row.call_year {
+                        format!("data.{}", keys.call)
+                    } else {
+                        format!("data.{}", keys.applicant)
+                    }
+                });
+                return Err(Error::Unprocessable {
+                    detail: "a filed application keeps its applicant and its call: file a new application instead".into(),
+                    field,
+                    guard: Some("filed-keys".into()),
+                    extra: None,
+                });
+            }
+            row.data = data.to_string();
+            row.call_year = k.call;
+            row.applicant_key = k.applicant;
+            row.applicant_name = k.applicant_name;
+            row.title = k.title;
+            row.requested_cents = k.requested;
+            bind_applicant_key(tx, row, fund, &now_s).await?;
+            payload["data"] = data.clone();
+        }
         let mut facts = self.facts(tx, fund, row, today, may_have_documents).await?;
         if who.role != RoleKind::Applicant
             && let Some(key) = &row.applicant_key
-            && crate::applicant_keys::is_filer(tx, who, &row.plan, &row.fund, key).await?
         {
-            // The engine's `not-filer` compares the actor with the owner; the filer is who
-            // holds the file's applicant key, whatever the account that filed it, so a staff
-            // member holding it acts as the owner.
-            facts.owner = who.id.clone();
+            facts.actor_is_filer =
+                crate::applicant_keys::is_filer(tx, who, &row.plan, &row.fund, key).await?;
         }
         let decision =
             match workflow::decide(&served.plan, fund, wf, action, &actor, &facts, &input) {
@@ -150,12 +201,12 @@ impl Ctx {
                 Err(r) => {
                     self.metrics.refusals.fetch_add(1, Ordering::Relaxed);
                     return Err(match &r {
-                        Refusal::Guard { guard, .. } if guard == "within-envelope" => {
+                        Refusal::Guard { guard, .. } if guard == Guard::WithinEnvelope.name() => {
                             let year = row.call_year.unwrap_or(0);
                             let committed = euros(self.committed(tx, row, year).await?);
                             over_envelope(fund, year, input.amount.unwrap_or_default(), committed)
                         }
-                        Refusal::Guard { guard, .. } if guard == "one-per-applicant" => {
+                        Refusal::Guard { guard, .. } if guard == Guard::OnePerApplicant.name() => {
                             let mut e = refusal(r.clone());
                             if let (Error::Unprocessable { field, .. }, Some(k)) =
                                 (&mut e, &fund.keys)
@@ -169,27 +220,7 @@ impl Ctx {
                 }
             };
         let t = decision.transition;
-        let mut payload = json!({});
-        // New content from the applicant, while the application can still change.
-        if let Some(data) = &body.data {
-            if who.role != RoleKind::Applicant {
-                return Err(Error::unprocessable(
-                    "only the applicant changes the application's content",
-                    Some("data"),
-                ));
-            }
-            check_form(fund, data)?;
-            let k = keys_of(fund, data);
-            row.data = data.to_string();
-            row.call_year = k.call;
-            row.applicant_key = k.applicant;
-            row.applicant_name = k.applicant_name;
-            row.title = k.title;
-            row.requested_cents = k.requested;
-            bind_applicant_key(tx, row, fund, &now_s).await?;
-            payload["data"] = data.clone();
-        }
-        if t.guards.contains(&Guard::OnePerApplicant) {
+        if workflow::filing(&served.plan, wf).is_some_and(|f| f.id == t.id) {
             let (Some(call), Some(applicant)) = (row.call_year, row.applicant_key.clone()) else {
                 return Err(Error::unprocessable(
                     "the call and the applicant's identifier are needed to file",
@@ -201,98 +232,81 @@ impl Ctx {
             bind_applicant_key(tx, row, fund, &now_s).await?;
             row.pending_filing = Some((call, applicant));
         }
-        for e in &decision.effects {
-            match *e {
-                Effect::Award(amount) => {
-                    self.commit_award(tx, fund, row, amount, &now_s).await?;
-                    payload["amount"] = json!(amount.to_string());
-                }
-                Effect::Payment(amount) => {
-                    let c = cents(amount).ok_or_else(|| {
-                        Error::unprocessable("at most 2 decimals", Some("amount"))
-                    })?;
-                    row.paid_cents += c;
-                    record_payment(tx, row, c).await?;
-                    payload["payment"] = json!(amount.to_string());
-                }
-            }
+        self.book(
+            tx,
+            fund,
+            row,
+            &decision.effects,
+            t.id.as_str(),
+            &now_s,
+            &mut payload,
+        )
+        .await?;
+        if !decision.conditions.is_empty() {
+            payload["conditions"] = json!(decision.conditions);
         }
-        // What the roles record beyond the state.
-        match who.role {
-            RoleKind::Reviewer if body.opinion.is_some() || t.from.contains(&t.to) => {
-                let opinion = body
-                    .opinion
-                    .clone()
-                    .filter(|o| !o.trim().is_empty())
-                    .ok_or_else(|| Error::unprocessable("write the opinion", Some("opinion")))?;
-                let scores = self.check_scores(fund, body.scores.as_ref())?;
-                sqlx::query("INSERT INTO opinions (application_id, reviewer, opinion, scores, created_at) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(id)
-                    .bind(&who.id)
-                    .bind(&opinion)
-                    .bind(scores.to_string())
-                    .bind(&now_s)
-                    .execute(&mut *tx.tx)
-                    .await?;
-                payload["opinion"] = json!(opinion);
-                payload["scores"] = scores;
-                payload["linked"] = json!(body.linked);
-            }
-            RoleKind::Instructor | RoleKind::Reviewer | RoleKind::Approver => {
-                sqlx::query("INSERT INTO participants (application_id, actor, kind) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                    .bind(id)
-                    .bind(&who.id)
-                    .bind(who.role.name())
-                    .execute(&mut *tx.tx)
-                    .await?;
-            }
-            _ => {}
-        }
-        if who.role == RoleKind::Applicant
-            && row.final_report == 0
-            && t.guards.is_empty()
-            && wf
-                .transitions
-                .iter()
-                .any(|n| n.from.contains(&t.to) && n.guards.contains(&Guard::FinalReportReceived))
-        {
-            row.final_report = 1;
+        if let Some(rec) = &decision.recorded {
+            self.record_step(tx, fund, row, who, rec, body, &now_s, &mut payload)
+                .await?;
         }
         if let Some(d) = body.signed_on {
             payload["signed_on"] = json!(d.to_string());
         }
+        if decision.stays {
+            touch_in_place(
+                tx,
+                row,
+                who,
+                now_s.clone(),
+                t.id.as_str(),
+                payload,
+                body.reason.clone(),
+            );
+            return Ok(None);
+        }
         self.move_to(
             tx,
             served,
-            wf,
             row,
-            t.id.as_str(),
-            t.to.as_str(),
-            who.id.as_str(),
-            who.role.name(),
-            payload,
-            body.reason.clone(),
+            Move {
+                action: t.id.as_str(),
+                to: t.to.as_str(),
+                actor: who.id.as_str(),
+                role: who.role.name(),
+                payload,
+                reason: body.reason.clone(),
+            },
             today,
             &now_s,
         )
         .await?;
         self.metrics.transitions.fetch_add(1, Ordering::Relaxed);
-        // Automatic steps: the eligibility check, then the transition its outcome selects.
+        self.automatic_steps(tx, served, row, facts, today, &now_s, may_have_documents)
+            .await
+    }
+
+    /// The automatic steps after a transition: the eligibility check where the new state
+    /// calls for it, then the automatic transition whose guards hold, until none does (a
+    /// loop of automatic transitions is refused when the plan loads).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn automatic_steps(
+        &self,
+        tx: &mut WriteTx,
+        served: &Served,
+        row: &mut AppRow,
+        mut facts: workflow::Facts,
+        today: Date,
+        now_s: &str,
+        may_have_documents: bool,
+    ) -> Result<Option<Value>> {
+        let (fund, wf) = scope(served, &row.fund)?;
         let mut report = None;
-        let mut state = t.to.to_string();
-        for _ in 0..8 {
+        loop {
+            let state = row.state.clone();
             if workflow::checks_eligibility(wf, &state) {
                 report = Some(
-                    self.check_eligibility(
-                        tx,
-                        fund,
-                        row,
-                        &facts,
-                        today,
-                        &now_s,
-                        may_have_documents,
-                    )
-                    .await?,
+                    self.check_eligibility(tx, fund, row, &facts, today, now_s, may_have_documents)
+                        .await?,
                 );
             }
             // The facts the automatic steps read change only with the state and the check.
@@ -300,6 +314,7 @@ impl Ctx {
             facts.outcome = outcome_of(row.outcome.as_deref());
             facts.requested = requested_of(row);
             facts.deadline = row.deadline.as_deref().and_then(|d| d.parse().ok());
+            facts.actor_is_filer = false;
             let next = workflow::automatic(wf, &state).find_map(|t| {
                 workflow::decide(
                     &served.plan,
@@ -313,25 +328,89 @@ impl Ctx {
                 .ok()
             });
             let Some(next) = next else { break };
-            let to = next.transition.to.to_string();
+            let mut payload = json!({});
+            self.book(
+                tx,
+                fund,
+                row,
+                &next.effects,
+                next.transition.id.as_str(),
+                now_s,
+                &mut payload,
+            )
+            .await?;
             self.move_to(
                 tx,
                 served,
-                wf,
                 row,
-                next.transition.id.as_str(),
-                &to,
-                workflow::SYSTEM_ROLE,
-                workflow::SYSTEM_ROLE,
-                json!({}),
-                None,
+                Move {
+                    action: next.transition.id.as_str(),
+                    to: next.transition.to.as_str(),
+                    actor: workflow::SYSTEM_ROLE,
+                    role: workflow::SYSTEM_ROLE,
+                    payload,
+                    reason: None,
+                },
                 today,
-                &now_s,
+                now_s,
             )
             .await?;
-            state = to;
         }
         Ok(report)
+    }
+
+    /// What the step records beyond the state: an opinion, a declaration of interest, the
+    /// final report.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_step(
+        &self,
+        tx: &mut WriteTx,
+        fund: &Fund,
+        row: &mut AppRow,
+        who: &Principal,
+        rec: &Recorded,
+        body: &ActionBody,
+        now_s: &str,
+        payload: &mut Value,
+    ) -> Result<()> {
+        match rec {
+            Recorded::Opinion { favourable } => {
+                let opinion = body
+                    .opinion
+                    .clone()
+                    .filter(|o| !o.trim().is_empty())
+                    .ok_or_else(|| Error::unprocessable("write the opinion", Some("opinion")))?;
+                let scores = self.check_scores(fund, body.scores.as_ref())?;
+                sqlx::query("INSERT INTO opinions (application_id, reviewer, opinion, scores, created_at, favourable) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&row.id)
+                    .bind(&who.id)
+                    .bind(&opinion)
+                    .bind(scores.to_string())
+                    .bind(now_s)
+                    .bind(i64::from(*favourable))
+                    .execute(&mut *tx.tx)
+                    .await?;
+                payload["opinion"] = json!(opinion);
+                payload["favourable"] = json!(favourable);
+                payload["scores"] = scores;
+                payload["linked"] = json!(false);
+            }
+            Recorded::Declaration => {
+                sqlx::query("INSERT INTO declarations (application_id, reviewer, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                    .bind(&row.id)
+                    .bind(&who.id)
+                    .bind(now_s)
+                    .execute(&mut *tx.tx)
+                    .await?;
+                payload["linked"] = json!(true);
+                payload["declaration"] = json!(true);
+            }
+            Recorded::FinalReport => {
+                row.final_report = 1;
+                payload["final_report"] = json!(true);
+            }
+        }
+        Ok(())
     }
 
     fn check_scores(
@@ -374,33 +453,44 @@ impl Ctx {
         Ok(Value::Object(out))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn move_to(
+    /// Moves the file to another state: the event, the deadline and what time will do
+    /// there, and the applicant's notification.
+    pub(super) async fn move_to(
         &self,
         tx: &mut WriteTx,
         served: &Served,
-        wf: &Workflow,
         row: &mut AppRow,
-        action: &str,
-        to: &str,
-        actor: &str,
-        role: &str,
-        payload: Value,
-        reason: Option<String>,
+        m: Move<'_>,
         today: Date,
         now_s: &str,
     ) -> Result<()> {
+        let (fund, wf) = scope(served, &row.fund)?;
+        let Move {
+            action,
+            to,
+            actor,
+            role,
+            payload,
+            reason,
+        } = m;
         let from = row.state.clone();
-        let deadline = wf
-            .states
-            .iter()
-            .find(|s| s.id.as_str() == to)
-            .and_then(|s| s.deadline)
-            .map(|span| add_span(today, span).to_string());
+        let moved = from != to;
         row.state = to.to_string();
         row.version += 1;
-        row.deadline = deadline.clone();
         row.updated_at = now_s.to_string();
+        if moved {
+            // A step that stays (an opinion) keeps the deadline and what time has pending.
+            row.deadline = wf
+                .states
+                .iter()
+                .find(|s| s.id.as_str() == to)
+                .and_then(|s| s.deadline)
+                .and_then(|span| workflow::add_span(today, span, 1))
+                .map(|d| d.to_string());
+            row.entered_on = Some(today.to_string());
+            row.pending_time = Some(self.schedule(tx, fund, wf, row, today).await?);
+        }
+        let deadline = row.deadline.clone();
         tx.record(NewEvent {
             application_id: Some(row.id.clone()),
             actor: actor.into(),
@@ -412,9 +502,7 @@ impl Ctx {
             payload: payload.to_string(),
             reason: reason.clone(),
         });
-        if from != to
-            && let Some(email) = row.owner_email.clone()
-        {
+        if moved && let Some(email) = row.owner_email.clone() {
             let label = wf
                 .states
                 .iter()
@@ -441,29 +529,38 @@ impl Ctx {
     }
 }
 
-fn add_span(day: Date, span: metroplan_engine::model::Span) -> Date {
-    use metroplan_engine::model::DurationUnit;
-    let n = i64::from(span.amount);
-    let s = match span.unit {
-        DurationUnit::Days | DurationUnit::WorkingDays => jiff::Span::new().days(n),
-        DurationUnit::Weeks => jiff::Span::new().weeks(n),
-        DurationUnit::Months => jiff::Span::new().months(n),
-    };
-    day.checked_add(s).unwrap_or(day)
+/// A move to another state (or the same), as the event records it.
+pub(super) struct Move<'a> {
+    pub(super) action: &'a str,
+    pub(super) to: &'a str,
+    pub(super) actor: &'a str,
+    pub(super) role: &'a str,
+    pub(super) payload: Value,
+    pub(super) reason: Option<String>,
 }
 
-fn refusal(r: Refusal) -> Error {
+pub(super) fn refusal(r: Refusal) -> Error {
     match r {
         Refusal::UnknownAction { .. } => Error::NotFound(r.to_string()),
         Refusal::WrongState { .. } => Error::Conflict(r.to_string()),
         Refusal::WrongRole { .. } | Refusal::NotOwner { .. } => Error::Forbidden(r.to_string()),
+        Refusal::DataNotAccepted { .. } => Error::Unprocessable {
+            detail: r.to_string(),
+            field: Some("data".into()),
+            guard: None,
+            extra: None,
+        },
         Refusal::Guard {
-            ref guard, field, ..
+            ref guard,
+            field,
+            ref fr,
+            ..
         } => Error::Unprocessable {
             detail: r.to_string(),
             field: field.map(str::to_string),
             guard: Some(guard.clone()),
-            extra: None,
+            // What a person reads: the pages show it as it is.
+            extra: Some(Box::new(json!({ "fr": fr }))),
         },
     }
 }

@@ -6,7 +6,9 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use metroplan_engine::model::{Assessment, Fund, RoleKind, Transition, Workflow};
+use metroplan_engine::model::{
+    Assessment, Fund, MoneyEffect, Record, RoleKind, Transition, Workflow,
+};
 use metroplan_engine::workflow::Guard;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -395,9 +397,21 @@ fn has_guard(t: &Transition, g: Guard) -> bool {
 /// The form for one transition, with the inputs its guards read.
 fn action_form(v: &Viewer, fund: &Fund, view: &ApplicationView, t: &Transition) -> Markup {
     let id = t.id.as_str();
-    let opinion = has_guard(t, Guard::ConflictDeclared);
-    let amount = has_guard(t, Guard::AmountWithinRequest) || has_guard(t, Guard::WithinEnvelope);
-    let reason = has_guard(t, Guard::ReasonGiven);
+    let opinion = t.records == Some(Record::Opinion);
+    let decided_amount = has_guard(t, Guard::AmountWithinRequest)
+        || has_guard(t, Guard::WithinEnvelope)
+        || t.effects
+            .iter()
+            .any(|e| matches!(e, MoneyEffect::Award | MoneyEffect::Reduce));
+    // A payment or a reclaim defaults to what the plan allows; an amount may be given.
+    let optional_amount = !decided_amount
+        && t.effects.iter().any(|e| {
+            matches!(
+                e,
+                MoneyEffect::Advance { .. } | MoneyEffect::Balance | MoneyEffect::Reclaim
+            )
+        });
+    let reason = has_guard(t, Guard::ReasonGiven) || t.effects.contains(&MoneyEffect::Reduce);
     let signed = has_guard(t, Guard::AgreementSigned);
     let reviewer_criteria: Vec<_> = fund
         .grid
@@ -423,18 +437,33 @@ fn action_form(v: &Viewer, fund: &Fund, view: &ApplicationView, t: &Transition) 
                         label { input type="radio" name="lien" value="oui"; " Oui" }
                     }
                 }
+                p.aide { "Un lien déclaré est conservé au dossier et vous écarte de ce dossier : vous ne donnez alors pas d'avis." }
+                fieldset.champ.groupe {
+                    legend { "Votre avis" }
+                    div.options.en-ligne {
+                        label { input type="radio" name="favorable" value="oui"; " Favorable" }
+                        label { input type="radio" name="favorable" value="non"; " Défavorable" }
+                    }
+                }
                 div.champ {
-                    label for={"avis-" (id)} { "Avis" }
-                    textarea id={"avis-" (id)} name="avis" rows="4" required {}
+                    label for={"avis-" (id)} { "Avis motivé" }
+                    textarea id={"avis-" (id)} name="avis" rows="4" {}
                 }
                 @for c in &reviewer_criteria {
                     div.champ {
                         label for={"note-" (id) "-" (c.id)} { (c.label) " (points)" }
-                        input id={"note-" (id) "-" (c.id)} name={"note." (c.id)} type="number" min="0" step="1" required;
+                        input id={"note-" (id) "-" (c.id)} name={"note." (c.id)} type="number" min="0" step="1";
                     }
                 }
             }
-            @if amount {
+            @if optional_amount {
+                div.champ {
+                    label for={"montant-" (id)} { "Montant (€, facultatif)" }
+                    p.aide id={"montant-" (id) "-aide"} { "Sans montant, celui que prévoit le règlement." }
+                    input id={"montant-" (id)} name="montant" type="text" inputmode="decimal" pattern="[0-9]+([.,][0-9]{1,2})?" aria-describedby={"montant-" (id) "-aide"};
+                }
+            }
+            @if decided_amount {
                 div.champ {
                     label for={"montant-" (id)} { "Montant (€)" }
                     @if let Some(r) = &view.requested { p.aide id={"montant-" (id) "-aide"} { "Demandé : " (euros_str(r)) "." } }
@@ -478,7 +507,14 @@ fn body_from(f: &[(String, String)]) -> Result<ActionBody, String> {
         Some("non") => Some(false),
         _ => None,
     };
-    b.opinion = field(f, "avis").map(str::to_string);
+    b.favourable = match field(f, "favorable") {
+        Some("oui") => Some(true),
+        Some("non") => Some(false),
+        _ => None,
+    };
+    b.opinion = field(f, "avis")
+        .filter(|a| !a.trim().is_empty())
+        .map(str::to_string);
     let scores: std::collections::BTreeMap<String, u32> = f
         .iter()
         .filter_map(|(k, v)| Some((k.strip_prefix("note.")?.to_string(), v)))

@@ -304,6 +304,9 @@ fn guard_fr(guard: Option<&str>, extra: Option<&serde_json::Value>) -> Option<St
             })
             .unwrap_or_default()
     };
+    if let Some(fr) = extra.and_then(|x| x.get("fr")).and_then(|v| v.as_str()) {
+        return Some(fr.to_string());
+    }
     let guard = Guard::parse(guard?)?;
     Some(match guard {
         // The one refusal that says how much remains.

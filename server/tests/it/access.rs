@@ -46,7 +46,7 @@ async fn each_action_is_taken_only_by_its_role() {
                 &id,
                 "donner-avis",
                 t,
-                json!({"linked": false, "opinion": "x"}),
+                json!({"linked": false, "favourable": true, "opinion": "x"}),
             )
             .await;
         assert!(
@@ -61,7 +61,7 @@ async fn each_action_is_taken_only_by_its_role() {
             &id,
             "donner-avis",
             &asso,
-            json!({"linked": false, "opinion": "x"}),
+            json!({"linked": false, "favourable": true, "opinion": "x"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -205,7 +205,9 @@ async fn nobody_decides_on_an_application_they_filed_or_instructed_and_linked_re
     let undeclared = env
         .act(&id, "donner-avis", &linked, json!({"opinion": "x"}))
         .await;
-    assert_eq!(undeclared.body["guard"], "conflict-declared");
+    assert_eq!(undeclared.body["guard"], "opinion");
+    assert_eq!(undeclared.body["field"], "linked");
+    // A declared link is recorded: the step succeeds, the file stays where it is.
     let r = env
         .act(
             &id,
@@ -214,14 +216,25 @@ async fn nobody_decides_on_an_application_they_filed_or_instructed_and_linked_re
             json!({"linked": true, "opinion": "x"}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(r.body["guard"], "no-conflict-of-interest");
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["state"], "avis-comite");
+    // And it is final: the same reviewer cannot resubmit without the link and top scores.
+    let r = env
+        .act(
+            &id,
+            "donner-avis",
+            &linked,
+            json!({"linked": false, "favourable": true, "opinion": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["guard"], "opinion");
     for rev in [&rev1, &rev2] {
         env.act(
             &id,
             "donner-avis",
             rev,
-            json!({"linked": false, "opinion": "ok"}),
+            json!({"linked": false, "favourable": true, "opinion": "ok"}),
         )
         .await;
     }
@@ -231,7 +244,7 @@ async fn nobody_decides_on_an_application_they_filed_or_instructed_and_linked_re
         .act(&id, "attribuer", &dupont_elue, json!({"amount": 5000}))
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(r.body["guard"], "not-instructor");
+    assert_eq!(r.body["guard"], "distinct-from");
     let r = env
         .act(
             &id,

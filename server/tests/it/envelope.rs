@@ -26,7 +26,7 @@ async fn to_decide(env: &Env, n: usize, amount: u32) -> Vec<String> {
                 &id,
                 "donner-avis",
                 r,
-                json!({"linked": false, "opinion": "ok"}),
+                json!({"linked": false, "favourable": true, "opinion": "ok"}),
             )
             .await;
         }

@@ -280,7 +280,7 @@ async fn whole_scores_written_as_decimals_and_an_absent_re_evaluation_body_are_a
             &id,
             "donner-avis",
             &rev,
-            json!({"linked": false, "opinion": "ok", "scores": {"diagnostic": 1.5}}),
+            json!({"linked": false, "favourable": true, "opinion": "ok", "scores": {"diagnostic": 1.5}}),
         )
         .await;
     assert_eq!(half.status, StatusCode::BAD_REQUEST, "{}", half.body);
@@ -291,7 +291,7 @@ async fn whole_scores_written_as_decimals_and_an_absent_re_evaluation_body_are_a
             .contains("whole number")
     );
     let whole = env
-        .act(&id, "donner-avis", &rev, json!({"linked": false, "opinion": "ok", "scores": {"diagnostic": 12.0, "innovation": 10}}))
+        .act(&id, "donner-avis", &rev, json!({"linked": false, "favourable": true, "opinion": "ok", "scores": {"diagnostic": 12.0, "innovation": 10}}))
         .await;
     assert_eq!(whole.status, StatusCode::OK, "{}", whole.body);
     for body in [None, Some(serde_json::Value::Null)] {

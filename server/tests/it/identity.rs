@@ -146,7 +146,7 @@ async fn to_decision(env: &Env, id: &str) {
                 id,
                 "donner-avis",
                 &rev,
-                json!({"linked": false, "opinion": "Projet solide, équipe fragile", "scores": {"diagnostic": 12, "innovation": 10}}),
+                json!({"linked": false, "favourable": true, "opinion": "Projet solide, équipe fragile", "scores": {"diagnostic": 12, "innovation": 10}}),
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);

@@ -25,10 +25,10 @@ async fn an_application_goes_from_filing_to_closure_and_every_step_is_in_the_aud
     // Article 9, 3°: at least two opinions before the decision.
     let early = env.act(&id, "proposer-decision", &instr, json!({})).await;
     assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(early.body["guard"], "min-opinions-reached");
+    assert_eq!(early.body["guard"], "vote");
     for rev in [&rev1, &rev2] {
         let r = env
-            .act(&id, "donner-avis", rev, json!({"linked": false, "opinion": "Projet solide.", "scores": {"diagnostic": 15, "innovation": 10}}))
+            .act(&id, "donner-avis", rev, json!({"linked": false, "favourable": true, "opinion": "Projet solide.", "scores": {"diagnostic": 15, "innovation": 10}}))
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
@@ -37,7 +37,7 @@ async fn an_application_goes_from_filing_to_closure_and_every_step_is_in_the_aud
             &id,
             "donner-avis",
             &rev1,
-            json!({"linked": false, "opinion": "Encore"}),
+            json!({"linked": false, "favourable": true, "opinion": "Encore"}),
         )
         .await;
     assert_eq!(
@@ -86,11 +86,7 @@ async fn an_application_goes_from_filing_to_closure_and_every_step_is_in_the_aud
     let too_much = env
         .act(&id, "verser-solde", &fin, json!({"amount": "3750.01"}))
         .await;
-    assert_eq!(
-        too_much.body["guard"], "payments-within-award",
-        "{}",
-        too_much.body
-    );
+    assert_eq!(too_much.body["guard"], "payment", "{}", too_much.body);
     let r = env.act(&id, "verser-solde", &fin, json!({})).await;
     assert_eq!(r.body["paid"], "7500.00", "{}", r.body);
     let r = env.act(&id, "cloturer", &instr, json!({})).await;
@@ -393,7 +389,7 @@ async fn a_beneficiary_name_written_as_a_formula_is_neutralised_in_the_open_data
             &id,
             "donner-avis",
             &rev,
-            json!({"linked": false, "opinion": "ok"}),
+            json!({"linked": false, "favourable": true, "opinion": "ok"}),
         )
         .await;
     }
