@@ -18,6 +18,7 @@ mod rules_limits;
 mod second_plan;
 mod sql;
 mod support;
+mod time;
 mod timeline;
 mod web;
 mod workflow;

@@ -176,6 +176,33 @@ impl Env {
         app(state)
     }
 
+    /// The services of the same server and database, their clock at `now`: what a server
+    /// process started then would run (its timers).
+    pub fn ctx_at(&self, now: &str) -> Ctx {
+        state(
+            &self.db,
+            &self.plans,
+            &self.metrics,
+            &self.url,
+            self.dir.path(),
+            now,
+        )
+        .ctx
+    }
+
+    /// Rows of `sql` (one text column `v`), for assertions on what was stored.
+    pub async fn texts(&self, sql: &str, id: &str) -> Vec<String> {
+        use sqlx::Row;
+        sqlx::query(sql)
+            .bind(id)
+            .fetch_all(&self.db.pool)
+            .await
+            .expect(sql)
+            .iter()
+            .map(|r| r.try_get::<String, _>("v").expect("a text column `v`"))
+            .collect()
+    }
+
     pub async fn token(&self, name: &str, role: RoleKind) -> String {
         self.token_with(name, role, None, None).await
     }
