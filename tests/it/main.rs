@@ -13,6 +13,7 @@ mod new_plan;
 mod reload;
 mod rules_cli;
 mod server;
+mod timers;
 mod web;
 
 use std::path::{Path, PathBuf};

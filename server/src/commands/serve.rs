@@ -231,7 +231,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         // then every `--timer-interval` seconds.
         let caught_up = state.ctx.run_timers().await?;
         if caught_up > 0 {
-            println!("metroplan: {caught_up} timed step(s) and reminder(s) that fell due were carried out.");
+            tracing::info!(caught_up, "carried out the timed steps and reminders that fell due while stopped");
         }
         let timers = tokio::spawn(run_timers(
             state.ctx.clone(),

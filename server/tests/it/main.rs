@@ -7,6 +7,7 @@ mod audit_trail;
 mod demo;
 mod envelope;
 mod errors;
+mod findings;
 mod identity;
 mod invariants;
 mod matrix;
