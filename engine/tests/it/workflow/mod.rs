@@ -18,7 +18,7 @@ mod guards;
 mod lyon;
 mod money;
 mod time;
-
+mod walk;
 
 /// A plan of `plans/`, loaded once per test thread.
 pub fn plan(name: &str) -> &'static Plan {
