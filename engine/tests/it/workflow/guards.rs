@@ -65,9 +65,10 @@ fn rows(g: Guard) -> Vec<Row> {
         ],
         Guard::AmountWithinRequest | Guard::AmountWithinCeiling => {
             // Both read the amount the rules accepted (8 000 €).
-            let (exactly, above, none, zero, cents, negative, nothing) = match g {
+            let (exactly, two_decimals, above, none, zero, cents, negative, nothing) = match g {
                 Guard::AmountWithinRequest => (
                     "amount-within-request: exactly the request",
+                    "amount-within-request: an amount with 2 decimals",
                     "amount-within-request: a cent above the request",
                     "amount-within-request: no amount given",
                     "amount-within-request: zero",
@@ -77,6 +78,7 @@ fn rows(g: Guard) -> Vec<Row> {
                 ),
                 _ => (
                     "amount-within-ceiling: exactly the accepted amount",
+                    "amount-within-ceiling: an amount with 2 decimals",
                     "amount-within-ceiling: a cent above the accepted amount",
                     "amount-within-ceiling: no amount given",
                     "amount-within-ceiling: zero",
@@ -87,6 +89,7 @@ fn rows(g: Guard) -> Vec<Row> {
             };
             vec![
                 holds(exactly).amount("8000.00"),
+                holds(two_decimals).amount("7999.99"),
                 refused(above, n)
                     .amount("8000.01")
                     .want(RefusedSaying(n, "8000.01 € is above")),
@@ -187,4 +190,34 @@ fn a_guard_refusal_tells_the_person_in_french() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn only_the_outcome_guards_read_the_eligibility_check() {
+    let reading: Vec<Guard> = Guard::ALL
+        .iter()
+        .copied()
+        .filter(|g| g.reads_eligibility())
+        .collect();
+    assert_eq!(
+        reading,
+        [Guard::Eligible, Guard::Ineligible, Guard::Incomplete]
+    );
+}
+
+#[test]
+fn a_guard_is_written_and_serialized_by_its_plan_name() {
+    for &g in Guard::ALL {
+        assert_eq!(g.to_string(), g.name());
+        assert_eq!(
+            serde_json::to_value(g).unwrap(),
+            serde_json::Value::from(g.name())
+        );
+        assert_eq!(Guard::parse(g.name()), Some(g));
+    }
+    assert_eq!(
+        Guard::parse("not-instructor"),
+        None,
+        "replaced, not a guard"
+    );
 }
