@@ -90,9 +90,15 @@ fn rows(g: Guard) -> Vec<Row> {
             vec![
                 holds(exactly).amount("8000.00"),
                 holds(two_decimals).amount("7999.99"),
-                refused(above, n)
-                    .amount("8000.01")
-                    .want(RefusedSaying(n, "8000.01 € is above")),
+                refused(above, n).amount("8000.01").want(RefusedSaying(
+                    n,
+                    match g {
+                        Guard::AmountWithinRequest => {
+                            "8000.01 € is above the amount requested: 8000 €"
+                        }
+                        _ => "8000.01 € is above the amount the eligibility rules accepted: 8000 €",
+                    },
+                )),
                 refused(none, n).want(RefusedOn(n, "amount")),
                 refused(zero, n)
                     .amount("0")
@@ -110,7 +116,12 @@ fn rows(g: Guard) -> Vec<Row> {
         }
         Guard::WithinEnvelope => vec![
             holds("within-envelope: exactly what remains").amount("30000"),
-            refused("within-envelope: a cent above what remains", n).amount("30000.01"),
+            refused("within-envelope: a cent above what remains", n)
+                .amount("30000.01")
+                .want(RefusedSaying(
+                    n,
+                    "above what remains of the year's envelope: 30000 €",
+                )),
             refused("within-envelope: no envelope left", n)
                 .amount("1")
                 .facts(|f| f.envelope_remaining = None),
