@@ -111,7 +111,11 @@ pub(super) fn effects(
                         "Le taux de l'avance n'est pas fixé à cette date.",
                     ));
                 };
-                let cap = (m.committed * r).round_dp(2) - m.paid;
+                // Rounded down to the cent: the advance never exceeds its rate, not even by half a
+                // cent (article 10: « jamais davantage »).
+                let cap = (m.committed * r)
+                    .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToZero)
+                    - m.paid;
                 if cap <= Decimal::ZERO {
                     return Err(refuse(
                         action,

@@ -317,6 +317,7 @@ pub(crate) fn parameters(
                 .parameters
                 .iter()
                 .find(|p| p.id.as_str() == sp.get_ref());
+            let wrong_unit = found.is_some();
             let message = match found {
                 None => format!(
                     "{what} reads the parameter `{}`, which fund `{}` does not declare",
@@ -336,15 +337,24 @@ pub(crate) fn parameters(
                 ),
                 Some(_) => continue,
             };
+            let help = if wrong_unit {
+                format!(
+                    "name a parameter of fund `{}` whose unit is `{}`, or declare one",
+                    fund.id,
+                    units[0].name()
+                )
+            } else {
+                format!(
+                    "declare it in fund `{}`: [[fund.parameter]] id = \"{}\" unit = \"{}\" with its dated values",
+                    fund.id,
+                    sp.get_ref(),
+                    units[0].name()
+                )
+            };
             cx.push(
                 Diagnostic::at(Code::MissingGuardParameter, sp_loc(it.file, sp), message)
                     .with_label("a parameter of the fund")
-                    .with_help(format!(
-                        "declare it in fund `{}`: [[fund.parameter]] id = \"{}\" unit = \"{}\" with its dated values",
-                        fund.id,
-                        sp.get_ref(),
-                        units[0].name()
-                    )),
+                    .with_help(help),
             );
         }
         for t in &it.value.transition {
