@@ -11,6 +11,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::clock::stamp;
+use crate::grants::{self, Grant};
 use crate::store::Db;
 use crate::tokens::{Principal, hash, random_hex};
 
@@ -39,6 +40,8 @@ pub enum AccountError {
     EmailTaken(String),
     #[error("the name is empty")]
     EmptyName,
+    #[error("plan role `{0}` is outside the account's plan or fund")]
+    GrantOutsideScope(String),
     #[error("password hashing failed: {0}")]
     Hash(String),
     #[error(transparent)]
@@ -52,10 +55,15 @@ pub struct User {
     pub email: String,
     pub name: String,
     pub role: RoleKind,
+    /// Staff limited to one plan; `None` for every plan (or, with a fund, that fund's id in
+    /// any plan: an account created before scopes named their plan).
+    pub plan: Option<String>,
     /// Staff limited to one fund; `None` for all funds.
     pub fund: Option<String>,
     pub siret: Option<String>,
     pub created_at: String,
+    /// The plan roles the account holds (for its sessions and every token made for it).
+    pub grants: Vec<Grant>,
 }
 
 impl User {
@@ -65,12 +73,14 @@ impl User {
             id: format!("user:{}", self.id),
             name: self.email.clone(),
             role: self.role,
-            plan: None,
+            plan: self.plan.clone(),
             fund: self.fund.clone(),
             email: Some(self.email.clone()),
+            grants: self.grants.clone(),
         }
     }
 
+    /// The account of row `r`, without its grants ([`User::with_grants`] reads them).
     fn from_row(r: &AnyRow) -> Result<Option<User>, sqlx::Error> {
         let role: String = r.try_get("role")?;
         let Some(role) = RoleKind::parse(&role) else {
@@ -81,14 +91,21 @@ impl User {
             email: r.try_get("email")?,
             name: r.try_get("name")?,
             role,
+            plan: r.try_get("plan")?,
             fund: r.try_get("fund")?,
             siret: r.try_get("siret")?,
             created_at: r.try_get("created_at")?,
+            grants: Vec::new(),
         }))
+    }
+
+    async fn with_grants(mut self, db: &Db) -> Result<User, sqlx::Error> {
+        self.grants = grants::of(db, &format!("user:{}", self.id)).await?;
+        Ok(self)
     }
 }
 
-const USER_COLUMNS: &str = "id, email, name, role, fund, siret, created_at";
+const USER_COLUMNS: &str = "id, email, name, role, plan, fund, siret, created_at";
 
 /// Emails are compared without case and surrounding spaces.
 pub fn normalize_email(email: &str) -> String {
@@ -134,9 +151,13 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub name: &'a str,
     pub role: RoleKind,
+    /// The plan a staff account is limited to, and that its fund and grants belong to.
+    pub plan: Option<&'a str>,
     pub fund: Option<&'a str>,
     pub siret: Option<&'a str>,
     pub password: &'a str,
+    /// Plan roles, checked against the plan by [`grants::check`].
+    pub grants: &'a [Grant],
 }
 
 pub fn check_new_user(u: &NewUser<'_>) -> Result<(), AccountError> {
@@ -149,6 +170,12 @@ pub fn check_new_user(u: &NewUser<'_>) -> Result<(), AccountError> {
     }
     if u.password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(AccountError::WeakPassword);
+    }
+    // An account limited to a plan (and fund) holds roles there only.
+    if let Some(g) = u.grants.iter().find(|g| {
+        u.plan.is_some_and(|p| p != g.plan) || u.fund.is_some_and(|f| g.fund.as_deref() != Some(f))
+    }) {
+        return Err(AccountError::GrantOutsideScope(g.role.clone()));
     }
     if let Some(s) = u.siret
         && (s.len() != 14 || !s.bytes().all(|b| b.is_ascii_digit()))
@@ -170,28 +197,42 @@ pub async fn create_user(db: &Db, u: NewUser<'_>, now: Timestamp) -> Result<User
         email: email.clone(),
         name: u.name.trim().to_string(),
         role: u.role,
+        plan: u.plan.map(str::to_string),
         fund: u.fund.map(str::to_string),
         siret: u.siret.map(str::to_string),
         created_at: stamp(now),
+        grants: u.grants.to_vec(),
     };
+    // The account and its plan roles together: an account without the grants it was given
+    // would take every role of its kind.
+    let mut w = db.write().await?;
     // The UNIQUE constraint decides between two registrations racing for one email.
     let inserted = sqlx::query(
-        "INSERT INTO users (id, email, name, role, fund, siret, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        "INSERT INTO users (id, email, name, role, plan, fund, siret, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
     )
     .bind(&user.id)
     .bind(&user.email)
     .bind(&user.name)
     .bind(user.role.name())
+    .bind(&user.plan)
     .bind(&user.fund)
     .bind(&user.siret)
     .bind(&phc)
     .bind(&user.created_at)
-    .execute(&db.pool)
+    .execute(&mut *w.tx)
     .await?
     .rows_affected();
     if inserted == 0 {
         return Err(AccountError::EmailTaken(email));
     }
+    grants::insert(
+        &mut w.tx,
+        &format!("user:{}", user.id),
+        &user.grants,
+        &user.created_at,
+    )
+    .await?;
+    w.commit().await?;
     Ok(user)
 }
 
@@ -210,8 +251,8 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>, sqlx::E
     .bind(normalize_email(email))
     .fetch_optional(&db.pool)
     .await?;
-    match r {
-        Some(r) => User::from_row(&r),
+    match r.as_ref().map(User::from_row).transpose()?.flatten() {
+        Some(u) => Ok(Some(u.with_grants(db).await?)),
         None => Ok(None),
     }
 }
@@ -225,7 +266,7 @@ pub async fn all_users(db: &Db) -> Result<Vec<User>, sqlx::Error> {
     let mut out = Vec::new();
     for r in &rows {
         if let Some(u) = User::from_row(r)? {
-            out.push(u);
+            out.push(u.with_grants(db).await?);
         }
     }
     Ok(out)
@@ -317,7 +358,7 @@ pub async fn sign_in(
                 .bind(&email)
                 .execute(&db.pool)
                 .await?;
-            Ok(SignIn::Ok(u))
+            Ok(SignIn::Ok(u.with_grants(db).await?))
         }
         _ => {
             record_failure(db, &email, throttle.as_ref(), MAX_FAILURES, now).await?;
@@ -413,7 +454,7 @@ pub async fn session(
     now: Timestamp,
 ) -> Result<Option<Session>, sqlx::Error> {
     let r = sqlx::query(
-        "SELECT u.id, u.email, u.name, u.role, u.fund, u.siret, u.created_at, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+        "SELECT u.id, u.email, u.name, u.role, u.plan, u.fund, u.siret, u.created_at, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
     )
     .bind(hash(secret))
     .fetch_optional(&db.pool)
@@ -427,7 +468,7 @@ pub async fn session(
         return Ok(None);
     };
     Ok(Some(Session {
-        user,
+        user: user.with_grants(db).await?,
         csrf: r.try_get("csrf")?,
     }))
 }
@@ -493,9 +534,11 @@ mod tests {
             email: " Asso@Example.org ",
             name: "Asso",
             role: RoleKind::Applicant,
+            plan: None,
             fund: None,
             siret: Some("12345678901234"),
             password: "une phrase de passe",
+            grants: &[],
         };
         assert!(check_new_user(&ok).is_ok());
         assert_eq!(normalize_email(ok.email), "asso@example.org");

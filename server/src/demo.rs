@@ -1,12 +1,14 @@
 //! The demonstration mode (`serve --demo`): trial accounts for every role kind the plans
-//! declare, a clock set where one of their calls is open, and a banner on every page. All of
-//! it is derived from the plans served, so that any plan can be demonstrated.
+//! declare, each member of staff holding their plan roles, a clock set where one of their calls
+//! is open, and a banner on every page. All of it is derived from the plans served, so that
+//! any plan can be demonstrated.
 
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan as _};
 use metroplan_engine::model::RoleKind;
 
 use crate::accounts::{self, AccountError, NewUser};
+use crate::grants::Grant;
 use crate::plans::Plans;
 use crate::store::Db;
 
@@ -35,7 +37,10 @@ const NAMES: &[(RoleKind, &[&str])] = &[
             "Manon Fournier",
         ],
     ),
-    (RoleKind::Approver, &["Sophie Lefèvre"]),
+    (
+        RoleKind::Approver,
+        &["Sophie Lefèvre", "Julien Roux", "Claire Lambert"],
+    ),
     (RoleKind::Finance, &["Thomas Moreau"]),
     (RoleKind::Admin, &["Nadia Garnier"]),
 ];
@@ -49,10 +54,15 @@ pub struct DemoAccount {
     pub email: String,
     pub name: String,
     pub role: RoleKind,
+    /// Staff: in each plan declaring roles of their kind, one of them (for every fund).
+    pub grants: Vec<Grant>,
 }
 
-/// The trial accounts for `plans`: one per role kind some plan declares, in the order of
-/// [`RoleKind::ALL`], and three reviewers.
+/// The trial accounts for `plans`: for each role kind some plan declares, in the order of
+/// [`RoleKind::ALL`], as many accounts as a plan has roles of that kind (three reviewers at
+/// least). The n-th member of staff of a kind holds, in each plan, the n-th role of that kind
+/// (or its last), so that two levels of approval of one kind are two people: the first can
+/// take the first level and not the second.
 pub fn accounts_for(plans: &Plans) -> Vec<DemoAccount> {
     let declared = |k: RoleKind| {
         plans
@@ -66,31 +76,59 @@ pub fn accounts_for(plans: &Plans) -> Vec<DemoAccount> {
             .iter()
             .find(|(k, _)| *k == kind)
             .map_or(&[][..], |(_, n)| *n);
+        // Per plan, its roles of this kind, in the plan's order.
+        let roles: Vec<(String, Vec<String>)> = plans
+            .by_id
+            .values()
+            .map(|s| {
+                let of_kind = s
+                    .plan
+                    .roles
+                    .iter()
+                    .filter(|r| r.kind == Some(kind))
+                    .map(|r| r.id.to_string())
+                    .collect::<Vec<_>>();
+                (s.plan.id.to_string(), of_kind)
+            })
+            .filter(|(_, r)| !r.is_empty())
+            .collect();
+        let most = roles.iter().map(|(_, r)| r.len()).max().unwrap_or(1);
         let count = if kind == RoleKind::Reviewer {
-            REVIEWERS
+            most.max(REVIEWERS)
         } else {
-            1
+            most
         };
         for i in 0..count {
-            let (email, name) = if kind == RoleKind::Reviewer {
-                (
-                    format!("{}{}@{EMAIL_DOMAIN}", kind.name(), i + 1),
-                    names
-                        .get(i)
-                        .map_or_else(|| format!("Membre du comité {}", i + 1), |n| n.to_string()),
-                )
+            let email = if count > 1 {
+                format!("{}{}@{EMAIL_DOMAIN}", kind.name(), i + 1)
             } else {
-                (
-                    format!("{}@{EMAIL_DOMAIN}", kind.name()),
-                    names
-                        .first()
-                        .map_or_else(|| kind.name().into(), |n| n.to_string()),
-                )
+                format!("{}@{EMAIL_DOMAIN}", kind.name())
+            };
+            let name = names.get(i).map_or_else(
+                || match (kind, count) {
+                    (RoleKind::Reviewer, _) => format!("Membre du comité {}", i + 1),
+                    (_, 1) => kind.name().into(),
+                    _ => format!("{} {}", kind.name(), i + 1),
+                },
+                |n| n.to_string(),
+            );
+            let grants = if kind == RoleKind::Applicant {
+                Vec::new()
+            } else {
+                roles
+                    .iter()
+                    .map(|(plan, r)| Grant {
+                        plan: plan.clone(),
+                        fund: None,
+                        role: r[i.min(r.len() - 1)].clone(),
+                    })
+                    .collect()
             };
             out.push(DemoAccount {
                 email,
                 name,
                 role: kind,
+                grants,
             });
         }
     }
@@ -115,9 +153,11 @@ pub async fn seed(
                 email: &a.email,
                 name: &a.name,
                 role: a.role,
+                plan: None,
                 fund: None,
                 siret: (a.role == RoleKind::Applicant).then_some(APPLICANT_SIRET),
                 password: PASSWORD,
+                grants: &a.grants,
             },
             now,
         )

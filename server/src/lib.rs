@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod documents;
 pub mod error;
+pub mod grants;
 pub mod http;
 pub mod metrics;
 pub mod notify;

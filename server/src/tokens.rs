@@ -7,6 +7,7 @@ use metroplan_engine::model::RoleKind;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use crate::grants::{self, Grant};
 use crate::store::Db;
 
 /// Who is calling: their stable id, a label, role kind and the (plan, fund) they are limited to.
@@ -26,9 +27,19 @@ pub struct Principal {
     /// `None`: every fund of the plan(s).
     pub fund: Option<String>,
     pub email: Option<String>,
+    /// The plan roles held (`role_grants`, by `id`): a token made with `--user` holds its
+    /// account's.
+    pub grants: Vec<Grant>,
 }
 
 impl Principal {
+    /// The plan roles that apply to a file of (`plan`, `fund`), as the engine's `Actor` takes
+    /// them. Empty when no grant is for that plan: every role of the principal's kind there
+    /// (accounts and tokens made before plan roles keep working).
+    pub fn plan_roles(&self, plan: &str, fund: &str) -> Vec<String> {
+        grants::roles_in(&self.grants, plan, fund)
+    }
+
     /// Whether this principal may see applications of `fund` in `plan`.
     pub fn covers(&self, plan: &str, fund: &str) -> bool {
         self.plan.as_deref().is_none_or(|p| p == plan)
@@ -46,6 +57,18 @@ pub fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
+/// A service token to create.
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    pub name: &'a str,
+    pub role: RoleKind,
+    pub plan: Option<&'a str>,
+    pub fund: Option<&'a str>,
+    pub email: Option<&'a str>,
+    /// Plan roles, checked against the plan by [`grants::check`].
+    pub grants: &'a [Grant],
+}
+
 /// Creates a token and returns its secret (never stored).
 pub async fn create(
     db: &Db,
@@ -56,27 +79,49 @@ pub async fn create(
     email: Option<&str>,
     now: &str,
 ) -> anyhow::Result<String> {
-    if name.trim().is_empty() {
+    create_token(
+        db,
+        &NewToken {
+            name,
+            role,
+            plan,
+            fund,
+            email,
+            grants: &[],
+        },
+        now,
+    )
+    .await
+}
+
+/// Creates a service token and its plan roles in one transaction; returns its secret.
+pub async fn create_token(db: &Db, t: &NewToken<'_>, now: &str) -> anyhow::Result<String> {
+    if t.name.trim().is_empty() {
         anyhow::bail!("--name: give the person's or service's name");
     }
     let secret = format!("mp_{}", random_hex(24));
+    let id = random_hex(8);
+    let mut w = db.write().await?;
     sqlx::query(
         "INSERT INTO tokens (id, name, role, plan, fund, email, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(random_hex(8))
-    .bind(name)
-    .bind(role.name())
-    .bind(plan)
-    .bind(fund)
-    .bind(email)
+    .bind(&id)
+    .bind(t.name)
+    .bind(t.role.name())
+    .bind(t.plan)
+    .bind(t.fund)
+    .bind(t.email)
     .bind(hash(&secret))
     .bind(now)
-    .execute(&db.pool)
+    .execute(&mut *w.tx)
     .await?;
+    grants::insert(&mut w.tx, &format!("token:{id}"), t.grants, now).await?;
+    w.commit().await?;
     Ok(secret)
 }
 
-/// Creates a token that acts as `user` (the same identity, role and fund) and returns its secret.
+/// Creates a token that acts as `user` (the same identity, role, scope and plan roles) and
+/// returns its secret.
 pub async fn create_for_user(
     db: &Db,
     user: &crate::accounts::User,
@@ -84,11 +129,12 @@ pub async fn create_for_user(
 ) -> anyhow::Result<String> {
     let secret = format!("mp_{}", random_hex(24));
     sqlx::query(
-        "INSERT INTO tokens (id, name, role, fund, email, hash, created_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO tokens (id, name, role, plan, fund, email, hash, created_at, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(random_hex(8))
     .bind(&user.email)
     .bind(user.role.name())
+    .bind(&user.plan)
     .bind(&user.fund)
     .bind(&user.email)
     .bind(hash(&secret))
@@ -99,7 +145,8 @@ pub async fn create_for_user(
     Ok(secret)
 }
 
-/// Token lookups, cached: tokens never change once created.
+/// Token lookups, cached: tokens, and the plan roles of the principal they are, never change
+/// once created.
 #[derive(Debug, Default)]
 pub struct Cache {
     known: RwLock<HashMap<String, Principal>>,
@@ -126,11 +173,13 @@ impl Cache {
         // A token made with `--user` is that account: the same identity as its sessions.
         let user: Option<String> = row.try_get("user_id")?;
         let user_email: Option<String> = row.try_get("user_email")?;
+        let id = match &user {
+            Some(u) => format!("user:{u}"),
+            None => format!("token:{}", row.try_get::<String, _>("id")?),
+        };
         let p = Principal {
-            id: match &user {
-                Some(u) => format!("user:{u}"),
-                None => format!("token:{}", row.try_get::<String, _>("id")?),
-            },
+            grants: grants::of(db, &id).await?,
+            id,
             name: row.try_get("name")?,
             role,
             plan: row.try_get("plan")?,

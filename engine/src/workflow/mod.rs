@@ -196,8 +196,9 @@ pub fn param(fund: &Fund, id: &str, day: Date) -> Option<Decimal> {
 }
 
 /// Whether `actor` may take `t`: system steps are metroplan's; a person needs the plan role,
-/// or, holding no plan role, a role of the same kind.
-fn may_take(plan: &Plan, t: &Transition, actor: &Actor<'_>) -> bool {
+/// or, holding no plan role, a role of the same kind. [`decide`] checks it; pages offering
+/// actions ask it too, so that they offer what `decide` allows.
+pub fn may_take(plan: &Plan, t: &Transition, actor: &Actor<'_>) -> bool {
     match (t.is_system(), actor.kind) {
         (true, None) => true,
         (false, Some(k)) if actor.roles.is_empty() => plan.role_kind_of(t) == Some(k),

@@ -12,7 +12,7 @@ use metroplan_server::metrics::Metrics;
 use metroplan_server::plans::{PlanSet, Plans};
 use metroplan_server::service::Ctx;
 use metroplan_server::store::Db;
-use metroplan_server::{AppState, accounts, app, audit, demo, notify, tokens};
+use metroplan_server::{AppState, accounts, app, audit, demo, grants, notify, tokens};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -77,12 +77,12 @@ pub struct DbArgs {
 pub enum TokenCommand {
     /// Create a bearer token; it is printed once and stored hashed.
     ///
-    /// With `--user`, the token is that person (their identity, role and fund). Without
-    /// it, `--name` and `--role` make a service token (an integration, a script), an identity
-    /// of its own whatever its name.
+    /// With `--user`, the token is that person (their identity, role, scope and plan roles).
+    /// Without it, `--name` and `--role` make a service token (an integration, a script), an
+    /// identity of its own whatever its name.
     Create {
         /// The person the token belongs to (their account's email).
-        #[arg(long, conflicts_with_all = ["name", "role", "plan", "fund", "email"])]
+        #[arg(long, conflicts_with_all = ["name", "role", "plan", "fund", "email", "plan_role"])]
         user: Option<String>,
         /// Who uses a service token; recorded in the audit trail.
         #[arg(long, required_unless_present = "user")]
@@ -96,12 +96,62 @@ pub enum TokenCommand {
         /// Limit it to one fund of `--plan` (a fund id means nothing without its plan).
         #[arg(long, requires = "plan")]
         fund: Option<String>,
+        /// A role of `--plan` (its `[[role]]` id, of the token's role kind) that the token takes
+        /// on that plan's files, of `--fund` or of every fund; repeat it for several. Without
+        /// it, the token takes every role of its kind.
+        #[arg(long = "plan-role", value_name = "ROLE", requires = "plan")]
+        plan_role: Vec<String>,
         /// Where notifications about an applicant's applications are sent.
         #[arg(long)]
         email: Option<String>,
         #[command(flatten)]
+        plans: PlansArg,
+        #[command(flatten)]
         db: DbArgs,
     },
+}
+
+/// The plans `--plan-role` is checked against.
+#[derive(Debug, clap::Args)]
+pub struct PlansArg {
+    /// The plans served (a plan directory, or a directory of plan directories): read to
+    /// check `--plan-role`.
+    #[arg(long, env = "METROPLAN_PLANS", default_value = "plans")]
+    pub plans: PathBuf,
+}
+
+impl PlansArg {
+    /// The grants of `roles`, checked against the plans (read only when roles are given).
+    fn grants(
+        &self,
+        kind: RoleKind,
+        plan: Option<&str>,
+        fund: Option<&str>,
+        roles: &[String],
+    ) -> anyhow::Result<Vec<grants::Grant>> {
+        if roles.is_empty() {
+            return Ok(Vec::new());
+        }
+        let plans = Plans::load(&self.plans)
+            .with_context(|| format!("--plans {}", self.plans.display()))?;
+        Ok(grants::check(&plans, kind, plan, fund, roles)?)
+    }
+}
+
+/// ` (plan roles: a, b in plan/fund)`, for the confirmation.
+fn grants_said(g: &[grants::Grant]) -> String {
+    match g.first() {
+        None => String::new(),
+        Some(first) => format!(
+            ", plan roles {} in {}/{}",
+            g.iter()
+                .map(|g| g.role.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            first.plan,
+            first.fund.as_deref().unwrap_or("*")
+        ),
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -117,12 +167,23 @@ pub enum UserCommand {
         /// The name shown on pages (default: the email).
         #[arg(long)]
         name: Option<String>,
-        /// Limit a staff account to one fund.
+        /// Limit a staff account to one plan.
         #[arg(long)]
+        plan: Option<String>,
+        /// Limit a staff account to one fund of `--plan` (a fund id means nothing without its
+        /// plan).
+        #[arg(long, requires = "plan")]
         fund: Option<String>,
+        /// A role of `--plan` (its `[[role]]` id, of the account's role kind) that the person
+        /// takes on that plan's files, of `--fund` or of every fund; repeat it for several.
+        /// Without it, the person takes every role of their kind.
+        #[arg(long = "plan-role", value_name = "ROLE", requires = "plan")]
+        plan_role: Vec<String>,
         /// An applicant's SIRET.
         #[arg(long)]
         siret: Option<String>,
+        #[command(flatten)]
+        plans: PlansArg,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -345,7 +406,23 @@ impl Guide {
                     demo::PASSWORD
                 );
                 for a in seeded {
-                    println!("    {:<11} {:<32} {}", a.role.name(), a.email, a.name);
+                    let roles = a
+                        .grants
+                        .iter()
+                        .map(|g| format!("{}: {}", g.plan, g.role))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let roles = if roles.is_empty() {
+                        roles
+                    } else {
+                        format!(" ({roles})")
+                    };
+                    println!(
+                        "    {:<11} {:<32} {}{roles}",
+                        a.role.name(),
+                        a.email,
+                        a.name
+                    );
                 }
             }
         }
@@ -394,9 +471,16 @@ pub fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
         role,
         plan,
         fund,
+        plan_role,
         email,
+        plans,
         db,
     } = cmd;
+    // Checked before anything is written.
+    let granted = match role {
+        Some(kind) => plans.grants(kind, plan.as_deref(), fund.as_deref(), &plan_role)?,
+        None => Vec::new(),
+    };
     runtime()?.block_on(async move {
         let db = Db::connect(&db.database).await?;
         let now = stamp(jiff::Timestamp::now());
@@ -412,13 +496,16 @@ pub fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 let (Some(name), Some(role)) = (name, role) else {
                     anyhow::bail!("give --user, or --name and --role for a service token");
                 };
-                let secret = tokens::create(
+                let secret = tokens::create_token(
                     &db,
-                    &name,
-                    role,
-                    plan.as_deref(),
-                    fund.as_deref(),
-                    email.as_deref(),
+                    &tokens::NewToken {
+                        name: &name,
+                        role,
+                        plan: plan.as_deref(),
+                        fund: fund.as_deref(),
+                        email: email.as_deref(),
+                        grants: &granted,
+                    },
                     &now,
                 )
                 .await?;
@@ -426,7 +513,8 @@ pub fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                     (Some(p), Some(f)) => Some(format!("{p}/{f}")),
                     (Some(p), None) => Some(format!("{p}/*")),
                     _ => None,
-                };
+                }
+                .map(|s| format!("{s}{}", grants_said(&granted)));
                 (secret, name, role, scope)
             }
         };
@@ -460,10 +548,15 @@ pub fn user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
         email,
         role,
         name,
+        plan,
         fund,
+        plan_role,
         siret,
+        plans,
         db,
     } = cmd;
+    // Checked before the password is asked and before anything is written.
+    let granted = plans.grants(role, plan.as_deref(), fund.as_deref(), &plan_role)?;
     let password = read_password()?;
     runtime()?.block_on(async move {
         let db = Db::connect(&db.database).await?;
@@ -473,18 +566,26 @@ pub fn user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 email: &email,
                 name: name.as_deref().unwrap_or(&email),
                 role,
+                plan: plan.as_deref(),
                 fund: fund.as_deref(),
                 siret: siret.as_deref(),
                 password: &password,
+                grants: &granted,
             },
             jiff::Timestamp::now(),
         )
         .await?;
+        let scope = match (&u.plan, &u.fund) {
+            (Some(p), Some(f)) => format!(", {p}/{f}"),
+            (Some(p), None) => format!(", {p}/*"),
+            (None, Some(f)) => format!(", fund {f}"),
+            (None, None) => String::new(),
+        };
         eprintln!(
-            "metroplan: account `{}` ({}{}) created",
+            "metroplan: account `{}` ({}{scope}{}) created",
             u.email,
             u.role.name(),
-            u.fund.map(|f| format!(", fund {f}")).unwrap_or_default()
+            grants_said(&u.grants)
         );
         anyhow::Ok(ExitCode::SUCCESS)
     })

@@ -122,10 +122,11 @@ impl Ctx {
         let (fund, wf) = scope(served, &row.fund)?;
         let today = self.today(served);
         let now_s = stamp(self.clock.now());
+        let roles = who.plan_roles(&row.plan, &row.fund);
         let actor = Actor {
             id: &who.id,
             kind: Some(who.role),
-            roles: &[],
+            roles: &roles,
         };
         let input = Input {
             amount: body.amount,

@@ -169,9 +169,11 @@ pub async fn create_user(
             email: field(&f, "email").unwrap_or(""),
             name: field(&f, "name").unwrap_or(""),
             role,
+            plan: None,
             fund,
             siret: None,
             password: field(&f, "password").unwrap_or(""),
+            grants: &[],
         },
         s.ctx.clock.now(),
     )

@@ -9,7 +9,7 @@ use maud::{Markup, html};
 use metroplan_engine::model::{
     Assessment, Fund, MoneyEffect, Record, RoleKind, Transition, Workflow,
 };
-use metroplan_engine::workflow::Guard;
+use metroplan_engine::workflow::{Actor, Guard, may_take};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
@@ -141,10 +141,19 @@ async fn render(
         .title
         .clone()
         .unwrap_or_else(|| "Dossier sans titre".into());
+    // Offered: what the view lists for the viewer's role kind, narrowed to the plan roles
+    // they hold, by the engine's rule for `decide`.
+    let roles = who.plan_roles(&view.plan, &view.fund);
+    let actor = Actor {
+        id: &who.id,
+        kind: Some(who.role),
+        roles: &roles,
+    };
     let transitions: Vec<&Transition> = view
         .actions
         .iter()
         .filter_map(|a| wf.transitions.iter().find(|t| t.id.as_str() == a))
+        .filter(|t| may_take(&p.plan, t, &actor))
         .collect();
     let missing: Vec<String> = explanation_v
         .as_ref()

@@ -248,9 +248,11 @@ pub async fn register(
             email: r.email,
             name: r.name,
             role: RoleKind::Applicant,
+            plan: None,
             fund: None,
             siret: Some(r.siret),
             password,
+            grants: &[],
         },
         now,
     )

@@ -161,7 +161,8 @@ pub async fn inbox(
         .collect();
     let mut seen = std::collections::HashSet::new();
     states.retain(|(id, _)| seen.insert(id.clone()));
-    // Bulk actions: the transitions my role may take, in the workflows of my funds.
+    // Bulk actions: the transitions my role kind and plan roles may take, in the workflows of
+    // my funds.
     let mut bulk: Vec<(String, String)> = Vec::new();
     for p in plans.by_id.values() {
         for f in p
@@ -171,9 +172,18 @@ pub async fn inbox(
             .filter(|f| who.covers(p.plan.id.as_str(), f.id.as_str()))
         {
             if let Some(wf) = p.plan.workflow(f.workflow.as_str()) {
+                let roles = who.plan_roles(p.plan.id.as_str(), f.id.as_str());
+                let actor = metroplan_engine::workflow::Actor {
+                    id: &who.id,
+                    kind: Some(who.role),
+                    roles: &roles,
+                };
                 for t in &wf.transitions {
                     let kind = p.plan.role_kind_of(t);
-                    if kind == Some(who.role) && !bulk.iter().any(|(id, _)| id == t.id.as_str()) {
+                    if kind == Some(who.role)
+                        && metroplan_engine::workflow::may_take(&p.plan, t, &actor)
+                        && !bulk.iter().any(|(id, _)| id == t.id.as_str())
+                    {
                         bulk.push((t.id.to_string(), t.label.clone()));
                     }
                 }

@@ -14,6 +14,7 @@ mod matrix;
 mod notifications;
 mod openapi;
 mod page_matrix;
+mod plan_roles;
 mod reload;
 mod rules_limits;
 mod second_plan;

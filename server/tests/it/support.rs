@@ -256,9 +256,11 @@ impl Env {
                 email,
                 name: email,
                 role,
+                plan: None,
                 fund: None,
                 siret,
                 password: crate::web::PASSWORD,
+                grants: &[],
             },
             jiff::Timestamp::now(),
         )

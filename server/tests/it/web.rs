@@ -195,9 +195,11 @@ pub async fn account(env: &Env, email: &str, role: RoleKind) -> accounts::User {
             email,
             name: email,
             role,
+            plan: None,
             fund: None,
             siret: (role == RoleKind::Applicant).then_some("81234567800019"),
             password: PASSWORD,
+            grants: &[],
         },
         jiff::Timestamp::now(),
     )
