@@ -5,11 +5,13 @@
 mod access;
 mod audit_trail;
 mod demo;
+mod diagram;
 mod envelope;
 mod errors;
 mod identity;
 mod invariants;
 mod matrix;
+mod migrate;
 mod notifications;
 mod openapi;
 mod page_matrix;
