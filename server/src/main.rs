@@ -33,6 +33,14 @@ enum Command {
     Diff(commands::diff::Args),
     /// Format plan files in the canonical layout, keeping comments (`--check` for CI).
     Fmt(commands::fmt::Args),
+    /// Rewrite a plan's workflows from the first workflow language into v2, in place,
+    /// keeping comments and layout; then load the plan and report what is left.
+    ///
+    /// Exit code 0 when the migrated plan loads, 1 when it has errors or the directory is
+    /// not a plan (nothing written then).
+    Migrate(commands::migrate::Args),
+    /// Print a workflow as a Mermaid state diagram (`stateDiagram-v2`).
+    Diagram(commands::diagram::Args),
     /// Print the JSON Schema of plan files (for editors and `taplo`).
     Schema(commands::schema::Args),
     /// Schedule the plan: early and late dates, floats and the critical path.
@@ -79,6 +87,8 @@ fn main() -> ExitCode {
         Command::Diff(args) => commands::diff::run(args),
         Command::Fmt(args) => commands::fmt::run(args),
         Command::New(args) => commands::new::run(args),
+        Command::Migrate(args) => commands::migrate::run(args),
+        Command::Diagram(args) => commands::diagram::run(args),
         Command::Schema(args) => commands::schema::run(args),
         Command::Schedule(args) => commands::schedule::run(args),
         Command::Why(args) => commands::schedule::why(args),

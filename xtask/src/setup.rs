@@ -36,7 +36,12 @@ const PROGRAMS: &[Program] = &[
     Program {
         name: "npm",
         package: "npm",
-        used_by: "installs vnu-jar and axe-core (tests/web) and taplo (.ci)",
+        used_by: "installs vnu-jar and axe-core (tests/web), taplo, mermaid and jsdom (.ci)",
+    },
+    Program {
+        name: "node",
+        package: "nodejs",
+        used_by: "runs Mermaid's parser on the diagrams `metroplan diagram` prints (.ci/mermaid-parse.mjs)",
     },
     Program {
         name: "psql",

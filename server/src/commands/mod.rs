@@ -1,10 +1,13 @@
 pub mod applicant_key;
 pub mod check;
+pub mod diagram;
 pub mod diff;
 pub mod fmt;
+pub mod migrate;
 pub mod new;
 pub mod reference;
 pub mod rules;
 pub mod schedule;
 pub mod schema;
 pub mod serve;
+pub mod workflow_reference;

@@ -14,19 +14,30 @@ pub struct Args {
     #[arg(long, conflicts_with = "reference")]
     pub rule_tests: bool,
     /// The plan language reference in Markdown (`docs/plan-reference.md`) instead.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "workflow_reference")]
     pub reference: bool,
+    /// The workflow language reference in Markdown (`docs/workflow.md`), with the circuit of
+    /// the plan in `--plan` as a diagram.
+    #[arg(long, conflicts_with = "rule_tests")]
+    pub workflow_reference: bool,
+    /// With `--workflow-reference`: the plan whose circuit the reference draws.
+    #[arg(long, value_name = "DIR", default_value = "plans/amp-pmlcd")]
+    pub plan: PathBuf,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let text = if args.reference {
+    let text = if args.workflow_reference {
+        super::workflow_reference::markdown(&args.plan)?
+    } else if args.reference {
         super::reference::markdown()
     } else if args.rule_tests {
         metroplan_engine::schema::rule_test_schema_text()
     } else {
         metroplan_engine::schema::plan_file_schema_text()
     };
-    let command = if args.reference {
+    let command = if args.workflow_reference {
+        "schema --workflow-reference"
+    } else if args.reference {
         "schema --reference"
     } else if args.rule_tests {
         "schema --rule-tests"

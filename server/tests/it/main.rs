@@ -5,12 +5,14 @@
 mod access;
 mod audit_trail;
 mod demo;
+mod diagram;
 mod envelope;
 mod errors;
 mod findings;
 mod identity;
 mod invariants;
 mod matrix;
+mod migrate;
 mod notifications;
 mod openapi;
 mod page_matrix;
