@@ -63,17 +63,10 @@ impl Ctx {
                 Some("kind"),
             ));
         }
-        // Pieces change what the rules see: only before filing or while incomplete.
-        let open = view.state == wf.initial.as_str()
-            || workflow::automatic(wf, &view.state).next().is_none()
-                && wf.transitions.iter().any(|t| {
-                    t.from.iter().any(|f| f.as_str() == view.state)
-                        && served.plan.role_kind_of(t) == Some(RoleKind::Applicant)
-                        && workflow::checks_eligibility(wf, t.to.as_str())
-                });
-        if !open {
+        // The plan says where pieces are taken (a draft, an incomplete file, a final report).
+        if !workflow::accepts_pieces(wf, &view.state) {
             return Err(Error::Conflict(format!(
-                "pieces are added to a draft or an incomplete application; this one is `{}`",
+                "application `{id}` takes no pieces in its state `{}`: the plan accepts them only where a state declares `accepts = [\"pieces\"]`",
                 view.state
             )));
         }

@@ -393,3 +393,19 @@ async fn a_declaration_of_interest_is_recorded_final_and_shown_to_staff_only() {
     let r = env.act(&id, "proposer-decision", &p.instr, json!({})).await;
     assert_eq!(r.body["guard"], "vote", "{}", r.body);
 }
+
+#[tokio::test]
+async fn pieces_are_taken_only_where_the_plan_accepts_them_not_by_a_guess() {
+    let env = Env::new(OPEN).await;
+    let p = people(&env).await;
+    let id = env
+        .eligible(&p.asso, application_of("81234567800027", 5000))
+        .await;
+    // In instruction the plan takes no piece.
+    let u = env.upload(&id, "rib", &p.asso, PDF, "rib.pdf").await;
+    assert_eq!(u.status, StatusCode::CONFLICT, "{}", u.body);
+    // After the advance it takes the final report's pieces (`accepts = ["pieces"]`).
+    let id = advanced(&env, &p).await;
+    let u = env.upload(&id, "rib", &p.asso, PDF, "rib.pdf").await;
+    assert_eq!(u.status, StatusCode::OK, "{}", u.body);
+}
