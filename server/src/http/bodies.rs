@@ -125,8 +125,11 @@ mod doc {
         pub detail: String,
         /// The field at fault (`data.project.requested_amount`, a header, a parameter).
         pub field: Option<String>,
-        /// The workflow guard that refused.
+        /// The workflow guard, or the built-in check (`not-filer`, `distinct-from`, `vote`,
+        /// `opinion`, `payment`, `condition`, `filed-keys`), that refused.
         pub guard: Option<String>,
+        /// With a workflow refusal: what a person reads, in French.
+        pub fr: Option<String>,
         /// On a 412: the application's current version.
         pub current_version: Option<i64>,
     }

@@ -60,7 +60,7 @@ pub(super) struct AppRow {
 /// What entering a state schedules.
 #[derive(Debug, Clone, Default)]
 pub(super) struct PendingTime {
-    pub(super) entered: Option<(String, String)>,
+    pub(super) entered: Vec<(String, String)>,
     pub(super) timers: Vec<(&'static str, String, String)>,
 }
 
@@ -177,7 +177,7 @@ pub(super) async fn flush(
 
 /// Records the first entry into a state and replaces what time had pending for the file.
 async fn write_time(tx: &mut WriteTx, id: &str, time: &PendingTime) -> Result<()> {
-    if let Some((state, day)) = &time.entered {
+    for (state, day) in &time.entered {
         sqlx::query("INSERT INTO state_entries (application_id, state, entered_on) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(id)
             .bind(state)

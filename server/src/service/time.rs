@@ -47,6 +47,12 @@ impl Ctx {
                 first.push((r.try_get::<String, _>("state")?, day));
             }
         }
+        // States entered earlier in this request, not written yet.
+        for (state, day) in row.pending_time.iter().flat_map(|p| &p.entered) {
+            if let (false, Ok(day)) = (first.iter().any(|(s, _)| s == state), day.parse()) {
+                first.push((state.clone(), day));
+            }
+        }
         if !first.iter().any(|(s, _)| *s == row.state) {
             first.push((row.state.clone(), entered));
         }
@@ -74,15 +80,36 @@ impl Ctx {
                 timers.push(("reminder", r.id.to_string(), day.to_string()));
             }
         }
+        let mut entered_states = row
+            .pending_time
+            .as_ref()
+            .map(|p| p.entered.clone())
+            .unwrap_or_default();
+        entered_states.push((row.state.clone(), entered.to_string()));
         Ok(PendingTime {
-            entered: Some((row.state.clone(), entered.to_string())),
+            entered: entered_states,
             timers,
         })
     }
 
     /// Fires every timer and reminder due today or earlier (each plan's time zone), oldest
-    /// first; returns how many this process fired.
+    /// first, until none is due (a step may schedule another that is already due: after a
+    /// long stop, a chain catches up); returns how many this process fired.
     pub async fn run_timers(&self) -> Result<usize> {
+        let mut fired = 0;
+        // A pass fires what was due when it began; a chain of timers is as long as the
+        // workflow has states, so a few passes catch up.
+        for _ in 0..32 {
+            let now = self.run_timers_once().await?;
+            fired += now;
+            if now == 0 {
+                break;
+            }
+        }
+        Ok(fired)
+    }
+
+    async fn run_timers_once(&self) -> Result<usize> {
         let plans = self.plans.current();
         let mut fired = 0;
         for served in plans.by_id.values() {
@@ -102,7 +129,7 @@ impl Ctx {
                     name: r.try_get("name")?,
                     day: r.try_get("due_on")?,
                 };
-                match self.fire(served, &due, today).await {
+                match self.fire(served, &due).await {
                     Ok(true) => fired += 1,
                     Ok(false) => {}
                     // A file changed by a person meanwhile: the timer is tried again next time.
@@ -116,8 +143,13 @@ impl Ctx {
         Ok(fired)
     }
 
-    /// Carries out one due timer, if this process claims it.
-    async fn fire(&self, served: &Served, due: &Due, today: Date) -> Result<bool> {
+    /// Carries out one due timer, if this process claims it. The step takes effect on the
+    /// day it fell due (a file classed the day after its deadline was classed that day, even
+    /// if the server was stopped then); its event bears the time it was carried out.
+    async fn fire(&self, served: &Served, due: &Due) -> Result<bool> {
+        let today: Date = due.day.parse().map_err(|e| {
+            crate::error::Error::Internal(anyhow::anyhow!("timer day {}: {e}", due.day))
+        })?;
         let now_s = stamp(self.clock.now());
         let mut tx = self.db.write().await?;
         let claimed = sqlx::query(
@@ -248,11 +280,17 @@ impl Ctx {
                     .map(|k| k.name())
                     .unwrap_or_default();
                 let mut out = Vec::new();
+                // The members of the role in the file's scope: accounts of its kind for this
+                // plan and fund, holding the role when they hold plan roles in this plan.
                 for u in sqlx::query(
-                    "SELECT id, email FROM users WHERE role = $1 AND (fund IS NULL OR fund = $2)",
+                    "SELECT id, email FROM users WHERE role = $1 AND (fund IS NULL OR fund = $2) AND (plan IS NULL OR plan = $3) \
+                     AND (NOT EXISTS (SELECT 1 FROM role_grants g WHERE g.principal = 'user:' || users.id AND g.plan = $3) \
+                          OR EXISTS (SELECT 1 FROM role_grants g WHERE g.principal = 'user:' || users.id AND g.plan = $3 AND g.role = $4 AND (g.fund IS NULL OR g.fund = $2)))",
                 )
                 .bind(kind)
                 .bind(&row.fund)
+                .bind(&row.plan)
+                .bind(role.as_str())
                 .fetch_all(&mut *tx.tx)
                 .await?
                 {

@@ -326,6 +326,14 @@ async fn a_server_started_after_several_deadlines_fires_each_once_in_order() {
     let reminder = acts.iter().position(|a| a == "reminder:relance-completude");
     let classed = acts.iter().position(|a| a == "classer-a-echeance");
     assert!(reminder.is_some() && reminder < classed, "{acts:?}");
+    // The classement took effect on the day it fell due, not the day the server came back.
+    let day = env
+        .texts(
+            "SELECT entered_on AS v FROM state_entries WHERE application_id = $1 AND state = 'sans-suite'",
+            &id,
+        )
+        .await;
+    assert_eq!(day, ["2021-03-17"]);
     assert_eq!(
         env.ctx_at("2021-04-02T09:00:00+02:00")
             .run_timers()
