@@ -413,7 +413,7 @@ async fn a_committee_member_whose_opinion_is_awaited_for_ten_days_is_reminded_on
     let env = Env::new(OPEN).await;
     let asso = applicant(&env).await;
     let instr = env.token("instructrice", RoleKind::Instructor).await;
-    let waits = env
+    let _waits = env
         .account("attend@comite.example", RoleKind::Reviewer, None)
         .await;
     let gave = env
