@@ -30,6 +30,10 @@ pub enum Error {
     MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
+    /// A change asked for on a file whose fund or state a live edit of the plan renamed or
+    /// removed: the file is read, never changed, until the plan has its fund and state again.
+    #[error("{0}")]
+    PlanChanged(String),
     /// An applicant key (`field` of the form) bound to another account.
     #[error(
         "the applicant key in `{field}` belongs to another account: an administrator can transfer it (`metroplan applicant-key transfer`)"

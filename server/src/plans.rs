@@ -43,12 +43,48 @@ pub struct Plans {
 #[derive(Debug, Clone, Default)]
 pub struct PlanSet {
     current: Arc<RwLock<Arc<Plans>>>,
+    /// Every fund title and state label served since the server started.
+    known: Arc<RwLock<Known>>,
+}
+
+/// What the server has served since it started, for the files whose fund or state a live
+/// edit renamed or removed: the last title of each fund and the last label of each state of
+/// its workflow. Kept in memory only: after a restart, such a file's fund is unknown.
+#[derive(Debug, Default)]
+struct Known {
+    /// (plan, fund) → title.
+    funds: BTreeMap<(String, String), String>,
+    /// (plan, fund, state) → label.
+    states: BTreeMap<(String, String, String), String>,
+}
+
+impl Known {
+    fn record(&mut self, plans: &Plans) {
+        for (id, s) in &plans.by_id {
+            for f in &s.plan.funds {
+                self.funds
+                    .insert((id.clone(), f.id.to_string()), f.title.clone());
+                let Some(wf) = s.plan.workflow(f.workflow.as_str()) else {
+                    continue;
+                };
+                for st in &wf.states {
+                    self.states.insert(
+                        (id.clone(), f.id.to_string(), st.id.to_string()),
+                        st.label.clone(),
+                    );
+                }
+            }
+        }
+    }
 }
 
 impl From<Plans> for PlanSet {
     fn from(p: Plans) -> PlanSet {
+        let mut known = Known::default();
+        known.record(&p);
         PlanSet {
             current: Arc::new(RwLock::new(Arc::new(p))),
+            known: Arc::new(RwLock::new(known)),
         }
     }
 }
@@ -61,6 +97,24 @@ impl PlanSet {
 
     pub fn get(&self, id: &str) -> Option<Arc<Served>> {
         self.current().get(id).cloned()
+    }
+
+    /// The last title this server served for `fund` of `plan`, if it ever served it.
+    pub fn known_fund_title(&self, plan: &str, fund: &str) -> Option<String> {
+        let known = self.known.read().expect("known plans lock");
+        known
+            .funds
+            .get(&(plan.to_string(), fund.to_string()))
+            .cloned()
+    }
+
+    /// The last label this server served for `state` in the workflow of `fund` of `plan`.
+    pub fn known_state_label(&self, plan: &str, fund: &str, state: &str) -> Option<String> {
+        let known = self.known.read().expect("known plans lock");
+        known
+            .states
+            .get(&(plan.to_string(), fund.to_string(), state.to_string()))
+            .cloned()
     }
 
     /// Reads `dir` again; valid plans replace their previous version, broken ones keep it.
@@ -80,6 +134,7 @@ impl PlanSet {
                 tracing::info!(plan = %id, dir = %s.dir.display(), "plan reloaded");
             }
         }
+        self.known.write().expect("known plans lock").record(&next);
         *self.current.write().expect("plan set lock") = next.clone();
         next
     }

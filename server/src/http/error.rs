@@ -17,7 +17,9 @@ impl Error {
             Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Conflict(_) | Error::KeyBound { .. } => StatusCode::CONFLICT,
+            Error::Conflict(_) | Error::KeyBound { .. } | Error::PlanChanged(_) => {
+                StatusCode::CONFLICT
+            }
             Error::Stale { .. } => StatusCode::PRECONDITION_FAILED,
             Error::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -42,6 +44,7 @@ impl Error {
             Error::MethodNotAllowed => "method-not-allowed",
             Error::Conflict(_) => "conflict",
             Error::KeyBound { .. } => "applicant-key-bound",
+            Error::PlanChanged(_) => "fund-removed",
             Error::Stale { .. } => "stale",
             Error::PreconditionRequired => "precondition-required",
             Error::TooLarge(_) => "too-large",

@@ -425,7 +425,7 @@ pub async fn application(
     responses(
         (status = 200, body = ApplicationView, description = "Taken: the application in its new state", headers(("ETag" = String, description = "Its new version"))),
         (status = 403, description = "Not your role"),
-        (status = 409, description = "Not from this state"),
+        (status = 409, description = "Not from this state; or a live edit of the plan removed the file's fund or state (`/problems/fund-removed`): the file is read, not changed"),
         (status = 412, description = "Stale ETag"),
         (status = 422, description = "A guard refused: `guard` and `field` name it"),
         (status = 428, description = "If-Match missing"),
@@ -479,7 +479,7 @@ pub struct ReevaluateBody {
     responses(
         (status = 200, body = ApplicationView, description = "Checked again with the fund's current rules, as of the filing date; the state is unchanged"),
         (status = 403, description = "Instructors and administrators only"),
-        (status = 409, description = "Never filed"),
+        (status = 409, description = "Never filed; or a live edit of the plan removed the file's fund or state (`/problems/fund-removed`)"),
         (status = 412, description = "Stale ETag"),
         (status = 428, description = "If-Match missing"),
     ),

@@ -63,7 +63,10 @@ impl utoipa::Modify for CommonResponses {
                 }
                 add("404", "No such plan, fund or application (or not yours)");
                 if writes {
-                    add("409", "Not possible in the current state");
+                    add(
+                        "409",
+                        "Not possible in the current state, or on a file whose fund or state a live edit of the plan removed (`/problems/fund-removed`)",
+                    );
                     add(
                         "422",
                         "Refused: the problem document names the field or guard",
@@ -123,7 +126,7 @@ fn problem(response: &mut utoipa::openapi::Response) {
         application, act, reevaluate, events, explanation, envelope, export_csv, upload
     ),
     components(schemas(
-        ApplicationView, crate::service::DocumentView, ActionBody, CreateBody, EligibilityBody,
+        ApplicationView, crate::service::DocumentView, crate::service::Presence, ActionBody, CreateBody, EligibilityBody,
         ReevaluateBody, UploadForm, Page, EnvelopeView, crate::audit::Event, ApplicationData,
         Problem, PlanSummary, FundSummary, PlanDocument, ScheduleDocument, Schedule, ScheduleItem,
         Timeline, TimelineItem, Outcome, Evaluation, RuleResult, Score, CriterionScore,

@@ -212,12 +212,12 @@ impl Ctx {
         if who.role != RoleKind::Applicant || who.id != row.owner_id {
             return Err(Error::NotFound(format!("no application `{id}`")));
         }
+        let served = self.served_for_change(id, &row.plan, &row.fund, &row.state)?;
         if row.version != expected {
             return Err(Error::Stale {
                 current: row.version,
             });
         }
-        let served = self.served(&row.plan)?.clone();
         let (fund, wf) = scope(&served, &row.fund)?;
         if !metroplan_engine::workflow::accepts_data(wf, &row.state) {
             return Err(Error::Conflict(format!(

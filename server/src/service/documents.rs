@@ -51,7 +51,7 @@ impl Ctx {
                 "only the applicant uploads the pieces of an application".into(),
             ));
         }
-        let served = self.served(&view.plan)?;
+        let served = self.served_for_change(id, &view.plan, &view.fund, &view.state)?;
         let (fund, wf) = scope(&served, &view.fund)?;
         if !fund.form.documents.iter().any(|d| d.id.as_str() == kind) {
             let known: Vec<&str> = fund.form.documents.iter().map(|d| d.id.as_str()).collect();

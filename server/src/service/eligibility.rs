@@ -100,7 +100,7 @@ impl Ctx {
     /// pieces uploaded so far; nothing is stored.
     pub async fn preview(&self, who: &Principal, id: &str) -> Result<Value> {
         let view = self.get(who, id).await?;
-        let served = self.served(&view.plan)?;
+        let served = self.served_for_change(id, &view.plan, &view.fund, &view.state)?;
         let (fund, _) = scope(&served, &view.fund)?;
         let today = self.today(&served);
         let uploaded: Vec<String> = view.documents.iter().map(|d| d.kind.clone()).collect();
@@ -133,12 +133,12 @@ impl Ctx {
         if !visible(who, &row.owner_id, &row.plan, &row.fund) {
             return Err(Error::NotFound(format!("no application `{id}`")));
         }
+        let served = self.served_for_change(id, &row.plan, &row.fund, &row.state)?;
         if row.version != expected {
             return Err(Error::Stale {
                 current: row.version,
             });
         }
-        let served = self.served(&row.plan)?;
         let (fund, _) = scope(&served, &row.fund)?;
         let filed: Date = row
             .filed_on

@@ -21,7 +21,7 @@ pub use applications::{ListQuery, Page};
 pub use eligibility::set_by_server;
 pub use idempotency::Reply;
 pub use ledger::{EnvelopeView, envelope_of};
-pub use views::{ApplicationView, DocumentView, OpinionView};
+pub use views::{ApplicationView, DocumentView, OpinionView, Presence};
 
 use std::sync::Arc;
 
@@ -71,11 +71,58 @@ fn scope<'a>(served: &'a Served, fund: &str) -> Result<(&'a Fund, &'a Workflow)>
     Ok((f, wf))
 }
 
+/// The fund and workflow of an existing file, for a change to it: refused (409, nothing
+/// written) when a live edit renamed or removed its plan or fund, or took its state out of
+/// the fund's workflow. Reading such a file never goes through here (see `Ctx::view`).
+fn file_scope<'a>(
+    served: Option<&'a Served>,
+    id: &str,
+    plan: &str,
+    fund: &str,
+    state: &str,
+) -> Result<(&'a Fund, &'a Workflow)> {
+    let refused = |what: String| {
+        Error::PlanChanged(format!(
+            "application `{id}` belongs to {what}: a live edit of the plan renamed or removed it. The file can be read but not changed; nothing was recorded"
+        ))
+    };
+    let served =
+        served.ok_or_else(|| refused(format!("plan `{plan}`, which is not served any more")))?;
+    let f = served
+        .plan
+        .fund(fund)
+        .ok_or_else(|| refused(format!("fund `{fund}`, which plan `{plan}` no longer has")))?;
+    let wf = served
+        .plan
+        .workflow(f.workflow.as_str())
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("fund `{fund}` has no workflow")))?;
+    if !wf.states.iter().any(|s| s.id.as_str() == state) {
+        return Err(refused(format!(
+            "state `{state}`, which the workflow `{}` of fund `{fund}` no longer has",
+            wf.id
+        )));
+    }
+    Ok((f, wf))
+}
+
 impl Ctx {
     pub fn served(&self, plan: &str) -> Result<Arc<Served>> {
         self.plans
             .get(plan)
             .ok_or_else(|| Error::NotFound(format!("no plan `{plan}`")))
+    }
+
+    /// The plan of an existing file, for a change to it: see [`file_scope`].
+    fn served_for_change(
+        &self,
+        id: &str,
+        plan: &str,
+        fund: &str,
+        state: &str,
+    ) -> Result<Arc<Served>> {
+        let served = self.plans.get(plan);
+        file_scope(served.as_deref(), id, plan, fund, state)?;
+        served.ok_or_else(|| Error::Internal(anyhow::anyhow!("plan `{plan}` vanished")))
     }
 
     fn today(&self, served: &Served) -> Date {

@@ -69,12 +69,12 @@ impl Ctx {
         if !visible(who, &row.owner_id, &row.plan, &row.fund) {
             return Err(Error::NotFound(format!("no application `{id}`")));
         }
+        let served = self.served_for_change(id, &row.plan, &row.fund, &row.state)?;
         if row.version != expected {
             return Err(Error::Stale {
                 current: row.version,
             });
         }
-        let served = self.served(&row.plan)?.clone();
         let mut row = row;
         let eligibility = self
             .apply(

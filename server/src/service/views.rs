@@ -2,6 +2,7 @@
 //! history as `crate::views` filters it for them, its explanation and its opinions.
 
 use metroplan_engine::model::RoleKind;
+use metroplan_engine::workflow::{self, Actor};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
@@ -11,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::tokens::Principal;
 
 use super::rows::AppRow;
-use super::{Ctx, euros, money, scope};
+use super::{Ctx, euros, money};
 
 /// An application as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -20,7 +21,21 @@ pub struct ApplicationView {
     pub plan: String,
     pub fund: String,
     pub state: String,
+    /// The state's label; when `state_status` is `removed`, the last label this server
+    /// served for it, or else the state's id.
     pub state_label: String,
+    /// `removed` when a live edit of the plan took the file's state out of its fund's
+    /// workflow (or removed the fund): the file is read as it is, offers no action, and a
+    /// change to it is refused (409, `/problems/fund-removed`).
+    pub state_status: Presence,
+    /// `removed` when a live edit of the plan renamed or removed the file's fund (or the
+    /// plan): the file stays listed and readable, offers no action, and a change to it is
+    /// refused (409, `/problems/fund-removed`).
+    pub fund_status: Presence,
+    /// The fund's title in the served plan; for a removed fund, the last title this server
+    /// served for it, absent when it does not know it (it served no version with that fund
+    /// since it started).
+    pub fund_title: Option<String>,
     pub version: i64,
     pub owner: String,
     pub call: Option<i64>,
@@ -47,6 +62,26 @@ pub struct ApplicationView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<crate::http::bodies::Report>, nullable = false)]
     pub eligibility: Option<Value>,
+}
+
+/// Whether the served plan still has what a file refers to (its fund, its state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    /// The served plan has it.
+    Current,
+    /// A live edit of the plan renamed or removed it.
+    Removed,
+}
+
+impl Presence {
+    fn of(present: bool) -> Presence {
+        if present {
+            Presence::Current
+        } else {
+            Presence::Removed
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
@@ -80,36 +115,63 @@ pub(super) fn visible(who: &Principal, owner_id: &str, plan: &str, fund: &str) -
 }
 
 impl Ctx {
+    /// The view of a file for `who`. It never fails because of a live edit of the plan: a
+    /// file whose plan, fund or state the served plan no longer has is shown as it is stored,
+    /// marked `removed`, with the last title and label this server knew, and no action.
     pub(super) fn view(
         &self,
         row: AppRow,
         docs: Vec<DocumentView>,
         who: &Principal,
     ) -> Result<ApplicationView> {
-        let served = self.served(&row.plan)?;
-        let (_, wf) = scope(&served, &row.fund)?;
-        let state_label = wf
-            .states
-            .iter()
-            .find(|s| s.id.as_str() == row.state)
+        let served = self.plans.get(&row.plan);
+        let scoped = served.as_deref().and_then(|p| {
+            let f = p.plan.fund(&row.fund)?;
+            let wf = p.plan.workflow(f.workflow.as_str())?;
+            Some((p, f, wf))
+        });
+        let state =
+            scoped.and_then(|(_, _, wf)| wf.states.iter().find(|s| s.id.as_str() == row.state));
+        let fund_title = scoped
+            .map(|(_, f, _)| f.title.clone())
+            .or_else(|| self.plans.known_fund_title(&row.plan, &row.fund));
+        let state_label = state
             .map(|s| s.label.clone())
-            .unwrap_or_default();
-        let actions = wf
-            .transitions
-            .iter()
-            .filter(|t| t.from.iter().any(|f| f.as_str() == row.state))
-            .filter(|t| {
-                served.plan.role_kind_of(t) == Some(who.role)
-                    && (who.role != RoleKind::Applicant || who.id == row.owner_id)
+            .or_else(|| {
+                self.plans
+                    .known_state_label(&row.plan, &row.fund, &row.state)
             })
-            .map(|t| t.id.to_string())
-            .collect();
+            .unwrap_or_else(|| row.state.clone());
+        let actions = match (scoped, state) {
+            (Some((p, _, wf)), Some(_)) => {
+                let roles = who.plan_roles(&row.plan, &row.fund);
+                let actor = Actor {
+                    id: &who.id,
+                    kind: Some(who.role),
+                    roles: &roles,
+                };
+                wf.transitions
+                    .iter()
+                    .filter(|t| t.from.iter().any(|f| f.as_str() == row.state))
+                    .filter(|t| {
+                        workflow::may_take(&p.plan, t, &actor)
+                            && (who.role != RoleKind::Applicant || who.id == row.owner_id)
+                    })
+                    .map(|t| t.id.to_string())
+                    .collect()
+            }
+            // Nothing is offered on a file the plan no longer describes.
+            _ => Vec::new(),
+        };
         Ok(ApplicationView {
             id: row.id,
             plan: row.plan,
             fund: row.fund,
             state: row.state,
             state_label,
+            state_status: Presence::of(state.is_some()),
+            fund_status: Presence::of(scoped.is_some()),
+            fund_title,
             version: row.version,
             owner: row.owner,
             call: row.call_year,

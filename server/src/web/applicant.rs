@@ -7,7 +7,7 @@ use maud::{Markup, html};
 use metroplan_engine::model::{Fund, RoleKind};
 use serde_json::Value;
 
-use super::layout::{csrf, euros_str, shell, state_badge};
+use super::layout::{csrf, euros_str, file_state_badge, removed_mark, shell};
 use super::public::{served, today};
 use super::{CSRF_FIELD, PageError, Viewer, WebForm, field, form};
 use crate::http::AppState;
@@ -125,10 +125,10 @@ pub async fn mine(State(s): State<AppState>, v: Viewer) -> Result<Response, Page
                         tbody {
                             @for a in &apps {
                                 tr {
-                                    th scope="row" { a href={"/dossiers/" (a.id)} { (a.title.clone().unwrap_or_else(|| "(sans titre)".into())) } }
+                                    th scope="row" { a href={"/dossiers/" (a.id)} { (a.title.clone().unwrap_or_else(|| "(sans titre)".into())) } (removed_mark(a)) }
                                     td { (a.call.map(|c| c.to_string()).unwrap_or_default()) }
                                     td { (a.requested.as_deref().map(euros_str).unwrap_or_default()) }
-                                    td { (state_badge(&a.state, &a.state_label)) }
+                                    td { (file_state_badge(a)) }
                                     td { (a.deadline.clone().unwrap_or_default()) }
                                 }
                             }
@@ -327,6 +327,9 @@ pub async fn edit(
     v.check_csrf(field(&f, CSRF_FIELD))?;
     let version = super::application::version_of(&f)?;
     let current = s.ctx.get(&who, &id).await?;
+    if current.fund_status == crate::service::Presence::Removed {
+        return super::application::refuse_removed(&s, &v, &who, &id).await;
+    }
     let p = served(&s, &current.plan)?;
     let fund = fund_of(&p, &current.fund)?;
     let data = match form::data_from(&p.plan, fund, &f) {

@@ -16,13 +16,14 @@ use serde_json::Value;
 
 use super::applicant::{check_pieces, label_of, read_multipart};
 use super::layout::{
-    alert_error, alert_ok, csrf, euros_str, explanation, instant, role_fr, shell, state_badge,
+    alert_error, alert_ok, csrf, euros_str, explanation, file_state_badge, fund_label, instant,
+    role_fr, shell,
 };
 use super::public::served;
 use super::{CSRF_FIELD, PageError, Viewer, WebForm, field, form};
 use crate::error::Error;
 use crate::http::AppState;
-use crate::service::{ActionBody, ApplicationView};
+use crate::service::{ActionBody, ApplicationView, Presence};
 use crate::tokens::Principal;
 
 #[derive(Debug, Default, Deserialize)]
@@ -62,6 +63,18 @@ pub async fn page_with_error(
     let view = s.ctx.get(who, id).await?;
     let body = render(s, v, who, view, None, Some(message)).await?;
     Ok(v.page(status, body))
+}
+
+/// The page again, refusing a change to a file whose fund a live edit renamed or removed
+/// (409, nothing written).
+pub async fn refuse_removed(
+    s: &AppState,
+    v: &Viewer,
+    who: &Principal,
+    id: &str,
+) -> Result<Response, PageError> {
+    let (status, msg) = super::layout::refusal_fr(&Error::PlanChanged(String::new()));
+    page_with_error(s, v, who, id, status, &msg).await
 }
 
 fn done_fr(s: &AppState, view: &ApplicationView, action: &str) -> String {
@@ -106,6 +119,10 @@ async fn render(
     flash: Option<&str>,
     error: Option<&str>,
 ) -> Result<Markup, PageError> {
+    // A file whose fund a live edit renamed or removed stays readable, without its form.
+    if view.fund_status == Presence::Removed {
+        return render_removed(s, v, who, view, flash, error).await;
+    }
     let p = served(s, &view.plan)?;
     let (fund, wf) = {
         let f = p.plan.fund(&view.fund).ok_or_else(PageError::not_found)?;
@@ -173,8 +190,11 @@ async fn render(
         html! {
             @if let Some(m) = flash { (alert_ok(m)) }
             @if let Some(e) = error { (alert_error(e)) }
+            @if view.state_status == Presence::Removed {
+                div.alert.error role="status" { p { strong { "Étape retirée du plan" } " : l'étape où se trouve ce dossier n'existe plus dans le circuit d'instruction du fonds. Le dossier reste consultable, mais il ne peut plus être modifié tant que le plan ne la contient pas de nouveau." } }
+            }
             dl.fiche {
-                dt { "État" } dd { (state_badge(&view.state, &view.state_label)) }
+                dt { "État" } dd { (file_state_badge(&view)) }
                 dt { "Fonds" } dd { a href={"/plans/" (view.plan) "/fonds/" (view.fund)} { (fund.title) } }
                 @if let Some(n) = &view.applicant_name { dt { "Porteur" } dd { (n) @if let Some(k) = &view.applicant { " (SIRET " (k) ")" } } }
                 @if let Some(c) = view.call { dt { "Appel à projets" } dd { (c) } }
@@ -312,7 +332,7 @@ async fn render(
                         li {
                             time datetime=(super::layout::datetime_attr(&e.at)) { (instant(&e.at)) }
                             " · "
-                            (event_fr(wf, &e.action))
+                            (event_fr(Some(wf), &e.action))
                             @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { " : " (state_label(wf, a)) " → " (state_label(wf, b)) } }
                             " · "
                             (actor_fr(who, e.actor_name.as_deref().unwrap_or(&e.actor), &e.role))
@@ -341,25 +361,115 @@ fn linked_fr(events: &[crate::audit::Event], o: &crate::service::OpinionView) ->
     }
 }
 
-fn state_label(wf: &Workflow, id: &str) -> String {
-    wf.states
-        .iter()
-        .find(|s| s.id.as_str() == id)
-        .map_or_else(|| id.to_string(), |s| s.label.clone())
+/// The page of a file whose fund a live edit renamed or removed: what is stored, readable,
+/// marked, with no form (a change is refused, 409).
+async fn render_removed(
+    s: &AppState,
+    v: &Viewer,
+    who: &Principal,
+    view: ApplicationView,
+    flash: Option<&str>,
+    error: Option<&str>,
+) -> Result<Markup, PageError> {
+    let explanation_v = s.ctx.explanation(who, &view.id).await.ok();
+    let events = s.ctx.events(who, &view.id).await?;
+    let title = view
+        .title
+        .clone()
+        .unwrap_or_else(|| "Dossier sans titre".into());
+    let state_of = |id: &str| {
+        s.ctx
+            .plans
+            .known_state_label(&view.plan, &view.fund, id)
+            .unwrap_or_else(|| "étape qui n'existe plus dans le plan".into())
+    };
+    Ok(shell(
+        v,
+        &title,
+        html! {
+            @if let Some(m) = flash { (alert_ok(m)) }
+            @if let Some(e) = error { (alert_error(e)) }
+            div.alert.error role="status" {
+                p { strong { "Fonds retiré du plan" } " : ce dossier relève d'un fonds qui n'existe plus dans le plan (" (fund_label(&view)) "). Il reste consultable, mais il ne peut plus être modifié tant que le plan ne contient pas de nouveau ce fonds." }
+            }
+            dl.fiche {
+                dt { "État" } dd { (file_state_badge(&view)) }
+                dt { "Fonds" } dd { (fund_label(&view)) " " strong.retire { "(retiré du plan)" } }
+                @if let Some(n) = &view.applicant_name { dt { "Porteur" } dd { (n) @if let Some(k) = &view.applicant { " (SIRET " (k) ")" } } }
+                @if let Some(c) = view.call { dt { "Appel à projets" } dd { (c) } }
+                @if let Some(r) = &view.requested { dt { "Montant demandé" } dd { (euros_str(r)) } }
+                @if let Some(a) = &view.awarded { dt { "Montant attribué" } dd { (euros_str(a)) } }
+                @if view.paid != "0" && view.paid != "0.00" { dt { "Versé" } dd { (euros_str(&view.paid)) } }
+                @if let Some(d) = &view.filed_on { dt { "Déposé le" } dd { (d) } }
+                @if let Some(d) = &view.decided_on { dt { "Décidé le" } dd { (d) } }
+                dt { "Version" } dd { (view.version) }
+            }
+            @if let Some(x) = &explanation_v {
+                section aria-labelledby="explication-titre" {
+                    h2 id="explication-titre" { "Contrôle d'éligibilité et explication" }
+                    (explanation(x.get("text").and_then(Value::as_str).unwrap_or("")))
+                }
+            }
+            section aria-labelledby="donnees-titre" {
+                h2 id="donnees-titre" { "Données du dossier" }
+                p { "Les données saisies restent enregistrées telles quelles ; leur présentation dépend du formulaire du fonds, que le plan ne contient plus." }
+            }
+            section aria-labelledby="pieces-titre" {
+                h2 id="pieces-titre" { "Pièces fournies" }
+                @if view.documents.is_empty() { p { "Aucune pièce." } }
+                ul {
+                    @for (n, d) in view.documents.iter().enumerate() {
+                        li {
+                            a href={"/dossiers/" (view.id) "/pieces/" (d.kind)} {
+                                (d.file_name.clone().unwrap_or_else(|| format!("Pièce jointe n° {}", n + 1)))
+                            }
+                            " (" (d.media_type) ", " (d.size / 1024 + 1) " Ko)"
+                        }
+                    }
+                }
+            }
+            section aria-labelledby="historique-titre" {
+                h2 id="historique-titre" { "Historique" }
+                ol.historique {
+                    @for e in &events {
+                        li {
+                            time datetime=(super::layout::datetime_attr(&e.at)) { (instant(&e.at)) }
+                            " · "
+                            (event_fr(None, &e.action))
+                            @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { " : " (state_of(a)) " → " (state_of(b)) } }
+                            " · "
+                            (actor_fr(who, e.actor_name.as_deref().unwrap_or(&e.actor), &e.role))
+                            @if let Some(r) = &e.reason { " · motif : " (r) }
+                        }
+                    }
+                }
+            }
+        },
+    ))
 }
 
-fn event_fr(wf: &Workflow, action: &str) -> String {
+fn state_label(wf: &Workflow, id: &str) -> String {
+    wf.states.iter().find(|s| s.id.as_str() == id).map_or_else(
+        || "étape qui n'existe plus dans le plan".to_string(),
+        |s| s.label.clone(),
+    )
+}
+
+fn event_fr(wf: Option<&Workflow>, action: &str) -> String {
     match action {
         "create" => "Création du dossier".into(),
         "edit-draft" => "Modification du brouillon".into(),
         "upload" | "document" => "Pièce jointe".into(),
         "eligibility-check" => "Contrôle automatique d'éligibilité".into(),
         "re-evaluation" => "Réévaluation selon les règles en vigueur".into(),
-        other => wf
-            .transitions
-            .iter()
-            .find(|t| t.id.as_str() == other)
-            .map_or_else(|| other.to_string(), |t| t.label.clone()),
+        other => match wf {
+            Some(wf) => wf
+                .transitions
+                .iter()
+                .find(|t| t.id.as_str() == other)
+                .map_or_else(|| other.to_string(), |t| t.label.clone()),
+            None => "Étape du circuit d'instruction".into(),
+        },
     }
 }
 
@@ -598,6 +708,9 @@ pub async fn pieces(
     let (posted, files) = read_multipart(mp, s.config.upload_limit).await?;
     v.check_csrf(field(&posted, CSRF_FIELD))?;
     let view = s.ctx.get(&who, &id).await?;
+    if view.fund_status == Presence::Removed {
+        return refuse_removed(&s, &v, &who, &id).await;
+    }
     let p = served(&s, &view.plan)?;
     let fund = p.plan.fund(&view.fund).ok_or_else(PageError::not_found)?;
     let bad = check_pieces(fund, &files);

@@ -239,6 +239,10 @@ pub fn refusal_fr(e: &Error) -> (StatusCode, String) {
             StatusCode::CONFLICT,
             "Cette action n'est pas possible dans l'état actuel du dossier. Rechargez la page pour voir son état.".into(),
         ),
+        Error::PlanChanged(_) => (
+            StatusCode::CONFLICT,
+            "Ce dossier relève d'un fonds ou d'une étape qui n'existe plus dans le plan : il reste consultable, mais il ne peut plus être modifié. Rien n'a été enregistré. Signalez-le à l'administrateur du dispositif.".into(),
+        ),
         Error::KeyBound { .. } => (
             StatusCode::CONFLICT,
             "Ce numéro d'identification (SIRET) est déjà rattaché à un autre compte : seul ce compte peut déposer en son nom. Si c'est le vôtre, demandez à l'administrateur du dispositif de vous le transférer.".into(),
@@ -319,6 +323,41 @@ fn guard_fr(guard: Option<&str>, extra: Option<&serde_json::Value>) -> Option<St
         ),
         other => other.refusal_fr().to_string(),
     })
+}
+
+/// A file's state, as a badge: for a state a live edit took out of the plan, its last known
+/// label, or else « étape qui n'existe plus dans le plan » (never its id).
+pub fn file_state_badge(view: &crate::service::ApplicationView) -> Markup {
+    state_badge(&view.state, &file_state_label(view))
+}
+
+/// A file's state as a person reads it (see [`file_state_badge`]).
+pub fn file_state_label(view: &crate::service::ApplicationView) -> String {
+    use crate::service::Presence;
+    if view.state_status == Presence::Removed && view.state_label == view.state {
+        return "étape qui n'existe plus dans le plan".into();
+    }
+    view.state_label.clone()
+}
+
+/// The fund of a file, as a person reads it: its title, or for a fund a live edit renamed or
+/// removed, its last known title or « fonds qui n'existe plus dans le plan ».
+pub fn fund_label(view: &crate::service::ApplicationView) -> String {
+    view.fund_title
+        .clone()
+        .unwrap_or_else(|| "fonds qui n'existe plus dans le plan".into())
+}
+
+/// The mark of a file whose fund or state a live edit took out of the plan; nothing else.
+pub fn removed_mark(view: &crate::service::ApplicationView) -> Markup {
+    use crate::service::Presence;
+    html! {
+        @if view.fund_status == Presence::Removed {
+            " " strong.retire { "Fonds retiré du plan" } " (" (fund_label(view)) ")"
+        } @else if view.state_status == Presence::Removed {
+            " " strong.retire { "Étape retirée du plan" }
+        }
+    }
 }
 
 /// A state, as a badge.

@@ -14,7 +14,9 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::layout::{csrf, euros, euros_str, instant, shell, state_badge};
+use super::layout::{
+    csrf, euros, euros_str, file_state_badge, file_state_label, instant, removed_mark, shell,
+};
 use super::public::{TimelineQuery, ledger, served, timeline_page, today};
 use super::{CSRF_FIELD, PageError, Viewer, WebForm, charts, field};
 use crate::error::Error;
@@ -119,7 +121,7 @@ pub async fn inbox(
     let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
     for r in shown.iter().chain(hidden.iter()) {
         *counts
-            .entry((r.app.state.clone(), r.app.state_label.clone()))
+            .entry((r.app.state.clone(), file_state_label(&r.app)))
             .or_default() += 1;
     }
     // One version of the plans for the whole page.
@@ -269,12 +271,12 @@ pub async fn inbox(
                                     td {
                                         input type="checkbox" name="dossier" value={(r.app.id) ":" (r.app.version)} id={"choix-" (r.app.id)} aria-label={"Sélectionner « " (t) " »"};
                                     }
-                                    th scope="row" { a href={"/dossiers/" (r.app.id)} { (t) } }
+                                    th scope="row" { a href={"/dossiers/" (r.app.id)} { (t) } (removed_mark(&r.app)) }
                                     td { (r.app.applicant_name.clone().unwrap_or_default()) }
                                     td { (r.app.call.map(|c| c.to_string()).unwrap_or_default()) }
                                     td { (r.councils.join(", ")) }
                                     td.nombre { (r.app.requested.as_deref().map(euros_str).unwrap_or_default()) }
-                                    td { (state_badge(&r.app.state, &r.app.state_label)) }
+                                    td { (file_state_badge(&r.app)) }
                                     td { (instant(&r.app.updated_at)) }
                                 }
                             }

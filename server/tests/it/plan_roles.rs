@@ -590,3 +590,65 @@ async fn an_account_made_before_plan_roles_still_takes_every_role_of_its_kind() 
         .await;
     assert_eq!(r.body["state"], "attribuee", "{}", r.body);
 }
+
+#[tokio::test]
+async fn the_api_offers_lyon_service_head_only_the_actions_of_their_plan_role() {
+    let env = Env::new(JUNE_2020).await;
+    let camille = env.token("camille", RoleKind::Applicant).await;
+    let id = to_validate(&env, &camille, "1234567890125").await;
+    let anyone = env.token("autre-chef", RoleKind::Approver).await;
+    let r = env.act(&id, "valider", &anyone, json!({})).await;
+    assert_eq!(r.body["state"], "a-attribuer", "{}", r.body);
+    let head = lyon_staff(
+        &env,
+        "chef@mobilites.example",
+        RoleKind::Approver,
+        &["chef-de-service"],
+    )
+    .await;
+    let head = env.token_of(&head).await;
+    let councillor = lyon_staff(
+        &env,
+        "conseiller@mobilites.example",
+        RoleKind::Approver,
+        &["conseiller-delegue"],
+    )
+    .await;
+    let councillor = env.token_of(&councillor).await;
+    let path = format!("/api/applications/{id}");
+    let offered = |r: &Res| -> Vec<String> {
+        r.body["actions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", r.body))
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect()
+    };
+    let by_head = offered(&env.get(&path, &head).await);
+    assert!(
+        !by_head.iter().any(|a| a == "attribuer" || a == "refuser"),
+        "the service head is offered {by_head:?}"
+    );
+    let by_councillor = offered(&env.get(&path, &councillor).await);
+    assert!(
+        by_councillor.iter().any(|a| a == "attribuer"),
+        "the councillor is offered {by_councillor:?}"
+    );
+    // The list says the same as the file.
+    let list = env.get("/api/applications?plan=lyon-pama", &head).await;
+    let item = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id.as_str())
+        .cloned()
+        .unwrap();
+    assert!(
+        !item["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "attribuer"),
+        "{item}"
+    );
+}
