@@ -101,8 +101,13 @@ pub struct OpinionView {
     /// The reviewer's label (an email, a token's name).
     pub reviewer_name: String,
     pub opinion: String,
+    /// Whether the opinion is favourable (`None`: given before opinions said so, or a
+    /// declaration).
+    pub favourable: Option<bool>,
     pub scores: Value,
     pub created_at: String,
+    /// A declared link of interest: final; the reviewer gives no opinion on the file.
+    pub declared_link: bool,
 }
 
 /// Whether `who` may see an application: applicants their own (by identity), staff their
@@ -253,7 +258,9 @@ impl Ctx {
     pub async fn opinions(&self, who: &Principal, id: &str) -> Result<Vec<OpinionView>> {
         self.get(who, id).await?;
         let rows = sqlx::query(
-            "SELECT reviewer, opinion, scores, created_at FROM opinions WHERE application_id = $1 ORDER BY created_at, reviewer",
+            "SELECT reviewer, opinion, scores, created_at, favourable, CAST(0 AS BIGINT) AS declared FROM opinions WHERE application_id = $1 \
+             UNION ALL SELECT reviewer, '' AS opinion, '{}' AS scores, at AS created_at, NULL AS favourable, CAST(1 AS BIGINT) AS declared FROM declarations WHERE application_id = $1 \
+             ORDER BY created_at, reviewer",
         )
         .bind(id)
         .fetch_all(&self.db.pool)
@@ -274,8 +281,10 @@ impl Ctx {
                     reviewer_name: labels.get(&reviewer).cloned().unwrap_or_default(),
                     reviewer,
                     opinion: r.try_get("opinion")?,
+                    favourable: r.try_get::<Option<i64>, _>("favourable")?.map(|f| f != 0),
                     scores: serde_json::from_str(&scores).unwrap_or(Value::Null),
                     created_at: r.try_get("created_at")?,
+                    declared_link: r.try_get::<i64, _>("declared")? != 0,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()

@@ -305,6 +305,7 @@ async fn render(
                                 thead { tr {
                                     th scope="col" { "Membre" }
                                     th scope="col" { "Lien d'intérêt déclaré" }
+                                    th scope="col" { "Sens" }
                                     th scope="col" { "Avis" }
                                     th scope="col" { "Notes" }
                                     th scope="col" { "Date" }
@@ -313,7 +314,8 @@ async fn render(
                                     @for o in &opinions {
                                         tr {
                                             th scope="row" { (o.reviewer_name) }
-                                            td { (linked_fr(&events, o)) }
+                                            td { @if o.declared_link { "oui : écarté du dossier" } @else { (linked_fr(&events, o)) } }
+                                            td { @match o.favourable { Some(true) => "favorable", Some(false) => "défavorable", None => "" } }
                                             td { (o.opinion) }
                                             td { (scores_fr(fund, &o.scores)) }
                                             td { (instant(&o.created_at)) }

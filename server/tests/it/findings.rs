@@ -409,3 +409,41 @@ async fn pieces_are_taken_only_where_the_plan_accepts_them_not_by_a_guess() {
     let u = env.upload(&id, "rib", &p.asso, PDF, "rib.pdf").await;
     assert_eq!(u.status, StatusCode::OK, "{}", u.body);
 }
+
+#[tokio::test]
+async fn staff_read_each_opinions_sense_and_every_declaration_of_interest_on_the_file_page() {
+    let env = Env::new(OPEN).await;
+    let p = people(&env).await;
+    let id = env.eligible(&p.asso, application()).await;
+    ok(&env, &id, "soumettre-au-comite", &p.instr, json!({})).await;
+    ok(&env, &id, "donner-avis", &p.r1, json!({"linked": true})).await;
+    ok(
+        &env,
+        &id,
+        "donner-avis",
+        &p.r2,
+        json!({"linked": false, "favourable": false, "opinion": "Budget fragile."}),
+    )
+    .await;
+    let instr = env
+        .state
+        .tokens
+        .find(&env.db, &p.instr)
+        .await
+        .unwrap()
+        .expect("the instructor's token");
+    let opinions = env.state.ctx.opinions(&instr, &id).await.unwrap();
+    assert_eq!(opinions.len(), 2, "{opinions:?}");
+    assert!(
+        opinions
+            .iter()
+            .any(|o| o.declared_link && o.favourable.is_none()),
+        "{opinions:?}"
+    );
+    assert!(
+        opinions
+            .iter()
+            .any(|o| !o.declared_link && o.favourable == Some(false)),
+        "{opinions:?}"
+    );
+}
