@@ -17,6 +17,7 @@ pub mod conditions;
 mod guards;
 mod money;
 mod time;
+pub mod v1;
 
 pub use guards::Guard;
 pub use money::Money;

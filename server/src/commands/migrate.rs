@@ -28,6 +28,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use metroplan_engine::Code;
+use metroplan_engine::workflow::v1::{
+    ADVANCE_RATE_PARAMETER as ADVANCE_RATE, QUORUM_PARAMETER as QUORUM,
+};
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
 
 #[derive(Debug, clap::Args)]
@@ -35,16 +38,6 @@ pub struct Args {
     /// The plan directory (the one holding plan.toml).
     pub plan_dir: PathBuf,
 }
-
-/// The guards of the first language that v2 declares otherwise.
-const GONE: &[&str] = &[
-    "not-filer",
-    "not-instructor",
-    "min-opinions-reached",
-    "conflict-declared",
-    "no-conflict-of-interest",
-    "payments-within-award",
-];
 
 /// Keys only v2 has: a workflow declaring one of them was written for v2.
 const V2_TRANSITION_KEYS: &[&str] = &[
@@ -57,11 +50,6 @@ const V2_TRANSITION_KEYS: &[&str] = &[
     "timer",
     "conditions",
 ];
-
-/// The parameter `min-opinions-reached` read.
-const QUORUM: &str = "avis-minimum";
-/// The parameter `payments-within-award` read for the first payment.
-const ADVANCE_RATE: &str = "taux-avance";
 
 /// What the plan's other files say that the migration reads: each role's kind, and the
 /// parameters of the funds that run each workflow.
@@ -303,9 +291,11 @@ fn migrate_workflow(wf: &mut Table, facts: &PlanFacts, notes: &mut Vec<String>) 
         .filter(|s| s.get("terminal").and_then(Item::as_bool) == Some(true))
         .map(|s| str_of(s, "id"))
         .collect();
-    let has_gone = steps
-        .iter()
-        .any(|s| s.guards.iter().any(|g| GONE.contains(&g.as_str())));
+    let has_gone = steps.iter().any(|s| {
+        s.guards
+            .iter()
+            .any(|g| metroplan_engine::workflow::v1::is_replaced(g))
+    });
     let declares_v2 = wf.contains_key("reminder")
         || tables(wf, "transition").any(|t| V2_TRANSITION_KEYS.iter().any(|k| t.contains_key(k)))
         || tables(wf, "state").any(|s| s.contains_key("accepts"));
@@ -394,7 +384,7 @@ fn migrate_workflow(wf: &mut Table, facts: &PlanFacts, notes: &mut Vec<String>) 
             before != arr.len()
         };
         let mut removed = Vec::new();
-        for g in GONE {
+        for (g, _) in metroplan_engine::workflow::v1::REPLACED {
             if remove(g) {
                 removed.push(*g);
             }

@@ -21,34 +21,6 @@ pub(super) struct Declared {
     pub(super) timer: Option<Timer>,
 }
 
-/// The guards of the first workflow language, now declared otherwise: what to write instead.
-const REPLACED: &[(&str, &str)] = &[
-    (
-        "min-opinions-reached",
-        "declare the committee's vote: `vote = { quorum = \"<parameter>\", rule = \"majority\" }`",
-    ),
-    (
-        "conflict-declared",
-        "declare `records = \"opinion\"` on the step where reviewers give their opinion: it requires their declaration of interest",
-    ),
-    (
-        "no-conflict-of-interest",
-        "declare `records = \"opinion\"` on the step where reviewers give their opinion: a declared link is recorded and keeps the reviewer out",
-    ),
-    (
-        "not-filer",
-        "remove it: the filer never takes a staff step, whatever the plan says",
-    ),
-    (
-        "not-instructor",
-        "name the steps this one must be separated from: `distinct_from = [\"<transition>\", …]`",
-    ),
-    (
-        "payments-within-award",
-        "declare the payment: `effects = [\"advance\"]` with `rate = \"<parameter>\"`, or `effects = [\"balance\"]`",
-    ),
-];
-
 pub(super) fn declarations(
     cx: &mut Cx<'_>,
     f: FileId,
@@ -69,17 +41,22 @@ pub(super) fn declarations(
             sp_loc(f, g),
             format!("unknown guard `{}`", g.get_ref()),
         );
-        cx.push(match REPLACED.iter().find(|(n, _)| n == g.get_ref()) {
-            Some((_, instead)) => d
-                .with_label("a guard of the first workflow language")
-                .with_help(format!(
-                    "{instead}; `metroplan migrate <plan-dir>` rewrites it"
-                )),
-            None => d
-                .with_label("not a guard the engine knows")
-                .with_suggestions(closest(g.get_ref(), Guard::ALL.iter().map(|g| g.name())))
-                .with_help("the guards are listed in docs/workflow.md"),
-        });
+        cx.push(
+            match crate::workflow::v1::REPLACED
+                .iter()
+                .find(|(n, _)| n == g.get_ref())
+            {
+                Some((_, instead)) => d
+                    .with_label("a guard of the first workflow language")
+                    .with_help(format!(
+                        "{instead}; `metroplan migrate <plan-dir>` rewrites it"
+                    )),
+                None => d
+                    .with_label("not a guard the engine knows")
+                    .with_suggestions(closest(g.get_ref(), Guard::ALL.iter().map(|g| g.name())))
+                    .with_help("the guards are listed in docs/workflow.md"),
+            },
+        );
     }
     let mut conds = Vec::new();
     for c in &t.conditions {
