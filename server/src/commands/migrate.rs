@@ -6,10 +6,10 @@
 //! - `not-filer` is removed: the filer never takes a staff step, whatever the plan says;
 //! - `not-instructor` becomes `distinct_from`, naming the steps taken by instructor roles
 //!   that lead to this one (a guess, said in the output);
-//! - `min-opinions-reached` becomes `vote = { quorum = "avis-minimum", rule = "majority" }`
+//! - `min-opinions-reached` becomes a majority `vote` whose quorum is
 //!   (the parameter the guard read);
 //! - `conflict-declared` and `no-conflict-of-interest` become `records = "opinion"`;
-//! - `payments-within-award` becomes `effects = ["advance"]` with `rate = "taux-avance"` on
+//! - `payments-within-award` becomes `effects = ["advance"]` with the rate v1 read on
 //!   the first payment when the fund has that parameter, else `effects = ["balance"]` (a
 //!   guess, said in the output);
 //! - what the first language granted without saying: `data = true` on the filing and on each
