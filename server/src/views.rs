@@ -22,6 +22,10 @@ pub fn event_for(who: &Principal, mut event: Event) -> Option<Event> {
         return Some(event);
     }
     let role = event.role.clone();
+    if role == metroplan_engine::workflow::SYSTEM_ROLE && event.payload["to"] == "staff" {
+        // A reminder sent to staff (a committee member's awaited opinion) is theirs.
+        return None;
+    }
     if role == RoleKind::Applicant.name() || role == metroplan_engine::workflow::SYSTEM_ROLE {
         return Some(event);
     }

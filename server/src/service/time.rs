@@ -330,7 +330,15 @@ impl Ctx {
             action: format!("reminder:{}", r.id),
             from_state: Some(row.state.clone()),
             to_state: Some(row.state.clone()),
-            payload: json!({"reminder": r.id.as_str(), "recipients": recipients.len()}).to_string(),
+            payload: json!({
+                "reminder": r.id.as_str(),
+                "to": match &r.to {
+                    Recipient::Applicant => "applicant",
+                    Recipient::Role { .. } => "staff",
+                },
+                "recipients": recipients.len(),
+            })
+            .to_string(),
             reason: Some(r.text.clone()),
         });
         Ok(true)

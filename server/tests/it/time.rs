@@ -471,4 +471,15 @@ async fn a_committee_member_whose_opinion_is_awaited_for_ten_days_is_reminded_on
     assert_eq!(mails_to(&env, &id, "attend@comite.example").await.len(), 1);
     assert!(mails_to(&env, &id, "donne@comite.example").await.is_empty());
     assert!(mails_to(&env, &id, "lie@comite.example").await.is_empty());
+    // The applicant's history does not show the committee's reminder; staff's does.
+    let mine = env
+        .get(&format!("/api/applications/{id}/events"), &asso)
+        .await
+        .body;
+    assert!(!mine.to_string().contains("relance-avis"), "{mine}");
+    assert!(
+        actions(&env, &id)
+            .await
+            .contains(&"reminder:relance-avis".to_string())
+    );
 }
