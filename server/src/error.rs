@@ -97,6 +97,11 @@ fn storage_fault(e: &sqlx::Error) -> Option<Error> {
             if code.starts_with("08") || code.starts_with("57P") {
                 return Some(Error::DatabaseUnreachable);
             }
+            // 40001 and 40P01: a serialization failure or a deadlock between two writers;
+            // the transaction was rolled back whole, and trying again succeeds.
+            if code == "40001" || code == "40P01" {
+                return Some(Error::Busy);
+            }
             // SQLite's extended result codes keep the primary code in their low byte.
             match code.parse::<i32>().ok()? & 0xff {
                 13 => Some(Error::StorageRefused("the disk is full")),

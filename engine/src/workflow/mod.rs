@@ -21,7 +21,7 @@ pub mod v1;
 
 pub use guards::Guard;
 pub use money::Money;
-pub use time::{Dates, add_span, reminder_day, reminders, timer_day, timers};
+pub use time::{Dates, add_span, reminder_day, reminder_expired, reminders, timer_day, timers};
 
 /// The role of automatic steps (eligibility check on filing, timers).
 pub const SYSTEM_ROLE: &str = "system";
@@ -323,7 +323,7 @@ fn separation(t: &Transition, actor: &Actor<'_>, facts: &Facts) -> Result<(), Re
             "distinct-from",
             None,
             format!("whoever took `{step}` on this file does not take `{action}`"),
-            "Vous êtes déjà intervenu sur ce dossier à une autre étape : celle-ci revient à une autre personne.",
+            "Vous êtes déjà intervenu sur ce dossier à une autre étape\u{a0}: celle-ci revient à une autre personne.",
         ));
     }
     Ok(())
@@ -344,7 +344,7 @@ fn opinion(
             None,
             "you declared a link of interest with the applicant: you give no opinion on this file"
                 .into(),
-            "Vous avez déclaré un lien d'intérêts avec le porteur : vous ne donnez pas d'avis sur ce dossier.",
+            "Vous avez déclaré un lien d'intérêts avec le porteur\u{a0}: vous ne donnez pas d'avis sur ce dossier.",
         ));
     }
     if facts.opinions.iter().any(|o| o.reviewer == actor.id) {

@@ -72,7 +72,7 @@ pub(super) fn effects(
                         "payment",
                         Some("reason"),
                         "a reduction is motivated: write the reason".into(),
-                        "Une réduction est motivée : indiquez le motif.",
+                        "Une réduction est motivée\u{a0}: indiquez le motif.",
                     ));
                 }
                 let Some(amount) = input.amount else {

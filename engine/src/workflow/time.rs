@@ -110,6 +110,18 @@ pub fn reminder_day(fund: &Fund, r: &Reminder, d: &Dates<'_>) -> Option<Date> {
     }
 }
 
+/// Whether a reminder due on `due` has become pointless by `today`: the date it announced
+/// has passed (a server stopped over it catches up with the step itself, not the reminder).
+/// A reminder after a wait (`after`, no `before`) stays worth sending.
+pub fn reminder_expired(fund: &Fund, r: &Reminder, due: Date, today: Date) -> bool {
+    match &r.before {
+        Some(w) => span_of(fund, w, due)
+            .and_then(|s| add_span(due, s, 1))
+            .is_some_and(|limit| today > limit),
+        None => false,
+    }
+}
+
 /// The timed transitions out of `state`.
 pub fn timers<'w>(wf: &'w Workflow, state: &str) -> impl Iterator<Item = &'w Transition> {
     wf.transitions

@@ -34,8 +34,11 @@ CREATE TABLE declarations (
     PRIMARY KEY (application_id, reviewer)
 );
 
--- NULL: an opinion given before opinions said so (the vote counts it as not favourable).
+-- Whether the opinion is favourable. Opinions given before opinions said so counted toward
+-- the decision as given: they keep that meaning (favourable), so a file in committee at the
+-- upgrade is not refused its proposal.
 ALTER TABLE opinions ADD COLUMN favourable BIGINT;
+UPDATE opinions SET favourable = 1;
 
 -- The day a file entered its current state, and the first day it entered each state.
 ALTER TABLE applications ADD COLUMN entered_on TEXT;

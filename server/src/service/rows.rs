@@ -139,6 +139,15 @@ pub(super) async fn flush(
         None => q,
         Some(v) => q.bind(v),
     };
+    // What time had pending is dropped before the row is written: a timer being fired
+    // locks its timer row and then the application's, so taking them in the same order here
+    // makes the later of the two wait instead of deadlocking (on PostgreSQL).
+    if expected.is_some() && row.pending_time.is_some() {
+        sqlx::query("DELETE FROM timers WHERE application_id = $1 AND done_at IS NULL")
+            .bind(&row.id)
+            .execute(&mut *tx.tx)
+            .await?;
+    }
     let changed = q.execute(&mut *tx.tx).await?.rows_affected();
     if changed != 1 {
         let current: i64 = sqlx::query("SELECT version FROM applications WHERE id = $1")

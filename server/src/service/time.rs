@@ -76,7 +76,9 @@ impl Ctx {
             }
         }
         for r in workflow::reminders(wf, &row.state) {
-            if let Some(day) = workflow::reminder_day(fund, r, &dates) {
+            // A reminder due before the file entered the state (a draft begun a day before
+            // the call closes) would announce what is already late: none is sent.
+            if let Some(day) = workflow::reminder_day(fund, r, &dates).filter(|d| *d >= entered) {
                 timers.push(("reminder", r.id.to_string(), day.to_string()));
             }
         }
@@ -173,7 +175,14 @@ impl Ctx {
             tx.commit().await?;
             return Ok(false);
         };
-        let fired = if due.kind == "reminder" {
+        let expired = workflow::reminders(wf, &row.state).any(|r| {
+            r.id.as_str() == due.name
+                && workflow::reminder_expired(fund, r, today, self.today(served))
+        });
+        let fired = if due.kind == "reminder" && expired {
+            // Caught up after the date it announced: the step itself follows, not the reminder.
+            false
+        } else if due.kind == "reminder" {
             self.remind(&mut tx, served, wf, &row, &due.name, &now_s)
                 .await?
         } else {
@@ -261,7 +270,7 @@ impl Ctx {
         let Some(r) = workflow::reminders(wf, &row.state).find(|r| r.id.as_str() == name) else {
             return Ok(false);
         };
-        let subject = format!("[{}] Dossier {} : relance", served.plan.id, row.id);
+        let subject = format!("[{}] Dossier {}\u{a0}: relance", served.plan.id, row.id);
         let text = format!(
             "Bonjour,\n\nDossier {} ({}).\n{}\n\nCe message est envoyé automatiquement par metroplan.\n",
             row.id,

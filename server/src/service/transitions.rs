@@ -19,7 +19,6 @@ use crate::tokens::Principal;
 use super::action_body::ActionBody;
 use super::content::{bind_applicant_key, check_form, keys_of};
 use super::documents::documents_of;
-use super::facts::{outcome_of, requested_of};
 use super::idempotency::{Reply, claim_key, store_reply};
 use super::ledger::over_envelope;
 use super::rows::{AppRow, flush, load_row, touch_in_place};
@@ -310,12 +309,9 @@ impl Ctx {
                         .await?,
                 );
             }
-            // The facts the automatic steps read change only with the state and the check.
-            facts.state = row.state.clone();
-            facts.outcome = outcome_of(row.outcome.as_deref());
-            facts.requested = requested_of(row);
-            facts.deadline = row.deadline.as_deref().and_then(|d| d.parse().ok());
-            facts.actor_is_filer = false;
+            // The step just taken changed the money, the opinions, the report, the check:
+            // the automatic steps decide on the file as it now is.
+            facts = self.facts(tx, fund, row, today, may_have_documents).await?;
             let next = workflow::automatic(wf, &state).find_map(|t| {
                 workflow::decide(
                     &served.plan,
@@ -510,18 +506,18 @@ impl Ctx {
                 .find(|s| s.id.as_str() == to)
                 .map(|s| s.label.as_str())
                 .unwrap_or(to);
-            let subject = format!("[{}] Dossier {} : {}", served.plan.id, row.id, label);
+            let subject = format!("[{}] Dossier {}\u{a0}: {}", served.plan.id, row.id, label);
             let mut text = format!(
-                "Bonjour,\n\nVotre dossier {} ({}) est passé à l'état : {}.\n",
+                "Bonjour,\n\nVotre dossier {} ({}) est passé à l'état\u{a0}: {}.\n",
                 row.id,
                 row.title.as_deref().unwrap_or("sans titre"),
                 label
             );
             if let Some(d) = &deadline {
-                text.push_str(&format!("Date limite : {d}.\n"));
+                text.push_str(&format!("Date limite\u{a0}: {d}.\n"));
             }
             if let Some(r) = &reason {
-                text.push_str(&format!("Motif : {r}\n"));
+                text.push_str(&format!("Motif\u{a0}: {r}\n"));
             }
             text.push_str("\nCe message est envoyé automatiquement par metroplan.\n");
             crate::notify::queue(&mut tx.tx, &row.id, &email, &subject, &text, now_s).await?;

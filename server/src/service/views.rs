@@ -259,7 +259,7 @@ impl Ctx {
         self.get(who, id).await?;
         let rows = sqlx::query(
             "SELECT reviewer, opinion, scores, created_at, favourable, CAST(0 AS BIGINT) AS declared FROM opinions WHERE application_id = $1 \
-             UNION ALL SELECT reviewer, '' AS opinion, '{}' AS scores, at AS created_at, NULL AS favourable, CAST(1 AS BIGINT) AS declared FROM declarations WHERE application_id = $1 \
+             UNION ALL SELECT reviewer, '' AS opinion, '' AS scores, at AS created_at, NULL AS favourable, CAST(1 AS BIGINT) AS declared FROM declarations WHERE application_id = $1 \
              ORDER BY created_at, reviewer",
         )
         .bind(id)

@@ -191,7 +191,7 @@ async fn render(
             @if let Some(m) = flash { (alert_ok(m)) }
             @if let Some(e) = error { (alert_error(e)) }
             @if view.state_status == Presence::Removed {
-                div.alert.error role="status" { p { strong { "Étape retirée du plan" } " : l'étape où se trouve ce dossier n'existe plus dans le circuit d'instruction du fonds. Le dossier reste consultable, mais il ne peut plus être modifié tant que le plan ne la contient pas de nouveau." } }
+                div.alert.error role="status" { p { strong { "Étape retirée du plan" } "\u{a0}: l'étape où se trouve ce dossier n'existe plus dans le circuit d'instruction du fonds. Le dossier reste consultable, mais il ne peut plus être modifié tant que le plan ne la contient pas de nouveau." } }
             }
             dl.fiche {
                 dt { "État" } dd { (file_state_badge(&view)) }
@@ -314,7 +314,7 @@ async fn render(
                                     @for o in &opinions {
                                         tr {
                                             th scope="row" { (o.reviewer_name) }
-                                            td { @if o.declared_link { "oui : écarté du dossier" } @else { (linked_fr(&events, o)) } }
+                                            td { @if o.declared_link { "oui\u{a0}: écarté du dossier" } @else { (linked_fr(&events, o)) } }
                                             td { @match o.favourable { Some(true) => "favorable", Some(false) => "défavorable", None => "" } }
                                             td { (o.opinion) }
                                             td { (scores_fr(fund, &o.scores)) }
@@ -338,7 +338,7 @@ async fn render(
                             @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { " : " (state_label(wf, a)) " → " (state_label(wf, b)) } }
                             " · "
                             (actor_fr(who, e.actor_name.as_deref().unwrap_or(&e.actor), &e.role))
-                            @if let Some(r) = &e.reason { " · motif : " (r) }
+                            @if let Some(r) = &e.reason { " · motif\u{a0}: " (r) }
                         }
                     }
                 }
@@ -392,7 +392,7 @@ async fn render_removed(
             @if let Some(m) = flash { (alert_ok(m)) }
             @if let Some(e) = error { (alert_error(e)) }
             div.alert.error role="status" {
-                p { strong { "Fonds retiré du plan" } " : ce dossier relève d'un fonds qui n'existe plus dans le plan (" (fund_label(&view)) "). Il reste consultable, mais il ne peut plus être modifié tant que le plan ne contient pas de nouveau ce fonds." }
+                p { strong { "Fonds retiré du plan" } "\u{a0}: ce dossier relève d'un fonds qui n'existe plus dans le plan (" (fund_label(&view)) "). Il reste consultable, mais il ne peut plus être modifié tant que le plan ne contient pas de nouveau ce fonds." }
             }
             dl.fiche {
                 dt { "État" } dd { (file_state_badge(&view)) }
@@ -414,7 +414,7 @@ async fn render_removed(
             }
             section aria-labelledby="donnees-titre" {
                 h2 id="donnees-titre" { "Données du dossier" }
-                p { "Les données saisies restent enregistrées telles quelles ; leur présentation dépend du formulaire du fonds, que le plan ne contient plus." }
+                p { "Les données saisies restent enregistrées telles quelles\u{a0}; leur présentation dépend du formulaire du fonds, que le plan ne contient plus." }
             }
             section aria-labelledby="pieces-titre" {
                 h2 id="pieces-titre" { "Pièces fournies" }
@@ -438,10 +438,10 @@ async fn render_removed(
                             time datetime=(super::layout::datetime_attr(&e.at)) { (instant(&e.at)) }
                             " · "
                             (event_fr(None, &e.action))
-                            @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { " : " (state_of(a)) " → " (state_of(b)) } }
+                            @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { "\u{a0}: " (state_of(a)) " → " (state_of(b)) } }
                             " · "
                             (actor_fr(who, e.actor_name.as_deref().unwrap_or(&e.actor), &e.role))
-                            @if let Some(r) = &e.reason { " · motif : " (r) }
+                            @if let Some(r) = &e.reason { " · motif\u{a0}: " (r) }
                         }
                     }
                 }
@@ -558,7 +558,7 @@ fn action_form(v: &Viewer, fund: &Fund, view: &ApplicationView, t: &Transition) 
                         label { input type="radio" name="lien" value="oui"; " Oui" }
                     }
                 }
-                p.aide { "Un lien déclaré est conservé au dossier et vous écarte de ce dossier : vous ne donnez alors pas d'avis." }
+                p.aide { "Un lien déclaré est conservé au dossier et vous écarte de ce dossier\u{a0}: vous ne donnez alors pas d'avis." }
                 fieldset.champ.groupe {
                     legend { "Votre avis" }
                     div.options.en-ligne {

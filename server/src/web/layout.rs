@@ -241,7 +241,7 @@ pub fn refusal_fr(e: &Error) -> (StatusCode, String) {
         ),
         Error::PlanChanged(_) => (
             StatusCode::CONFLICT,
-            "Ce dossier relève d'un fonds ou d'une étape qui n'existe plus dans le plan : il reste consultable, mais il ne peut plus être modifié. Rien n'a été enregistré. Signalez-le à l'administrateur du dispositif.".into(),
+            "Ce dossier relève d'un fonds ou d'une étape qui n'existe plus dans le plan\u{a0}: il reste consultable, mais il ne peut plus être modifié. Rien n'a été enregistré. Signalez-le à l'administrateur du dispositif.".into(),
         ),
         Error::KeyBound { .. } => (
             StatusCode::CONFLICT,

@@ -404,10 +404,36 @@ async fn pieces_are_taken_only_where_the_plan_accepts_them_not_by_a_guess() {
     // In instruction the plan takes no piece.
     let u = env.upload(&id, "rib", &p.asso, PDF, "rib.pdf").await;
     assert_eq!(u.status, StatusCode::CONFLICT, "{}", u.body);
-    // After the advance it takes the final report's pieces (`accepts = ["pieces"]`).
+    // Nor after the award: the pieces the decision rested on (the RIB paid to) stay.
     let id = advanced(&env, &p).await;
+    let u = env.upload(&id, "rib", &p.asso, PDF, "autre-rib.pdf").await;
+    assert_eq!(u.status, StatusCode::CONFLICT, "{}", u.body);
+    // While incomplete it does (`accepts = ["pieces"]`).
+    let r = env
+        .file(&p.asso, application_of("81234567800035", 5000))
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_string();
     let u = env.upload(&id, "rib", &p.asso, PDF, "rib.pdf").await;
     assert_eq!(u.status, StatusCode::OK, "{}", u.body);
+}
+
+#[tokio::test]
+async fn an_award_reduced_to_what_was_paid_can_still_close() {
+    let env = Env::new(OPEN).await;
+    let p = people(&env).await;
+    let id = advanced(&env, &p).await;
+    ok(&env, &id, "deposer-bilan", &p.asso, json!({})).await;
+    ok(
+        &env,
+        &id,
+        "reduire",
+        &p.elue,
+        json!({"amount": "3750", "reason": "Réalisation partielle."}),
+    )
+    .await;
+    let b = ok(&env, &id, "cloturer", &p.instr, json!({})).await;
+    assert_eq!(b["state"], "cloture", "{b}");
+    assert_eq!(envelope_2021(&env, &p).await["committed"], "3750.00");
 }
 
 #[tokio::test]
@@ -445,5 +471,45 @@ async fn staff_read_each_opinions_sense_and_every_declaration_of_interest_on_the
             .iter()
             .any(|o| !o.declared_link && o.favourable == Some(false)),
         "{opinions:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_automatic_step_decides_on_the_file_as_the_last_step_left_it() {
+    // A plan whose committee step moves by itself once the vote passes: it must count the
+    // opinion just given, not the opinions read before it.
+    let (_tmp, dir) = plans_copy();
+    let wf = dir.join("amp-pmlcd/workflows.toml");
+    let text = std::fs::read_to_string(&wf).unwrap();
+    let auto = text.replace(
+        "role = \"instructeur\"\nvote = { quorum = \"avis-minimum\", rule = \"majority\" }\ndistinct_from = [\"donner-avis\"]",
+        "role = \"system\"\nvote = { quorum = \"avis-minimum\", rule = \"majority\" }",
+    );
+    assert_ne!(auto, text, "the fixture edit applies");
+    std::fs::write(&wf, auto).unwrap();
+    let env = Env::with_plans(OPEN, &dir).await;
+    let p = people(&env).await;
+    let id = env.eligible(&p.asso, application()).await;
+    ok(&env, &id, "soumettre-au-comite", &p.instr, json!({})).await;
+    let b = ok(
+        &env,
+        &id,
+        "donner-avis",
+        &p.r1,
+        json!({"linked": false, "favourable": true, "opinion": "Solide."}),
+    )
+    .await;
+    assert_eq!(b["state"], "avis-comite", "one opinion is no quorum: {b}");
+    let b = ok(
+        &env,
+        &id,
+        "donner-avis",
+        &p.r2,
+        json!({"linked": false, "favourable": true, "opinion": "Solide."}),
+    )
+    .await;
+    assert_eq!(
+        b["state"], "a-decider",
+        "the second opinion passes the vote: {b}"
     );
 }

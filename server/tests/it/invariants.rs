@@ -775,7 +775,11 @@ const STEPS: usize = 500;
 #[tokio::test]
 async fn random_walks_through_the_workflow_keep_every_invariant() {
     if let Ok(seed) = std::env::var("METROPLAN_WALK_SEED") {
-        run(seed.parse().expect("METROPLAN_WALK_SEED: a number"), STEPS).await;
+        let w = run(seed.parse().expect("METROPLAN_WALK_SEED: a number"), STEPS).await;
+        println!(
+            "seed {seed}: {} days, actions taken: {:?}",
+            w.days, w.actions
+        );
         return;
     }
     let mut all = Walked::default();
@@ -785,6 +789,8 @@ async fn random_walks_through_the_workflow_keep_every_invariant() {
         42,
         0x0BAD_5EED_2021_0301,
         7,
+        // Reaches the reduction, the balance and the closing after a final report.
+        9,
     ] {
         let w = run(seed, STEPS).await;
         println!(

@@ -118,7 +118,8 @@ async fn state_changes_reach_the_applicant_by_email_once_even_after_a_refused_at
     assert_eq!(got.len(), 4, "{got:#?}");
     assert!(got.iter().any(|m| m.contains("contact@asso.example")));
     assert!(
-        got.iter().any(|m| m.contains("Date limite : 2021-03-16")),
+        got.iter()
+            .any(|m| m.contains("Date limite=C2=A0: 2021-03-16")),
         "{got:#?}"
     );
     let pending: i64 = sqlx::Row::get(

@@ -307,14 +307,36 @@ async fn a_final_report_filed_in_time_keeps_the_award() {
 }
 
 #[tokio::test]
-async fn a_server_started_after_several_deadlines_fires_each_once_in_order() {
+async fn a_server_started_after_deadlines_fires_each_step_once_in_order_and_no_stale_reminder() {
     let env = Env::new(OPEN).await;
     let asso = applicant(&env).await;
-    let id = env.file(&asso, application()).await.body["id"]
+    let first = env.file(&asso, application()).await.body["id"]
         .as_str()
         .unwrap()
         .to_string();
-    // Stopped from 1 March to 1 April: the reminder and the classement both fell due.
+    // A second file, four days later: its deadline is 20 March.
+    let other = env
+        .token_with(
+            "autre",
+            RoleKind::Applicant,
+            None,
+            Some("autre@example.org"),
+        )
+        .await;
+    let later = env.at("2021-03-05T10:00:00+01:00");
+    let r = call_json(
+        &later,
+        axum::http::Method::POST,
+        &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
+        Some(&other),
+        &[],
+        Some(json!({"data": application_of("81234567800027", 5000)})),
+    )
+    .await;
+    assert_eq!(r.body["deadline"], "2021-03-20", "{}", r.body);
+    let second = r.body["id"].as_str().unwrap().to_string();
+    // Stopped from 1 March to 1 April: both classements fell due, and both reminders,
+    // which would now announce a deadline already past: the steps fire, the reminders not.
     assert_eq!(
         env.ctx_at("2021-04-01T09:00:00+02:00")
             .run_timers()
@@ -322,15 +344,28 @@ async fn a_server_started_after_several_deadlines_fires_each_once_in_order() {
             .unwrap(),
         2
     );
-    let acts = actions(&env, &id).await;
-    let reminder = acts.iter().position(|a| a == "reminder:relance-completude");
-    let classed = acts.iter().position(|a| a == "classer-a-echeance");
-    assert!(reminder.is_some() && reminder < classed, "{acts:?}");
-    // The classement took effect on the day it fell due, not the day the server came back.
+    for id in [&first, &second] {
+        let acts = actions(&env, id).await;
+        assert_eq!(
+            acts.iter().filter(|a| *a == "classer-a-echeance").count(),
+            1,
+            "{acts:?}"
+        );
+        assert!(!acts.iter().any(|a| a.starts_with("reminder:")), "{acts:?}");
+    }
+    // Oldest first: the file due on the 17th, then the one due on the 21st.
+    let order = env
+        .texts(
+            "SELECT application_id AS v FROM events WHERE action = 'classer-a-echeance' AND application_id <> $1 ORDER BY seq",
+            "",
+        )
+        .await;
+    assert_eq!(order, [first.clone(), second.clone()]);
+    // Each took effect on the day it fell due, not the day the server came back.
     let day = env
         .texts(
             "SELECT entered_on AS v FROM state_entries WHERE application_id = $1 AND state = 'sans-suite'",
-            &id,
+            &first,
         )
         .await;
     assert_eq!(day, ["2021-03-17"]);
@@ -340,6 +375,29 @@ async fn a_server_started_after_several_deadlines_fires_each_once_in_order() {
             .await
             .unwrap(),
         0
+    );
+}
+
+#[tokio::test]
+async fn a_reminder_still_useful_when_the_server_comes_back_is_sent() {
+    let env = Env::new(OPEN).await;
+    let asso = applicant(&env).await;
+    let id = env.file(&asso, application()).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Due on the 11th, back on the 14th: the deadline (16th) is still ahead.
+    assert_eq!(
+        env.ctx_at("2021-03-14T09:00:00+01:00")
+            .run_timers()
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        actions(&env, &id)
+            .await
+            .contains(&"reminder:relance-completude".to_string())
     );
 }
 
@@ -360,8 +418,9 @@ async fn two_server_processes_on_one_database_never_fire_a_timer_twice() {
         tokio::spawn(async move { a.run_timers().await.unwrap() }),
         tokio::spawn(async move { b.run_timers().await.unwrap() })
     );
-    // Each file: one reminder and one classement, fired by one process or the other.
-    assert_eq!(x.unwrap() + y.unwrap(), 12);
+    // Each file: one classement, fired by one process or the other (its reminder, due
+    // before the deadline that has now passed, is not sent).
+    assert_eq!(x.unwrap() + y.unwrap(), 6);
     for id in &ids {
         let acts = actions(&env, id).await;
         assert_eq!(
@@ -369,13 +428,7 @@ async fn two_server_processes_on_one_database_never_fire_a_timer_twice() {
             1,
             "{acts:?}"
         );
-        assert_eq!(
-            acts.iter()
-                .filter(|a| *a == "reminder:relance-completude")
-                .count(),
-            1,
-            "{acts:?}"
-        );
+        assert!(!acts.iter().any(|a| a.starts_with("reminder:")), "{acts:?}");
     }
 }
 

@@ -212,12 +212,12 @@ fn automatic_steps_are_the_untimed_system_ones() {
 #[test]
 fn what_each_state_accepts_from_the_applicant() {
     let (_, wf) = demo();
-    // (state, data, pieces): a draft accepts both; an incomplete file and an advance paid
-    // accept pieces only; other states nothing.
+    // (state, data, pieces): a draft accepts both; an incomplete file pieces only; other
+    // states nothing (after the award, the pieces the decision rested on stay).
     let rows = [
         ("brouillon", true, true),
         ("incomplet", false, true),
-        ("avance-versee", false, true),
+        ("avance-versee", false, false),
         ("depose", false, false),
         ("en-instruction", false, false),
         ("cloture", false, false),
