@@ -269,3 +269,27 @@ fn the_filing_and_completion_transitions_come_from_the_plan_not_from_their_ids()
         }
     }
 }
+
+#[test]
+fn the_filing_is_the_applicants_way_out_of_the_draft_whatever_the_order_of_transitions() {
+    // Another applicant step (the completion) and a staff step out of the draft listed
+    // first: neither is the filing.
+    let plan = plan("amp-pmlcd");
+    let mut wf = plan.workflows[0].clone();
+    let completion = wf
+        .transitions
+        .iter()
+        .position(|t| t.id.as_str() == "completer")
+        .unwrap();
+    let t = wf.transitions.remove(completion);
+    wf.transitions.insert(0, t);
+    let mut staff = wf
+        .transitions
+        .iter()
+        .find(|t| t.id.as_str() == "soumettre-au-comite")
+        .unwrap()
+        .clone();
+    staff.from = vec![wf.initial.clone()];
+    wf.transitions.insert(0, staff);
+    assert_eq!(filing(plan, &wf).map(|t| t.id.as_str()), Some("deposer"));
+}
