@@ -521,6 +521,7 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
         w.sign_in(reviewer).await;
         w.go(&format!("/dossiers/{id}")).await;
         w.tick("input[name=lien][value=non]").await;
+        w.tick("input[name=favorable][value=oui]").await;
         w.fill(
             "textarea[name=avis]",
             "Diagnostic solide, public bien ciblé.",
