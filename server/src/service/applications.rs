@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::tokens::Principal;
 
 use super::action_body::ActionBody;
-use super::content::{bind_applicant_key, check_form, keys_of};
+use super::content::{bind_applicant_key, check_form, keys_of, replace_content};
 use super::documents::documents_of;
 use super::idempotency::{Reply, claim_key, store_reply};
 use super::rows::{APP_COLUMNS, AppRow, flush, load_row, touch_in_place};
@@ -225,25 +225,7 @@ impl Ctx {
                 row.state
             )));
         }
-        check_form(fund, &data)?;
-        let k = keys_of(fund, &data);
-        if metroplan_engine::workflow::is_filed(wf, &row.state)
-            && (k.call != row.call_year || k.applicant != row.applicant_key)
-        {
-            return Err(Error::Unprocessable {
-                detail: "a filed application keeps its applicant and its call".into(),
-                field: None,
-                guard: Some("filed-keys".into()),
-                extra: None,
-            });
-        }
-        row.data = data.to_string();
-        row.call_year = k.call;
-        row.applicant_key = k.applicant;
-        row.applicant_name = k.applicant_name;
-        row.title = k.title;
-        row.requested_cents = k.requested;
-        bind_applicant_key(&mut tx, &row, fund, &now_s).await?;
+        replace_content(&mut tx, wf, fund, &mut row, &data, &now_s).await?;
         // The call's closing may have changed with the call: what time will do, again.
         let today = self.today(&served);
         row.pending_time = Some(self.schedule(&mut tx, fund, wf, &row, today).await?);

@@ -1,7 +1,7 @@
 //! An application's content: the form check, the values the workflow reads from it, and
 //! the binding of its applicant key.
 
-use metroplan_engine::model::Fund;
+use metroplan_engine::model::{Fund, Workflow};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -52,6 +52,46 @@ pub(super) fn keys_of(fund: &Fund, data: &Value) -> Keys {
             })
             .and_then(cents),
     }
+}
+
+/// Replaces the file's content with `data`: checked against the form, its keys read, a filed
+/// file's applicant key and call kept (refused naming the field that would change them), the
+/// applicant key bound. The one home of a content change, for drafts and for steps that take
+/// data.
+pub(super) async fn replace_content(
+    tx: &mut WriteTx,
+    wf: &Workflow,
+    fund: &Fund,
+    row: &mut AppRow,
+    data: &Value,
+    now: &str,
+) -> Result<()> {
+    check_form(fund, data)?;
+    let k = keys_of(fund, data);
+    if metroplan_engine::workflow::is_filed(wf, &row.state)
+        && (k.call != row.call_year || k.applicant != row.applicant_key)
+    {
+        let field = fund.keys.as_ref().map(|keys| {
+            if k.call != row.call_year {
+                format!("data.{}", keys.call)
+            } else {
+                format!("data.{}", keys.applicant)
+            }
+        });
+        return Err(Error::Unprocessable {
+            detail: "a filed application keeps its applicant and its call: file a new application instead".into(),
+            field,
+            guard: Some("filed-keys".into()),
+            extra: None,
+        });
+    }
+    row.data = data.to_string();
+    row.call_year = k.call;
+    row.applicant_key = k.applicant;
+    row.applicant_name = k.applicant_name;
+    row.title = k.title;
+    row.requested_cents = k.requested;
+    bind_applicant_key(tx, row, fund, now).await
 }
 
 /// The file's applicant key is its owner's: bound on first use, refused when another holds it.

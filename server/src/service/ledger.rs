@@ -130,15 +130,16 @@ impl Ctx {
             let c = cents(amount)
                 .ok_or_else(|| Error::unprocessable("at most 2 decimals", Some("amount")))?;
             let year = row.call_year.unwrap_or(0);
-            match kind {
-                "commit" => self.commit_award(tx, fund, row, amount, now_s).await?,
-                "decommit" => {
+            // The year's running totals move with the entry (the envelope check reads them).
+            match *e {
+                Effect::Commit(_) => self.commit_award(tx, fund, row, amount, now_s).await?,
+                Effect::Decommit(_) => {
                     sqlx::query("UPDATE ledger SET committed_cents = committed_cents - $1 WHERE plan = $2 AND fund = $3 AND year = $4")
                         .bind(c).bind(&row.plan).bind(&row.fund).bind(year)
                         .execute(&mut *tx.tx).await?;
                 }
-                "payment" => record_payment(tx, row, c).await?,
-                _ => {}
+                Effect::Payment(_) => record_payment(tx, row, c).await?,
+                Effect::Reclaim(_) => {}
             }
             sqlx::query("INSERT INTO ledger_entries (plan, fund, year, application_id, kind, cents, at, action) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                 .bind(&row.plan)

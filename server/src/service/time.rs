@@ -175,11 +175,12 @@ impl Ctx {
             tx.commit().await?;
             return Ok(false);
         };
-        let expired = workflow::reminders(wf, &row.state).any(|r| {
-            r.id.as_str() == due.name
-                && workflow::reminder_expired(fund, r, today, self.today(served))
-        });
-        let fired = if due.kind == "reminder" && expired {
+        let expired = due.kind == "reminder"
+            && workflow::reminders(wf, &row.state).any(|r| {
+                r.id.as_str() == due.name
+                    && workflow::reminder_expired(fund, r, today, self.today(served))
+            });
+        let fired = if expired {
             // Caught up after the date it announced: the step itself follows, not the reminder.
             false
         } else if due.kind == "reminder" {

@@ -17,7 +17,7 @@ use crate::store::WriteTx;
 use crate::tokens::Principal;
 
 use super::action_body::ActionBody;
-use super::content::{bind_applicant_key, check_form, keys_of};
+use super::content::{bind_applicant_key, replace_content};
 use super::documents::documents_of;
 use super::idempotency::{Reply, claim_key, store_reply};
 use super::ledger::over_envelope;
@@ -160,32 +160,7 @@ impl Ctx {
                 }
                 Some(_) => {}
             }
-            check_form(fund, data)?;
-            let k = keys_of(fund, data);
-            if workflow::is_filed(wf, &row.state)
-                && (k.call != row.call_year || k.applicant != row.applicant_key)
-            {
-                let field = fund.keys.as_ref().map(|keys| {
-                    if k.call != row.call_year {
-                        format!("data.{}", keys.call)
-                    } else {
-                        format!("data.{}", keys.applicant)
-                    }
-                });
-                return Err(Error::Unprocessable {
-                    detail: "a filed application keeps its applicant and its call: file a new application instead".into(),
-                    field,
-                    guard: Some("filed-keys".into()),
-                    extra: None,
-                });
-            }
-            row.data = data.to_string();
-            row.call_year = k.call;
-            row.applicant_key = k.applicant;
-            row.applicant_name = k.applicant_name;
-            row.title = k.title;
-            row.requested_cents = k.requested;
-            bind_applicant_key(tx, row, fund, &now_s).await?;
+            replace_content(tx, wf, fund, row, data, &now_s).await?;
             payload["data"] = data.clone();
         }
         let mut facts = self.facts(tx, fund, row, today, may_have_documents).await?;
