@@ -63,6 +63,7 @@ codes! {
     RulesScriptMissing = "W002", Warning, "the rules script of a fund is not found";
     OutsidePlanPeriod = "W003", Warning, "a date outside the plan's period";
     GridTotal = "W004", Warning, "the selection grid does not add up to its total";
+    NoAdministration = "W005", Warning, "a fund that takes applications declares no administration";
     DeadlineMissed = "S001", Warning, "the schedule finishes an item after its deadline";
     ScheduleConflict = "S002", Warning, "a fixed date the dependencies do not allow";
 }

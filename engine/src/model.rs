@@ -525,9 +525,28 @@ pub struct Fund {
     /// Where the server finds the call, applicant and amount of an application; `None` for
     /// a fund whose form has none of them (rules only: nothing can be filed to it).
     pub keys: Option<FundKeys>,
+    /// The authority and its service, as the applicant's documents name them; `None` only
+    /// for a fund that takes no application (W005 otherwise).
+    pub administration: Option<Administration>,
     /// The compiled rules script, when it exists and compiles.
     #[serde(skip)]
     pub ruleset: Option<std::sync::Arc<crate::rules::Ruleset>>,
+}
+
+/// The awarding authority and the service that instructs a fund's files (a SIRET of 14
+/// digits, an email with an `@`: checked at load).
+#[derive(Debug, Clone, Serialize)]
+pub struct Administration {
+    pub authority: String,
+    pub siret: String,
+    pub service: String,
+    pub address: String,
+    pub email: String,
+    pub phone: String,
+    pub place: String,
+    pub signatory: String,
+    pub court: String,
+    pub website: Option<String>,
 }
 
 /// Dotted paths of the application fields the workflow needs, checked against the form.

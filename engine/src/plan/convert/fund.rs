@@ -221,9 +221,11 @@ fn fund(
     let keys = form
         .as_ref()
         .and_then(|form| fund_keys(cx, f, &id, fd, form));
+    let administration = administration(cx, f, &id, fd, keys.as_ref().is_some_and(Option::is_some));
     let (workflow, rules, form, keys) = (workflow?, rules?, form?, keys?);
     Some(Fund {
         keys,
+        administration: administration?,
         id,
         title: fd.title.clone(),
         purpose: fd.purpose.clone(),
@@ -236,6 +238,74 @@ fn fund(
         form,
         grid,
         ruleset: None,
+    })
+}
+
+/// `[fund.administration]`, checked: a SIRET of 14 digits, an email address. `Some(None)`
+/// when it is absent (a warning if the fund takes applications); `None` when it is wrong.
+fn administration(
+    cx: &mut Cx<'_>,
+    f: FileId,
+    id: &Id,
+    fd: &RawFund,
+    takes_applications: bool,
+) -> Option<Option<Administration>> {
+    let Some(a) = &fd.administration else {
+        if takes_applications {
+            cx.push(
+                Diagnostic::at(
+                    Code::NoAdministration,
+                    sp_loc(f, &fd.id),
+                    format!("fund `{id}` takes applications but declares no [fund.administration]"),
+                )
+                .with_label("receipts and letters will not name the service, its contacts or the court")
+                .with_help("add [fund.administration] with authority, siret, service, address, email, phone, place, signatory and court"),
+            );
+        }
+        return Some(None);
+    };
+    let mut ok = true;
+    let siret = a.siret.get_ref();
+    if siret.len() != 14 || !siret.bytes().all(|b| b.is_ascii_digit()) {
+        ok = false;
+        cx.push(
+            Diagnostic::at(
+                Code::InvalidValue,
+                sp_loc(f, &a.siret),
+                format!("`{siret}` is not a SIRET number"),
+            )
+            .with_label("14 digits expected")
+            .with_help("write the authority's SIRET as 14 digits, without spaces"),
+        );
+    }
+    let email = a.email.get_ref();
+    if !email
+        .split_once('@')
+        .is_some_and(|(u, d)| !u.is_empty() && d.contains('.'))
+    {
+        ok = false;
+        cx.push(
+            Diagnostic::at(
+                Code::InvalidValue,
+                sp_loc(f, &a.email),
+                format!("`{email}` is not an email address"),
+            )
+            .with_label("an address such as service@example.fr expected"),
+        );
+    }
+    ok.then(|| {
+        Some(Administration {
+            authority: a.authority.clone(),
+            siret: siret.clone(),
+            service: a.service.clone(),
+            address: a.address.clone(),
+            email: email.clone(),
+            phone: a.phone.clone(),
+            place: a.place.clone(),
+            signatory: a.signatory.clone(),
+            court: a.court.clone(),
+            website: a.website.clone(),
+        })
     })
 }
 

@@ -66,6 +66,40 @@ pub struct RawFund {
     pub grid: Option<RawGrid>,
     /// Where the server finds the call, the applicant and the amount in an application.
     pub keys: Option<RawFundKeys>,
+    /// The authority that awards the grants and the service that answers applicants: what
+    /// receipts, letters, the explanation and the publication tell people.
+    pub administration: Option<RawAdministration>,
+}
+
+/// The authority that awards a fund's grants and the service that instructs its files, as
+/// receipts (CRPA R112-5), decision letters and the open-data export name them.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "Administration")]
+pub struct RawAdministration {
+    /// The awarding authority, as published (SCDL `nomAttribuant`), e.g. "Métropole
+    /// Aix-Marseille-Provence".
+    pub authority: String,
+    /// The authority's SIRET (14 digits; SCDL `idAttribuant`).
+    #[schemars(with = "String")]
+    pub siret: Sp<String>,
+    /// The service that instructs the files.
+    pub service: String,
+    /// The service's postal address, on one line.
+    pub address: String,
+    /// The service's email address.
+    #[schemars(with = "String")]
+    pub email: Sp<String>,
+    /// The service's telephone number.
+    pub phone: String,
+    /// The town letters are dated from ("Marseille, le 1er mars 2021").
+    pub place: String,
+    /// Who signs the decisions, as it reads above the signature ("Pour la Présidente et par
+    /// délégation, la Vice-présidente déléguée").
+    pub signatory: String,
+    /// The administrative court competent for appeals, with its address.
+    pub court: String,
+    /// The public page of the fund, if any.
+    pub website: Option<String>,
 }
 
 /// Call windows repeated every year over a range of years.
