@@ -528,6 +528,11 @@ pub struct Fund {
     /// The authority and its service, as the applicant's documents name them; `None` only
     /// for a fund that takes no application (W005 otherwise).
     pub administration: Option<Administration>,
+    /// Directory of the fund's own templates, relative to the plan directory.
+    pub templates_dir: Option<PathBuf>,
+    /// The fund's templates: its own, and the engine's for the others.
+    #[serde(skip)]
+    pub templates: std::sync::Arc<crate::documents::Templates>,
     /// The compiled rules script, when it exists and compiles.
     #[serde(skip)]
     pub ruleset: Option<std::sync::Arc<crate::rules::Ruleset>>,

@@ -46,7 +46,19 @@ pub struct Transition {
     /// Transitions whose actors may not take this one on the same file.
     pub distinct_from: Vec<Id>,
     pub timer: Option<Timer>,
+    /// The documents the step issues, in order.
+    pub documents: Vec<Issue>,
     pub reference: Option<String>,
+}
+
+/// A document a step issues: a template of the fund's, only above an amount when `above`
+/// names a currency parameter (checked against the fund's templates and parameters at load).
+#[derive(Debug, Clone, Serialize)]
+pub struct Issue {
+    pub template: String,
+    pub above: Option<String>,
+    #[serde(skip)]
+    pub(crate) at: crate::diagnostic::Loc,
 }
 
 impl Transition {

@@ -5,6 +5,7 @@ pub(crate) mod files;
 pub(crate) mod literal;
 pub(crate) mod parse;
 pub(crate) mod raw;
+mod templates;
 
 use std::path::{Path, PathBuf};
 
@@ -139,6 +140,7 @@ pub fn load(source: &dyn PlanSource) -> Loaded {
     if let Some(plan) = plan.as_mut()
         && !diags.has_errors()
     {
+        templates::load_templates(plan, source, &mut sources, &mut diags);
         compile_rules(plan, source, &mut sources, &mut diags);
     }
     let has_errors = diags.has_errors();
@@ -195,7 +197,8 @@ fn compile_rules(
             }
         }
     }
-    for (i, r) in compiled {
+    for (i, mut r) in compiled {
+        r.templates = plan.funds[i].templates.clone();
         plan.funds[i].ruleset = Some(std::sync::Arc::new(r));
     }
 }

@@ -28,6 +28,8 @@ pub struct Ruleset {
     pub source: String,
     pub hash: String,
     pub(super) limits: Limits,
+    /// The fund's templates, for the explanation's sentences (set when the plan loads).
+    pub templates: Arc<crate::documents::Templates>,
 }
 
 impl std::fmt::Debug for Ruleset {
@@ -163,6 +165,7 @@ impl Ruleset {
             source: source.to_string(),
             hash,
             limits,
+            templates: Default::default(),
         })
     }
 }

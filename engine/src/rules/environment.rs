@@ -21,6 +21,10 @@ pub struct Env {
     pub form: Form,
     pub grid: Option<Grid>,
     pub territories: Vec<TerritoryInfo>,
+    /// The territory flags' labels, by id ("plcd" → "dotée d'un PLCD"), for the explanation.
+    pub flag_labels: Vec<(String, String)>,
+    /// The awarding authority and its service, for the explanation's mention.
+    pub administration: Option<crate::model::Administration>,
     #[serde(skip)]
     territory_index: FxHashMap<String, usize>,
     /// Each territory's ancestors and council (indexes into `territories`), from the plan's
@@ -89,6 +93,12 @@ impl Env {
             form: fund.form.clone(),
             grid: fund.grid.clone(),
             territories,
+            flag_labels: plan
+                .territory_flags
+                .iter()
+                .map(|f| (f.id.to_string(), f.label.clone()))
+                .collect(),
+            administration: fund.administration.clone(),
             territory_index,
             ancestors,
             councils,

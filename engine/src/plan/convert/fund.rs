@@ -222,10 +222,24 @@ fn fund(
         .as_ref()
         .and_then(|form| fund_keys(cx, f, &id, fd, form));
     let administration = administration(cx, f, &id, fd, keys.as_ref().is_some_and(Option::is_some));
+    let templates_dir = match &fd.templates {
+        None => Some(None),
+        Some(dir) => match confine(std::path::Path::new(""), dir.get_ref()) {
+            Ok(p) => Some(Some(p)),
+            Err(e) => {
+                cx.push(Diagnostic::at(Code::Include, sp_loc(f, dir), e).with_help(
+                    "give a directory inside the plan directory, e.g. \"courriers/mon-fonds\"",
+                ));
+                None
+            }
+        },
+    };
     let (workflow, rules, form, keys) = (workflow?, rules?, form?, keys?);
     Some(Fund {
         keys,
         administration: administration?,
+        templates_dir: templates_dir?,
+        templates: Default::default(),
         id,
         title: fd.title.clone(),
         purpose: fd.purpose.clone(),

@@ -69,6 +69,11 @@ pub struct RawFund {
     /// The authority that awards the grants and the service that answers applicants: what
     /// receipts, letters, the explanation and the publication tell people.
     pub administration: Option<RawAdministration>,
+    /// Directory of the fund's own templates, relative to the plan directory: `<name>.j2`
+    /// replaces the engine's template of that name (receipts, letters, emails, the
+    /// explanation's sentences), `regles/<rule-id>.j2` says in French why a rule is not met.
+    #[schemars(with = "Option<String>")]
+    pub templates: Option<Sp<String>>,
 }
 
 /// The authority that awards a fund's grants and the service that instructs its files, as

@@ -107,6 +107,20 @@ pub struct RawTransition {
     /// For a `system` transition: the time that fires it. Without one, a `system` transition
     /// is taken as soon as its guards hold after another step.
     pub timer: Option<RawTimer>,
+    /// The documents the administration issues when the step is taken: names of the fund's
+    /// templates (its own `<name>.j2` or the engine's: `accuse-reception`,
+    /// `notification-attribution`, `notification-refus`, `notification-irrecevabilite`,
+    /// `notification-sans-suite`, `notification-caducite`, `notification-reduction`,
+    /// `notification-reversement`, `notification-rejet-implicite`, `arrete-attribution`,
+    /// `convention`), each a dated PDF kept with the file and sent to the applicant.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub documents: Vec<Sp<String>>,
+    /// Documents issued only when the award is above an amount: template name → fund
+    /// parameter (unit `currency`), e.g. `{ convention = "seuil-convention" }`.
+    #[serde(default)]
+    #[schemars(with = "std::collections::BTreeMap<String, String>")]
+    pub only_above: std::collections::BTreeMap<String, Sp<String>>,
     /// The text that provides for it.
     pub reference: Option<String>,
 }

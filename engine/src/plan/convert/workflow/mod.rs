@@ -99,6 +99,18 @@ fn workflow(cx: &mut Cx<'_>, it: &Item<RawWorkflow>, id: Id, r: &Registries) -> 
         let to = cx.refer(&names.states, f, &t.to);
         let role = cx.refer(&r.role, f, &t.role);
         let declared = steps::declarations(cx, f, t, w, &names);
+        for (name, p) in &t.only_above {
+            if !t.documents.iter().any(|d| d.get_ref() == name) {
+                cx.push(
+                    Diagnostic::at(
+                        Code::Template,
+                        sp_loc(f, p),
+                        format!("`only_above` names `{name}`, which transition `{}` does not issue", t.id.get_ref()),
+                    )
+                    .with_help(format!("add \"{name}\" to the transition's `documents`, or remove it from `only_above`")),
+                );
+            }
+        }
         for s in &t.from {
             if w.state
                 .iter()
@@ -126,6 +138,15 @@ fn workflow(cx: &mut Cx<'_>, it: &Item<RawWorkflow>, id: Id, r: &Registries) -> 
                     vote: d.vote,
                     distinct_from: d.distinct_from,
                     timer: d.timer,
+                    documents: t
+                        .documents
+                        .iter()
+                        .map(|n| Issue {
+                            template: n.get_ref().clone(),
+                            above: t.only_above.get(n.get_ref()).map(|p| p.get_ref().clone()),
+                            at: sp_loc(f, n),
+                        })
+                        .collect(),
                     reference: t.reference.clone(),
                 }),
             _ => ok = false,

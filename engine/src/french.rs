@@ -1,0 +1,190 @@
+//! Values as French is written: "1er mars 2021", "8 000 €", "80 %", "oui", "a, b et c".
+//! Thousands are grouped with a narrow no-break space (U+202F), a unit follows a no-break
+//! space (U+00A0): a line never breaks inside a figure. One home for every text a person reads.
+
+use jiff::civil::Date;
+use rust_decimal::Decimal;
+
+use crate::model::ParamUnit;
+
+/// No-break space, before a unit or a high punctuation mark (« : ; ? ! »).
+pub const NBSP: char = '\u{a0}';
+/// Narrow no-break space, between groups of thousands.
+pub const NNBSP: char = '\u{202f}';
+
+const MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+/// `2021-03-01` → `1er mars 2021`.
+pub fn date_fr(d: Date) -> String {
+    let day = if d.day() == 1 {
+        "1er".to_string()
+    } else {
+        d.day().to_string()
+    };
+    format!("{day} {} {}", MONTHS[(d.month() - 1) as usize], d.year())
+}
+
+/// `2021-03-01` → `1er mars` (a day in a yearly calendar).
+pub fn day_month_fr(d: Date) -> String {
+    let full = date_fr(d);
+    full.rsplit_once(' ')
+        .map_or(full.clone(), |(dm, _)| dm.to_string())
+}
+
+/// `12000.5` → `12 000,50`; `12000` → `12 000`.
+pub fn amount_fr(v: Decimal) -> String {
+    let v = v.normalize();
+    let s = if v.fract().is_zero() {
+        v.trunc().to_string()
+    } else {
+        format!("{:.2}", v)
+    };
+    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(NNBSP);
+        }
+        grouped.push(c);
+    }
+    if frac.is_empty() {
+        format!("{sign}{grouped}")
+    } else {
+        format!("{sign}{grouped},{frac}")
+    }
+}
+
+/// `8000` → `8 000 €`.
+pub fn money_fr(v: Decimal) -> String {
+    format!("{}{NBSP}€", amount_fr(v))
+}
+
+/// A value in a parameter's unit, as people read it: `12 000 €`, `80 %`, `12 mois`.
+pub fn unit_value_fr(unit: ParamUnit, value: Decimal) -> String {
+    let n = |v: Decimal| amount_fr(v);
+    match unit {
+        ParamUnit::Currency => money_fr(value),
+        ParamUnit::Ratio => format!("{}{NBSP}%", n(value * Decimal::ONE_HUNDRED)),
+        ParamUnit::Days if value == Decimal::ONE => format!("1{NBSP}jour"),
+        ParamUnit::Days => format!("{}{NBSP}jours", n(value)),
+        ParamUnit::Months => format!("{}{NBSP}mois", n(value)),
+        ParamUnit::Count => n(value),
+        ParamUnit::Points if value <= Decimal::ONE && value >= Decimal::ZERO => {
+            format!("{}{NBSP}point", n(value))
+        }
+        ParamUnit::Points => format!("{}{NBSP}points", n(value)),
+    }
+}
+
+pub fn bool_fr(b: bool) -> &'static str {
+    if b { "oui" } else { "non" }
+}
+
+/// `["a", "b", "c"]` → `a, b et c`.
+pub fn list_fr<S: AsRef<str>>(items: &[S]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.as_ref().to_string(),
+        [init @ .., last] => {
+            let head: Vec<&str> = init.iter().map(AsRef::as_ref).collect();
+            format!("{} et {}", head.join(", "), last.as_ref())
+        }
+    }
+}
+
+/// Puts the no-break spaces French wants before « : ; ? ! » and inside « » into a text
+/// written with ordinary spaces (or none).
+pub fn typeset(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        match c {
+            ':' | ';' | '?' | '!' | '»' => {
+                // Not in "https://", "12:30" or a smiley-free "::": only after a word or a space.
+                let prev = out.chars().last();
+                let next = chars.get(i + 1).copied();
+                let is_url_or_time =
+                    c == ':' && (next == Some('/') || next.is_some_and(|n| n.is_ascii_digit()));
+                if is_url_or_time {
+                    out.push(c);
+                    continue;
+                }
+                match prev {
+                    Some(' ') => {
+                        out.pop();
+                        out.push(NBSP);
+                    }
+                    Some(p) if p == NBSP || p == NNBSP => {}
+                    Some(_) => out.push(NBSP),
+                    None => {}
+                }
+                out.push(c);
+            }
+            '«' => {
+                out.push(c);
+                match chars.get(i + 1) {
+                    Some(' ') | Some(&NBSP) | Some(&NNBSP) | None => {}
+                    Some(_) => out.push(NBSP),
+                }
+            }
+            ' ' if out.ends_with('«') => out.push(NBSP),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn dates_as_written() {
+        assert_eq!(date_fr(jiff::civil::date(2021, 3, 1)), "1er mars 2021");
+        assert_eq!(date_fr(jiff::civil::date(2019, 12, 19)), "19 décembre 2019");
+        assert_eq!(day_month_fr(jiff::civil::date(2020, 2, 1)), "1er février");
+    }
+
+    #[test]
+    fn amounts_as_written() {
+        assert_eq!(money_fr(dec("8000")), "8\u{202f}000\u{a0}€");
+        assert_eq!(money_fr(dec("15000.01")), "15\u{202f}000,01\u{a0}€");
+        assert_eq!(amount_fr(dec("-1234567")), "-1\u{202f}234\u{202f}567");
+        assert_eq!(amount_fr(dec("999")), "999");
+        assert_eq!(unit_value_fr(ParamUnit::Ratio, dec("0.5")), "50\u{a0}%");
+        assert_eq!(unit_value_fr(ParamUnit::Points, dec("1")), "1\u{a0}point");
+        assert_eq!(unit_value_fr(ParamUnit::Days, dec("2")), "2\u{a0}jours");
+    }
+
+    #[test]
+    fn lists_and_typography() {
+        assert_eq!(list_fr(&["a", "b", "c"]), "a, b et c");
+        assert_eq!(list_fr(&["a"]), "a");
+        assert_eq!(list_fr::<&str>(&[]), "");
+        assert_eq!(
+            typeset("Objet : aide ; ok ? oui !"),
+            "Objet\u{a0}: aide\u{a0}; ok\u{a0}? oui\u{a0}!"
+        );
+        assert_eq!(typeset("« mot »"), "«\u{a0}mot\u{a0}»");
+        assert_eq!(typeset("https://a.fr à 12:30"), "https://a.fr à 12:30");
+        assert_eq!(typeset("déjà\u{a0}: bien"), "déjà\u{a0}: bien");
+    }
+}
