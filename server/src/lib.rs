@@ -14,6 +14,7 @@ pub mod grants;
 pub mod http;
 pub mod metrics;
 pub mod notify;
+pub mod pdf;
 pub mod plans;
 pub mod reload;
 pub mod rules_guard;

@@ -74,6 +74,26 @@ const PROGRAMS: &[Program] = &[
         used_by: "the fault tests fill a disk",
     },
     Program {
+        name: "pdftotext",
+        package: "poppler-utils",
+        used_by: "the PDF letters' text read back (server/tests/it/pdf.rs)",
+    },
+    Program {
+        name: "pdfinfo",
+        package: "poppler-utils",
+        used_by: "the PDF letters' metadata, page count and size",
+    },
+    Program {
+        name: "pdffonts",
+        package: "poppler-utils",
+        used_by: "the PDF letters' fonts, embedded and subset",
+    },
+    Program {
+        name: "qpdf",
+        package: "qpdf",
+        used_by: "checks the PDF letters' structure",
+    },
+    Program {
         name: "kill",
         package: "procps",
         used_by: "the server tests send signals",

@@ -16,6 +16,7 @@ mod migrate;
 mod notifications;
 mod openapi;
 mod page_matrix;
+mod pdf;
 mod plan_roles;
 mod reload;
 mod rules_limits;
