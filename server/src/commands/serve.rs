@@ -35,6 +35,10 @@ pub struct ServeArgs {
         default_value = "metroplan <noreply@localhost>"
     )]
     pub mail_from: String,
+    /// The address people reach the pages at (e.g. https://aides.example.fr), for the links
+    /// in emails; default: the address the server listens on.
+    #[arg(long, env = "METROPLAN_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Where uploaded documents are kept (default: beside the SQLite file, or ./documents).
     #[arg(long, env = "METROPLAN_DOCUMENTS")]
     pub documents: Option<PathBuf>,
@@ -269,6 +273,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 clock,
                 metrics: metrics.clone(),
                 rules: Default::default(),
+                letters: metroplan_server::service::letters::LetterStore::new(
+                    config.documents.clone(),
+                    args.public_url.clone(),
+                ),
             },
             config: Arc::new(config),
             tokens: Default::default(),
@@ -309,6 +317,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--bind {}", args.bind))?;
         let addr = listener.local_addr()?;
         println!("metroplan: listening on http://{addr}");
+        let _ = state.ctx.letters.public_url.set(format!("http://{addr}"));
         guide.print(&addr.to_string());
         tracing::info!(%addr, database = %metroplan_server::store::redact(&args.database), "serving");
         axum::serve(

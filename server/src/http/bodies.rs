@@ -272,17 +272,47 @@ mod doc {
     /// l'administration); its operations are the evaluation's `rules`.
     #[derive(Debug, ToSchema)]
     pub struct Explanation {
+        /// The verdict in one sentence, in French.
+        pub verdict: String,
+        /// Each condition not met or not checkable for lack of data, in French.
+        pub unmet: Vec<Finding>,
+        pub met: Vec<Finding>,
+        pub grid: Vec<GridLine>,
+        /// What is missing, by label.
+        pub missing: Vec<String>,
         pub contribution: String,
         pub data: Vec<Datum>,
         pub parameters: Vec<AppliedParameter>,
         /// The mention owed on the decision (R311-3-1-1).
         pub notice: String,
+        /// `pending`, `decided-by-a-person` or `decided-automatically`.
+        pub stage: String,
         pub ruleset: String,
     }
 
     #[derive(Debug, ToSchema)]
+    pub struct Finding {
+        pub rule: String,
+        pub article: String,
+        /// `pass`, `fail` or `missing`.
+        pub status: String,
+        pub text: String,
+    }
+
+    #[derive(Debug, ToSchema)]
+    pub struct GridLine {
+        pub criterion: String,
+        pub label: String,
+        pub text: String,
+    }
+
+    #[derive(Debug, ToSchema)]
     pub struct Datum {
+        /// The field's path, or what the rules read.
         pub name: String,
+        /// The form's label.
+        pub label: String,
+        /// The value in French.
         pub value: String,
         pub source: String,
     }

@@ -648,3 +648,46 @@ fn multipart_error(status: StatusCode, text: String) -> Error {
         Error::bad(text, Some("file"))
     }
 }
+
+#[utoipa::path(
+    get, path = "/api/applications/{id}/letters/{letter}", tag = "documents", operation_id = "get_letter",
+    params(("id" = String, Path), ("letter" = String, Path, description = "The document's id, from the application's `letters`")),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>, description = "A document the administration issued on the file (receipt, decision letter, arrêté, convention), as PDF")),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip(s, who), fields(who = %who.id))]
+pub async fn letter(
+    State(s): State<AppState>,
+    who: Principal,
+    P((id, letter)): P<(String, String)>,
+) -> Result<Response> {
+    let (path, name) = s.ctx.letter(&who, &id, &letter).await?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("letter {letter} of {id}: {e}")))?;
+    Ok(pdf_response(bytes, &name))
+}
+
+/// A PDF for download, under its file name.
+pub fn pdf_response(bytes: Vec<u8>, name: &str) -> Response {
+    let mut res = bytes.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
+}

@@ -4,6 +4,7 @@ pub mod bodies;
 pub mod error;
 mod form_schema;
 mod handlers;
+pub use handlers::pdf_response;
 mod openapi;
 
 use std::sync::Arc;
@@ -140,6 +141,10 @@ pub fn app(state: AppState) -> Router {
             post(handlers::reevaluate),
         )
         .route("/api/applications/{id}/events", get(handlers::events))
+        .route(
+            "/api/applications/{id}/letters/{letter}",
+            get(handlers::letter),
+        )
         .route(
             "/api/applications/{id}/explanation",
             get(handlers::explanation),

@@ -123,14 +123,14 @@ fn problem(response: &mut utoipa::openapi::Response) {
     info(title = "metroplan", description = "Public-policy plans, eligibility rules and grant workflows. Errors are RFC 9457 problem documents. An application's `data` is described, fund by fund, by the JSON Schema at `/api/plans/{plan}/funds/{fund}/form.schema.json`."),
     paths(
         healthz, metrics, plans, plan, schedule, timeline, eligibility, form_schema, create, list,
-        application, act, reevaluate, events, explanation, envelope, export_csv, upload
+        application, act, reevaluate, events, explanation, letter, envelope, export_csv, upload
     ),
     components(schemas(
         ApplicationView, crate::service::DocumentView, crate::service::Presence, ActionBody, CreateBody, EligibilityBody,
         ReevaluateBody, UploadForm, Page, EnvelopeView, crate::audit::Event, ApplicationData,
         Problem, PlanSummary, FundSummary, PlanDocument, ScheduleDocument, Schedule, ScheduleItem,
         Timeline, TimelineItem, Outcome, Evaluation, RuleResult, Score, CriterionScore,
-        Explanation, Datum, AppliedParameter, DryRun, Report
+        Explanation, Finding, GridLine, Datum, AppliedParameter, DryRun, Report, crate::service::letters::LetterView
     )),
     tags(
         (name = "operations", description = "Health and metrics, for operators"),

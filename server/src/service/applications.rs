@@ -256,7 +256,9 @@ impl Ctx {
             return Err(Error::NotFound(format!("no application `{id}`")));
         }
         let docs = documents_of(&self.db.pool, id).await?;
-        self.view(row, docs, who)
+        let mut view = self.view(row, docs, who)?;
+        view.letters = super::letters::letters_of(&self.db.pool, id).await?;
+        Ok(view)
     }
 
     pub async fn list(&self, who: &Principal, q: ListQuery) -> Result<Page> {

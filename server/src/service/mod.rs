@@ -11,6 +11,7 @@ mod exports;
 mod facts;
 mod idempotency;
 mod ledger;
+pub mod letters;
 mod rows;
 mod time;
 mod transitions;
@@ -44,6 +45,8 @@ pub struct Ctx {
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
     pub rules: Arc<RulesGuard>,
+    /// Where issued documents are kept, and the pages' public address for links.
+    pub letters: letters::LetterStore,
 }
 
 pub fn cents(d: Decimal) -> Option<i64> {

@@ -91,7 +91,9 @@ impl Ctx {
         let (fund, _) = scope(&served, &row.fund)?;
         flush(&mut tx, &row, Some(expected), fund).await?;
         let docs = documents_of(&mut *tx.tx, id).await?;
+        let letters = super::letters::letters_of(&mut *tx.tx, id).await?;
         let mut view = self.view(row, docs, who)?;
+        view.letters = letters;
         view.eligibility = eligibility;
         let body = serde_json::to_value(&view).map_err(anyhow::Error::from)?;
         store_reply(&mut tx, who, key, 200, &body).await?;
@@ -462,7 +464,6 @@ impl Ctx {
             row.entered_on = Some(today.to_string());
             row.pending_time = Some(self.schedule(tx, fund, wf, row, today).await?);
         }
-        let deadline = row.deadline.clone();
         tx.record(NewEvent {
             application_id: Some(row.id.clone()),
             actor: actor.into(),
@@ -474,29 +475,38 @@ impl Ctx {
             payload: payload.to_string(),
             reason: reason.clone(),
         });
-        if moved && let Some(email) = row.owner_email.clone() {
-            let label = wf
-                .states
-                .iter()
-                .find(|s| s.id.as_str() == to)
-                .map(|s| s.label.as_str())
-                .unwrap_or(to);
-            let subject = format!("[{}] Dossier {}\u{a0}: {}", served.plan.id, row.id, label);
-            let mut text = format!(
-                "Bonjour,\n\nVotre dossier {} ({}) est passé à l'état\u{a0}: {}.\n",
-                row.id,
-                row.title.as_deref().unwrap_or("sans titre"),
-                label
-            );
-            if let Some(d) = &deadline {
-                text.push_str(&format!("Date limite\u{a0}: {d}.\n"));
+        let issued = match wf.transitions.iter().find(|t| t.id.as_str() == action) {
+            Some(t) => {
+                let step = super::letters::Step {
+                    transition: t,
+                    reason: reason.as_deref(),
+                    today,
+                    now: now_s,
+                };
+                self.issue_letters(tx, served, fund, wf, row, &step).await?
             }
-            if let Some(r) = &reason {
-                text.push_str(&format!("Motif\u{a0}: {r}\n"));
-            }
-            text.push_str("\nCe message est envoyé automatiquement par metroplan.\n");
+            None => Vec::new(),
+        };
+        if (moved || !issued.is_empty())
+            && let Some(email) = row.owner_email.clone()
+        {
+            let (subject, text) = self
+                .email(
+                    tx,
+                    served,
+                    fund,
+                    wf,
+                    row,
+                    action,
+                    reason.as_deref(),
+                    &issued,
+                    today,
+                    now_s,
+                )
+                .await?;
             crate::notify::queue(&mut tx.tx, &row.id, &email, &subject, &text, now_s).await?;
         }
+
         Ok(())
     }
 }

@@ -56,6 +56,8 @@ pub struct ApplicationView {
     pub created_at: String,
     pub updated_at: String,
     pub documents: Vec<DocumentView>,
+    /// The documents the administration issued on the file (receipt, letters), oldest first.
+    pub letters: Vec<super::letters::LetterView>,
     /// The transitions the caller may ask for now (guards are checked when asked).
     pub actions: Vec<String>,
     /// The eligibility result with its explanation, on the response that filed it.
@@ -195,6 +197,7 @@ impl Ctx {
             created_at: row.created_at,
             updated_at: row.updated_at,
             documents: docs,
+            letters: Vec::new(),
             actions,
             eligibility: None,
         })

@@ -327,6 +327,7 @@ async fn render(
                     }
                 }
             }
+            (super::letters::section(&view))
             section aria-labelledby="historique-titre" {
                 h2 id="historique-titre" { "Historique" }
                 ol.historique {
@@ -430,6 +431,7 @@ async fn render_removed(
                     }
                 }
             }
+            (super::letters::section(&view))
             section aria-labelledby="historique-titre" {
                 h2 id="historique-titre" { "Historique" }
                 ol.historique {

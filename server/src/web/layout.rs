@@ -206,16 +206,23 @@ pub fn explanation(text: &str) -> Markup {
             blocks.push(html! { ul { @for i in &list { li { (i) } } } });
         }
     };
-    for line in text.lines() {
+    let (personal, technical) =
+        match text.split_once(metroplan_engine::rules::explain::text::TECHNICAL) {
+            Some((p, t)) => (p, Some(t)),
+            None => (text, None),
+        };
+    for line in personal.lines() {
         let l = line.trim();
         if l.is_empty() {
             flush(&mut items, &mut blocks);
         } else if let Some(item) = l.strip_prefix("- ") {
             items.push(item.to_string());
-        } else if l.len() > 3
+        } else if (l.len() > 3
             && l.as_bytes()[0].is_ascii_digit()
             && l[1..].starts_with(". ")
-            && !l.contains(':')
+            && !l.contains(':'))
+            // "Conditions non remplies :", "Vos droits :": the engine's list headings.
+            || (l.ends_with("\u{a0}:") && !l.starts_with("- "))
         {
             flush(&mut items, &mut blocks);
             blocks.push(html! { h3 { (l) } });
@@ -225,7 +232,22 @@ pub fn explanation(text: &str) -> Markup {
         }
     }
     flush(&mut items, &mut blocks);
-    html! { div.explication { @for b in blocks { (b) } } }
+    let technical: Vec<&str> = technical
+        .into_iter()
+        .flat_map(str::lines)
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .collect();
+    html! {
+        div.explication {
+            @for b in blocks { (b) }
+            @if !technical.is_empty() {
+                details.technique {
+                    summary { (metroplan_engine::rules::explain::text::TECHNICAL) }
+                    ul { @for t in &technical { li { code { (t) } } } }
+                }
+            }
+        }
+    }
 }
 
 /// Why a service refused, in French, with the status to answer.

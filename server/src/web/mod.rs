@@ -12,6 +12,7 @@ mod auth;
 mod charts;
 mod form;
 mod layout;
+mod letters;
 mod public;
 mod staff;
 
@@ -66,6 +67,7 @@ pub fn routes() -> Router<AppState> {
         .route("/dossiers/{id}/pieces", post(application::pieces))
         .route("/dossiers/{id}/reevaluer", post(application::reevaluate))
         .route("/dossiers/{id}/pieces/{kind}", get(application::download))
+        .route("/dossiers/{id}/courriers/{letter}", get(letters::download))
         .route("/dossiers/{id}/actions/{action}", post(application::act))
         .route("/instruction", get(staff::inbox))
         .route("/instruction/dossiers.csv", get(staff::inbox_csv))

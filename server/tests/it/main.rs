@@ -11,6 +11,7 @@ mod errors;
 mod findings;
 mod identity;
 mod invariants;
+mod letters;
 mod matrix;
 mod migrate;
 mod notifications;

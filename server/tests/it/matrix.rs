@@ -56,6 +56,11 @@ async fn every_api_route_answers_each_caller_as_the_matrix_says() {
         )
         .await;
     let draft = draft.body["id"].as_str().unwrap().to_string();
+    let letter = env
+        .texts("SELECT id AS v FROM letters WHERE application_id = $1", &id)
+        .await
+        .pop()
+        .expect("the filed file has its receipt");
 
     use StatusCode as S;
     const OK: S = S::OK;
@@ -149,6 +154,13 @@ async fn every_api_route_answers_each_caller_as_the_matrix_says() {
         (
             Method::GET,
             format!("{app}/explanation"),
+            None,
+            false,
+            [c401, OK, c404, OK, OK, OK, OK, OK],
+        ),
+        (
+            Method::GET,
+            format!("{app}/letters/{letter}"),
             None,
             false,
             [c401, OK, c404, OK, OK, OK, OK, OK],

@@ -119,7 +119,7 @@ async fn state_changes_reach_the_applicant_by_email_once_even_after_a_refused_at
     assert!(got.iter().any(|m| m.contains("contact@asso.example")));
     assert!(
         got.iter()
-            .any(|m| m.contains("Date limite=C2=A0: 2021-03-16")),
+            .any(|m| m.contains("au plus tard le 16 mars 2021.")),
         "{got:#?}"
     );
     let pending: i64 = sqlx::Row::get(

@@ -152,6 +152,11 @@ async fn every_page_answers_each_caller_as_the_matrix_says_and_every_form_wants_
     let plan = "/plans/amp-pmlcd";
     let fund = "/plans/amp-pmlcd/fonds/fonds-initiative";
     let file = format!("/dossiers/{id}");
+    let letter = env
+        .texts("SELECT id AS v FROM letters WHERE application_id = $1", &id)
+        .await
+        .pop()
+        .expect("the filed file has its receipt");
     let everyone = ["200"; 8];
     let sign_in = "303>/connexion";
     let staff_only = [sign_in, "403", "403", "200", "200", "200", "200", "200"];
@@ -301,6 +306,13 @@ async fn every_page_answers_each_caller_as_the_matrix_says_and_every_form_wants_
             Method::GET,
             "/dossiers/{id}/pieces/{kind}",
             format!("{file}/pieces/rib"),
+            vec![],
+            owner_and_staff,
+        ),
+        (
+            Method::GET,
+            "/dossiers/{id}/courriers/{letter}",
+            format!("{file}/courriers/{letter}"),
             vec![],
             owner_and_staff,
         ),

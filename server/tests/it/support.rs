@@ -407,6 +407,10 @@ fn state(
             clock: Clock::starting_at(now.parse().expect("RFC 3339 instant")),
             metrics: metrics.clone(),
             rules: Default::default(),
+            letters: metroplan_server::service::letters::LetterStore::new(
+                config.documents.clone(),
+                Some("http://metroplan.test".into()),
+            ),
         },
         config: Arc::new(config),
         tokens: Default::default(),

@@ -26,13 +26,20 @@ use crate::french::{date_fr, money_fr};
 
 /// Where the decision stands when the explanation is written: item 1 of R311-3-1-2 says
 /// what the algorithm's result did, from the steps actually taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     /// No decision yet: the result is an aid to the instruction.
     Pending,
     /// A decision was taken; `human`: whether a person took a step that led to it.
     Decided { human: bool },
+}
+
+fn stage_name<S: serde::Serializer>(st: &Stage, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match st {
+        Stage::Pending => "pending",
+        Stage::Decided { human: true } => "decided-by-a-person",
+        Stage::Decided { human: false } => "decided-automatically",
+    })
 }
 
 /// The explanation of one evaluation.
@@ -59,6 +66,8 @@ pub struct Explanation {
     pub operations: Vec<Operation>,
     /// The mention owed on the decision itself (article R311-3-1-1).
     pub notice: String,
+    /// `pending`, `decided-by-a-person` or `decided-automatically`.
+    #[serde(serialize_with = "stage_name")]
     pub stage: Stage,
     pub ruleset: String,
 }
@@ -186,6 +195,11 @@ fn render(rules: &Ruleset, name: &str, facts: &Value) -> String {
 /// The R311-3-1-1 mention, in French.
 pub fn notice_fr(rules: &Ruleset) -> String {
     notice_for(rules, Stage::Pending)
+}
+
+/// The R311-3-1-1 mention at `stage` (on a decision letter: whether a person took part).
+pub fn notice_at(rules: &Ruleset, stage: Stage) -> String {
+    notice_for(rules, stage)
 }
 
 fn notice_for(rules: &Ruleset, stage: Stage) -> String {

@@ -109,7 +109,7 @@ pub fn text_fr(x: &Explanation, e: &Evaluation) -> String {
             op.article, op.description, op.result
         );
     }
-    let _ = writeln!(o, "\nVos droits\n{}", x.notice);
+    let _ = writeln!(o, "\nVos droits\u{a0}:\n{}", x.notice);
     if x.stage == Stage::Pending {
         let _ = writeln!(
             o,
