@@ -5,6 +5,7 @@
 pub mod csv;
 pub mod diagnostic;
 pub mod diff;
+pub mod french;
 pub(crate) mod graph;
 pub mod model;
 pub mod plan;

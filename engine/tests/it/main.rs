@@ -3,6 +3,7 @@
 mod diagnostics;
 mod fuzz_regressions;
 mod properties;
+mod publish;
 mod rules;
 mod schedule;
 mod territories;

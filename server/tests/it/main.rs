@@ -17,6 +17,7 @@ mod notifications;
 mod openapi;
 mod page_matrix;
 mod plan_roles;
+mod publication;
 mod reload;
 mod rules_limits;
 mod second_plan;
