@@ -20,6 +20,7 @@ mod plan_roles;
 mod publication;
 mod reload;
 mod rules_limits;
+mod scdl;
 mod second_plan;
 mod sql;
 mod support;
