@@ -44,6 +44,16 @@ pub fn day_month_fr(d: Date) -> String {
         .map_or(full.clone(), |(dm, _)| dm.to_string())
 }
 
+/// A period from `from` to `to` inclusive, the year written once when both days share it:
+/// `du 1er février au 31 mars 2021`, `du 15 décembre 2020 au 31 janvier 2021`.
+pub fn period_fr(from: Date, to: Date) -> String {
+    if from.year() == to.year() {
+        format!("du {} au {}", day_month_fr(from), date_fr(to))
+    } else {
+        format!("du {} au {}", date_fr(from), date_fr(to))
+    }
+}
+
 /// `12000.5` → `12 000,50`; `12000` → `12 000`.
 pub fn amount_fr(v: Decimal) -> String {
     let v = v.normalize();
@@ -161,6 +171,17 @@ mod tests {
         assert_eq!(date_fr(jiff::civil::date(2021, 3, 1)), "1er mars 2021");
         assert_eq!(date_fr(jiff::civil::date(2019, 12, 19)), "19 décembre 2019");
         assert_eq!(day_month_fr(jiff::civil::date(2020, 2, 1)), "1er février");
+    }
+
+    #[test]
+    fn a_period_writes_a_shared_year_once() {
+        use jiff::civil::date;
+        assert_eq!(period_fr(date(2021, 2, 1), date(2021, 3, 31)), "du 1er février au 31 mars 2021");
+        assert_eq!(
+            period_fr(date(2020, 12, 15), date(2021, 1, 31)),
+            "du 15 décembre 2020 au 31 janvier 2021"
+        );
+        assert_eq!(date_fr(date(2021, 8, 15)), "15 août 2021");
     }
 
     #[test]

@@ -562,6 +562,8 @@ pub struct FundKeys {
     pub applicant_name: String,
     pub title: String,
     pub requested_amount: String,
+    /// The project's total cost, when the form has one (a money field).
+    pub total_cost: Option<String>,
 }
 
 /// One year's call for applications: open from `opens` to the end of `closes`.

@@ -5,6 +5,7 @@
 
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan as _};
+use metroplan_engine::french::date_fr;
 use metroplan_engine::model::RoleKind;
 
 use crate::accounts::{self, AccountError, NewUser};
@@ -224,30 +225,6 @@ pub fn trial_call(plans: &Plans, now: Timestamp) -> Option<TrialCall> {
     Some(call)
 }
 
-/// `2 février 2025`, `1er mars 2021`.
-pub fn date_fr(d: Date) -> String {
-    const MONTHS: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
-    let day = if d.day() == 1 {
-        "1er".to_string()
-    } else {
-        d.day().to_string()
-    };
-    format!("{day} {} {}", MONTHS[(d.month() - 1) as usize], d.year())
-}
-
 /// The banner every page shows in demonstration mode, with the date the server's clock
 /// reads (not the real one, in a trial run).
 pub fn banner(today: Date) -> String {
@@ -256,16 +233,4 @@ pub fn banner(today: Date) -> String {
          rien de ce qui est saisi ici n'a de valeur. Date du serveur\u{a0}: {}.",
         date_fr(today)
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn french_dates() {
-        assert_eq!(date_fr(jiff::civil::date(2021, 3, 1)), "1er mars 2021");
-        assert_eq!(date_fr(jiff::civil::date(2025, 2, 2)), "2 février 2025");
-        assert_eq!(date_fr(jiff::civil::date(2020, 12, 31)), "31 décembre 2020");
-    }
 }

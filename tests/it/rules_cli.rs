@@ -177,7 +177,7 @@ fn publish_rules_writes_markdown_and_html_from_the_running_rules() {
         "art-2-porteur",
         "art-5-plafond-intercommunal",
         "12 000 €",
-        "depuis le 2022-01-01",
+        "depuis le 1er janvier 2022",
     ] {
         assert!(md.contains(needle), "md: {needle}");
         assert!(html.contains(needle), "html: {needle}");

@@ -44,6 +44,11 @@ const PROGRAMS: &[Program] = &[
         used_by: "runs Mermaid's parser on the diagrams `metroplan diagram` prints (.ci/mermaid-parse.mjs)",
     },
     Program {
+        name: "python3",
+        package: "python3-pip",
+        used_by: "installs and runs the PyPI tools of PIP_TOOLS (frictionless)",
+    },
+    Program {
         name: "psql",
         package: "postgresql-client",
         used_by: "the tests drop their PostgreSQL databases with it",
@@ -99,6 +104,13 @@ const PROGRAMS: &[Program] = &[
         used_by: "the server tests send signals",
     },
 ];
+
+/// The Python tools the tests run, from PyPI, each at an exact version (`pip install`).
+const PIP_TOOLS: &[(&str, &str, &str)] = &[(
+    "frictionless",
+    "5.21.0",
+    "validates the SCDL export against the official schema (server/tests/it/scdl.rs)",
+)];
 
 /// The npm projects whose `node_modules` the checks use.
 const NPM_DIRS: &[&str] = &["tests/web", ".ci"];
@@ -196,6 +208,41 @@ pub fn run(repo: &Path) -> Result<(), Stop> {
             return Err(Stop::failed(format!(
                 "npm ci failed in {}",
                 rel(repo, &dir)
+            )));
+        }
+    }
+    pip_tools()
+}
+
+/// Installs each PyPI tool at its pinned version unless that version already answers.
+fn pip_tools() -> Result<(), Stop> {
+    step("PyPI tools (frictionless)");
+    for (name, version, used_by) in PIP_TOOLS {
+        let current = Command::new(name)
+            .arg("--version")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        if current.as_deref() == Some(*version) {
+            println!("  {name} {version} ok");
+            continue;
+        }
+        println!("$ python3 -m pip install {name}=={version}   # {used_by}");
+        let ok = Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                &format!("{name}=={version}"),
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return Err(Stop::failed(format!(
+                "pip install {name}=={version} failed"
             )));
         }
     }

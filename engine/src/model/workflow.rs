@@ -61,6 +61,19 @@ pub struct Issue {
     pub(crate) at: crate::diagnostic::Loc,
 }
 
+impl Workflow {
+    /// Whether the grant is paid in instalments: some transition pays an advance and another
+    /// the balance (SCDL's `échelonné`); otherwise it is paid in one go (`unique`). Read from
+    /// the effects the transitions declare, whatever they are called.
+    pub fn pays_in_instalments(&self) -> bool {
+        let declares = |want: fn(&MoneyEffect) -> bool| {
+            self.transitions.iter().any(|t| t.effects.iter().any(want))
+        };
+        declares(|e| matches!(e, MoneyEffect::Advance { .. }))
+            && declares(|e| matches!(e, MoneyEffect::Balance))
+    }
+}
+
 impl Transition {
     /// Taken by metroplan itself (automatically or on a timer).
     pub fn is_system(&self) -> bool {

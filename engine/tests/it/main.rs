@@ -2,8 +2,10 @@
 
 mod diagnostics;
 mod explanations;
+mod fund_keys;
 mod fuzz_regressions;
 mod properties;
+mod publish;
 mod rules;
 mod schedule;
 mod territories;

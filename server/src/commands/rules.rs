@@ -379,20 +379,37 @@ pub struct PublishArgs {
     /// With no `--out`: print HTML instead of Markdown.
     #[arg(long)]
     pub html: bool,
+    /// The publication date the document states (YYYY-MM-DD; default: today in the plan's
+    /// time zone).
+    #[arg(long)]
+    pub as_of: Option<Date>,
 }
 
 /// `metroplan publish-rules`: the public description of the algorithm.
 pub fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
-    use metroplan_engine::rules::publish;
+    use metroplan_engine::rules::publish::Publication;
     let plan = load(&args.plan_dir)?;
     let rules = ruleset(&plan, &args.fund)?;
+    let fund = plan
+        .fund(&args.fund)
+        .context("the fund's rules were found, so is the fund")?;
+    let on = match args.as_of {
+        Some(d) => d,
+        None => jiff::Timestamp::now()
+            .in_tz(&plan.timezone)
+            .with_context(|| format!("the plan's time zone {}", plan.timezone))?
+            .date(),
+    };
+    let publication = Publication {
+        plan: &plan,
+        fund,
+        rules,
+        on,
+    };
     match &args.out {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            for (ext, text) in [
-                ("md", publish::markdown(rules)),
-                ("html", publish::html(rules)),
-            ] {
+            for (ext, text) in [("md", publication.markdown()), ("html", publication.html())] {
                 let path = dir.join(format!("{}.{ext}", args.fund));
                 std::fs::write(&path, text)
                     .with_context(|| format!("writing {}", path.display()))?;
@@ -401,9 +418,9 @@ pub fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
         }
         None => {
             let text = if args.html {
-                publish::html(rules)
+                publication.html()
             } else {
-                publish::markdown(rules)
+                publication.markdown()
             };
             std::io::stdout().lock().write_all(text.as_bytes())?;
         }

@@ -22,6 +22,8 @@ pub(super) struct Keys {
     pub(super) applicant_name: Option<String>,
     pub(super) title: Option<String>,
     pub(super) requested: Option<i64>,
+    /// The project's total cost, in cents, when the fund's keys name one.
+    pub(super) total_cost: Option<i64>,
 }
 
 pub(super) fn keys_of(fund: &Fund, data: &Value) -> Keys {
@@ -32,6 +34,7 @@ pub(super) fn keys_of(fund: &Fund, data: &Value) -> Keys {
             applicant_name: None,
             title: None,
             requested: None,
+            total_cost: None,
         };
     };
     let s = |p: &str| {
@@ -44,14 +47,20 @@ pub(super) fn keys_of(fund: &Fund, data: &Value) -> Keys {
         applicant: s(&k.applicant),
         applicant_name: s(&k.applicant_name),
         title: s(&k.title),
-        requested: text_at(data, &k.requested_amount)
-            .and_then(|v| match v {
-                Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
-                Value::String(s) => s.parse::<Decimal>().ok(),
-                _ => None,
-            })
-            .and_then(cents),
+        requested: money_at(data, &k.requested_amount),
+        total_cost: k.total_cost.as_deref().and_then(|p| money_at(data, p)),
     }
+}
+
+/// A money field's value, in cents.
+fn money_at(data: &Value, path: &str) -> Option<i64> {
+    text_at(data, path)
+        .and_then(|v| match v {
+            Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
+            Value::String(s) => s.parse::<Decimal>().ok(),
+            _ => None,
+        })
+        .and_then(cents)
 }
 
 /// Replaces the file's content with `data`: checked against the form, its keys read, a filed

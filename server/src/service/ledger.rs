@@ -59,6 +59,35 @@ where
         .await
 }
 
+/// One ledger entry, as the open-data export reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Entry {
+    pub application_id: String,
+    /// `commit`, `decommit`, `payment` or `reclaim`.
+    pub kind: String,
+    pub cents: i64,
+    /// When it was booked (RFC 3339, UTC).
+    pub at: String,
+}
+
+/// Every entry of `fund` of `plan`, in the order they were booked.
+pub async fn entries_of_fund<'e, E>(
+    ex: E,
+    plan: &str,
+    fund: &str,
+) -> Result<Vec<Entry>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query_as::<_, Entry>(
+        "SELECT application_id, kind, cents, at FROM ledger_entries WHERE plan = $1 AND fund = $2 ORDER BY id",
+    )
+    .bind(plan)
+    .bind(fund)
+    .fetch_all(ex)
+    .await
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EnvelopeView {
     pub plan: String,

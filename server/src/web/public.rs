@@ -5,8 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use jiff::civil::Date;
 use maud::{Markup, html};
+use metroplan_engine::french::period_fr;
 use metroplan_engine::model::{Plan, RoleKind, Status};
-use metroplan_engine::rules::publish;
+use metroplan_engine::rules::publish::Publication;
 use metroplan_engine::schedule::{Filter, Options, Schedule, schedule, svg};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -313,13 +314,13 @@ pub async fn fund(
             h2 { "Appel à projets " (year) }
             @match call {
                 Some(c) => p {
-                    "Du " (c.opens.to_string()) " au " (c.closes.to_string()) " inclus : "
+                    (capitalised(&period_fr(c.opens, c.closes))) " inclus : "
                     @if open { strong.ouvert { "ouvert" } } @else { strong.ferme { "fermé" } }
                     " (" (c.reference) ")."
                 },
                 None => p { "Pas d'appel à projets en " (year) "." },
             }
-            @if let Some(n) = next { p { "Prochain appel : du " (n.opens.to_string()) " au " (n.closes.to_string()) "." } }
+            @if let Some(n) = next { p { "Prochain appel : " (period_fr(n.opens, n.closes)) "." } }
             @if open {
                 @if applicant {
                     p { a.bouton href={"/plans/" (plan) "/fonds/" (fund) "/deposer"} { "Déposer un dossier" } }
@@ -343,6 +344,13 @@ pub async fn fund(
             }
         },
     )))
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 pub async fn ledger(
@@ -377,9 +385,12 @@ pub async fn algorithm(
 ) -> Result<Response, PageError> {
     let p = served(&s, &plan)?;
     let f = p.plan.fund(&fund).ok_or_else(PageError::not_found)?;
-    let rules = f.ruleset.as_ref().ok_or_else(PageError::not_found)?;
+    // Published today, in the plan's time zone.
+    let publication =
+        Publication::new(&p.plan, f, today(&s, &p)).ok_or_else(PageError::not_found)?;
     // The publication starts at h1; the page has its own h1, so its headings move down one.
-    let body = publish::html_fragment(rules)
+    let body = publication
+        .html_fragment()
         .replace("<h3>", "<h4>")
         .replace("</h3>", "</h4>")
         .replace("<h2>", "<h3>")

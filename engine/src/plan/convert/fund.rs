@@ -400,11 +400,22 @@ fn fund_keys(
         "project.requested_amount",
         &[FieldType::Money],
     );
+    // Optional: checked when given, else the conventional field when the form has it.
+    let total_cost = match k.and_then(|k| k.total_cost.as_ref()) {
+        Some(given) => Some(one(
+            "total_cost",
+            Some(given),
+            "project.total_cost",
+            &[FieldType::Money],
+        )),
+        None => has("project.total_cost", &[FieldType::Money]).then(|| "project.total_cost".into()),
+    };
     ok.then_some(Some(FundKeys {
         call,
         applicant,
         applicant_name,
         title,
         requested_amount,
+        total_cost,
     }))
 }

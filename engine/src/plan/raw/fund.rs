@@ -29,6 +29,11 @@ pub struct RawFundKeys {
     /// `project.requested_amount`.
     #[schemars(with = "Option<String>")]
     pub requested_amount: Option<Sp<String>>,
+    /// Dotted path of the project's total cost (a money field), from which the open-data
+    /// export computes the share of the cost the grant covers. Default `project.total_cost`
+    /// when the form has that money field; without one, the export leaves the share out.
+    #[schemars(with = "Option<String>")]
+    pub total_cost: Option<Sp<String>>,
 }
 
 /// A grant fund.
