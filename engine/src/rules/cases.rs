@@ -318,6 +318,32 @@ pub fn run(rules: &Ruleset, cases: &[(String, Case)]) -> Run {
 
 type Generated = Vec<(String, Result<(Evaluation, Status), String>)>;
 
+/// A generated value as the form's field takes it: a whole number for an integer or a year
+/// field (a text would be refused: "must be a whole number"), a decimal text for money.
+fn field_value(rules: &Ruleset, field: &str, bound: Decimal) -> Result<serde_json::Value, String> {
+    let ty = rules
+        .env
+        .form
+        .fields
+        .iter()
+        .find(|f| f.path == field)
+        .map(|f| f.ty);
+    match ty {
+        Some(crate::model::FieldType::Integer | crate::model::FieldType::Year) => {
+            if !bound.fract().is_zero() {
+                return Err(format!(
+                    "boundary: `{field}` takes whole numbers, and {} is not one (give `step` a whole number)",
+                    bound.normalize()
+                ));
+            }
+            i64::try_from(bound)
+                .map(Into::into)
+                .map_err(|_| format!("boundary: {bound} is too large for `{field}`"))
+        }
+        _ => Ok(bound.normalize().to_string().into()),
+    }
+}
+
 /// Three applications around the bound: just under, at, and just over.
 fn boundary_cases(rules: &Ruleset, app: &serde_json::Value, other: u32, b: &Boundary) -> Generated {
     let filed = get(app, super::FILING_DATE_FIELD)
@@ -399,10 +425,10 @@ fn boundary_cases(rules: &Ruleset, app: &serde_json::Value, other: u32, b: &Boun
                     if b.field == "other_filings" {
                         other =
                             u32::try_from(i64::try_from(bound.trunc()).unwrap_or(0)).unwrap_or(0);
+                        Ok(())
                     } else {
-                        set(&mut a, &b.field, bound.normalize().to_string().into());
+                        field_value(rules, &b.field, bound).map(|v| set(&mut a, &b.field, v))
                     }
-                    Ok(())
                 }
                 _ => Err(
                     "boundary: `scale` or `plus` is neither a parameter nor a number field"

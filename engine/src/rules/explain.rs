@@ -240,6 +240,7 @@ pub fn text_fr(x: &Explanation, e: &Evaluation) -> String {
         "Résultat du contrôle automatique : dossier {} (déposé le {}).",
         outcome_fr(e.outcome),
         e.filed_on
+            .map_or_else(|| "?".to_string(), |d| d.to_string())
     );
     if !e.missing.is_empty() {
         let _ = writeln!(o, "Éléments manquants : {}.", e.missing.join(", "));

@@ -1,6 +1,7 @@
 //! Integration tests of the engine: one binary, fixtures as files, snapshots with insta.
 
 mod diagnostics;
+mod findings;
 mod fuzz_regressions;
 mod properties;
 mod rules;
