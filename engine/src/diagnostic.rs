@@ -59,6 +59,7 @@ codes! {
     AutomaticLoop = "E022", Error, "automatic transitions form a loop";
     WorkflowDeclaration = "E023", Error, "a workflow declaration that cannot work as written";
     WorkflowCondition = "E024", Error, "a workflow condition that does not compile";
+    RuleTest = "E025", Error, "a rule test that does not parse or does not fit the fund";
     BudgetExceeded = "W001", Warning, "allocations exceed the year's budget";
     RulesScriptMissing = "W002", Warning, "the rules script of a fund is not found";
     OutsidePlanPeriod = "W003", Warning, "a date outside the plan's period";

@@ -34,17 +34,15 @@ impl Ruleset {
     ) -> Result<Evaluation, EvalError> {
         // The engine reads no clock: the caller gives the day of filing when the application
         // does not (the server sets it when filing; the command line takes `--as-of`). With
-        // neither, the filing date is missing data, never today.
+        // neither, the filing date is missing data, never today: the form lists it when it
+        // requires it, and every check that applies a parameter is missing it.
         let filed_on = app.date(FILING_DATE_FIELD).or(ctx.filed_on);
-        let mut form_missing: Vec<String> = app
+        let form_missing: Vec<String> = app
             .missing_fields
             .iter()
             .chain(&app.missing_documents)
             .cloned()
             .collect();
-        if filed_on.is_none() && !form_missing.iter().any(|m| m == FILING_DATE_FIELD) {
-            form_missing.insert(0, FILING_DATE_FIELD.to_string());
-        }
         let session = Session::start(State {
             mode: Mode::Evaluate,
             env: Some(self.env.clone()),

@@ -234,14 +234,32 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         let rules = ruleset(&plan, f.id.as_str())?;
-        let cases = cases::read(&source, &f.rules).map_err(|e| {
+        let each = cases::read_each(&source, &f.rules).map_err(|e| {
             anyhow::anyhow!(
                 "{e} (rule tests of fund `{}` live in {})",
                 f.id,
                 cases::tests_dir(&f.rules).display()
             )
         })?;
-        runs.push(cases::run(rules, &cases));
+        // A malformed case is reported, with what is wrong, and the others still run.
+        let mut malformed = Vec::new();
+        let mut good = Vec::new();
+        for (name, case) in each {
+            match case {
+                Ok(c) => good.push((name, c)),
+                Err(e) => malformed.push(cases::CaseResult {
+                    name: format!(
+                        "{}: malformed",
+                        cases::tests_dir(&f.rules).join(&name).display()
+                    ),
+                    ok: false,
+                    problems: vec![e],
+                }),
+            }
+        }
+        let mut run = cases::run(rules, &good);
+        run.cases.splice(0..0, malformed);
+        runs.push(run);
     }
     if let Some(f) = &args.fund
         && runs.is_empty()
