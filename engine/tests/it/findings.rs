@@ -458,3 +458,37 @@ fn required_when_on_a_yes_no_field() {
     let e = rules.evaluate(&given, Context::default()).unwrap();
     assert_eq!(e.outcome, Outcome::Eligible);
 }
+
+/// `required_when` names a yes/no field with `true`/`false`, a choice field with its ids; any
+/// other field, or a value of the other kind, is refused where it is written.
+#[test]
+fn required_when_refuses_other_fields_and_values_of_the_other_kind() {
+    let dir = fixture("form-language");
+    let plan = std::fs::read_to_string(dir.join("plan.toml")).unwrap();
+    let script = std::fs::read_to_string(dir.join("rules/aide.rhai")).unwrap();
+    for (from, to, expected) in [
+        (
+            "in = [true]",
+            "in = [\"oui\"]",
+            "`logement.qpv` is a yes/no field: write `true` or `false`, not \"oui\"",
+        ),
+        (
+            "field = \"logement.qpv\"",
+            "field = \"demandeur.nom\"",
+            "`required_when` needs a choice field or a yes/no field, and `demandeur.nom` is neither",
+        ),
+    ] {
+        let mut src = metroplan_engine::MemorySource::new("mem");
+        src.insert("plan.toml", plan.replace(from, to));
+        src.insert("rules/aide.rhai", script.clone());
+        let loaded = load(&src);
+        let text: String = loaded
+            .diagnostics
+            .iter()
+            .map(|d| loaded.sources.render(d))
+            .collect();
+        assert!(loaded.plan.is_none(), "{to}: {text}");
+        assert!(text.contains(expected), "{to}: {text}");
+        assert!(text.contains("plan.toml:"), "located: {text}");
+    }
+}
