@@ -60,6 +60,7 @@ codes! {
     WorkflowDeclaration = "E023", Error, "a workflow declaration that cannot work as written";
     WorkflowCondition = "E024", Error, "a workflow condition that does not compile";
     Template = "E025", Error, "a template that does not compile, or a document no template gives";
+    RuleTest = "E026", Error, "a rule test that does not parse or does not fit the fund";
     BudgetExceeded = "W001", Warning, "allocations exceed the year's budget";
     RulesScriptMissing = "W002", Warning, "the rules script of a fund is not found";
     OutsidePlanPeriod = "W003", Warning, "a date outside the plan's period";

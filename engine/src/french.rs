@@ -176,7 +176,10 @@ mod tests {
     #[test]
     fn a_period_writes_a_shared_year_once() {
         use jiff::civil::date;
-        assert_eq!(period_fr(date(2021, 2, 1), date(2021, 3, 31)), "du 1er février au 31 mars 2021");
+        assert_eq!(
+            period_fr(date(2021, 2, 1), date(2021, 3, 31)),
+            "du 1er février au 31 mars 2021"
+        );
         assert_eq!(
             period_fr(date(2020, 12, 15), date(2021, 1, 31)),
             "du 15 décembre 2020 au 31 janvier 2021"

@@ -781,6 +781,8 @@ pub enum FieldType {
     LongText,
     /// A whole number.
     Integer,
+    /// A year (1000 to 9999), a whole number written without a thousands separator.
+    Year,
     /// A decimal amount of money.
     Money,
     /// Yes or no.
@@ -795,6 +797,8 @@ pub enum FieldType {
     Siret,
     /// A list of commune codes of the plan's territories.
     Communes,
+    /// One commune code (INSEE) of the plan's territories.
+    Commune,
     /// The list of documents attached.
     Documents,
 }

@@ -149,7 +149,7 @@ fn metroplan_test_runs_the_rule_tests_with_coverage() {
     let out = stdout(&o);
     assert!(o.status.success(), "{out}");
     assert!(
-        out.contains("rule coverage: 16/16 rules seen passing and failing"),
+        out.contains("rule coverage: 17/17 rules seen passing and failing"),
         "{out}"
     );
     assert!(out.contains("plafond just over"), "{out}");
@@ -272,4 +272,60 @@ fn a_pinned_ruleset_refuses_to_evaluate_under_other_rules() {
     let o = run(&other);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains(&hash));
+}
+
+/// A copy of the E026 fixture: one good rule test, one with a key the schema does not know,
+/// one whose application does not fit the form and names a rule the script lacks.
+fn malformed_rule_tests() -> std::path::PathBuf {
+    repo().join("engine/tests/fixtures/diagnostics/E026-rule-test")
+}
+
+#[test]
+fn check_reports_a_malformed_rule_test() {
+    let dir = malformed_rule_tests();
+    let o = run(&["check", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("02-cle-inconnue.toml:3:1: error[E026]: rule test: unknown field `echec`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("03-hors-formulaire.toml:3:10: error[E026]: rule test: the script declares no rule `quartier-prioritair`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("03-hors-formulaire.toml:6:1: error[E026]: rule test: the application does not fit the form"),
+        "{out}"
+    );
+    assert!(out.contains("3 errors"), "{out}");
+    // The repository's plans have none.
+    for plan in ["plans/amp-pmlcd", "plans/lyon-pama"] {
+        let o = run(&["check", plan]);
+        assert!(o.status.success(), "{plan}: {}", stdout(&o));
+    }
+}
+
+#[test]
+fn test_reports_every_malformed_case_and_goes_on() {
+    let dir = malformed_rule_tests();
+    let o = run(&["test", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    // The malformed file is named with what is wrong; the others still ran.
+    assert!(
+        out.contains("FAIL  rules/fonds/tests/02-cle-inconnue.toml: malformed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("line 3, column 1: unknown field `echec`"),
+        "{out}"
+    );
+    assert!(out.contains("ok    01-bon.toml"), "{out}");
+    assert!(
+        out.contains("FAIL  03-hors-formulaire.toml")
+            && out.contains("`project.qpv`: must be true or false"),
+        "{out}"
+    );
+    assert!(out.contains("fund fonds: 3 cases"), "{out}");
 }

@@ -112,6 +112,27 @@ pub fn check(form: &Form, json: &Value) -> Result<Application, InputError> {
                 Some(n) => Dynamic::from_int(n),
                 None => return Err(bad(path, "must be a whole number")),
             },
+            // A year as a number or as the text a form posts ("2021").
+            FieldType::Year => {
+                let n = match v {
+                    Value::String(s) if s.len() == 4 => s.parse::<i64>().ok(),
+                    other => other.as_i64(),
+                };
+                match n {
+                    Some(n) if (1000..=9999).contains(&n) => Dynamic::from_int(n),
+                    _ => return Err(bad(path, "must be a year of four digits, e.g. 2021")),
+                }
+            }
+            FieldType::Commune => match v.as_str() {
+                Some(s) if is_commune_code(s) => s.into(),
+                Some(s) => {
+                    return Err(bad(
+                        path,
+                        format!("`{s}` is not a commune code (5 characters, INSEE)"),
+                    ));
+                }
+                None => return Err(bad(path, "must be a commune code (a text)")),
+            },
             FieldType::Money => {
                 let d = match v {
                     Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
@@ -158,11 +179,7 @@ pub fn check(form: &Form, json: &Value) -> Result<Application, InputError> {
                         return Err(bad(&format!("{path}[{k}]"), "must be a text"));
                     };
                     let ok = match f.ty {
-                        FieldType::Communes => {
-                            s.len() == 5
-                                && s.bytes()
-                                    .all(|b| b.is_ascii_digit() || b == b'A' || b == b'B')
-                        }
+                        FieldType::Communes => is_commune_code(s),
                         FieldType::Documents => form.documents.iter().any(|d| d.id.as_str() == s),
                         _ => in_choices(s),
                     };
@@ -199,10 +216,14 @@ pub fn check(form: &Form, json: &Value) -> Result<Application, InputError> {
     let holds = |req: &Requirement, app: &Application| match req {
         Requirement::Optional => false,
         Requirement::Always => true,
+        // A choice's id, or a yes/no answer as `true`/`false`.
         Requirement::When { field, values } => app
             .values
             .get(field.as_str())
-            .and_then(|v| v.clone().into_string().ok())
+            .and_then(|v| match v.as_bool() {
+                Ok(b) => Some(b.to_string()),
+                Err(_) => v.clone().into_string().ok(),
+            })
             .is_some_and(|v| values.iter().any(|x| x.as_str() == v.as_str())),
     };
     for f in &form.fields {
@@ -225,6 +246,13 @@ pub fn check(form: &Form, json: &Value) -> Result<Application, InputError> {
         }
     }
     Ok(app)
+}
+
+/// An INSEE commune code: five characters, digits (`2A`/`2B` for Corsica).
+fn is_commune_code(s: &str) -> bool {
+    s.len() == 5
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'A' || b == b'B')
 }
 
 fn not_a_choice(s: &str, choices: Option<&crate::model::ChoiceSet>) -> String {

@@ -142,6 +142,175 @@ pub fn to_json(v: &toml::Value) -> serde_json::Value {
     }
 }
 
+/// The test files of a fund (relative to the plan directory), sorted by name.
+fn test_files(source: &dyn PlanSource, script: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let dir = tests_dir(script);
+    let mut files = match source.list_files(&dir) {
+        Ok(f) => f,
+        // A fund without rule tests: nothing to read (`metroplan test` reports the coverage).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    files.retain(|f| f.extension().is_some_and(|e| e == "toml"));
+    files.sort();
+    Ok(files)
+}
+
+fn file_name(f: &Path) -> String {
+    f.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// A case file read: the case, or what is wrong with it (line and column first).
+pub type CaseRead = Result<Case, String>;
+
+/// Every case file of a fund, each read on its own: a malformed one is an error for that file
+/// only (what is wrong, with its line and column), and the others are still read.
+pub fn read_each(
+    source: &dyn PlanSource,
+    script: &Path,
+) -> Result<Vec<(String, CaseRead)>, String> {
+    let dir = tests_dir(script);
+    let files = test_files(source, script).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(files
+        .iter()
+        .map(|f| {
+            let case = source
+                .read_to_string(f)
+                .map_err(|e| e.to_string())
+                .and_then(|text| {
+                    toml::from_str::<Case>(&text).map_err(|e| {
+                        let at = e.span().map(|sp| {
+                            let before = &text[..sp.start.min(text.len())];
+                            let line = before.matches('\n').count() + 1;
+                            let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                            format!("line {line}, column {col}: ")
+                        });
+                        format!("{}{}", at.unwrap_or_default(), e.message())
+                    })
+                });
+            (file_name(f), case)
+        })
+        .collect())
+}
+
+/// Checks the rule tests of every fund with rules (`metroplan check`, after the plan loads:
+/// a malformed test does not make the plan unusable, and `metroplan test` still runs the
+/// others). Errors are E026, at their file's line; the files are added to `sources`.
+pub fn check_plan(
+    plan: &crate::Plan,
+    source: &dyn PlanSource,
+    sources: &mut crate::source::SourceMap,
+) -> Vec<crate::diagnostic::Diagnostic> {
+    plan.funds
+        .iter()
+        .filter_map(|f| Some((f, f.ruleset.as_ref()?)))
+        .flat_map(|(f, r)| check_files(source, sources, &f.rules, r))
+        .collect()
+}
+
+/// One fund's rule tests: each file parses and fits the rule-test schema, its application
+/// fits the fund's form, and the rules, parameters and fields it names exist.
+fn check_files(
+    source: &dyn PlanSource,
+    sources: &mut crate::source::SourceMap,
+    script: &Path,
+    rules: &Ruleset,
+) -> Vec<crate::diagnostic::Diagnostic> {
+    use crate::diagnostic::{Code, Diagnostic, Loc};
+    let mut out = Vec::new();
+    let Ok(files) = test_files(source, script) else {
+        return out;
+    };
+    let root = source.display_root();
+    for f in files {
+        let Ok(text) = source.read_to_string(&f) else {
+            continue;
+        };
+        let file = sources.add(root.join(&f), text.clone());
+        let case = match toml::from_str::<Case>(&text) {
+            Ok(c) => c,
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                out.push(
+                    Diagnostic::at(
+                        Code::RuleTest,
+                        Loc::new(file, span),
+                        format!("rule test: {}", e.message().trim()),
+                    )
+                    .with_help("see plans/rule-test.schema.json (`metroplan schema --rule-tests`)"),
+                );
+                continue;
+            }
+        };
+        // Where a name appears in the file, for the diagnostics below.
+        let at = |name: &str| -> Loc {
+            let last = name.rsplit('.').next().unwrap_or(name);
+            let start = text
+                .match_indices(last)
+                .map(|(i, _)| i)
+                .find(|&i| i == 0 || !text.as_bytes()[i - 1].is_ascii_alphanumeric())
+                .unwrap_or(0);
+            Loc::new(file, start..start + last.len())
+        };
+        let app = to_json(&toml::Value::Table(case.application.clone()));
+        if let Err(e) = super::application::check(&rules.env.form, &app) {
+            out.push(
+                Diagnostic::at(
+                    Code::RuleTest,
+                    at(&e.field),
+                    format!("rule test: the application does not fit the form: {e}"),
+                )
+                .with_help("write the application as the fund's form describes it"),
+            );
+        }
+        let ids: Vec<&str> = rules.rule_ids().collect();
+        for id in case
+            .fail
+            .iter()
+            .chain(case.boundary.iter().map(|b| &b.rule))
+        {
+            if !ids.contains(&id.as_str()) {
+                let close = crate::suggest::closest(id, ids.iter().copied());
+                let mut d = Diagnostic::at(
+                    Code::RuleTest,
+                    at(id),
+                    format!("rule test: the script declares no rule `{id}`"),
+                );
+                if let Some(c) = close.first() {
+                    d = d.with_help(format!("did you mean `{c}`?"));
+                }
+                out.push(d);
+            }
+        }
+        for b in &case.boundary {
+            if rules.env.parameter(&b.parameter).is_none() {
+                out.push(Diagnostic::at(
+                    Code::RuleTest,
+                    at(&b.parameter),
+                    format!("rule test: the fund has no parameter `{}`", b.parameter),
+                ));
+            }
+            let fields = std::iter::once(&b.field)
+                .chain(&b.months_after)
+                .chain(&b.months_before);
+            for name in fields {
+                let known = name == "other_filings"
+                    || rules.env.form.fields.iter().any(|x| x.path == *name);
+                if !known {
+                    out.push(Diagnostic::at(
+                        Code::RuleTest,
+                        at(name),
+                        format!("rule test: the form has no field `{name}`"),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Reads the cases of a fund from its plan directory, sorted by file name.
 pub fn read(source: &dyn PlanSource, script: &Path) -> Result<Vec<(String, Case)>, String> {
     let dir = tests_dir(script);
@@ -318,6 +487,32 @@ pub fn run(rules: &Ruleset, cases: &[(String, Case)]) -> Run {
 
 type Generated = Vec<(String, Result<(Evaluation, Status), String>)>;
 
+/// A generated value as the form's field takes it: a whole number for an integer or a year
+/// field (a text would be refused: "must be a whole number"), a decimal text for money.
+fn field_value(rules: &Ruleset, field: &str, bound: Decimal) -> Result<serde_json::Value, String> {
+    let ty = rules
+        .env
+        .form
+        .fields
+        .iter()
+        .find(|f| f.path == field)
+        .map(|f| f.ty);
+    match ty {
+        Some(crate::model::FieldType::Integer | crate::model::FieldType::Year) => {
+            if !bound.fract().is_zero() {
+                return Err(format!(
+                    "boundary: `{field}` takes whole numbers, and {} is not one (give `step` a whole number)",
+                    bound.normalize()
+                ));
+            }
+            i64::try_from(bound)
+                .map(Into::into)
+                .map_err(|_| format!("boundary: {bound} is too large for `{field}`"))
+        }
+        _ => Ok(bound.normalize().to_string().into()),
+    }
+}
+
 /// Three applications around the bound: just under, at, and just over.
 fn boundary_cases(rules: &Ruleset, app: &serde_json::Value, other: u32, b: &Boundary) -> Generated {
     let filed = get(app, super::FILING_DATE_FIELD)
@@ -399,10 +594,10 @@ fn boundary_cases(rules: &Ruleset, app: &serde_json::Value, other: u32, b: &Boun
                     if b.field == "other_filings" {
                         other =
                             u32::try_from(i64::try_from(bound.trunc()).unwrap_or(0)).unwrap_or(0);
+                        Ok(())
                     } else {
-                        set(&mut a, &b.field, bound.normalize().to_string().into());
+                        field_value(rules, &b.field, bound).map(|v| set(&mut a, &b.field, v))
                     }
-                    Ok(())
                 }
                 _ => Err(
                     "boundary: `scale` or `plus` is neither a parameter nor a number field"

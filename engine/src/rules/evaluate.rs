@@ -33,13 +33,10 @@ impl Ruleset {
         ctx: Context,
     ) -> Result<Evaluation, EvalError> {
         // The engine reads no clock: the caller gives the day of filing when the application
-        // does not (the server sets it when filing; the command line takes `--as-of`).
-        let Some(filed_on) = app.date(FILING_DATE_FIELD).or(ctx.filed_on) else {
-            return Err(EvalError::Input(InputError {
-                field: FILING_DATE_FIELD.to_string(),
-                message: "no date of filing: the parameters in force depend on it".into(),
-            }));
-        };
+        // does not (the server sets it when filing; the command line takes `--as-of`). With
+        // neither, the filing date is missing data, never today: the form lists it when it
+        // requires it, and every check that applies a parameter is missing it.
+        let filed_on = app.date(FILING_DATE_FIELD).or(ctx.filed_on);
         let form_missing: Vec<String> = app
             .missing_fields
             .iter()
@@ -50,7 +47,7 @@ impl Ruleset {
             mode: Mode::Evaluate,
             env: Some(self.env.clone()),
             app,
-            filed_on: Some(filed_on),
+            filed_on,
             other_filings: ctx.other_filings,
             ..State::default()
         });
@@ -60,16 +57,23 @@ impl Ruleset {
         };
         let mut st = session.finish();
         if let Err(e) = run {
-            if let Some(message) = st.out_of_period {
-                return Err(EvalError::Input(InputError {
-                    field: FILING_DATE_FIELD.to_string(),
-                    message,
-                }));
-            }
             let rule = st.current.take().map(|c| c.id);
             return Err(self.error(&e, rule));
         }
-        Ok(self.conclude(&mut st, filed_on, form_missing))
+        let e = self.conclude(&mut st, filed_on, form_missing);
+        // A check that applies a parameter with no value on the filing date was not
+        // evaluated. Another check that fails already makes the file ineligible (e.g. a filing
+        // outside every call: article 6), whatever the skipped one would have said; without
+        // one, the rules do not cover the date, which is the plan's gap, not an outcome.
+        if let Some(message) = st.out_of_period
+            && !decided_without_skipped(self, &e)
+        {
+            return Err(EvalError::Input(InputError {
+                field: FILING_DATE_FIELD.to_string(),
+                message,
+            }));
+        }
+        Ok(e)
     }
 
     fn error(&self, e: &EvalAltResult, rule: Option<String>) -> EvalError {
@@ -104,7 +108,12 @@ impl Ruleset {
         }
     }
 
-    fn conclude(&self, st: &mut State, filed_on: Date, form_missing: Vec<String>) -> Evaluation {
+    fn conclude(
+        &self,
+        st: &mut State,
+        filed_on: Option<Date>,
+        form_missing: Vec<String>,
+    ) -> Evaluation {
         let mut rules = Vec::with_capacity(st.results.len() + 2);
         // The form's own requirements come first: they are checked before any rule.
         let (fields, docs): (Vec<String>, Vec<String>) = form_missing
@@ -126,6 +135,7 @@ impl Ruleset {
                 inputs: Vec::new(),
                 parameters: Vec::new(),
                 overridden_by: None,
+                not_evaluated: None,
                 exception_applies: None,
             };
         rules.push(form_check(
@@ -203,9 +213,9 @@ impl Ruleset {
         } else {
             Outcome::Eligible
         };
-        let score = (outcome == Outcome::Eligible)
-            .then(|| self.score(st, filed_on))
-            .flatten();
+        let score = filed_on
+            .filter(|_| outcome == Outcome::Eligible)
+            .and_then(|day| self.score(st, day));
         Evaluation {
             outcome,
             fund: self.env.fund.clone(),
@@ -285,6 +295,24 @@ impl Ruleset {
             .filter(|d| d.kind != DeclKind::Grid)
             .map(|d| d.id.as_str())
     }
+}
+
+/// Whether the outcome is ineligible through a failing check that no skipped (not evaluated)
+/// exception could have replaced.
+fn decided_without_skipped(rules: &Ruleset, e: &Evaluation) -> bool {
+    let skipped_targets: Vec<&str> = e
+        .rules
+        .iter()
+        .filter(|r| r.not_evaluated.is_some())
+        .filter_map(|r| match rules.declaration(&r.id).map(|d| &d.kind) {
+            Some(DeclKind::Exception { overrides, .. }) => Some(overrides.as_str()),
+            _ => None,
+        })
+        .collect();
+    e.outcome == Outcome::Ineligible
+        && e.rules.iter().any(|r| {
+            r.counts() && r.status == Status::Fail && !skipped_targets.contains(&r.id.as_str())
+        })
 }
 
 fn root(e: &EvalAltResult) -> &EvalAltResult {

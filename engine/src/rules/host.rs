@@ -8,7 +8,7 @@ use jiff::civil::Date;
 use rhai::{Array, Dynamic, EvalAltResult, FnPtr, INT, ImmutableString, NativeCallContext};
 use rust_decimal::Decimal;
 
-use super::environment::{Env, TerritoryInfo};
+use super::environment::{Env, FILING_DATE_FIELD, TerritoryInfo};
 use super::sandbox::{self, Limits};
 use super::state::{Current, Mode, State, with_state};
 use super::types::{DeclKind, Declaration, InputUse, ParamUse, RuleResult, Status};
@@ -22,6 +22,10 @@ fn runtime(msg: impl Into<String>) -> Box<EvalAltResult> {
 
 /// Marker thrown by `field` for an absent value; the check catches it as `missing`.
 const MISSING: &str = "metroplan:missing";
+
+/// Marker thrown by `param` for a parameter with no value in force on the filing date; the
+/// check catches it as not evaluated.
+const UNCOVERED: &str = "metroplan:uncovered";
 
 /// Host functions may read data only while a check runs.
 fn in_check(what: &str) -> Res<()> {
@@ -104,13 +108,29 @@ fn host_param(id: &str) -> Res<Dynamic> {
         let Some(p) = env.parameter(id) else {
             return Err(runtime(format!("the fund has no parameter `{id}`")));
         };
-        let day = s.filed_on.ok_or_else(|| runtime("no filing date"))?;
+        // Without a filing date the parameter in force is unknown: the filing date is
+        // missing data, as an absent field is.
+        let Some(day) = s.filed_on else {
+            if let Some(c) = &mut s.current
+                && !c.missing.iter().any(|m| m == FILING_DATE_FIELD)
+            {
+                c.missing.push(FILING_DATE_FIELD.to_string());
+            }
+            return Err(runtime(MISSING));
+        };
         let Some(v) = p.values.at(day) else {
+            // The check is not evaluated; the outcome stands only if another check makes the
+            // application ineligible (a filing outside every call), see `conclude`.
             let msg = format!(
                 "the fund's rules do not cover {day}: parameter `{id}` has no value in force that day"
             );
-            s.out_of_period = Some(msg.clone());
-            return Err(runtime(msg));
+            if s.out_of_period.is_none() {
+                s.out_of_period = Some(msg.clone());
+            }
+            if let Some(c) = &mut s.current {
+                c.uncovered.get_or_insert(msg);
+            }
+            return Err(runtime(UNCOVERED));
         };
         let i = note_param(&mut s.params, p, v);
         if let Some(c) = &mut s.current
@@ -182,6 +202,34 @@ fn host_is_member_commune(code: &str) -> Res<bool> {
         }
         found.is_some_and(|i| env.territories[i].level == "commune")
     }))
+}
+
+/// The INSEE code of the commune a SIREN (or the SIRET it begins) identifies: a commune's
+/// SIREN is `21`, the two-digit département, `0`, the three-digit commune number and a key
+/// (211300553 → 13055). `None` when it is not a commune's SIREN.
+pub fn commune_of_siren(siren_or_siret: &str) -> Option<String> {
+    let b = siren_or_siret.as_bytes();
+    if !(b.len() == 9 || b.len() == 14) || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    (b.starts_with(b"21") && b[4] == b'0')
+        .then(|| format!("{}{}", &siren_or_siret[2..4], &siren_or_siret[5..8]))
+}
+
+fn host_commune_of_siren(siren: &str) -> Res<ImmutableString> {
+    in_check("commune_of_siren")?;
+    let code = commune_of_siren(siren);
+    with_state(|s| {
+        let siren9 = siren.get(..9).unwrap_or(siren);
+        note_input(
+            s,
+            format!("commune du SIREN {siren9}"),
+            code.clone()
+                .unwrap_or_else(|| "pas le SIREN d'une commune".into()),
+            "numéro SIREN (21, département, 0, numéro de la commune, clé)",
+        );
+    });
+    Ok(code.unwrap_or_default().into())
 }
 
 fn host_council_of(code: &str) -> Res<ImmutableString> {
@@ -285,6 +333,10 @@ fn run_check(ctx: &NativeCallContext, f: &FnPtr) -> Res<(Option<Status>, Vec<Str
     if !missing.is_empty() {
         return Ok((Some(Status::Missing), missing));
     }
+    if with_state(|s| s.current.as_ref().is_some_and(|c| c.uncovered.is_some())) {
+        // Not evaluated: `finish` records why.
+        return Ok((None, missing));
+    }
     let v = r?;
     if v.is_unit() {
         return Ok((None, missing));
@@ -347,6 +399,7 @@ fn finish(id: &str, article: &str, message: &str, status: Option<Status>, missin
             inputs: c.inputs,
             parameters: c.params,
             overridden_by: None,
+            not_evaluated: c.uncovered,
             exception_applies: None,
         });
     });
@@ -399,6 +452,9 @@ fn host_exception(
         }
     };
     let (status, missing, applies) = run()?;
+    // An exception that could not be evaluated neither applies nor is set aside.
+    let uncovered = with_state(|s| s.current.as_ref().is_some_and(|c| c.uncovered.is_some()));
+    let applies = if uncovered { None } else { applies };
     finish(&id, &article, &message, status, missing);
     with_state(|s| {
         if let Some(r) = s.results.last_mut() {
@@ -436,6 +492,7 @@ pub(super) fn build_engine(limits: Limits) -> rhai::Engine {
     e.register_fn("param", |p: &str| host_param(p));
     e.register_fn("is_member_commune", |c: &str| host_is_member_commune(c));
     e.register_fn("council_of", |c: &str| host_council_of(c));
+    e.register_fn("commune_of_siren", |c: &str| host_commune_of_siren(c));
     e.register_fn("councils", host_councils);
     e.register_fn("has_flag", |c: &str, f: &str| host_has_flag(c, f));
     e.register_fn("call_open_on", host_call_open_on);

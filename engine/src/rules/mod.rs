@@ -23,6 +23,7 @@
 //! ruleset's two phases.
 
 pub mod application;
+pub mod batch;
 pub mod cases;
 mod compile;
 mod environment;
@@ -37,5 +38,6 @@ mod types;
 pub use application::{Application, InputError};
 pub use compile::Ruleset;
 pub use environment::{Env, FILING_DATE_FIELD, TerritoryInfo};
+pub use host::commune_of_siren;
 pub use sandbox::Limits;
 pub use types::*;

@@ -92,6 +92,8 @@ fn type_fr(form: &Form, f: &Field) -> String {
         FieldType::Text => "texte".into(),
         FieldType::LongText => "texte long".into(),
         FieldType::Integer => "nombre entier".into(),
+        FieldType::Year => "année".into(),
+        FieldType::Commune => "commune".into(),
         FieldType::Money => "montant en euros".into(),
         FieldType::Boolean => "oui ou non".into(),
         FieldType::Date => "date".into(),

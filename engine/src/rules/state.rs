@@ -49,6 +49,8 @@ pub(super) struct Current {
     pub(super) missing: Vec<String>,
     pub(super) inputs: Vec<usize>,
     pub(super) params: Vec<usize>,
+    /// Set when the check applied a parameter with no value in force on the filing date.
+    pub(super) uncovered: Option<String>,
 }
 
 thread_local! {

@@ -100,6 +100,11 @@ pub struct RuleResult {
     /// For an exception that did not apply, or a rule replaced by one: the other rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overridden_by: Option<String>,
+    /// Why the check was not evaluated: it applies a parameter that has no value in force on
+    /// the filing date. It does not count; the outcome stands only when another check
+    /// already makes the application ineligible (otherwise the evaluation is an error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_evaluated: Option<String>,
     #[serde(skip)]
     pub exception_applies: Option<bool>,
 }
@@ -110,9 +115,12 @@ impl RuleResult {
         self.applies && self.overridden_by.is_none()
     }
 
-    /// Its state in one word: `pass`, `fail`, `missing`, `not-applicable` or `overridden`.
+    /// Its state in one word: `pass`, `fail`, `missing`, `not-applicable`, `not-evaluated`
+    /// or `overridden`.
     pub fn state(&self) -> &'static str {
-        if self.overridden_by.is_some() {
+        if self.not_evaluated.is_some() {
+            "not-evaluated"
+        } else if self.overridden_by.is_some() {
             "overridden"
         } else if !self.applies {
             "not-applicable"
@@ -174,7 +182,9 @@ pub struct CriterionScore {
 pub struct Evaluation {
     pub outcome: Outcome,
     pub fund: String,
-    pub filed_on: Date,
+    /// The filing date; `None` when neither the application nor the caller gave one (the
+    /// filing date is then listed missing and the outcome is at best incomplete).
+    pub filed_on: Option<Date>,
     pub rules: Vec<RuleResult>,
     /// Every absent field or document the outcome depends on.
     pub missing: Vec<String>,
@@ -197,7 +207,8 @@ pub struct Evaluation {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Context {
     /// Filing date when the application has none (the server sets it when filing); with
-    /// neither, the application is refused.
+    /// neither, the filing date is missing data: every check applying a parameter is
+    /// `missing`, and the outcome is at best incomplete.
     pub filed_on: Option<Date>,
     /// Other applications of the same applicant to the same call, already filed.
     pub other_filings: u32,

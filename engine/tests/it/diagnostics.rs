@@ -27,6 +27,10 @@ fn render(name: &str, dir: &Path) -> (metroplan_engine::Loaded, String, String) 
         let options = metroplan_engine::schedule::Options::default();
         let s = metroplan_engine::schedule::schedule(plan, options);
         loaded.diagnostics.extend(s.diagnostics);
+        // And its rule tests, as `metroplan check` does (E026).
+        let source = DirSource::with_display(dir, format!("fixtures/{name}"));
+        let found = metroplan_engine::rules::cases::check_plan(plan, &source, &mut loaded.sources);
+        loaded.diagnostics.extend(found);
     }
     let text: String = loaded
         .diagnostics
@@ -78,6 +82,10 @@ fn fixture_named_after_a_code_produces_that_code() {
                 loaded.plan.is_some(),
                 "{name}: a plan with only warnings is valid"
             );
+        } else if *code == Code::RuleTest {
+            // Rule tests are checked once the plan has loaded: a malformed one fails
+            // `metroplan check`, and `metroplan test` still runs the others.
+            assert!(loaded.plan.is_some(), "{name}: the plan itself is valid");
         } else {
             assert!(
                 loaded.plan.is_none(),

@@ -2,6 +2,7 @@
 
 mod diagnostics;
 mod explanations;
+mod findings;
 mod fund_keys;
 mod fuzz_regressions;
 mod properties;

@@ -28,7 +28,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.plan_dir.is_dir() {
         anyhow::bail!("{} is not a directory", args.plan_dir.display());
     }
-    let loaded = metroplan_engine::load_dir(&args.plan_dir);
+    let mut loaded = metroplan_engine::load_dir(&args.plan_dir);
+    // The funds' rule tests (E026), once the plan has loaded.
+    if let Some(plan) = &loaded.plan {
+        let source = metroplan_engine::DirSource::new(&args.plan_dir);
+        let found = metroplan_engine::rules::cases::check_plan(plan, &source, &mut loaded.sources);
+        loaded.diagnostics.extend(found);
+    }
     let unreadable = loaded
         .diagnostics
         .iter()
@@ -42,7 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             let (e, w) = (loaded.errors(), loaded.warnings());
             match &loaded.plan {
-                Some(plan) => writeln!(
+                Some(plan) if e == 0 => writeln!(
                     out,
                     "{}: plan `{}` is valid ({} axes, {} actions and milestones, {} partners, {} territories, {} funds, {} workflows; {w} warning{})",
                     args.plan_dir.display(),
@@ -55,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     plan.workflows.len(),
                     if w == 1 { "" } else { "s" },
                 )?,
-                None => writeln!(
+                _ => writeln!(
                     out,
                     "{}: {e} error{}, {w} warning{}",
                     args.plan_dir.display(),
@@ -72,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .collect();
             let doc = serde_json::json!({
                 "plan": loaded.plan.as_ref().map(|p| p.id.to_string()),
-                "valid": loaded.plan.is_some(),
+                "valid": loaded.plan.is_some() && loaded.errors() == 0,
                 "errors": loaded.errors(),
                 "warnings": loaded.warnings(),
                 "diagnostics": diagnostics,

@@ -36,10 +36,12 @@ pub struct EligibilityArgs {
     /// Output format (single application).
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
-    /// Filing date for applications without `submitted_on` (default: today).
+    /// Filing date for applications without `submitted_on` (without it, such an application
+    /// is incomplete: its filing date is missing, never taken as today).
     #[arg(long)]
     pub as_of: Option<Date>,
-    /// Read NDJSON and write one JSON result per line, in order, evaluating on all cores.
+    /// Read NDJSON and write one JSON result per line, in order, evaluating on all cores;
+    /// each result carries its `line` number and the line's `id` when it has one.
     #[arg(long)]
     pub batch: bool,
     /// Applications this applicant already filed to the same call (single application).
@@ -109,16 +111,13 @@ pub fn eligibility(args: EligibilityArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if args.batch {
-        return batch(rules, &args);
+        return batch(&plan, rules, &args);
     }
     let text = read_input(&args.application)?;
     let json: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not valid JSON", args.application.display()))?;
     let ctx = Context {
-        filed_on: Some(
-            args.as_of
-                .unwrap_or_else(|| jiff::ZonedDateTime::now().date()),
-        ),
+        filed_on: args.as_of,
         other_filings: args.other_filings,
     };
     let e = match rules.evaluate(&json, ctx) {
@@ -144,25 +143,7 @@ pub fn eligibility(args: EligibilityArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One line of batch output.
-fn batch_line(rules: &Ruleset, line: &str, ctx: Context) -> String {
-    let result = serde_json::from_str::<serde_json::Value>(line)
-        .map_err(|e| format!("not valid JSON: {e}"))
-        .and_then(|json| rules.evaluate(&json, ctx).map_err(|e| e.to_string()));
-    match result {
-        Ok(e) => {
-            let x = explain(rules, &e);
-            serde_json::to_string(&Report {
-                evaluation: &e,
-                explanation: x,
-            })
-            .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string())
-        }
-        Err(msg) => serde_json::json!({ "error": msg }).to_string(),
-    }
-}
-
-/// The applicant and call of an application, to count earlier filings in the batch.
+/// The applicant and call of an application, to count earlier filings (`rules-diff`).
 fn filer(line: &str) -> Option<(String, i64)> {
     #[derive(serde::Deserialize)]
     struct Applicant {
@@ -178,7 +159,7 @@ fn filer(line: &str) -> Option<(String, i64)> {
         .map(|h| (h.applicant.siret, h.call))
 }
 
-fn batch(rules: &Ruleset, args: &EligibilityArgs) -> anyhow::Result<ExitCode> {
+fn batch(plan: &Plan, rules: &Ruleset, args: &EligibilityArgs) -> anyhow::Result<ExitCode> {
     let reader: Box<dyn BufRead> = if args.application == Path::new("-") {
         Box::new(std::io::stdin().lock())
     } else {
@@ -191,73 +172,27 @@ fn batch(rules: &Ruleset, args: &EligibilityArgs) -> anyhow::Result<ExitCode> {
         .lines()
         .collect::<Result<_, _>>()
         .context("reading the batch")?;
-    let lines: Vec<&str> = lines
+    // Every line gets a result line, a blank one too; a final newline ends the last line.
+    let numbered: Vec<(usize, &str)> = lines
         .iter()
-        .map(|l| l.trim())
-        .filter(|l| !l.is_empty())
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.as_str()))
         .collect();
-    // Filings earlier in the batch count as already filed (article 6: one per applicant).
-    let mut seen: rustc_hash::FxHashMap<(String, i64), u32> = Default::default();
-    let others: Vec<u32> = lines
-        .iter()
-        .map(|l| match filer(l) {
-            Some(k) => {
-                let n = seen.entry(k).or_insert(0);
-                *n += 1;
-                *n - 1
-            }
-            None => 0,
-        })
-        .collect();
-    let filed_on = args
-        .as_of
-        .unwrap_or_else(|| jiff::ZonedDateTime::now().date());
+    let keys = plan.fund(&args.fund).and_then(|f| f.keys.as_ref());
+    let mut run = metroplan_engine::rules::batch::Batch::new(rules, keys, args.as_of);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let total = lines.len();
+    let total = numbered.len();
     let show_progress = std::io::stderr().is_terminal();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-    // Blocks keep memory bounded and the output in input order; each block is shared
-    // between the cores.
+    // Blocks keep memory bounded; the output is in input order.
     const BLOCK: usize = 8192;
-    for (b, (ls, os)) in lines.chunks(BLOCK).zip(others.chunks(BLOCK)).enumerate() {
-        let chunk = ls.len().div_ceil(threads).max(1);
-        let parts: Vec<Vec<String>> = std::thread::scope(|s| {
-            let handles: Vec<_> = ls
-                .chunks(chunk)
-                .zip(os.chunks(chunk))
-                .map(|(ls, os)| {
-                    s.spawn(move || {
-                        ls.iter()
-                            .zip(os)
-                            .map(|(l, &o)| {
-                                batch_line(
-                                    rules,
-                                    l,
-                                    Context {
-                                        filed_on: Some(filed_on),
-                                        other_filings: o,
-                                    },
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join())
-                .collect::<Result<_, _>>()
-        })
-        // An evaluation is not supposed to panic; if one did, stop rather than drop lines.
-        .map_err(|_| {
-            anyhow::anyhow!("an evaluation thread failed; no result was written for this block")
-        })?;
-        for line in parts.iter().flatten() {
+    for (b, block) in numbered.chunks(BLOCK).enumerate() {
+        for line in run.block(block, threads) {
             out.write_all(line.as_bytes())?;
             out.write_all(b"\n")?;
         }
         if show_progress {
-            let done = (b * BLOCK + ls.len()).min(total);
+            let done = (b * BLOCK + block.len()).min(total);
             eprint!("\r{done}/{total} applications evaluated");
         }
     }
@@ -299,14 +234,32 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         let rules = ruleset(&plan, f.id.as_str())?;
-        let cases = cases::read(&source, &f.rules).map_err(|e| {
+        let each = cases::read_each(&source, &f.rules).map_err(|e| {
             anyhow::anyhow!(
                 "{e} (rule tests of fund `{}` live in {})",
                 f.id,
                 cases::tests_dir(&f.rules).display()
             )
         })?;
-        runs.push(cases::run(rules, &cases));
+        // A malformed case is reported, with what is wrong, and the others still run.
+        let mut malformed = Vec::new();
+        let mut good = Vec::new();
+        for (name, case) in each {
+            match case {
+                Ok(c) => good.push((name, c)),
+                Err(e) => malformed.push(cases::CaseResult {
+                    name: format!(
+                        "{}: malformed",
+                        cases::tests_dir(&f.rules).join(&name).display()
+                    ),
+                    ok: false,
+                    problems: vec![e],
+                }),
+            }
+        }
+        let mut run = cases::run(rules, &good);
+        run.cases.splice(0..0, malformed);
+        runs.push(run);
     }
     if let Some(f) = &args.fund
         && runs.is_empty()
@@ -442,7 +395,8 @@ pub struct DiffArgs {
     /// A draft plan directory (e.g. a copy with new parameter values, or a branch).
     #[arg(long)]
     pub draft_plan: Option<PathBuf>,
-    /// Filing date for applications without `submitted_on` (default: today).
+    /// Filing date for applications without `submitted_on` (without it, such an application
+    /// is incomplete).
     #[arg(long)]
     pub as_of: Option<Date>,
     /// Print the changes as JSON.
@@ -495,9 +449,7 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
         (None, None) => anyhow::bail!("give the draft: --script FILE or --draft-plan DIR"),
     };
     let text = read_input(&args.applications)?;
-    let filed_on = args
-        .as_of
-        .unwrap_or_else(|| jiff::ZonedDateTime::now().date());
+    let filed_on = args.as_of;
     let mut seen: rustc_hash::FxHashMap<(String, i64), u32> = Default::default();
     let mut changes = Vec::new();
     let mut count = 0;
@@ -515,7 +467,7 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
         let json: serde_json::Value = serde_json::from_str(line)
             .with_context(|| format!("line {}: not valid JSON", n + 1))?;
         let ctx = Context {
-            filed_on: Some(filed_on),
+            filed_on,
             other_filings: other,
         };
         let summary = |r: Result<Evaluation, EvalError>| match r {

@@ -38,7 +38,11 @@ pub fn form_schema(plan: &str, fund: &Fund) -> Value {
         match &f.requirement {
             Requirement::Always if !set_by_server(&f.path, f.ty) => require(&mut root, &at),
             Requirement::When { field, values } if !set_by_server(&f.path, f.ty) => {
-                conditions.push(when(field, values, &f.path));
+                let yes_no = form
+                    .fields
+                    .iter()
+                    .any(|x| x.path == *field && x.ty == FieldType::Boolean);
+                conditions.push(when(field, values, yes_no, &f.path));
             }
             _ => {}
         }
@@ -105,9 +109,18 @@ fn require(node: &mut Map<String, Value>, at: &[&str]) {
 }
 
 /// `path` is required when the choice at `field` is one of `values`.
-fn when(field: &str, values: &[metroplan_engine::model::Id], path: &str) -> Value {
+/// `yes_no`: the condition is on a boolean field, whose values are `true` and `false`.
+fn when(field: &str, values: &[metroplan_engine::model::Id], yes_no: bool, path: &str) -> Value {
     let mut cond = Map::new();
     let at: Vec<&str> = field.split('.').collect();
+    let values: Vec<Value> = values
+        .iter()
+        .map(|v| match v.as_str() {
+            "true" if yes_no => Value::Bool(true),
+            "false" if yes_no => Value::Bool(false),
+            other => json!(other),
+        })
+        .collect();
     nest(&mut cond, &at, json!({"enum": values}));
     let mut then = Map::new();
     let target: Vec<&str> = path.split('.').collect();
@@ -140,6 +153,14 @@ fn field_schema(form: &Form, f: &Field) -> Value {
     let mut s = match f.ty {
         FieldType::Text | FieldType::LongText => json!({"type": "string"}),
         FieldType::Integer => json!({"type": "integer"}),
+        // A number, or the four digits a form posts.
+        FieldType::Year => json!({
+            "anyOf": [
+                {"type": "integer", "minimum": 1000, "maximum": 9999},
+                {"type": "string", "pattern": "^[0-9]{4}$"},
+            ],
+        }),
+        FieldType::Commune => json!({"type": "string", "pattern": "^[0-9AB]{5}$"}),
         // Euros, as a number or a decimal string.
         FieldType::Money => json!({
             "anyOf": [

@@ -43,7 +43,11 @@ pub(super) fn keys_of(fund: &Fund, data: &Value) -> Keys {
             .map(str::to_string)
     };
     Keys {
-        call: text_at(data, &k.call).and_then(Value::as_i64),
+        // A year field may hold the four digits a form posts ("2021").
+        call: text_at(data, &k.call).and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        }),
         applicant: s(&k.applicant),
         applicant_name: s(&k.applicant_name),
         title: s(&k.title),

@@ -153,6 +153,21 @@ async fn render(
         s.ctx.opinions(who, &view.id).await?
     };
     let summary = form::summary(&p.plan, fund, &view.data);
+    let presentation: Vec<(&str, &str)> = fund
+        .form
+        .fields
+        .iter()
+        .filter(|f| f.ty == metroplan_engine::model::FieldType::LongText)
+        .filter_map(|f| {
+            let text = f
+                .path
+                .split('.')
+                .try_fold(&view.data, |v, k| v.get(k))
+                .and_then(Value::as_str)
+                .filter(|t| !t.trim().is_empty())?;
+            Some((f.label.as_str(), text))
+        })
+        .collect();
     let have: Vec<String> = view.documents.iter().map(|d| d.kind.clone()).collect();
     let title = view
         .title
@@ -263,6 +278,17 @@ async fn render(
                             }
                             button type="submit" { "Réévaluer" }
                         }
+                    }
+                }
+            }
+            // Reviewers read the project as the applicant wrote it (its description, its
+            // indicators: the form's long texts), each under its label.
+            @if !applicant && !presentation.is_empty() {
+                section aria-labelledby="presentation-titre" {
+                    h2 id="presentation-titre" { "Présentation du projet" }
+                    @for (i, (label, text)) in presentation.iter().enumerate() {
+                        h3 id={"presentation-" (i)} { (label) }
+                        p.texte-long aria-labelledby={"presentation-" (i)} { (text) }
                     }
                 }
             }

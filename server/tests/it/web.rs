@@ -983,3 +983,38 @@ async fn signing_in_never_adopts_a_planted_session_or_csrf_value() {
         "once signed in, forms need the session's own CSRF token"
     );
 }
+
+#[tokio::test]
+async fn reviewers_read_the_project_description_on_the_file_page() {
+    let env = Env::new(OPEN).await;
+    let a = account(&env, "a@example.org", RoleKind::Applicant).await;
+    account(&env, "instr@example.org", RoleKind::Instructor).await;
+    let token = tokens::create_for_user(&env.db, &a, "2021-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let mut data = application();
+    data["project"]["description"] =
+        "Diagnostic : peu d'accès aux offres. Actions : ateliers <b>hebdomadaires</b>.".into();
+    data["project"]["indicators"] = "Nombre de participants".into();
+    let id = env.eligible(&token, data).await;
+    let mut staff = Browser::new(env.app.clone());
+    staff.sign_in("instr@example.org").await;
+    let page = staff.get(&format!("/dossiers/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text.contains("Présentation du projet"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text
+            .contains("Description du projet : diagnostic, actions, résultats attendus"),
+        "the description under its label"
+    );
+    // The applicant's text, escaped.
+    assert!(
+        page.text
+            .contains("ateliers &lt;b&gt;hebdomadaires&lt;/b&gt;.")
+    );
+    assert!(page.text.contains("Indicateurs de résultat"));
+}

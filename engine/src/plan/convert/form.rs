@@ -191,20 +191,64 @@ fn requirement(
         cx.unknown(&all, sp_loc(f, &w.field), name);
         return None;
     };
-    if *ty != FieldType::Choice {
-        cx.push(Diagnostic::at(
-            Code::WrongKindOfReference,
-            sp_loc(f, &w.field),
-            format!("`required_when` needs a choice field, and `{name}` is not one"),
-        ));
-        return None;
-    }
-    let opts = set.as_ref().and_then(|s| options_of.get(s))?;
-    let values: Vec<Id> = w
-        .values
-        .iter()
-        .filter_map(|v| cx.refer(opts, f, v))
-        .collect();
+    let values: Vec<Id> = match ty {
+        FieldType::Choice => {
+            let opts = set.as_ref().and_then(|s| options_of.get(s))?;
+            w.values
+                .iter()
+                .filter_map(|v| match v.get_ref() {
+                    RawConditionValue::Choice(c) => {
+                        cx.refer(opts, f, &Sp::new(v.span(), c.clone()))
+                    }
+                    RawConditionValue::YesNo(b) => {
+                        cx.push(
+                            Diagnostic::at(
+                                Code::WrongKindOfReference,
+                                sp_loc(f, v),
+                                format!(
+                                    "`{name}` is a choice field: `{b}` is not one of its choices"
+                                ),
+                            )
+                            .with_help("list choice ids, e.g. in = [\"association\"]"),
+                        );
+                        None
+                    }
+                })
+                .collect()
+        }
+        // A yes/no field: the condition holds for the answers listed, stored as `true` and
+        // `false`.
+        FieldType::Boolean => w
+            .values
+            .iter()
+            .filter_map(|v| match v.get_ref() {
+                RawConditionValue::YesNo(b) => Id::parse(if *b { "true" } else { "false" }).ok(),
+                RawConditionValue::Choice(c) => {
+                    cx.push(
+                        Diagnostic::at(
+                            Code::WrongKindOfReference,
+                            sp_loc(f, v),
+                            format!(
+                                "`{name}` is a yes/no field: write `true` or `false`, not \"{c}\""
+                            ),
+                        )
+                        .with_help("e.g. required_when = { field = \"project.qpv\", in = [true] }"),
+                    );
+                    None
+                }
+            })
+            .collect(),
+        _ => {
+            cx.push(Diagnostic::at(
+                Code::WrongKindOfReference,
+                sp_loc(f, &w.field),
+                format!(
+                    "`required_when` needs a choice field or a yes/no field, and `{name}` is neither"
+                ),
+            ));
+            return None;
+        }
+    };
     (values.len() == w.values.len()).then(|| Requirement::When {
         field: name.clone(),
         values,

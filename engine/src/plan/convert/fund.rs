@@ -341,7 +341,7 @@ fn fund_keys(
             .any(|x| x.path == path && want.contains(&x.ty))
     };
     if k.is_none()
-        && !has("call", &[FieldType::Integer])
+        && !has("call", &[FieldType::Integer, FieldType::Year])
         && !has("applicant.siret", &[FieldType::Text, FieldType::Siret])
         && !has("project.requested_amount", &[FieldType::Money])
     {
@@ -374,7 +374,7 @@ fn fund_keys(
         "call",
         k.and_then(|k| k.call.as_ref()),
         "call",
-        &[FieldType::Integer],
+        &[FieldType::Integer, FieldType::Year],
     );
     let applicant = one(
         "applicant",

@@ -189,13 +189,25 @@ pub struct RawChoice {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields, rename = "Condition")]
 pub struct RawCondition {
-    /// Path of a choice field.
+    /// Path of a choice field or of a yes/no (boolean) field.
     #[schemars(with = "String")]
     pub field: Sp<String>,
-    /// The values for which the condition holds.
+    /// The values for which the condition holds: choice ids for a choice field, `true` or
+    /// `false` for a yes/no field (`in = [true]`: required when the answer is yes).
     #[serde(rename = "in")]
-    #[schemars(with = "Vec<String>")]
-    pub values: Vec<Sp<String>>,
+    #[schemars(with = "Vec<RawConditionValue>")]
+    pub values: Vec<Sp<RawConditionValue>>,
+}
+
+/// A value a condition holds for: a choice id, or yes/no.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "ConditionValue")]
+pub enum RawConditionValue {
+    /// A choice id of a choice field.
+    Choice(String),
+    /// An answer of a yes/no field.
+    YesNo(bool),
 }
 
 /// A field of the application form.

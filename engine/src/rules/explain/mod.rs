@@ -138,7 +138,14 @@ pub fn period_fr(p: &ParamUse) -> String {
     }
 }
 
+/// A check left aside: the règlement sets no value of its parameter on the filing date, and
+/// another condition already decides.
+const NOT_EVALUATED: &str = "non examinée, le règlement ne fixant pas de valeur à cette date";
+
 fn result_fr(r: &super::RuleResult) -> &'static str {
+    if r.not_evaluated.is_some() {
+        return NOT_EVALUATED;
+    }
     if r.overridden_by.is_some() {
         return "remplacée par une dérogation";
     }
@@ -265,7 +272,11 @@ pub fn explain_at(rules: &Ruleset, e: &Evaluation, stage: Stage) -> Explanation 
     }
     let mut unmet = Vec::new();
     let mut met = Vec::new();
-    for r in e.rules.iter().filter(|r| r.counts()) {
+    for r in e
+        .rules
+        .iter()
+        .filter(|r| r.counts() && r.not_evaluated.is_none())
+    {
         let text = match r.status {
             Status::Pass => r.message.clone(),
             Status::Fail => {
@@ -336,7 +347,7 @@ pub fn explain_at(rules: &Ruleset, e: &Evaluation, stage: Stage) -> Explanation 
         rules,
         "explication-contribution",
         &json!({
-            "checks": e.rules.iter().filter(|r| r.counts()).count(),
+            "checks": e.rules.iter().filter(|r| r.counts() && r.not_evaluated.is_none()).count(),
             "outcome_fr": outcome_fr(e.outcome),
             "human": human,
             "decided": decided,

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Explanation, Stage};
+use super::{Explanation, NOT_EVALUATED, Stage};
 use crate::french::{amount_fr, date_fr};
 use crate::rules::{Evaluation, Outcome, Status};
 
@@ -13,11 +13,21 @@ pub const TECHNICAL: &str = "Détails techniques";
 
 pub fn text_fr(x: &Explanation, e: &Evaluation) -> String {
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "Examen automatique de votre demande, reçue le {}",
-        date_fr(e.filed_on)
-    );
+    match e.filed_on {
+        Some(d) => {
+            let _ = writeln!(
+                o,
+                "Examen automatique de votre demande, reçue le {}",
+                date_fr(d)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "Examen automatique de votre demande (sa date de dépôt manque)"
+            );
+        }
+    }
     let _ = writeln!(o, "{}", x.verdict);
     let fails: Vec<_> = x
         .unmet
@@ -100,7 +110,9 @@ pub fn text_fr(x: &Explanation, e: &Evaluation) -> String {
         counts("remplie"),
         counts("non remplie"),
         counts("information manquante"),
-        counts("sans objet pour ce dossier") + counts("remplacée par une dérogation"),
+        counts("sans objet pour ce dossier")
+            + counts("remplacée par une dérogation")
+            + counts(NOT_EVALUATED),
     );
     for op in &x.operations {
         let _ = writeln!(

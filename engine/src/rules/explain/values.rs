@@ -78,6 +78,7 @@ pub(super) fn field_value(env: &Env, ty: FieldType, choices: Option<&str>, raw: 
             let v: Vec<String> = items().map(|i| choice_label(env, choices, i)).collect();
             list_fr(&v)
         }
+        FieldType::Commune => territory(env, raw).0,
         FieldType::Communes => {
             let v: Vec<String> = items().map(|c| territory(env, c).0).collect();
             list_fr(&v)
