@@ -62,6 +62,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
         include_str!("defaults/en-tete-dossier.j2"),
     ),
     ("courriel", include_str!("defaults/courriel.j2")),
+    ("courriel-objet", include_str!("defaults/courriel-objet.j2")),
     (
         "explication-verdict",
         include_str!("defaults/explication-verdict.j2"),

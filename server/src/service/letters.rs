@@ -303,7 +303,6 @@ impl Ctx {
                     .then(|| euros(totals.paid_cents - totals.reclaimed_cents).to_string()),
             },
             "documents": [],
-            "message": "",
         }))
     }
 
@@ -451,12 +450,6 @@ impl Ctx {
             now,
         };
         let mut facts = self.letter_facts(tx, served, fund, wf, row, &step).await?;
-        let state = facts["state"]["label"].as_str().unwrap_or("").to_string();
-        let mut message = format!("Votre dossier est désormais à l'étape\u{a0}: {state}.");
-        if let Some(r) = reason {
-            message.push_str(&format!("\n\n{r}"));
-        }
-        facts["message"] = Value::String(message);
         facts["documents"] = Value::Array(
             issued
                 .iter()
@@ -468,14 +461,16 @@ impl Ctx {
                 })
                 .collect(),
         );
-        let text = fund
-            .templates
-            .render("courriel", &facts)
-            .map_err(|e| Error::Internal(anyhow::anyhow!(e)))?;
-        let subject = match &row.title {
-            Some(title) => format!("{}\u{a0}: «\u{a0}{title}\u{a0}», {state}", fund.title),
-            None => format!("{}\u{a0}: {state}", fund.title),
+        let render = |name: &str| {
+            fund.templates
+                .render(name, &facts)
+                .map_err(|e| Error::Internal(anyhow::anyhow!(e)))
         };
-        Ok((subject, metroplan_engine::french::typeset(&text)))
+        let text = render("courriel")?;
+        let subject = render("courriel-objet")?.trim().to_string();
+        Ok((
+            metroplan_engine::french::typeset(&subject),
+            metroplan_engine::french::typeset(&text),
+        ))
     }
 }
