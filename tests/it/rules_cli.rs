@@ -50,7 +50,7 @@ fn eligibility_prints_the_result_and_its_explanation() {
         "text",
     ]);
     let text = stdout(&text);
-    assert!(text.contains("dossier incomplet"), "{text}");
+    assert!(text.contains("Votre dossier est incomplet"), "{text}");
     assert!(text.contains("4. Opérations effectuées"), "{text}");
 }
 

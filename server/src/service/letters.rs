@@ -106,12 +106,7 @@ impl Ctx {
         let mut out = Vec::new();
         for issue in &step.transition.documents {
             if let Some(p) = &issue.above {
-                let threshold = fund
-                    .parameters
-                    .iter()
-                    .find(|q| q.id.as_str() == p)
-                    .and_then(|q| q.values.at(step.today))
-                    .map(|v| v.value);
+                let threshold = param_on(fund, p, step.today);
                 match (awarded, threshold) {
                     (Some(a), Some(t)) if a > t => {}
                     _ => continue,
@@ -238,24 +233,16 @@ impl Ctx {
             .iter()
             .flat_map(|t| &t.effects)
             .find_map(|e| match e {
-                MoneyEffect::Advance { rate } => fund
-                    .parameters
-                    .iter()
-                    .find(|p| p.id == *rate)
-                    .and_then(|p| p.values.at(step.today))
-                    .map(|v| v.value.to_string()),
+                MoneyEffect::Advance { rate } => {
+                    param_on(fund, rate.as_str(), step.today).map(|v| v.to_string())
+                }
                 _ => None,
             });
-        let threshold = step.transition.documents.iter().find_map(|i| {
-            let p = i.above.as_ref()?;
-            let v = fund
-                .parameters
-                .iter()
-                .find(|q| q.id.as_str() == p)?
-                .values
-                .at(step.today)?;
-            Some(v.value.to_string())
-        });
+        let threshold = step
+            .transition
+            .documents
+            .iter()
+            .find_map(|i| param_on(fund, i.above.as_ref()?, step.today).map(|v| v.to_string()));
         let state_label = wf
             .states
             .iter()
@@ -333,6 +320,15 @@ impl Ctx {
             format!("{}-{}.pdf", l.template, l.issued_on),
         ))
     }
+}
+
+/// A parameter's value in force on `day`.
+fn param_on(fund: &Fund, id: &str, day: Date) -> Option<rust_decimal::Decimal> {
+    fund.parameters
+        .iter()
+        .find(|p| p.id.as_str() == id)
+        .and_then(|p| p.values.at(day))
+        .map(|v| v.value)
 }
 
 fn authority(fund: &Fund, served: &Served) -> Value {
