@@ -37,6 +37,18 @@ pub fn date_fr(d: Date) -> String {
     format!("{day} {} {}", MONTHS[(d.month() - 1) as usize], d.year())
 }
 
+/// An instant as read where the plan is: `1er mars 2021 à 10 h 02` (no-break spaces inside
+/// the time, so that it never breaks across lines).
+pub fn datetime_fr(t: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
+    let dt = tz.to_datetime(t);
+    format!(
+        "{} à {}{NBSP}h{NBSP}{:02}",
+        date_fr(dt.date()),
+        dt.hour(),
+        dt.minute()
+    )
+}
+
 /// `2021-03-01` → `1er mars` (a day in a yearly calendar).
 pub fn day_month_fr(d: Date) -> String {
     let full = date_fr(d);
@@ -162,6 +174,18 @@ pub fn typeset(text: &str) -> String {
 mod tests {
     use super::*;
     use std::str::FromStr;
+
+    #[test]
+    fn an_instant_reads_in_the_plan_time_zone_to_the_minute() {
+        let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+        let t: jiff::Timestamp = "2021-03-01T09:03:03.018235Z".parse().unwrap();
+        assert_eq!(datetime_fr(t, &paris), "1er mars 2021 à 10\u{a0}h\u{a0}03");
+        let summer: jiff::Timestamp = "2021-07-14T22:05:00Z".parse().unwrap();
+        assert_eq!(
+            datetime_fr(summer, &paris),
+            "15 juillet 2021 à 0\u{a0}h\u{a0}05"
+        );
+    }
     fn dec(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
     }

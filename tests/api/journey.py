@@ -4,6 +4,7 @@ from /openapi.json (run by tests/api/client): nothing here speaks HTTP itself.
     python3 tests/api/journey.py URL APPLICANT_TOKEN APPLICATION.json
 """
 
+import hashlib
 import io
 import json
 import sys
@@ -16,7 +17,7 @@ from metroplan_client.api.applications import (
     get_form_schema,
 )
 from metroplan_client.api.audit import list_events
-from metroplan_client.api.documents import upload_document
+from metroplan_client.api.documents import get_letter, upload_document
 from metroplan_client.api.eligibility import dry_run
 from metroplan_client.api.workflow import take_action
 from metroplan_client.models import (
@@ -118,6 +119,16 @@ def main(url, token, fixture):
     assert back.outcome == "eligible", back.outcome
     assert sorted(d.kind for d in back.documents) == sorted(application["documents"])
     assert back.version == done.version
+
+    step("the receipt issued at filing comes back as the PDF it was, byte for byte")
+    receipts = [l for l in back.letters if l.template == "accuse-reception"]
+    assert len(receipts) == 1, back.letters
+    pdf = get_letter.sync_detailed(view.id, receipts[0].id, client=client)
+    assert pdf.status_code == HTTPStatus.OK, pdf.status_code
+    assert pdf.headers["content-type"] == "application/pdf", pdf.headers
+    assert pdf.content.startswith(b"%PDF-"), pdf.content[:16]
+    assert hashlib.sha256(pdf.content).hexdigest() == receipts[0].sha256
+    assert len(pdf.content) == receipts[0].size
 
     step("a stale ETag is refused with a problem document")
     stale = take_action.sync_detailed(

@@ -652,7 +652,7 @@ fn multipart_error(status: StatusCode, text: String) -> Error {
 #[utoipa::path(
     get, path = "/api/applications/{id}/letters/{letter}", tag = "documents", operation_id = "get_letter",
     params(("id" = String, Path), ("letter" = String, Path, description = "The document's id, from the application's `letters`")),
-    responses((status = 200, content_type = "application/pdf", body = Vec<u8>, description = "A document the administration issued on the file (receipt, decision letter, arrêté, convention), as PDF")),
+    responses((status = 200, content_type = "application/pdf", body = PdfFile, description = "A document the administration issued on the file (receipt, decision letter, arrêté, convention), as PDF")),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip(s, who), fields(who = %who.id))]
@@ -667,6 +667,15 @@ pub async fn letter(
         .map_err(|e| Error::Internal(anyhow::anyhow!("letter {letter} of {id}: {e}")))?;
     Ok(pdf_response(bytes, &name))
 }
+
+/// A PDF document (the OpenAPI description of a letter's body: bytes, not an array of numbers).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[expect(
+    dead_code,
+    reason = "describes the body in OpenAPI; the handler sends the file's bytes"
+)]
+pub struct PdfFile(Vec<u8>);
 
 /// A PDF for download, under its file name.
 pub fn pdf_response(bytes: Vec<u8>, name: &str) -> Response {

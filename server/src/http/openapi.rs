@@ -127,7 +127,7 @@ fn problem(response: &mut utoipa::openapi::Response) {
     ),
     components(schemas(
         ApplicationView, crate::service::DocumentView, crate::service::Presence, ActionBody, CreateBody, EligibilityBody,
-        ReevaluateBody, UploadForm, Page, EnvelopeView, crate::audit::Event, ApplicationData,
+        ReevaluateBody, UploadForm, PdfFile, Page, EnvelopeView, crate::audit::Event, ApplicationData,
         Problem, PlanSummary, FundSummary, PlanDocument, ScheduleDocument, Schedule, ScheduleItem,
         Timeline, TimelineItem, Outcome, Evaluation, RuleResult, Score, CriterionScore,
         Explanation, Finding, GridLine, Datum, AppliedParameter, DryRun, Report, crate::service::letters::LetterView

@@ -21,6 +21,7 @@ async fn render(
     let users = accounts::all_users(&s.ctx.db).await?;
     let tokens = accounts::all_tokens(&s.ctx.db).await?;
     let plans = s.ctx.plans.current();
+    let tz = jiff::tz::TimeZone::system();
     Ok(shell(
         v,
         "Administration",
@@ -31,7 +32,7 @@ async fn render(
                 h2 id="plans-titre" { "Plans chargés" }
                 p {
                     "Lus au démarrage"
-                    @if let Some(t) = plans.loaded_at { " (" (instant(&stamp(t))) ")" }
+                    @if let Some(t) = plans.loaded_at { " (" (instant(&stamp(t), &tz)) ")" }
                     ". Pour prendre en compte une modification, vérifiez le plan (" code { "metroplan check" } ") puis redémarrez le serveur."
                 }
                 div.table-scroll tabindex="0" {
@@ -76,7 +77,7 @@ async fn render(
                                     td { (role_fr(u.role)) }
                                     td { (u.fund.clone().unwrap_or_else(|| "tous".into())) }
                                     td { (u.siret.clone().unwrap_or_default()) }
-                                    td { (instant(&u.created_at)) }
+                                    td { (instant(&u.created_at, &tz)) }
                                 }
                             }
                         }
@@ -122,7 +123,7 @@ async fn render(
                                     td { (t.user.clone().unwrap_or_else(|| "jeton de service".into())) }
                                     td { (RoleKind::parse(&t.role).map(role_fr).unwrap_or("?")) }
                                     td { (t.fund.clone().unwrap_or_else(|| "tous".into())) }
-                                    td { (instant(&t.created_at)) }
+                                    td { (instant(&t.created_at, &tz)) }
                                 }
                             }
                         }

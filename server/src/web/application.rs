@@ -124,6 +124,7 @@ async fn render(
         return render_removed(s, v, who, view, flash, error).await;
     }
     let p = served(s, &view.plan)?;
+    let tz = p.tz.clone();
     let (fund, wf) = {
         let f = p.plan.fund(&view.fund).ok_or_else(PageError::not_found)?;
         let wf = p
@@ -344,7 +345,7 @@ async fn render(
                                             td { @match o.favourable { Some(true) => "favorable", Some(false) => "défavorable", None => "" } }
                                             td { (o.opinion) }
                                             td { (scores_fr(fund, &o.scores)) }
-                                            td { (instant(&o.created_at)) }
+                                            td { (instant(&o.created_at, &p.tz)) }
                                         }
                                     }
                                 }
@@ -359,7 +360,7 @@ async fn render(
                 ol.historique {
                     @for e in &events {
                         li {
-                            time datetime=(super::layout::datetime_attr(&e.at)) { (instant(&e.at)) }
+                            time datetime=(super::layout::datetime_attr(&e.at)) { (instant(&e.at, &tz)) }
                             " · "
                             (event_fr(Some(wf), &e.action))
                             @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { " : " (state_label(wf, a)) " → " (state_label(wf, b)) } }
@@ -402,6 +403,7 @@ async fn render_removed(
 ) -> Result<Markup, PageError> {
     let explanation_v = s.ctx.explanation(who, &view.id).await.ok();
     let events = s.ctx.events(who, &view.id).await?;
+    let tz = super::layout::plan_tz(s, Some(&view.plan));
     let title = view
         .title
         .clone()
@@ -463,7 +465,7 @@ async fn render_removed(
                 ol.historique {
                     @for e in &events {
                         li {
-                            time datetime=(super::layout::datetime_attr(&e.at)) { (instant(&e.at)) }
+                            time datetime=(super::layout::datetime_attr(&e.at)) { (instant(&e.at, &tz)) }
                             " · "
                             (event_fr(None, &e.action))
                             @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { "\u{a0}: " (state_of(a)) " → " (state_of(b)) } }

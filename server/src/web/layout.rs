@@ -11,8 +11,20 @@ use rust_decimal::Decimal;
 use super::{CSRF_FIELD, Viewer};
 use crate::error::Error;
 
-const STYLE: &str = include_str!("../../assets/style.css");
-const SCRIPT: &str = include_str!("../../assets/app.js");
+// One stylesheet and one script served, kept in a file per page family so that each can be
+// read (and changed) on its own.
+const STYLE: &str = concat!(
+    include_str!("../../assets/style.css"),
+    include_str!("../../assets/form.css"),
+    include_str!("../../assets/decision.css"),
+    include_str!("../../assets/timeline.css"),
+);
+const SCRIPT: &str = concat!(
+    include_str!("../../assets/app.js"),
+    include_str!("../../assets/form.js"),
+    include_str!("../../assets/decision.js"),
+    include_str!("../../assets/timeline.js"),
+);
 
 pub async fn style() -> impl IntoResponse {
     (
@@ -55,10 +67,20 @@ pub fn euros_str(s: &str) -> String {
     s.parse::<Decimal>().map(euros).unwrap_or_else(|_| s.into())
 }
 
-/// A stored RFC 3339 instant, to the minute, in UTC.
-pub fn instant(s: &str) -> String {
-    let s = s.replace('T', " ");
-    format!("{} UTC", s.get(..16).unwrap_or(&s))
+/// A stored RFC 3339 instant as a person reads it where the plan is: `1er mars 2021 à 10 h 02`.
+pub fn instant(s: &str, tz: &jiff::tz::TimeZone) -> String {
+    match s.parse::<jiff::Timestamp>() {
+        Ok(t) => metroplan_engine::french::datetime_fr(t, tz),
+        Err(_) => s.to_string(),
+    }
+}
+
+/// The time zone a plan's dates are read in; for what belongs to no plan (or to a plan no
+/// longer served), the server's own.
+pub fn plan_tz(s: &crate::http::AppState, plan: Option<&str>) -> jiff::tz::TimeZone {
+    plan.and_then(|p| s.ctx.plans.get(p))
+        .map(|p| p.tz.clone())
+        .unwrap_or_else(jiff::tz::TimeZone::system)
 }
 
 /// A stored instant as a `datetime` attribute (to the second: HTML allows at most

@@ -277,7 +277,7 @@ pub async fn inbox(
                                     td { (r.councils.join(", ")) }
                                     td.nombre { (r.app.requested.as_deref().map(euros_str).unwrap_or_default()) }
                                     td { (file_state_badge(&r.app)) }
-                                    td { (instant(&r.app.updated_at)) }
+                                    td { (instant(&r.app.updated_at, &super::layout::plan_tz(&s, Some(&r.app.plan)))) }
                                 }
                             }
                         }

@@ -1,0 +1,2 @@
+// decision pages: progressive enhancement only; pages work without it.
+"use strict";

@@ -1,0 +1,2 @@
+// form pages: progressive enhancement only; pages work without it.
+"use strict";

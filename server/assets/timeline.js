@@ -1,0 +1,2 @@
+// timeline pages: progressive enhancement only; pages work without it.
+"use strict";
