@@ -24,6 +24,10 @@ enum Block {
     Paragraph(String),
     List(Vec<String>),
     Table(Vec<String>, Vec<Vec<String>>),
+    /// A two-column table whose second column holds names the script uses (shown as code).
+    Names([String; 2], Vec<(String, String)>),
+    /// A paragraph naming something of the code: the text before, the name, the text after.
+    Naming(String, String, String),
     Code(String),
 }
 
@@ -515,47 +519,49 @@ s'applique remplace la règle qu'elle vise."
 fn technical(b: &mut Vec<Block>, plan: &Plan, rules: &Ruleset, numbered: &[&Declaration]) {
     let env = &rules.env;
     b.push(Block::Heading(2, "Annexe technique".into()));
-    b.push(Block::Paragraph(format!(
+    b.push(Block::Naming(
         "Cette annexe sert à lire le code source des règles : elle donne les noms que le script \
 emploie. Version des règles (empreinte du script, des paramètres, du formulaire, des appels et \
-des territoires) : {}.",
-        rules.hash
-    )));
-    b.push(Block::Table(
-        vec!["N°".into(), "Nom de la règle dans le script".into()],
+des territoires) : "
+            .into(),
+        rules.hash.clone(),
+        ".".into(),
+    ));
+    b.push(Block::Names(
+        ["N°".into(), "Nom de la règle dans le script".into()],
         numbered
             .iter()
             .enumerate()
-            .map(|(i, d)| vec![(i + FIRST_DECLARATION).to_string(), d.id.clone()])
+            .map(|(i, d)| ((i + FIRST_DECLARATION).to_string(), d.id.clone()))
             .collect(),
     ));
-    b.push(Block::Table(
-        vec!["Paramètre".into(), "Nom dans le script".into()],
+    b.push(Block::Names(
+        ["Paramètre".into(), "Nom dans le script".into()],
         env.parameters
             .iter()
-            .map(|p| vec![p.label.clone(), p.id.to_string()])
+            .map(|p| (p.label.clone(), p.id.to_string()))
             .collect(),
     ));
-    b.push(Block::Table(
-        vec!["Information demandée".into(), "Nom du champ".into()],
+    b.push(Block::Names(
+        ["Information demandée".into(), "Nom du champ".into()],
         env.form
             .fields
             .iter()
-            .map(|f| vec![f.label.clone(), f.path.clone()])
+            .map(|f| (f.label.clone(), f.path.clone()))
             .chain(
                 env.form
                     .documents
                     .iter()
-                    .map(|d| vec![d.label.clone(), format!("documents.{}", d.id)]),
+                    .map(|d| (d.label.clone(), format!("documents.{}", d.id))),
             )
             .collect(),
     ));
     if !plan.territory_flags.is_empty() {
-        b.push(Block::Table(
-            vec!["Caractéristique".into(), "Nom dans le script".into()],
+        b.push(Block::Names(
+            ["Caractéristique".into(), "Nom dans le script".into()],
             plan.territory_flags
                 .iter()
-                .map(|f| vec![f.label.clone(), f.id.to_string()])
+                .map(|f| (f.label.clone(), f.id.to_string()))
                 .collect(),
         ));
     }
@@ -565,7 +571,7 @@ des territoires) : {}.",
         |f| f.to_string_lossy().into_owned(),
     );
     b.push(Block::Heading(3, "Code source des règles".into()));
-    b.push(Block::Paragraph(format!("Script {file} :")));
+    b.push(Block::Naming("Script ".into(), file, " :".into()));
     b.push(Block::Code(rules.source.clone()));
 }
 
@@ -607,6 +613,17 @@ fn markdown_of(document: Vec<Block>) -> String {
                     );
                 }
                 o.push('\n');
+            }
+            Block::Names(head, rows) => {
+                let _ = writeln!(o, "| {} | {} |", md_cell(&head[0]), md_cell(&head[1]));
+                let _ = writeln!(o, "| --- | --- |");
+                for (label, name) in rows {
+                    let _ = writeln!(o, "| {} | `{}` |", md_cell(&label), md_cell(&name));
+                }
+                o.push('\n');
+            }
+            Block::Naming(before, name, after) => {
+                let _ = writeln!(o, "{before}`{name}`{after}\n");
             }
             Block::Code(src) => {
                 let _ = writeln!(o, "```rhai\n{}\n```\n", src.trim_end());
@@ -654,6 +671,32 @@ fn html_of(document: Vec<Block>) -> String {
                     o.push_str("</tr>\n");
                 }
                 o.push_str("</tbody>\n</table>\n");
+            }
+            Block::Names(head, rows) => {
+                let _ = writeln!(
+                    o,
+                    "<table>\n<thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead>\n<tbody>",
+                    esc(&head[0]),
+                    esc(&head[1])
+                );
+                for (label, name) in rows {
+                    let _ = writeln!(
+                        o,
+                        "<tr><td>{}</td><td><code>{}</code></td></tr>",
+                        esc(&label),
+                        esc(&name)
+                    );
+                }
+                o.push_str("</tbody>\n</table>\n");
+            }
+            Block::Naming(before, name, after) => {
+                let _ = writeln!(
+                    o,
+                    "<p>{}<code>{}</code>{}</p>",
+                    esc(&before),
+                    esc(&name),
+                    esc(&after)
+                );
             }
             Block::Code(src) => {
                 let _ = writeln!(o, "<pre><code>{}</code></pre>", esc(&src));

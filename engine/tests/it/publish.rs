@@ -53,7 +53,7 @@ fn publication_shows_no_server_path() {
         let f = p.fund(fund).unwrap();
         let script = f.rules.file_name().unwrap().to_str().unwrap();
         assert!(
-            md.contains(&format!("Script {script} :")),
+            md.contains(&format!("Script `{script}` :")),
             "{name}: the script by its name, in the annex"
         );
     }

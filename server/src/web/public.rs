@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use jiff::civil::Date;
 use maud::{Markup, html};
-use metroplan_engine::french::period_fr;
+use metroplan_engine::french::{date_fr, period_fr};
 use metroplan_engine::model::{Plan, RoleKind, Status};
 use metroplan_engine::rules::publish::Publication;
 use metroplan_engine::schedule::{Filter, Options, Schedule, schedule, svg};
@@ -72,7 +72,7 @@ pub async fn home(State(s): State<AppState>, v: Viewer) -> Result<Response, Page
             @for p in &plans {
                 section.carte {
                     h2 { a href={"/plans/" (p.plan.id)} { (p.plan.title) } }
-                    p { (p.plan.owner) " · délibération du " (p.plan.deliberation_date.to_string()) " (" (p.plan.deliberation_reference) ")" }
+                    p { (p.plan.owner) " · délibération du " (date_fr(p.plan.deliberation_date)) " (" (p.plan.deliberation_reference) ")" }
                     @if let Some(summary) = &p.plan.summary { p { (summary) } }
                     ul.liens {
                         li { a href={"/plans/" (p.plan.id) "/calendrier"} { "Calendrier" } }
@@ -103,7 +103,7 @@ pub async fn plan(
         &v,
         &pl.title,
         html! {
-            p.lead { (pl.owner) " · délibération du " (pl.deliberation_date.to_string()) " (" (pl.deliberation_reference) ")" }
+            p.lead { (pl.owner) " · délibération du " (date_fr(pl.deliberation_date)) " (" (pl.deliberation_reference) ")" }
             @if let Some(summary) = &pl.summary { p { (summary) } }
             p { a href={"/plans/" (pl.id) "/calendrier"} { "Voir le calendrier (diagramme de Gantt)" } }
             @if !pl.funds.is_empty() {
@@ -137,7 +137,7 @@ pub async fn plan(
                                         td { (a.lead.as_ref().map(|l| name_of(pl, l.as_str())).unwrap_or_else(|| "—".into())) }
                                         td { (list_or_dash(a.partners.iter().map(|x| name_of(pl, x.as_str())))) }
                                         td { (list_or_dash(a.territories.iter().map(|x| name_of(pl, x.as_str())))) }
-                                        td { (it.early_start.to_string()) " → " (it.early_finish.to_string()) }
+                                        td { (if it.early_start == it.early_finish { date_fr(it.early_start) } else { period_fr(it.early_start, it.early_finish) }) }
                                         td {
                                             (status_fr(it.status))
                                             @if it.late { " " span.retard { "(en retard)" } }
@@ -397,8 +397,14 @@ pub async fn algorithm(
         .replace("</h2>", "</h3>")
         .replace("<h1>", "<h2>")
         .replace("</h1>", "</h2>")
-        // A long script scrolls sideways: keyboard users must reach it too.
-        .replace("<pre>", "<pre tabindex=\"0\">");
+        // A long script or a wide table scrolls within its box, not the page: keyboard users
+        // must reach it too.
+        .replace("<pre>", "<pre tabindex=\"0\">")
+        .replace(
+            "<table>",
+            "<div class=\"table-scroll\" tabindex=\"0\"><table>",
+        )
+        .replace("</table>", "</table></div>");
     Ok(v.ok(shell(
         &v,
         &format!("Algorithme : {}", f.title),
