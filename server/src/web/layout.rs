@@ -138,8 +138,17 @@ fn demo() -> Markup {
     }
 }
 
-/// A whole page: header with the navigation for the viewer's role, the content, a footer.
+/// A whole page: header with the navigation for the viewer's role, the content, a footer;
+/// French typography put in by one pass over the result.
 pub fn shell(v: &Viewer, title: &str, content: Markup) -> Markup {
+    typeset_page(shell_markup(v, title, content))
+}
+
+fn typeset_page(page: Markup) -> Markup {
+    PreEscaped(super::site::typo::typeset_html(&page.into_string()))
+}
+
+fn shell_markup(v: &Viewer, title: &str, content: Markup) -> Markup {
     let role = v.role();
     html! {
         (DOCTYPE)
@@ -236,6 +245,10 @@ fn footer() -> Markup {
 
 /// An error page, without the viewer's navigation.
 pub fn bare(title: &str, message: &str) -> Markup {
+    typeset_page(bare_markup(title, message))
+}
+
+fn bare_markup(title: &str, message: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="fr" {

@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, PreEscaped, html};
 use metroplan_engine::model::PAGES;
 
+pub mod typo;
+
 use super::layout::shell;
 use super::{PageError, Viewer};
 use crate::http::AppState;
