@@ -66,6 +66,7 @@ codes! {
     OutsidePlanPeriod = "W003", Warning, "a date outside the plan's period";
     GridTotal = "W004", Warning, "the selection grid does not add up to its total";
     NoAdministration = "W005", Warning, "a fund that takes applications declares no administration";
+    MissingPage = "W006", Warning, "a plan that takes applications does not publish one of the pages an authority owes";
     DeadlineMissed = "S001", Warning, "the schedule finishes an item after its deadline";
     ScheduleConflict = "S002", Warning, "a fixed date the dependencies do not allow";
 }

@@ -217,6 +217,23 @@ pub struct Role {
     pub kind: Option<RoleKind>,
 }
 
+/// The pages every authority that takes applications must publish, by file stem (which is
+/// also their address on the site): legal notice, accessibility statement (RGAA), personal
+/// data (RGPD), help and contact.
+pub const PAGES: [&str; 4] = [
+    "mentions-legales",
+    "accessibilite",
+    "donnees-personnelles",
+    "aide",
+];
+
+/// One published page of a plan: its Markdown, as written in `pages/<slug>.md`.
+#[derive(Debug, Clone)]
+pub struct PlanPage {
+    pub slug: &'static str,
+    pub markdown: String,
+}
+
 /// A validated plan.
 #[derive(Debug, Serialize)]
 pub struct Plan {
@@ -251,6 +268,14 @@ pub struct Plan {
     /// The latest progress report of each item that has one, by item index.
     pub progress: Vec<Option<Progress>>,
     pub baselines: Vec<Baseline>,
+    /// The pages the authority publishes about this plan (`pages/*.md`), in
+    /// [`PAGES`](crate::model::PAGES) order: kept out of the plan's JSON, which describes the
+    /// plan, not its site.
+    #[serde(skip)]
+    pub pages: Vec<PlanPage>,
+    /// The authority's logo, relative to the plan directory (`logo.svg` or `logo.png`).
+    #[serde(skip)]
+    pub logo: Option<std::path::PathBuf>,
     #[serde(skip)]
     pub(crate) action_index: FxHashMap<Id, usize>,
     /// The dependencies as a compact graph with a topological order (no loops: the loader

@@ -3,6 +3,7 @@
 pub(crate) mod convert;
 pub(crate) mod files;
 pub(crate) mod literal;
+mod pages;
 pub(crate) mod parse;
 pub(crate) mod raw;
 mod templates;
@@ -142,6 +143,10 @@ pub fn load(source: &dyn PlanSource) -> Loaded {
     {
         templates::load_templates(plan, source, &mut sources, &mut diags);
         compile_rules(plan, source, &mut sources, &mut diags);
+        // A plan that does not load needs no word about its pages.
+        if !diags.has_errors() {
+            pages::load_pages(plan, source, &mut sources, &mut diags);
+        }
     }
     let has_errors = diags.has_errors();
     Loaded {

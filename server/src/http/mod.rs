@@ -164,6 +164,11 @@ pub fn app(state: AppState) -> Router {
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), count))
+        // Outside the time-out, so that a page route that timed out gets a French page too.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::web::site::page_errors,
+        ))
         // Every answer, pages or API, redirects and errors included: pages set a fuller policy
         // of their own, which these leave alone.
         .layer(SetResponseHeaderLayer::if_not_present(

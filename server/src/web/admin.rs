@@ -31,9 +31,9 @@ async fn render(
             section aria-labelledby="plans-titre" {
                 h2 id="plans-titre" { "Plans chargés" }
                 p {
-                    "Lus au démarrage"
-                    @if let Some(t) = plans.loaded_at { " (" (instant(&stamp(t), &tz)) ")" }
-                    ". Pour prendre en compte une modification, vérifiez le plan (" code { "metroplan check" } ") puis redémarrez le serveur."
+                    "Les plans sont relus d'eux-mêmes dès qu'un de leurs fichiers change (ou sur le signal SIGHUP), sans redémarrer le serveur"
+                    @if let Some(t) = plans.loaded_at { " ; dernière lecture le " (instant(&stamp(t), &tz)) }
+                    ". Un plan qui ne se charge plus est refusé et sa dernière version valide reste servie : vérifiez une modification avec " code { "metroplan check" } " avant de l'enregistrer."
                 }
                 div.table-scroll tabindex="0" {
                     table {

@@ -25,6 +25,16 @@ fn safe_back(s: Option<&str>) -> String {
     }
 }
 
+/// Where a role's work is: signing in without a page to come back to lands there, not on
+/// the public home page.
+pub fn landing(role: RoleKind) -> &'static str {
+    match role {
+        RoleKind::Applicant => "/mes-dossiers",
+        RoleKind::Admin => "/admin",
+        _ => "/instruction",
+    }
+}
+
 fn session_cookie(s: &AppState, secret: &str, max_age: i64) -> HeaderValue {
     let c = format!(
         "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
@@ -95,8 +105,13 @@ pub async fn sign_in(
     {
         SignIn::Ok(user) => {
             tracing::info!(user = %user.id, "signed in");
+            let to = if back == "/" {
+                landing(user.role).to_string()
+            } else {
+                back
+            };
             let (secret, _) = accounts::open_session(&s.ctx.db, user, now).await?;
-            Ok(signed_in(&s, &secret, &back))
+            Ok(signed_in(&s, &secret, &to))
         }
         SignIn::Refused => {
             // No email in logs: it is personal data, and a mistyped password often is one.
@@ -207,6 +222,14 @@ fn register_page(v: &Viewer, r: &Registration<'_>, error: Option<&str>) -> Marku
                 div.champ {
                     label for="password2" { "Mot de passe (confirmation)" }
                     input id="password2" name="password2" type="password" autocomplete="new-password" required;
+                }
+                div.notice-donnees role="note" {
+                    p {
+                        "Vos nom, SIRET et adresse électronique servent à gérer votre compte et à instruire vos demandes d'aide, "
+                        "dans le cadre d'une mission d'intérêt public (RGPD, article 6.1.e). "
+                        "Vous pouvez y accéder, les faire rectifier ou vous opposer à leur traitement."
+                    }
+                    p { a href="/donnees-personnelles" { "En savoir plus sur vos données personnelles" } }
                 }
                 button type="submit" { "Créer mon compte" }
             }

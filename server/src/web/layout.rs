@@ -138,8 +138,17 @@ fn demo() -> Markup {
     }
 }
 
-/// A whole page: header with the navigation for the viewer's role, the content, a footer.
+/// A whole page: header with the navigation for the viewer's role, the content, a footer;
+/// French typography put in by one pass over the result.
 pub fn shell(v: &Viewer, title: &str, content: Markup) -> Markup {
+    typeset_page(shell_markup(v, title, content))
+}
+
+fn typeset_page(page: Markup) -> Markup {
+    PreEscaped(super::site::typo::typeset_html(&page.into_string()))
+}
+
+fn shell_markup(v: &Viewer, title: &str, content: Markup) -> Markup {
     let role = v.role();
     html! {
         (DOCTYPE)
@@ -150,18 +159,19 @@ pub fn shell(v: &Viewer, title: &str, content: Markup) -> Markup {
                 header.site {
                     (demo())
                     nav aria-label="Navigation principale" {
-                        a.brand href="/" { "metroplan" }
+                        (brand(&v.path))
                         ul {
-                            li { a href="/" { "Plans" } }
+                            (nav_link(&v.path, "/", "Plans"))
                             @if role == Some(RoleKind::Applicant) {
-                                li { a href="/mes-dossiers" { "Mes dossiers" } }
+                                (nav_link(&v.path, "/mes-dossiers", "Mes dossiers"))
                             }
                             @if role.is_some_and(|r| r != RoleKind::Applicant) {
-                                li { a href="/instruction" { "Instruction" } }
+                                (nav_link(&v.path, "/instruction", "Instruction"))
                             }
                             @if role == Some(RoleKind::Admin) {
-                                li { a href="/admin" { "Administration" } }
+                                (nav_link(&v.path, "/admin", "Administration"))
                             }
+                            (nav_link(&v.path, "/aide", "Aide"))
                         }
                         div.account {
                             @if let Some(s) = &v.session {
@@ -181,12 +191,53 @@ pub fn shell(v: &Viewer, title: &str, content: Markup) -> Markup {
                     h1 { (title) }
                     (content)
                 }
-                footer.site {
-                    p {
-                        "Les décisions prises avec l'aide d'un traitement algorithmique sont expliquées à chaque demandeur "
-                        "(code des relations entre le public et l'administration, articles L311-3-1 et R311-3-1-2)."
-                    }
+                (footer())
+            }
+        }
+    }
+}
+
+/// The header's name: on a plan's pages, its authority (and logo); elsewhere the operator.
+fn brand(path: &str) -> Markup {
+    let id = super::site::current();
+    match super::site::plan_of_path(path) {
+        Some((plan, owner, logo)) => html! {
+            a.brand href={"/plans/" (plan)} {
+                @if logo { img.logo src={"/plans/" (plan) "/logo"} alt=""; }
+                span { (owner) }
+            }
+        },
+        None => html! { a.brand href="/" { span { (id.operator) } } },
+    }
+}
+
+/// A navigation link, marked as the current page where the viewer is.
+fn nav_link(path: &str, href: &str, label: &str) -> Markup {
+    let here = path.split('?').next().unwrap_or(path);
+    let current = if href == "/" {
+        here == "/"
+    } else {
+        here == href || here.starts_with(&format!("{href}/"))
+    };
+    html! {
+        li { a href=(href) aria-current=[current.then_some("page")] { (label) } }
+    }
+}
+
+/// The footer French public sites have: who publishes, the pages owed, the CRPA note.
+fn footer() -> Markup {
+    let id = super::site::current();
+    html! {
+        footer.site {
+            p.editeur { (id.operator) }
+            ul.liens-legaux {
+                @for (slug, title) in super::site::PUBLISHED {
+                    li { a href={"/" (slug)} { (title) } }
                 }
+            }
+            p {
+                "Les décisions prises avec l'aide d'un traitement algorithmique sont expliquées à chaque demandeur "
+                "(code des relations entre le public et l'administration, articles L311-3-1 et R311-3-1-2)."
             }
         }
     }
@@ -194,17 +245,22 @@ pub fn shell(v: &Viewer, title: &str, content: Markup) -> Markup {
 
 /// An error page, without the viewer's navigation.
 pub fn bare(title: &str, message: &str) -> Markup {
+    typeset_page(bare_markup(title, message))
+}
+
+fn bare_markup(title: &str, message: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="fr" {
             (head(title, false))
             body {
-                header.site { (demo()) nav aria-label="Navigation principale" { a.brand href="/" { "metroplan" } } }
+                header.site { (demo()) nav aria-label="Navigation principale" { (brand("/")) } }
                 main id="contenu" {
                     h1 { (title) }
                     p.alert.error role="alert" { (message) }
-                    p { a href="/" { "Retour à l'accueil" } }
+                    p { a href="/" { "Retour à l'accueil" } " · " a href="/aide" { "Aide et contact" } }
                 }
+                (footer())
             }
         }
     }

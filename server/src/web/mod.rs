@@ -14,6 +14,7 @@ mod form;
 mod layout;
 mod letters;
 mod public;
+pub mod site;
 mod staff;
 
 use axum::Router;
@@ -75,6 +76,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin", get(admin::page))
         .route("/admin/utilisateurs", post(admin::create_user))
         .route("/admin/jetons", post(admin::create_token))
+        .merge(site::routes())
 }
 
 /// In demonstration mode, every page the request renders carries the banner (with the date
@@ -84,8 +86,16 @@ pub async fn demo_banner(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    match demo_text(&s) {
+        Some(text) => layout::DEMO_BANNER.scope(text, next.run(req)).await,
+        None => next.run(req).await,
+    }
+}
+
+/// The demonstration banner's text, in that mode only.
+fn demo_text(s: &AppState) -> Option<String> {
     if !s.config.demo {
-        return next.run(req).await;
+        return None;
     }
     // The plans' own time zone (the first plan's, when several are served), not UTC.
     let tz = s
@@ -97,9 +107,7 @@ pub async fn demo_banner(
         .next()
         .map_or(jiff::tz::TimeZone::UTC, |p| p.tz.clone());
     let today = s.ctx.clock.now().to_zoned_datetime(tz).date();
-    layout::DEMO_BANNER
-        .scope(crate::demo::banner(today), next.run(req))
-        .await
+    Some(crate::demo::banner(today))
 }
 
 /// The client's address: the peer of the connection or, with `--behind-proxy`, the address

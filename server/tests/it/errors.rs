@@ -103,7 +103,7 @@ async fn unknown_plans_funds_actions_and_paths_are_404_problems() {
             format!("/api/applications/{id}/actions/voler"),
         ),
         (Method::GET, "/api/applications/inconnu".to_string()),
-        (Method::GET, "/pas/ici".to_string()),
+        (Method::GET, "/api/pas/ici".to_string()),
     ] {
         let r = env
             .call(

@@ -24,6 +24,7 @@ mod reload;
 mod rules_limits;
 mod scdl;
 mod second_plan;
+mod site;
 mod sql;
 mod support;
 mod time;

@@ -26,7 +26,7 @@ async fn publication_page_shows_no_server_path_and_is_dated_today_in_the_plans_t
     assert!(!page.contains("rules/fonds-initiative.rhai"), "a path");
     for needle in [
         "<h3>Calendrier des appels à projets</h3>",
-        "<li>Appel 2021 : du 1er février au 31 mars 2021</li>",
+        "<li>Appel 2021\u{a0}: du 1er février au 31 mars 2021</li>",
         "<h3>Référentiel territorial</h3>",
         "<h3>Autorité responsable et contact</h3>",
         "<td>oui ou non</td>",

@@ -240,7 +240,7 @@ async fn an_instructor_re_evaluates_from_the_application_page_and_an_applicant_c
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
     let html = instr.get(&format!("{page}?fait=reevalue")).await.text;
     assert!(
-        html.contains("Dossier réévalué selon les règles en vigueur : inéligible"),
+        html.contains("Dossier réévalué selon les règles en vigueur\u{a0}: inéligible"),
         "{html}"
     );
     assert!(

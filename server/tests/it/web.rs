@@ -556,9 +556,9 @@ async fn sign_in_never_sends_the_browser_off_site() {
     account(&env, "a@example.org", RoleKind::Applicant).await;
     for (suite, expected) in [
         ("/mes-dossiers", "/mes-dossiers"),
-        ("//evil.example/x", "/"),
-        ("https://evil.example/", "/"),
-        ("/\\evil.example", "/"),
+        ("//evil.example/x", "/mes-dossiers"),
+        ("https://evil.example/", "/mes-dossiers"),
+        ("/\\evil.example", "/mes-dossiers"),
     ] {
         let mut b = Browser::new(env.app.clone());
         let r = b
@@ -819,8 +819,9 @@ async fn a_draft_is_edited_from_its_page_and_previewed_before_filing() {
     let r = b.post(&page, &format!("{page}/modifier"), &bad).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        r.text
-            .contains("SIRET du porteur (14 chiffres) : Le SIRET compte exactement 14 chiffres."),
+        r.text.contains(
+            "SIRET du porteur (14 chiffres)\u{a0}: Le SIRET compte exactement 14 chiffres."
+        ),
         "{}",
         r.text
     );
@@ -861,7 +862,9 @@ async fn the_inbox_filters_by_territorial_council_and_exports_csv_without_formul
         .text;
     assert!(other_state.contains("0 dossiers<"));
     assert!(
-        other_state.contains("Incomplet : pièces ou informations à fournir : <strong>1</strong>"),
+        other_state.contains(
+            "Incomplet\u{a0}: pièces ou informations à fournir\u{a0}: <strong>1</strong>"
+        ),
         "the counts by state ignore the state filter: {other_state}"
     );
     let csv = b.get("/instruction/dossiers.csv?etat=incomplet").await;
@@ -884,7 +887,7 @@ async fn staff_ask_what_moves_if_an_action_slips() {
     let mut b = Browser::new(env.app.clone());
     b.sign_in("instr@amp.example").await;
     let page = b.get("/plans/amp-pmlcd/calendrier").await.text;
-    assert!(page.contains("Et si une action glisse ?"));
+    assert!(page.contains("Et si une action glisse\u{a0}?"));
     let r = b
         .post(
             "/plans/amp-pmlcd/calendrier",
@@ -906,7 +909,7 @@ async fn staff_ask_what_moves_if_an_action_slips() {
     // The public sees the timeline without the form.
     let mut public = Browser::new(env.app.clone());
     let page = public.get("/plans/amp-pmlcd/calendrier").await.text;
-    assert!(!page.contains("Et si une action glisse ?"));
+    assert!(!page.contains("Et si une action glisse\u{a0}?"));
 }
 
 #[tokio::test]
@@ -923,7 +926,7 @@ async fn the_inbox_shows_the_latest_500_files_and_counts_and_exports_them_all() 
     let mut b = Browser::new(env.app.clone());
     b.sign_in("instr@amp.example").await;
     let page = b.get("/instruction").await.text;
-    assert!(page.contains("501 dossiers : les 500 plus récemment modifiés sont affichés"));
+    assert!(page.contains("501 dossiers\u{a0}: les 500 plus récemment modifiés sont affichés"));
     assert_eq!(page.matches("name=\"dossier\"").count(), 500);
     assert!(
         page.contains("<strong>501</strong>"),
@@ -1008,7 +1011,7 @@ async fn reviewers_read_the_project_description_on_the_file_page() {
     );
     assert!(
         page.text
-            .contains("Description du projet : diagnostic, actions, résultats attendus"),
+            .contains("Description du projet\u{a0}: diagnostic, actions, résultats attendus"),
         "the description under its label"
     );
     // The applicant's text, escaped.

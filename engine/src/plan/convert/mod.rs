@@ -126,6 +126,8 @@ pub(crate) fn convert(
         workflows,
         progress,
         baselines,
+        pages: Vec::new(),
+        logo: None,
         action_index,
         graph,
         territory_tree,
