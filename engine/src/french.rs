@@ -170,6 +170,48 @@ pub fn typeset(text: &str) -> String {
     out
 }
 
+/// What people type for an amount: `12 000`, `9 000,50`, `12 000 €`, `12000.5`, `12 000,00 EUR`.
+/// Spaces of every kind group thousands; a comma or a single point is the decimal mark.
+/// `None` when it is not a number: the caller names the field in its message.
+pub fn parse_amount_fr(input: &str) -> Option<Decimal> {
+    let t = input.trim();
+    let t = t
+        .strip_suffix('€')
+        .or_else(|| t.strip_suffix("EUR"))
+        .or_else(|| t.strip_suffix("euros"))
+        .unwrap_or(t);
+    let digits: String = t
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != NNBSP)
+        .collect();
+    // "12.000,50" (points for thousands, then a comma) is read the way it is written.
+    let digits = if digits.contains(',') {
+        digits.replace('.', "").replace(',', ".")
+    } else {
+        digits
+    };
+    let body = digits.strip_prefix('-').unwrap_or(&digits);
+    if body.is_empty()
+        || body.matches('.').count() > 1
+        || !body.chars().all(|c| c.is_ascii_digit() || c == '.')
+        || body.starts_with('.')
+        || body.ends_with('.')
+    {
+        return None;
+    }
+    digits.parse::<Decimal>().ok()
+}
+
+/// A SIRET as typed (`812 345 678 00019`, `812.345.678.00019`) → its 14 digits, or `None`.
+/// Registration and the form both call it, so both accept and store the same thing.
+pub fn normalize_siret(input: &str) -> Option<String> {
+    let digits: String = input
+        .chars()
+        .filter(|c| !(c.is_whitespace() || *c == NNBSP || *c == '.' || *c == '-'))
+        .collect();
+    (digits.len() == 14 && digits.chars().all(|c| c.is_ascii_digit())).then_some(digits)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +276,45 @@ mod tests {
         assert_eq!(typeset("« mot »"), "«\u{a0}mot\u{a0}»");
         assert_eq!(typeset("https://a.fr à 12:30"), "https://a.fr à 12:30");
         assert_eq!(typeset("déjà\u{a0}: bien"), "déjà\u{a0}: bien");
+    }
+
+    #[test]
+    fn amounts_as_people_type_them() {
+        for (typed, v) in [
+            ("12 000", "12000"),
+            ("9 000,50", "9000.50"),
+            ("12 000 €", "12000"),
+            ("12000.5", "12000.5"),
+            ("8\u{202f}000\u{a0}€", "8000"),
+            ("12.000,50", "12000.50"),
+        ] {
+            assert_eq!(parse_amount_fr(typed), Some(dec(v)), "{typed}");
+        }
+        for bad in ["", "douze", "1,2,3", "1.2.3", "12 k€", ","] {
+            assert_eq!(parse_amount_fr(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_siret_with_spaces_is_its_fourteen_digits() {
+        assert_eq!(
+            normalize_siret("812 345 678 00019").as_deref(),
+            Some("81234567800019")
+        );
+        assert_eq!(
+            normalize_siret("81234567800019").as_deref(),
+            Some("81234567800019")
+        );
+        assert_eq!(normalize_siret("812 345 678"), None);
+        assert_eq!(normalize_siret("812 345 678 0001A"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn what_is_written_reads_back(cents in -10_000_000_000i64..10_000_000_000i64) {
+            let v = Decimal::new(cents, 2);
+            proptest::prop_assert_eq!(parse_amount_fr(&money_fr(v)), Some(v));
+            proptest::prop_assert_eq!(parse_amount_fr(&amount_fr(v)), Some(v));
+        }
     }
 }
