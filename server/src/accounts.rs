@@ -177,8 +177,9 @@ pub fn check_new_user(u: &NewUser<'_>) -> Result<(), AccountError> {
     }) {
         return Err(AccountError::GrantOutsideScope(g.role.clone()));
     }
+    // What people type ("812 345 678 00019") is the SIRET: one reading for the form and here.
     if let Some(s) = u.siret
-        && (s.len() != 14 || !s.bytes().all(|b| b.is_ascii_digit()))
+        && metroplan_engine::french::normalize_siret(s).is_none()
     {
         return Err(AccountError::InvalidSiret(s.to_string()));
     }
@@ -199,7 +200,7 @@ pub async fn create_user(db: &Db, u: NewUser<'_>, now: Timestamp) -> Result<User
         role: u.role,
         plan: u.plan.map(str::to_string),
         fund: u.fund.map(str::to_string),
-        siret: u.siret.map(str::to_string),
+        siret: u.siret.and_then(metroplan_engine::french::normalize_siret),
         created_at: stamp(now),
         grants: u.grants.to_vec(),
     };
@@ -550,6 +551,10 @@ mod tests {
         assert!(bad(|u| u.email = "pas-un-email").contains("email"));
         assert!(bad(|u| u.password = "court").contains("12"));
         assert!(bad(|u| u.siret = Some("1234")).contains("SIRET"));
+        // Spaces between the groups are what people type: accepted.
+        let mut spaced = ok.clone();
+        spaced.siret = Some("123 456 789 01234");
+        assert!(check_new_user(&spaced).is_ok());
         assert!(bad(|u| u.name = "  ").contains("name"));
     }
 }

@@ -94,8 +94,8 @@ pub fn gantt_of(
         o,
         r#"<desc id="desc">Diagramme de Gantt de {} actions et jalons, du {} au {} ; {} sur le chemin critique (contour rouge).</desc>"#,
         rows.iter().filter(|r| r.is_some()).count(),
-        plan.start,
-        s.finish,
+        crate::french::date_fr(plan.start),
+        crate::french::date_fr(s.finish),
         crit
     );
     let _ = writeln!(
@@ -164,7 +164,10 @@ pub fn gantt_of(
                 );
                 let tip = format!(
                     "{} : {} → {} (marge {} j ouvrés)",
-                    a.title, it.early_start, it.early_finish, it.total_float
+                    a.title,
+                    crate::french::date_fr(it.early_start),
+                    crate::french::date_fr(it.early_finish),
+                    it.total_float
                 );
                 let stroke = if it.critical {
                     r##" stroke="#c00000" stroke-width="2""##
@@ -245,11 +248,12 @@ pub fn gantt_of(
         let tx = x(t);
         let _ = writeln!(
             o,
-            r##"<line class="aujourdhui" x1="{tx:.1}" y1="{:.1}" x2="{tx:.1}" y2="{:.1}" stroke="#c00000" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" fill="#c00000">Aujourd'hui ({t})</text>"##,
+            r##"<line class="aujourdhui" x1="{tx:.1}" y1="{:.1}" x2="{tx:.1}" y2="{:.1}" stroke="#c00000" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" fill="#c00000">Aujourd'hui ({})</text>"##,
             HEAD_H - 10.0,
             height - 30.0,
             tx + 3.0,
-            height - 14.0
+            height - 14.0,
+            crate::french::date_fr(t)
         );
     }
     let _ = writeln!(

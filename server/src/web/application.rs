@@ -217,7 +217,7 @@ async fn render(
                 @if let Some(r) = &view.requested { dt { "Montant demandé" } dd { (euros_str(r)) } }
                 @if let Some(a) = &view.awarded { dt { "Montant attribué" } dd { (euros_str(a)) } }
                 @if view.paid != "0" && view.paid != "0.00" { dt { "Versé" } dd { (euros_str(&view.paid)) } }
-                @if let Some(d) = &view.filed_on { dt { "Déposé le" } dd { (d) } }
+                @if let Some(d) = &view.filed_on { dt { "Déposé le" } dd { (super::layout::day(d)) } }
                 @if let Some(d) = &view.deadline { dt { "À compléter avant le" } dd { strong { (d) } } }
                 @if let Some(d) = &view.decided_on { dt { "Décidé le" } dd { (d) } }
                 dt { "Version" } dd { (view.version) }
@@ -431,7 +431,7 @@ async fn render_removed(
                 @if let Some(r) = &view.requested { dt { "Montant demandé" } dd { (euros_str(r)) } }
                 @if let Some(a) = &view.awarded { dt { "Montant attribué" } dd { (euros_str(a)) } }
                 @if view.paid != "0" && view.paid != "0.00" { dt { "Versé" } dd { (euros_str(&view.paid)) } }
-                @if let Some(d) = &view.filed_on { dt { "Déposé le" } dd { (d) } }
+                @if let Some(d) = &view.filed_on { dt { "Déposé le" } dd { (super::layout::day(d)) } }
                 @if let Some(d) = &view.decided_on { dt { "Décidé le" } dd { (d) } }
                 dt { "Version" } dd { (view.version) }
             }

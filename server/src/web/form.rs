@@ -363,6 +363,9 @@ pub fn summary(plan: &Plan, fund: &Fund, data: &Value) -> Vec<(String, String)> 
                     .join(", "),
                 (FieldType::Documents, _) => return None,
                 (FieldType::Money, v) => super::layout::euros_str(&text_of(Some(v))),
+                (FieldType::Date, Value::String(s)) => s
+                    .parse::<jiff::civil::Date>()
+                    .map_or_else(|_| s.clone(), metroplan_engine::french::date_fr),
                 (_, Value::Array(a)) => a
                     .iter()
                     .map(|x| text_of(Some(x)))

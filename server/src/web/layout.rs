@@ -83,6 +83,22 @@ pub fn plan_tz(s: &crate::http::AppState, plan: Option<&str>) -> jiff::tz::TimeZ
         .unwrap_or_else(jiff::tz::TimeZone::system)
 }
 
+/// A stored day (`2021-03-01`) as a person reads it: `1er mars 2021`.
+pub fn day(s: &str) -> String {
+    s.get(..10)
+        .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+        .map_or_else(|| s.to_string(), metroplan_engine::french::date_fr)
+}
+
+/// `0 refusé`, `1 dossier traité`, `3 dossiers traités`: French plurals, never "(s)".
+pub fn count_fr(n: usize, one: &str, many: &str) -> String {
+    match n {
+        0 => format!("0 {one}"),
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
 /// A stored instant as a `datetime` attribute (to the second: HTML allows at most
 /// milliseconds).
 pub fn datetime_attr(s: &str) -> String {

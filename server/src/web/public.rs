@@ -212,7 +212,7 @@ pub fn timeline_page(
         &format!("Calendrier : {}", pl.title),
         html! {
             p.lead {
-                "Chemin critique en rouge ; ligne « Aujourd'hui » au " (today.to_string()) ". "
+                "Chemin critique en rouge ; ligne « Aujourd'hui » au " (date_fr(today)) ". "
                 a href={"/api/plans/" (pl.id) "/schedule?format=ics"} { "S'abonner au calendrier (iCalendar)" }
             }
             form.filtres method="get" action={"/plans/" (pl.id) "/calendrier"} {
@@ -277,8 +277,8 @@ pub fn timeline_page(
                             @let it = sc.item(i);
                             tr class=[it.critical.then_some("critique")] {
                                 th scope="row" { (pl.actions[i].title) @if it.critical { " " span.badge { "critique" } } }
-                                td { (it.early_start.to_string()) }
-                                td { (it.early_finish.to_string()) }
+                                td { (date_fr(it.early_start)) }
+                                td { (date_fr(it.early_finish)) }
                                 td { (it.total_float) }
                                 td { (status_fr(it.status)) }
                             }

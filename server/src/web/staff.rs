@@ -15,7 +15,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::layout::{
-    csrf, euros, euros_str, file_state_badge, file_state_label, instant, removed_mark, shell,
+    count_fr, csrf, euros, euros_str, file_state_badge, file_state_label, instant, removed_mark,
+    shell,
 };
 use super::public::{TimelineQuery, ledger, served, timeline_page, today};
 use super::{CSRF_FIELD, PageError, Viewer, WebForm, charts, field};
@@ -443,7 +444,7 @@ pub async fn bulk(
             &v,
             "Décision groupée : rapport",
             html! {
-                p.lead { (ok) " dossier(s) traité(s), " (report.len() - ok) " refusé(s). Chaque dossier a été traité séparément." }
+                p.lead { (count_fr(ok, "dossier traité", "dossiers traités")) ", " (count_fr(report.len() - ok, "refusé", "refusés")) ". Chaque dossier a été traité séparément." }
                 div.table-scroll tabindex="0" {
                     table {
                         caption.visually-hidden { "Résultat par dossier" }
