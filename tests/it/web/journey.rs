@@ -73,6 +73,29 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
         .await;
     w.save("algorithme", true).await;
 
+    // The pages the authorities publish, reached from every page's footer.
+    for (page, title) in [
+        ("mentions-legales", "Mentions légales"),
+        ("accessibilite", "Accessibilité"),
+        ("donnees-personnelles", "Données personnelles"),
+        ("aide", "Aide et contact"),
+    ] {
+        w.go("/plans/amp-pmlcd").await;
+        w.click(&format!("footer a[href='/{page}']")).await;
+        assert!(w.h1().await.starts_with(title), "{page}: {}", w.h1().await);
+        let text = w.text("main").await;
+        for authority in ["Aix-Marseille-Provence", "Lyon"] {
+            assert!(
+                text.contains(authority),
+                "{page}: the section of {authority}"
+            );
+        }
+        w.save(page, true).await;
+    }
+    w.go("/pas-une-page").await;
+    assert_eq!(w.h1().await, "Page introuvable");
+    w.save("introuvable", true).await;
+
     // An association registers, fills the form, sees the eligibility preview, files.
     w.go("/inscription").await;
     w.save("inscription", true).await;
