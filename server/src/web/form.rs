@@ -80,6 +80,13 @@ fn communes(plan: &Plan) -> Vec<(&str, &str)> {
     v
 }
 
+/// An amount as the applicant wrote it back: "8 000", "9 000,50" (the server reads it again).
+fn money_text(v: Option<&Value>) -> String {
+    let t = text_of(v);
+    t.parse::<rust_decimal::Decimal>()
+        .map_or(t, metroplan_engine::french::amount_fr)
+}
+
 fn text_of(v: Option<&Value>) -> String {
     match v {
         Some(Value::String(s)) => s.clone(),
@@ -165,12 +172,15 @@ pub fn fields(
                             _ => {
                                 @let (ty, mode, pattern) = match f.ty {
                                     FieldType::Integer => ("number", None, None),
-                                    FieldType::Money => ("text", Some("decimal"), Some("[0-9]+([.,][0-9]{1,2})?")),
+                                    // No `pattern`: the browser would refuse "12 000" with a bubble
+                                    // of its own; the server reads it and says what is wrong.
+                                    FieldType::Money => ("text", Some("decimal"), None),
                                     FieldType::Date => ("date", None, None),
-                                    FieldType::Siret => ("text", Some("numeric"), Some("[0-9]{14}")),
+                                    FieldType::Siret => ("text", Some("numeric"), None::<&str>),
                                     _ => ("text", None, None),
                                 };
-                                input id=(id) name=(name) type=(ty) inputmode=[mode] pattern=[pattern] value=(text_of(value.as_ref())) required[required] aria-describedby=[described.as_deref()] aria-invalid=[error.map(|_| "true")];
+                                @let shown = if f.ty == FieldType::Money { money_text(value.as_ref()) } else { text_of(value.as_ref()) };
+                                input id=(id) name=(name) type=(ty) inputmode=[mode] pattern=[pattern] value=(shown) required[required] aria-describedby=[described.as_deref()] aria-invalid=[error.map(|_| "true")];
                             }
                         }
                     }
@@ -282,20 +292,17 @@ pub fn data_from(
                             continue;
                         }
                     },
-                    FieldType::Money => {
-                        let norm = v
-                            .replace([' ', '\u{a0}', '\u{202f}', '€'], "")
-                            .replace(',', ".");
-                        match norm.parse::<rust_decimal::Decimal>() {
-                            Ok(d) if d >= rust_decimal::Decimal::ZERO && d.scale() <= 2 => {
-                                json!(d.to_string())
-                            }
-                            _ => {
-                                bad("Indiquez un montant en euros, par exemple 1200 ou 1200,50.");
-                                continue;
-                            }
+                    // What people type: "12 000", "9 000,50", "12 000 €" (one reading, in
+                    // engine::french).
+                    FieldType::Money => match metroplan_engine::french::parse_amount_fr(v) {
+                        Some(d) if d >= rust_decimal::Decimal::ZERO && d.scale() <= 2 => {
+                            json!(d.to_string())
                         }
-                    }
+                        _ => {
+                            bad("Indiquez un montant en euros, par exemple 12 000 ou 9 000,50.");
+                            continue;
+                        }
+                    },
                     FieldType::Date => match v.parse::<jiff::civil::Date>() {
                         Ok(d) => json!(d.to_string()),
                         Err(_) => {
@@ -303,15 +310,13 @@ pub fn data_from(
                             continue;
                         }
                     },
-                    FieldType::Siret => {
-                        let digits: String = v.chars().filter(|c| !c.is_whitespace()).collect();
-                        if digits.len() == 14 && digits.bytes().all(|b| b.is_ascii_digit()) {
-                            json!(digits)
-                        } else {
+                    FieldType::Siret => match metroplan_engine::french::normalize_siret(v) {
+                        Some(digits) => json!(digits),
+                        None => {
                             bad("Le SIRET compte exactement 14 chiffres.");
                             continue;
                         }
-                    }
+                    },
                     FieldType::Choice => {
                         if choice_ok(v) {
                             json!(v)

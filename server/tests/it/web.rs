@@ -773,7 +773,8 @@ async fn a_draft_is_edited_from_its_page_and_previewed_before_filing() {
             "Association Égalité des chances Vitrolles",
         ),
         ("f.applicant.kind", "association"),
-        ("f.applicant.siret", "81234567800019"),
+        // As people type them: a SIRET in groups, an amount with its thousands and its unit.
+        ("f.applicant.siret", "812 345 678 00019"),
         ("f.applicant.registered_on", "2015-06-01"),
         ("f.project.title", "Ateliers"),
         ("f.project.purpose", "plcd"),
@@ -782,7 +783,7 @@ async fn a_draft_is_edited_from_its_page_and_previewed_before_filing() {
         ("f.project.domains", "emploi"),
         ("f.project.starts_on", "2021-04-01"),
         ("f.project.ends_on", "2021-12-15"),
-        ("f.project.total_cost", "40 000"),
+        ("f.project.total_cost", "40\u{202f}000 €"),
         ("f.project.requested_amount", "15000,50"),
         ("f.project.qpv", "oui"),
         ("f.project.economic_partner", "non"),
@@ -803,7 +804,17 @@ async fn a_draft_is_edited_from_its_page_and_previewed_before_filing() {
         "amounts typed the French way are read exactly"
     );
     assert_eq!(view.body["data"]["project"]["qpv"], true);
+    assert_eq!(view.body["data"]["project"]["total_cost"], "40000");
+    assert_eq!(view.body["data"]["applicant"]["siret"], "81234567800019");
     let html = b.get(&page).await.text;
+    assert!(
+        html.contains("value=\"15\u{202f}000,50\""),
+        "the amount is written back as French writes it, and read again as typed"
+    );
+    assert!(
+        !html.contains("pattern="),
+        "no browser pattern refuses what the server reads"
+    );
     assert!(
         html.contains("inéligible"),
         "the preview follows the new content"

@@ -154,8 +154,9 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     }
     w.date("champ-project-starts_on", "2021-04-01").await;
     w.date("champ-project-ends_on", "2021-12-15").await;
-    w.fill("#champ-project-total_cost", "12000").await;
-    w.fill("#champ-project-requested_amount", "8000").await;
+    // As people type them: the browser must not refuse the thousands with a bubble of its own.
+    w.fill("#champ-project-total_cost", "12 000").await;
+    w.fill("#champ-project-requested_amount", "8 000 €").await;
     let piece = pdf(dir.path());
     for kind in [
         "budget_previsionnel",
