@@ -46,6 +46,20 @@ const FILES: &[(&str, &str)] = &[
         "rules/fonds-exemple/tests/01-exemple.toml",
         include_str!("scaffold/rules/fonds-exemple/tests/01-exemple.toml"),
     ),
+    // The pages an authority publishes (W006 without them), to complete.
+    (
+        "pages/mentions-legales.md",
+        include_str!("scaffold/pages/mentions-legales.md"),
+    ),
+    (
+        "pages/accessibilite.md",
+        include_str!("scaffold/pages/accessibilite.md"),
+    ),
+    (
+        "pages/donnees-personnelles.md",
+        include_str!("scaffold/pages/donnees-personnelles.md"),
+    ),
+    ("pages/aide.md", include_str!("scaffold/pages/aide.md")),
 ];
 
 /// An id as plan files accept it: lowercase letters, digits and single hyphens.
