@@ -54,8 +54,9 @@ pub fn event_for(who: &Principal, mut event: Event) -> Option<Event> {
     Some(event)
 }
 
-/// The labels of identities, for staff pages and the staff's API: an account's email, a
-/// service token's name; a name recorded before identities were ids is its own label.
+/// The labels of identities, for staff pages and the staff's API: an account holder's name
+/// (never their email: pages name people), a service token's name; a name recorded before
+/// identities were ids is its own label.
 pub async fn labels(
     db: &sqlx::AnyPool,
     ids: Vec<String>,
@@ -67,7 +68,7 @@ pub async fn labels(
             continue;
         }
         let found: Option<String> = if let Some(u) = id.strip_prefix("user:") {
-            sqlx::query("SELECT email AS label FROM users WHERE id = $1")
+            sqlx::query("SELECT name AS label FROM users WHERE id = $1")
                 .bind(u)
                 .fetch_optional(db)
                 .await?

@@ -227,6 +227,20 @@ pub fn application(siret: &str, amount: u32) -> Value {
     a
 }
 
+/// A token that acts as the account of `email` (`metroplan token create --user`).
+pub fn token_for(db: &str, email: &str) -> String {
+    let out = Command::new(metroplan())
+        .args(["token", "create", "--user", email, "--database", db])
+        .output()
+        .expect("token create --user");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 pub fn act(addr: &str, id: &str, action: &str, token: &str, body: Value) -> Res {
     let cur = request(
         addr,
@@ -251,7 +265,7 @@ pub fn act(addr: &str, id: &str, action: &str, token: &str, body: Value) -> Res 
 
 const PDF: &str = "%PDF-1.4\n%%EOF\n";
 
-fn upload(addr: &str, id: &str, kind: &str, token: &str) -> u16 {
+pub fn upload(addr: &str, id: &str, kind: &str, token: &str) -> u16 {
     let mut s = TcpStream::connect(addr).unwrap();
     let b = "XbX";
     let body = format!(

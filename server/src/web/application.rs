@@ -10,7 +10,6 @@ use metroplan_engine::model::{
     Assessment, Fund, MoneyEffect, Record, RoleKind, Transition, Workflow,
 };
 use metroplan_engine::workflow::{Actor, Guard, may_take};
-use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -196,7 +195,11 @@ async fn render(
         .map(|a| {
             a.iter()
                 .filter_map(Value::as_str)
-                .map(|m| label_of(fund, m.strip_prefix("documents.").map_or(m, |d| d)).to_string())
+                .map(|m| match m.strip_prefix("documents.") {
+                    // A missing piece is named by its label, as in the pieces' form.
+                    Some(kind) => label_of(fund, &format!("piece.{kind}")),
+                    None => label_of(fund, m),
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -218,8 +221,8 @@ async fn render(
                 @if let Some(a) = &view.awarded { dt { "Montant attribué" } dd { (euros_str(a)) } }
                 @if view.paid != "0" && view.paid != "0.00" { dt { "Versé" } dd { (euros_str(&view.paid)) } }
                 @if let Some(d) = &view.filed_on { dt { "Déposé le" } dd { (super::layout::day(d)) } }
-                @if let Some(d) = &view.deadline { dt { "À compléter avant le" } dd { strong { (d) } } }
-                @if let Some(d) = &view.decided_on { dt { "Décidé le" } dd { (d) } }
+                @if let Some(d) = &view.deadline { dt { "À compléter avant le" } dd { strong { (super::layout::day(d)) } } }
+                @if let Some(d) = &view.decided_on { dt { "Décidé le" } dd { (super::layout::day(d)) } }
                 dt { "Version" } dd { (view.version) }
             }
             @if let Some(pv) = &preview {
@@ -240,7 +243,7 @@ async fn render(
                 section {
                     h2 { "Ce qui manque" }
                     ul { @for m in &missing { li { (m) } } }
-                    @if let Some(d) = &view.deadline { p { "Complétez le dossier au plus tard le " strong { (d) } "." } }
+                    @if let Some(d) = &view.deadline { p { "Complétez le dossier au plus tard le " strong { (super::layout::day(d)) } "." } }
                 }
             }
             @if applicant && (draft || incomplete) {
@@ -432,7 +435,7 @@ async fn render_removed(
                 @if let Some(a) = &view.awarded { dt { "Montant attribué" } dd { (euros_str(a)) } }
                 @if view.paid != "0" && view.paid != "0.00" { dt { "Versé" } dd { (euros_str(&view.paid)) } }
                 @if let Some(d) = &view.filed_on { dt { "Déposé le" } dd { (super::layout::day(d)) } }
-                @if let Some(d) = &view.decided_on { dt { "Décidé le" } dd { (d) } }
+                @if let Some(d) = &view.decided_on { dt { "Décidé le" } dd { (super::layout::day(d)) } }
                 dt { "Version" } dd { (view.version) }
             }
             @if let Some(x) = &explanation_v {
@@ -611,14 +614,14 @@ fn action_form(v: &Viewer, fund: &Fund, view: &ApplicationView, t: &Transition) 
                 div.champ {
                     label for={"montant-" (id)} { "Montant (€, facultatif)" }
                     p.aide id={"montant-" (id) "-aide"} { "Sans montant, celui que prévoit le règlement." }
-                    input id={"montant-" (id)} name="montant" type="text" inputmode="decimal" pattern="[0-9]+([.,][0-9]{1,2})?" aria-describedby={"montant-" (id) "-aide"};
+                    input id={"montant-" (id)} name="montant" type="text" inputmode="decimal" aria-describedby={"montant-" (id) "-aide"};
                 }
             }
             @if decided_amount {
                 div.champ {
                     label for={"montant-" (id)} { "Montant (€)" }
                     @if let Some(r) = &view.requested { p.aide id={"montant-" (id) "-aide"} { "Demandé : " (euros_str(r)) "." } }
-                    input id={"montant-" (id)} name="montant" type="text" inputmode="decimal" pattern="[0-9]+([.,][0-9]{1,2})?" required value=(view.requested.clone().unwrap_or_default());
+                    input id={"montant-" (id)} name="montant" type="text" inputmode="decimal" required value=(view.requested.clone().unwrap_or_default());
                 }
             }
             @if signed {
@@ -642,11 +645,8 @@ fn action_form(v: &Viewer, fund: &Fund, view: &ApplicationView, t: &Transition) 
 fn body_from(f: &[(String, String)]) -> Result<ActionBody, String> {
     let mut b = ActionBody::default();
     if let Some(m) = field(f, "montant").filter(|m| !m.trim().is_empty()) {
-        let norm = m
-            .replace([' ', '\u{a0}', '\u{202f}', '€'], "")
-            .replace(',', ".");
-        b.amount = Some(norm.parse::<Decimal>().map_err(|_| {
-            "Indiquez un montant en euros, par exemple 1200 ou 1200,50.".to_string()
+        b.amount = Some(metroplan_engine::french::parse_amount_fr(m).ok_or_else(|| {
+            "Indiquez un montant en euros, par exemple 1 200 ou 1 200,50.".to_string()
         })?);
     }
     b.reason = field(f, "motif")
@@ -669,6 +669,8 @@ fn body_from(f: &[(String, String)]) -> Result<ActionBody, String> {
     let scores: std::collections::BTreeMap<String, u32> = f
         .iter()
         .filter_map(|(k, v)| Some((k.strip_prefix("note.")?.to_string(), v)))
+        // A criterion left blank is not scored (a reviewer who declares a link scores nothing).
+        .filter(|(_, v)| !v.trim().is_empty())
         .map(|(k, v)| {
             v.trim()
                 .parse::<u32>()

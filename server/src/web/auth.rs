@@ -207,8 +207,8 @@ fn register_page(v: &Viewer, r: &Registration<'_>, error: Option<&str>) -> Marku
                 }
                 div.champ {
                     label for="siret" { "SIRET" }
-                    p.aide id="siret-aide" { "14 chiffres, sans espace." }
-                    input id="siret" name="siret" type="text" inputmode="numeric" pattern="[0-9]{14}" aria-describedby="siret-aide" required value=(r.siret);
+                    p.aide id="siret-aide" { "14 chiffres, avec ou sans espaces." }
+                    input id="siret" name="siret" type="text" inputmode="numeric" autocomplete="off" aria-describedby="siret-aide" required value=(r.siret);
                 }
                 div.champ {
                     label for="email" { "Adresse électronique" }

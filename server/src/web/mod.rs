@@ -402,6 +402,16 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for WebForm {
         axum::Form::<Vec<(String, String)>>::from_request(req, state)
             .await
             .map(|f| WebForm(f.0))
-            .map_err(|e| PageError::bad_form(format!("Le formulaire envoyé est illisible ({e}).")))
+            .map_err(|e| {
+                // The extractor's own text is English and technical: logged, not shown.
+                tracing::info!(rejection = %e, "page form refused");
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    site::page_error(StatusCode::PAYLOAD_TOO_LARGE)
+                } else {
+                    PageError::bad_form(
+                        "Le formulaire envoyé est illisible : rechargez la page et recommencez.",
+                    )
+                }
+            })
     }
 }

@@ -240,6 +240,11 @@ pub fn is_api(path: &str) -> bool {
 /// What a page route answers for an error the API would answer with a problem document:
 /// the same status, in French, in the site's shell.
 pub fn error_page(status: StatusCode) -> Response {
+    page_error(status).into_response()
+}
+
+/// The French page for an error status, as a page error a handler can return.
+pub fn page_error(status: StatusCode) -> PageError {
     let (title, message) = match status {
         StatusCode::NOT_FOUND => (
             "Page introuvable",
@@ -266,7 +271,7 @@ pub fn error_page(status: StatusCode) -> Response {
             "Cette demande n'a pas pu être traitée. Revenez à la page précédente et recommencez.",
         ),
     };
-    PageError::status(status, title, message).into_response()
+    PageError::status(status, title, message)
 }
 
 /// Around every answer that is not the API's: the site's identity and the demonstration

@@ -177,3 +177,85 @@ async fn the_navigation_marks_the_current_page() {
     );
     assert!(!r.text.contains("<a href=\"/\" aria-current"));
 }
+
+#[tokio::test]
+async fn a_page_form_too_large_is_a_french_page_and_keeps_nothing() {
+    let env = Env::new(OPEN).await;
+    let mut state = env.state.clone();
+    let mut config = (*state.config).clone();
+    // Page forms may carry six pieces: their limit is six times a piece's, and some.
+    config.upload_limit = 1024;
+    let limit = config.upload_limit * 6 + 256 * 1024;
+    state.config = std::sync::Arc::new(config);
+    let mut b = Browser::new(metroplan_server::app(state));
+    let big = "x".repeat(limit + 1);
+    let r = b
+        .post("/connexion", "/connexion", &[("email", big.as_str())])
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(r.text.contains("Envoi trop volumineux"), "{}", r.text);
+    assert!(r.text.contains("rien n'a été enregistré"), "{}", r.text);
+    assert!(
+        !r.text.contains("Failed"),
+        "no extractor text in English: {}",
+        r.text
+    );
+}
+
+#[tokio::test]
+async fn a_page_that_times_out_is_a_french_page_with_when_to_retry() {
+    let env = Env::new(OPEN).await;
+    let mut state = env.state.clone();
+    let mut config = (*state.config).clone();
+    // Shorter than any sign-in's password check, which runs off the request's thread.
+    config.request_timeout = std::time::Duration::from_nanos(1);
+    state.config = std::sync::Arc::new(config);
+    let mut b = Browser::new(metroplan_server::app(state));
+    let r = b
+        .post(
+            "/connexion",
+            "/connexion",
+            &[("email", "a@example.org"), ("password", "mot de passe")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        r.text.contains("Service momentanément indisponible"),
+        "{}",
+        r.text
+    );
+    assert!(!r.text.contains("problem"), "{}", r.text);
+}
+
+#[tokio::test]
+async fn each_plan_serves_its_logo_and_names_it_in_its_pages_header() {
+    let env = Env::new(OPEN).await;
+    let mut b = Browser::new(env.app.clone());
+    for plan in ["amp-pmlcd", "lyon-pama"] {
+        let r = b.get(&format!("/plans/{plan}/logo")).await;
+        assert_eq!(r.status, StatusCode::OK, "{plan}");
+        assert_eq!(r.headers["content-type"], "image/svg+xml", "{plan}");
+        assert!(r.text.contains("<svg"), "{plan}");
+        let page = b.get(&format!("/plans/{plan}")).await.text;
+        assert!(
+            page.contains(&format!("src=\"/plans/{plan}/logo\"")),
+            "{plan}: the header shows the plan's logo"
+        );
+    }
+    assert_eq!(
+        b.get("/plans/inexistant/logo").await.status,
+        StatusCode::NOT_FOUND
+    );
+}

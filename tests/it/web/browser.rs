@@ -336,3 +336,80 @@ impl Web {
             .to_string()
     }
 }
+
+impl Web {
+    /// A journey's browser against `base`, saving its pages under `dir` (emptied first).
+    pub async fn open(base: String, dir: PathBuf) -> (Driver, Web) {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (driver, c) = browser().await;
+        let w = Web {
+            c,
+            base,
+            dir,
+            saved: Vec::new(),
+            axe: axe_source(),
+            violations: Vec::new(),
+            findings: Vec::new(),
+        };
+        (driver, w)
+    }
+
+    /// Registers an applicant's account from the sign-up page; ends signed in, on their files.
+    pub async fn register(&self, name: &str, siret: &str, email: &str) {
+        self.go("/inscription").await;
+        self.fill("#name", name).await;
+        self.fill("#siret", siret).await;
+        self.fill("#email", email).await;
+        self.fill("#password", PASSWORD).await;
+        self.fill("#password2", PASSWORD).await;
+        self.click("main form button[type=submit]").await;
+        assert_eq!(self.h1().await, "Mes dossiers", "{email} registered");
+    }
+
+    /// What every journey ends with: no finding a person would see, no axe-core violation, and
+    /// every saved page valid for the Nu HTML Checker.
+    pub async fn verdict(self, at_least: usize) {
+        self.c.clone().close().await.unwrap();
+        assert!(
+            self.findings.is_empty(),
+            "what a person would see wrong ({} findings):\n{}",
+            self.findings.len(),
+            self.findings.join("\n")
+        );
+        assert!(
+            self.violations.is_empty(),
+            "accessibility violations (axe-core, WCAG 2.1 AA):\n{}",
+            self.violations.join("\n")
+        );
+        let out = Command::new("java")
+            .arg("-jar")
+            .arg(vnu_jar())
+            .args(["--errors-only", "--format", "json"])
+            .args(&self.saved)
+            .output()
+            .expect("java runs the Nu HTML Checker");
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stderr).unwrap_or(serde_json::Value::Null);
+        let messages = report["messages"].as_array().cloned().unwrap_or_default();
+        assert!(
+            out.status.success() && messages.is_empty(),
+            "HTML errors:\n{}",
+            messages
+                .iter()
+                .map(|m| format!(
+                    "{} line {}: {}",
+                    m["url"].as_str().unwrap_or(""),
+                    m["lastLine"],
+                    m["message"].as_str().unwrap_or("")
+                ))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        assert!(
+            self.saved.len() >= at_least,
+            "{} pages checked",
+            self.saved.len()
+        );
+    }
+}

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::browser::{PASSWORD, Web, axe_source, browser, out_dir, prerequisites, user, vnu_jar};
 use crate::server::{OPEN, Server, database, to_decide};
 
-fn pdf(dir: &Path) -> PathBuf {
+pub fn pdf(dir: &Path) -> PathBuf {
     let p = dir.join("piece.pdf");
     std::fs::write(
         &p,

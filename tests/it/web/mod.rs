@@ -7,3 +7,4 @@
 mod browser;
 mod checks;
 mod journey;
+mod people;
