@@ -862,7 +862,7 @@ async fn the_inbox_filters_by_territorial_council_and_exports_csv_without_formul
         .get("/instruction?conseil=Conseil+de+territoire+Marseille+Provence")
         .await
         .text;
-    assert!(marseille.contains("0 dossiers<"));
+    assert!(marseille.contains("0 dossier<"));
     assert!(
         !marseille.contains("<strong>1</strong>"),
         "counts follow the filters"
