@@ -789,6 +789,14 @@ pub struct Move {
     pub to: Date,
     /// Calendar days the early finish moves.
     pub days: i32,
+    /// The item's index in the plan.
+    #[serde(skip)]
+    pub item: usize,
+    /// Its early start before and after the slip (`from` and `to` are its last days).
+    #[serde(skip)]
+    pub start_before: Date,
+    #[serde(skip)]
+    pub start_after: Date,
 }
 
 /// What moves if `item` slips `days` calendar days, and which deadlines it breaks.
@@ -817,6 +825,9 @@ pub fn what_if(plan: &Plan, item: usize, days: i32, options: Options) -> WhatIf 
                 from: date_of(from),
                 to: date_of(to),
                 days: to - from,
+                item: i,
+                start_before: date_of(base.es[i]),
+                start_after: date_of(slipped.es[i]),
             }
         })
         .collect();

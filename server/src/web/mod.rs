@@ -16,6 +16,7 @@ mod letters;
 mod public;
 pub mod site;
 mod staff;
+mod timeline;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -44,7 +45,7 @@ pub fn routes() -> Router<AppState> {
         .route("/plans/{plan}", get(public::plan))
         .route(
             "/plans/{plan}/calendrier",
-            get(public::timeline).post(staff::what_if),
+            get(timeline::timeline).post(timeline::what_if),
         )
         .route("/plans/{plan}/fonds/{fund}", get(public::fund))
         .route(

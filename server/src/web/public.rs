@@ -1,16 +1,15 @@
 //! Pages anyone may read: the plans, their actions and timeline, the funds, and the public
 //! description of each fund's algorithm.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use jiff::civil::Date;
-use maud::{Markup, html};
+use maud::html;
 use metroplan_engine::french::{date_fr, period_fr};
 use metroplan_engine::model::{Plan, RoleKind, Status};
 use metroplan_engine::rules::publish::Publication;
-use metroplan_engine::schedule::{Filter, Options, Schedule, schedule, svg};
+use metroplan_engine::schedule::{Options, Schedule, schedule};
 use rust_decimal::Decimal;
-use serde::Deserialize;
 
 use super::layout::{euros, raw, shell};
 use super::{PageError, Viewer, charts};
@@ -50,16 +49,6 @@ pub fn status_fr(s: Option<Status>) -> &'static str {
         Some(Status::Abandoned) => "Abandonnée",
     }
 }
-
-/// Status filter values (plan-file status names), their labels and statuses. Items without a
-/// progress report count as not started, as in the timeline query.
-const STATUS_FILTERS: [(&str, &str, Status); 5] = [
-    ("not-started", "Prévue ou non commencée", Status::NotStarted),
-    ("in-progress", "En cours", Status::InProgress),
-    ("done", "Terminée", Status::Done),
-    ("suspended", "Suspendue", Status::Suspended),
-    ("abandoned", "Abandonnée", Status::Abandoned),
-];
 
 #[tracing::instrument(skip_all)]
 pub async fn home(State(s): State<AppState>, v: Viewer) -> Result<Response, PageError> {
@@ -160,134 +149,6 @@ fn list_or_dash(items: impl Iterator<Item = String>) -> String {
     } else {
         v.join(", ")
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct TimelineQuery {
-    pub axe: Option<String>,
-    pub statut: Option<String>,
-}
-
-#[tracing::instrument(skip(s, v))]
-pub async fn timeline(
-    State(s): State<AppState>,
-    v: Viewer,
-    Path(plan): Path<String>,
-    Query(q): Query<TimelineQuery>,
-) -> Result<Response, PageError> {
-    let p = served(&s, &plan)?;
-    Ok(v.ok(timeline_page(&s, &v, &p, &q, None)))
-}
-
-/// The timeline page; `what_if` is the result of the staff's "what if this slips" form.
-pub fn timeline_page(
-    s: &AppState,
-    v: &Viewer,
-    p: &Served,
-    q: &TimelineQuery,
-    what_if: Option<Markup>,
-) -> Markup {
-    let pl = &p.plan;
-    let sc = sched(p);
-    let axe = q.axe.as_deref().filter(|a| !a.is_empty());
-    let statut = q.statut.as_deref().filter(|a| !a.is_empty());
-    // The timeline's own filters; a value the plan does not have shows nothing.
-    let filter = Filter {
-        axis: axe,
-        // `prevue` (no report) was a filter of its own before: old links still work.
-        status: statut
-            .map(|x| if x == "prevue" { "not-started" } else { x })
-            .and_then(|x| STATUS_FILTERS.iter().find(|(k, _, _)| *k == x).map(|f| f.2)),
-        ..Filter::default()
-    };
-    let matcher = filter.matcher(pl).ok();
-    let unknown_status = statut.is_some() && filter.status.is_none();
-    let keep = |i: usize| !unknown_status && matcher.as_ref().is_some_and(|m| m.keeps(pl, &sc, i));
-    let today = today(s, p);
-    let chart = svg::gantt_of(pl, &sc, Some(today), keep);
-    let kept: Vec<usize> = (0..pl.actions.len()).filter(|&i| keep(i)).collect();
-    let staff = v.role().is_some_and(|r| r != RoleKind::Applicant);
-    shell(
-        v,
-        &format!("Calendrier : {}", pl.title),
-        html! {
-            p.lead {
-                "Chemin critique en rouge ; ligne « Aujourd'hui » au " (date_fr(today)) ". "
-                a href={"/api/plans/" (pl.id) "/schedule?format=ics"} { "S'abonner au calendrier (iCalendar)" }
-            }
-            form.filtres method="get" action={"/plans/" (pl.id) "/calendrier"} {
-                div.champ {
-                    label for="axe" { "Axe" }
-                    select id="axe" name="axe" {
-                        option value="" { "Tous les axes" }
-                        @for a in &pl.axes {
-                            option value=(a.id) selected[axe == Some(a.id.as_str())] { (a.title) }
-                        }
-                    }
-                }
-                div.champ {
-                    label for="statut" { "État" }
-                    select id="statut" name="statut" {
-                        option value="" { "Tous les états" }
-                        @for (k, l, _) in STATUS_FILTERS {
-                            option value=(k) selected[statut == Some(k)] { (l) }
-                        }
-                    }
-                }
-                button type="submit" { "Filtrer" }
-            }
-            figure.gantt tabindex="0" {
-                (raw(&chart))
-                figcaption { (kept.len()) " actions et jalons affichés sur " (pl.actions.len()) "." }
-            }
-            @if staff {
-                section {
-                    h2 { "Et si une action glisse ?" }
-                    form method="post" action={"/plans/" (pl.id) "/calendrier"} {
-                        (super::layout::csrf(v))
-                        div.champ {
-                            label for="element" { "Action ou jalon" }
-                            select id="element" name="element" required {
-                                option value="" { "Choisir…" }
-                                @for a in &pl.actions { option value=(a.id) { (a.title) } }
-                            }
-                        }
-                        div.champ {
-                            label for="jours" { "Retard (jours calendaires)" }
-                            input id="jours" name="jours" type="number" min="1" max="3650" value="30" required;
-                        }
-                        button type="submit" { "Simuler" }
-                    }
-                    @if let Some(w) = what_if { (w) }
-                }
-            }
-            h2 { "Échéances" }
-            div.table-scroll tabindex="0" {
-                table {
-                    caption { "Dates au plus tôt, marge et chemin critique" }
-                    thead { tr {
-                        th scope="col" { "Action ou jalon" }
-                        th scope="col" { "Début" }
-                        th scope="col" { "Fin" }
-                        th scope="col" { "Marge (jours ouvrés)" }
-                        th scope="col" { "État" }
-                    } }
-                    tbody {
-                        @for &i in &kept {
-                            @let it = sc.item(i);
-                            tr class=[it.critical.then_some("critique")] {
-                                th scope="row" { (pl.actions[i].title) @if it.critical { " " span.badge { "critique" } } }
-                                td { (date_fr(it.early_start)) }
-                                td { (date_fr(it.early_finish)) }
-                                td { (it.total_float) }
-                                td { (status_fr(it.status)) }
-                            }
-                        }
-                    }
-                }
-            }
-        },
-    )
 }
 
 #[tracing::instrument(skip(s, v))]

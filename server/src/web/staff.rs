@@ -1,5 +1,5 @@
 //! Staff pages: the inbox with its filters and counts, decisions in bulk, the envelope
-//! dashboard, CSV exports, and the "what if this slips" form of the timeline.
+//! dashboard and CSV exports.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 use metroplan_engine::model::FieldType;
 use metroplan_engine::model::{Fund, Plan, TerritoryLevel};
-use metroplan_engine::schedule::{Options, what_if as run_what_if};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
@@ -18,7 +17,7 @@ use super::layout::{
     count_fr, csrf, euros, euros_str, file_state_badge, file_state_label, instant, removed_mark,
     shell,
 };
-use super::public::{TimelineQuery, ledger, served, timeline_page, today};
+use super::public::{ledger, served, today};
 use super::{CSRF_FIELD, PageError, Viewer, WebForm, charts, field};
 use crate::error::Error;
 use crate::http::AppState;
@@ -54,8 +53,8 @@ pub fn councils(plan: &Plan, fund: &Fund, data: &Value) -> Vec<String> {
     out
 }
 
-/// Rows shown in the inbox's table; the counts and the CSV export cover every file.
-const INBOX_ROWS: usize = 500;
+/// Rows per page of the inbox; the counts and the CSV export cover every file.
+pub const PAGE_SIZE: usize = 50;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct InboxQuery {
@@ -64,15 +63,172 @@ pub struct InboxQuery {
     pub appel: Option<String>,
     pub etat: Option<String>,
     pub conseil: Option<String>,
+    /// Words searched in the applicant's name, the project's title and the SIRET.
+    pub q: Option<String>,
+    /// The sorted column: see [`SORTS`].
+    pub tri: Option<String>,
+    /// `asc` or `desc`.
+    pub sens: Option<String>,
+    pub page: Option<String>,
 }
 
 fn nonempty(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// The inbox's sortable columns: (query value, header, first direction when chosen).
+const SORTS: [(&str, &str, bool); 6] = [
+    ("projet", "Projet", true),
+    ("porteur", "Porteur", true),
+    ("demande", "Demandé", false),
+    ("score", "Score", false),
+    ("echeance", "Échéance", true),
+    ("maj", "Mis à jour", false),
+];
+
 struct Row {
     app: ApplicationView,
     councils: Vec<String>,
+    /// The average total of the opinions' scores, out of 100.
+    score: Option<Decimal>,
+    /// The next day something is due on the file: a pending timer, else its deadline to
+    /// complete.
+    due: Option<jiff::civil::Date>,
+}
+
+/// Lower case without accents, for a search that ignores both.
+fn fold(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars().flat_map(char::to_lowercase) {
+        match c {
+            'à' | 'â' | 'ä' | 'á' | 'ã' | 'å' => o.push('a'),
+            'ç' => o.push('c'),
+            'é' | 'è' | 'ê' | 'ë' => o.push('e'),
+            'î' | 'ï' | 'í' | 'ì' => o.push('i'),
+            'ô' | 'ö' | 'ó' | 'ò' | 'õ' => o.push('o'),
+            'ù' | 'û' | 'ü' | 'ú' => o.push('u'),
+            'ÿ' | 'ý' => o.push('y'),
+            'ñ' => o.push('n'),
+            'œ' => o.push_str("oe"),
+            'æ' => o.push_str("ae"),
+            '\u{2019}' => o.push('\''),
+            _ => o.push(c),
+        }
+    }
+    o
+}
+
+/// Whether every word of the search is in the file's applicant, title or SIRET.
+fn matches(app: &ApplicationView, q: &str) -> bool {
+    let hay = fold(&format!(
+        "{} {}",
+        app.applicant_name.as_deref().unwrap_or(""),
+        app.title.as_deref().unwrap_or("")
+    ));
+    let siret: String = app
+        .applicant
+        .as_deref()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let digits: String = q.chars().filter(|c| !c.is_whitespace()).collect();
+    (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) && siret.contains(&digits))
+        || fold(q).split_whitespace().all(|w| hay.contains(w))
+}
+
+/// A number in JSON, written as a number or as a decimal string.
+fn decimal_of(v: &Value) -> Option<Decimal> {
+    match v {
+        Value::Number(n) => n.to_string().parse().ok(),
+        Value::String(t) => t.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Each scored file's total on the selection grid: the points the rules gave its automatic
+/// criteria when it was checked, plus the average of its reviewers' totals.
+async fn scores(s: &AppState) -> Result<std::collections::HashMap<String, Decimal>, PageError> {
+    use sqlx::Row as _;
+    let rows = sqlx::query("SELECT application_id, scores FROM opinions")
+        .fetch_all(&s.ctx.db.pool)
+        .await?;
+    let mut sums: std::collections::HashMap<String, (Decimal, u32)> = Default::default();
+    for r in rows {
+        let id: String = r.try_get("application_id")?;
+        let text: String = r.try_get("scores")?;
+        let Ok(Value::Object(m)) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        if m.is_empty() {
+            continue;
+        }
+        let total: Decimal = m.values().filter_map(decimal_of).sum();
+        let e = sums.entry(id).or_default();
+        e.0 += total;
+        e.1 += 1;
+    }
+    let automatic = sqlx::query(
+        "SELECT id, evaluation FROM applications WHERE id IN (SELECT application_id FROM opinions)",
+    )
+    .fetch_all(&s.ctx.db.pool)
+    .await?;
+    let mut points: std::collections::HashMap<String, Decimal> = Default::default();
+    for r in automatic {
+        let id: String = r.try_get("id")?;
+        let ev: Option<String> = r.try_get("evaluation")?;
+        let v: Value = ev
+            .and_then(|e| serde_json::from_str(&e).ok())
+            .unwrap_or(Value::Null);
+        let p = [&v["score"]["points"], &v["evaluation"]["score"]["points"]]
+            .into_iter()
+            .find_map(decimal_of);
+        if let Some(p) = p {
+            points.insert(id, p);
+        }
+    }
+    Ok(sums
+        .into_iter()
+        .map(|(id, (t, n))| {
+            let auto = points.get(&id).copied().unwrap_or_default();
+            let avg = (auto + t / Decimal::from(n)).round_dp(1);
+            (id, avg)
+        })
+        .collect())
+}
+
+/// Each file's next pending timer.
+async fn next_due(
+    s: &AppState,
+) -> Result<std::collections::HashMap<String, jiff::civil::Date>, PageError> {
+    use sqlx::Row as _;
+    let rows = sqlx::query(
+        "SELECT application_id, MIN(due_on) AS due FROM timers WHERE done_at IS NULL GROUP BY application_id",
+    )
+    .fetch_all(&s.ctx.db.pool)
+    .await?;
+    let mut out = std::collections::HashMap::new();
+    for r in rows {
+        let id: String = r.try_get("application_id")?;
+        let due: Option<String> = r.try_get("due")?;
+        if let Some(d) = due.and_then(|d| d.get(..10).and_then(|x| x.parse().ok())) {
+            out.insert(id, d);
+        }
+    }
+    Ok(out)
+}
+
+/// The score out of 100: a grid totalling other than 100 points is brought to 100.
+fn out_of_100(plan: &Plan, fund: &str, total: Decimal) -> Decimal {
+    let grid_total = plan
+        .fund(fund)
+        .and_then(|f| f.grid.as_ref())
+        .map(|g| g.total)
+        .filter(|t| *t > Decimal::ZERO);
+    match grid_total {
+        Some(t) if t != Decimal::from(100) => (total * Decimal::from(100) / t).round_dp(1),
+        _ => total,
+    }
 }
 
 async fn rows(s: &AppState, v: &Viewer, q: &InboxQuery) -> Result<(Vec<Row>, Vec<Row>), PageError> {
@@ -87,19 +243,38 @@ async fn rows(s: &AppState, v: &Viewer, q: &InboxQuery) -> Result<(Vec<Row>, Vec
         .ctx
         .visible_applications(&who, nonempty(&q.plan), nonempty(&q.fonds), call)
         .await?;
+    let search = nonempty(&q.q);
+    let scores = scores(s).await?;
+    let dues = next_due(s).await?;
     let mut all = Vec::new();
     for app in apps {
-        let councils = s
-            .ctx
-            .plans
-            .get(&app.plan)
+        if search.is_some_and(|w| !matches(&app, w)) {
+            continue;
+        }
+        let served = s.ctx.plans.get(&app.plan);
+        let councils = served
+            .as_ref()
             .and_then(|p| {
                 p.plan
                     .fund(&app.fund)
                     .map(|f| councils(&p.plan, f, &app.data))
             })
             .unwrap_or_default();
-        all.push(Row { app, councils });
+        let score = scores.get(&app.id).map(|t| match &served {
+            Some(p) => out_of_100(&p.plan, &app.fund, *t),
+            None => *t,
+        });
+        let due = dues.get(&app.id).copied().or_else(|| {
+            app.deadline
+                .as_deref()
+                .and_then(|d| d.get(..10).and_then(|x| x.parse().ok()))
+        });
+        all.push(Row {
+            app,
+            councils,
+            score,
+            due,
+        });
     }
     let (before_state, _): (Vec<Row>, Vec<Row>) = all
         .into_iter()
@@ -110,6 +285,86 @@ async fn rows(s: &AppState, v: &Viewer, q: &InboxQuery) -> Result<(Vec<Row>, Vec
     Ok((shown, hidden))
 }
 
+/// Sorts the rows by the chosen column; absent values last whatever the direction, ties in
+/// the order of the last change.
+fn sort_rows(rows: &mut [Row], key: &str, asc: bool) {
+    use std::cmp::Ordering;
+    fn opt<T: Ord>(a: &Option<T>, b: &Option<T>, asc: bool) -> Ordering {
+        match (a, b) {
+            (Some(x), Some(y)) => {
+                if asc {
+                    x.cmp(y)
+                } else {
+                    y.cmp(x)
+                }
+            }
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        }
+    }
+    let money = |r: &Row| {
+        r.app
+            .requested
+            .as_deref()
+            .and_then(|x| x.parse::<Decimal>().ok())
+    };
+    let text = |x: &Option<String>| x.as_deref().map(fold).filter(|t| !t.is_empty());
+    rows.sort_by(|a, b| {
+        let o = match key {
+            "projet" => opt(&text(&a.app.title), &text(&b.app.title), asc),
+            "porteur" => opt(
+                &text(&a.app.applicant_name),
+                &text(&b.app.applicant_name),
+                asc,
+            ),
+            "demande" => opt(&money(a), &money(b), asc),
+            "score" => opt(&a.score, &b.score, asc),
+            "echeance" => opt(&a.due, &b.due, asc),
+            _ => opt(&Some(&a.app.updated_at), &Some(&b.app.updated_at), asc),
+        };
+        o.then_with(|| b.app.updated_at.cmp(&a.app.updated_at))
+    });
+}
+
+/// The inbox's query string with `page`, `tri` and `sens` replaced (`None`: left out).
+fn inbox_link(
+    q: &InboxQuery,
+    tri: Option<&str>,
+    sens: Option<&str>,
+    page: Option<usize>,
+) -> String {
+    use super::layout::url_encode;
+    let mut parts: Vec<String> = Vec::new();
+    for (k, v) in [
+        ("plan", nonempty(&q.plan)),
+        ("fonds", nonempty(&q.fonds)),
+        ("appel", nonempty(&q.appel)),
+        ("etat", nonempty(&q.etat)),
+        ("conseil", nonempty(&q.conseil)),
+        ("q", nonempty(&q.q)),
+        ("tri", tri),
+        ("sens", sens),
+    ] {
+        if let Some(v) = v {
+            parts.push(format!("{k}={}", url_encode(v)));
+        }
+    }
+    if let Some(p) = page.filter(|p| *p > 1) {
+        parts.push(format!("page={p}"));
+    }
+    if parts.is_empty() {
+        "/instruction".to_string()
+    } else {
+        format!("/instruction?{}", parts.join("&"))
+    }
+}
+
+/// A score as French writes it: `72,5`.
+fn score_fr(d: Decimal) -> String {
+    d.normalize().to_string().replace('.', ",")
+}
+
 #[tracing::instrument(skip(s, v))]
 pub async fn inbox(
     State(s): State<AppState>,
@@ -117,7 +372,36 @@ pub async fn inbox(
     Query(q): Query<InboxQuery>,
 ) -> Result<Response, PageError> {
     let who = v.staff()?;
-    let (shown, hidden) = rows(&s, &v, &q).await?;
+    let (mut shown, hidden) = rows(&s, &v, &q).await?;
+    let tri = nonempty(&q.tri)
+        .filter(|t| SORTS.iter().any(|(k, _, _)| k == t))
+        .unwrap_or("maj");
+    let first_asc = SORTS
+        .iter()
+        .find(|(k, _, _)| *k == tri)
+        .is_some_and(|x| x.2);
+    let asc = match nonempty(&q.sens) {
+        Some("asc") => true,
+        Some("desc") => false,
+        _ => first_asc,
+    };
+    sort_rows(&mut shown, tri, asc);
+    let pages = shown.len().div_ceil(PAGE_SIZE).max(1);
+    let page = match nonempty(&q.page) {
+        None => 1,
+        Some(p) => p
+            .parse::<usize>()
+            .ok()
+            .filter(|p| *p >= 1)
+            .ok_or_else(|| PageError::bad_form("Le numéro de page est un nombre, par exemple 2."))?
+            .min(pages),
+    };
+    let on_page: Vec<&Row> = shown
+        .iter()
+        .skip((page - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .collect();
+    let sens_now = if asc { "asc" } else { "desc" };
     // Counts by state over the files the other filters keep.
     let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
     for r in shown.iter().chain(hidden.iter()) {
@@ -193,19 +477,50 @@ pub async fn inbox(
             }
         }
     }
-    let query_string = format!(
-        "plan={}&fonds={}&appel={}&etat={}&conseil={}",
-        super::layout::url_encode(nonempty(&q.plan).unwrap_or("")),
-        super::layout::url_encode(nonempty(&q.fonds).unwrap_or("")),
-        super::layout::url_encode(nonempty(&q.appel).unwrap_or("")),
-        super::layout::url_encode(nonempty(&q.etat).unwrap_or("")),
-        super::layout::url_encode(nonempty(&q.conseil).unwrap_or("")),
-    );
+    let query_string = inbox_link(&q, None, None, None)
+        .trim_start_matches("/instruction")
+        .trim_start_matches('?')
+        .to_string();
+    let sort_header = |key: &'static str, label: &'static str| {
+        let (next, aria) = if key == tri {
+            (
+                if asc { "desc" } else { "asc" },
+                Some(if asc { "ascending" } else { "descending" }),
+            )
+        } else {
+            let first = SORTS
+                .iter()
+                .find(|(k, _, _)| *k == key)
+                .is_some_and(|x| x.2);
+            (if first { "asc" } else { "desc" }, None)
+        };
+        let hint = match (aria, asc) {
+            (Some(_), true) => " (trié par ordre croissant)",
+            (Some(_), false) => " (trié par ordre décroissant)",
+            _ => "",
+        };
+        html! {
+            th scope="col" aria-sort=[aria] {
+                a href=(inbox_link(&q, Some(key), Some(next), None)) {
+                    (label)
+                    @if !hint.is_empty() { span.visually-hidden { (hint) } }
+                    @if aria.is_some() { span aria-hidden="true" { @if asc { " ▲" } @else { " ▼" } } }
+                }
+            }
+        }
+    };
     Ok(v.ok(shell(
         &v,
         "Dossiers à instruire",
         html! {
             form.filtres method="get" action="/instruction" {
+                div.champ.recherche {
+                    label for="q" { "Rechercher" }
+                    input id="q" name="q" type="search" value=(nonempty(&q.q).unwrap_or("")) aria-describedby="q-aide";
+                    p.aide id="q-aide" { "Porteur, titre du projet ou SIRET ; accents et majuscules indifférents." }
+                }
+                @if let Some(t) = nonempty(&q.tri) { input type="hidden" name="tri" value=(t); }
+                @if let Some(t) = nonempty(&q.sens) { input type="hidden" name="sens" value=(t); }
                 div.champ {
                     label for="fonds" { "Fonds" }
                     select id="fonds" name="fonds" {
@@ -249,39 +564,53 @@ pub async fn inbox(
             }
             form method="post" action="/instruction/lot" {
                 (csrf(&v))
-                div.table-scroll tabindex="0" {
-                    table.boite {
-                        caption {
-                            (shown.len()) " dossier" @if shown.len() != 1 { "s" }
-                            @if shown.len() > INBOX_ROWS { " : les " (INBOX_ROWS) " plus récemment modifiés sont affichés ; affinez les filtres, ou exportez-les tous en CSV" }
+                table.boite.cartes {
+                    caption {
+                        (count_fr(shown.len(), "dossier", "dossiers"))
+                        @if pages > 1 { " · page " (page) " sur " (pages) }
+                    }
+                    thead { tr {
+                        th scope="col" {
+                            input type="checkbox" id="tout-selectionner" hidden aria-label="Tout sélectionner sur cette page";
+                            span.visually-hidden { "Sélection" }
                         }
-                        thead { tr {
-                            th scope="col" { span.visually-hidden { "Sélection" } }
-                            th scope="col" { "Projet" }
-                            th scope="col" { "Porteur" }
-                            th scope="col" { "Appel" }
-                            th scope="col" { "Conseil de territoire" }
-                            th scope="col" { "Demandé" }
-                            th scope="col" { "État" }
-                            th scope="col" { "Mis à jour" }
-                        } }
-                        tbody {
-                            @for r in shown.iter().take(INBOX_ROWS) {
-                                @let t = r.app.title.clone().unwrap_or_else(|| "(sans titre)".into());
-                                tr {
-                                    td {
-                                        input type="checkbox" name="dossier" value={(r.app.id) ":" (r.app.version)} id={"choix-" (r.app.id)} aria-label={"Sélectionner « " (t) " »"};
-                                    }
-                                    th scope="row" { a href={"/dossiers/" (r.app.id)} { (t) } (removed_mark(&r.app)) }
-                                    td { (r.app.applicant_name.clone().unwrap_or_default()) }
-                                    td { (r.app.call.map(|c| c.to_string()).unwrap_or_default()) }
-                                    td { (r.councils.join(", ")) }
-                                    td.nombre { (r.app.requested.as_deref().map(euros_str).unwrap_or_default()) }
-                                    td { (file_state_badge(&r.app)) }
-                                    td { (instant(&r.app.updated_at, &super::layout::plan_tz(&s, Some(&r.app.plan)))) }
+                        (sort_header("projet", "Projet"))
+                        (sort_header("porteur", "Porteur"))
+                        th scope="col" { "Appel" }
+                        th scope="col" { "Conseil de territoire" }
+                        (sort_header("demande", "Demandé"))
+                        (sort_header("score", "Score"))
+                        th scope="col" { "État" }
+                        (sort_header("echeance", "Échéance"))
+                        (sort_header("maj", "Mis à jour"))
+                    } }
+                    tbody {
+                        @for r in &on_page {
+                            @let t = r.app.title.clone().unwrap_or_else(|| "(sans titre)".into());
+                            tr {
+                                td data-label="Sélection" {
+                                    input type="checkbox" name="dossier" value={(r.app.id) ":" (r.app.version)} id={"choix-" (r.app.id)} aria-label={"Sélectionner « " (t) " »"};
                                 }
+                                th scope="row" data-label="Projet" { a href={"/dossiers/" (r.app.id)} { (t) } (removed_mark(&r.app)) }
+                                td data-label="Porteur" { (r.app.applicant_name.clone().unwrap_or_default()) }
+                                td data-label="Appel" { (r.app.call.map(|c| c.to_string()).unwrap_or_default()) }
+                                td data-label="Conseil de territoire" { (r.councils.join(", ")) }
+                                td.nombre data-label="Demandé" { (r.app.requested.as_deref().map(euros_str).unwrap_or_default()) }
+                                td.nombre data-label="Score" {
+                                    @match r.score { Some(sc) => { (score_fr(sc)) " / 100" }, None => "—" }
+                                }
+                                td data-label="État" { (file_state_badge(&r.app)) }
+                                td data-label="Échéance" { (r.due.map(metroplan_engine::french::date_fr).unwrap_or_else(|| "—".into())) }
+                                td data-label="Mis à jour" { (instant(&r.app.updated_at, &super::layout::plan_tz(&s, Some(&r.app.plan)))) }
                             }
                         }
+                    }
+                }
+                @if pages > 1 {
+                    nav.pagination aria-label="Pages des dossiers" {
+                        @if page > 1 { a rel="prev" href=(inbox_link(&q, Some(tri), Some(sens_now), Some(page - 1))) { "← Page précédente" } }
+                        span aria-current="page" { "Page " (page) " sur " (pages) }
+                        @if page < pages { a rel="next" href=(inbox_link(&q, Some(tri), Some(sens_now), Some(page + 1))) { "Page suivante →" } }
                     }
                 }
                 @if !bulk.is_empty() && !shown.is_empty() {
@@ -392,6 +721,18 @@ pub async fn bulk(
                 && t.guards
                     .contains(&metroplan_engine::workflow::Guard::AmountWithinRequest)
         });
+    if field(&f, "confirme") != Some("oui") {
+        return bulk_summary(
+            &s,
+            &v,
+            &who,
+            &action,
+            reason.as_deref(),
+            &picked,
+            needs_amount,
+        )
+        .await;
+    }
     let mut report = Vec::new();
     for (id, version) in &picked {
         let current = s.ctx.get(&who, id).await;
@@ -468,6 +809,142 @@ pub async fn bulk(
     ))
 }
 
+/// The year's envelope of a fund, what is committed and what is paid: the one computation
+/// the envelope page and the bulk summary read.
+pub async fn envelope_year(
+    s: &AppState,
+    plan: &str,
+    fund: &Fund,
+    year: i64,
+) -> Result<(Decimal, Decimal, Decimal), PageError> {
+    let envelope = envelope_of(fund, year);
+    let (committed, paid) = ledger(s, plan, fund.id.as_str(), year).await?;
+    Ok((envelope, committed, paid))
+}
+
+/// What a bulk decision would do, before it is done: the files, the total awarded and each
+/// year's envelope remaining before and after, with « Confirmer » (the same form, confirmed)
+/// and « Annuler ».
+async fn bulk_summary(
+    s: &AppState,
+    v: &Viewer,
+    who: &crate::tokens::Principal,
+    action: &str,
+    reason: Option<&str>,
+    picked: &[(String, i64)],
+    needs_amount: bool,
+) -> Result<Response, PageError> {
+    let plans = s.ctx.plans.current();
+    let label = plans
+        .by_id
+        .values()
+        .flat_map(|p| p.plan.workflows.iter())
+        .flat_map(|w| w.transitions.iter())
+        .find(|t| t.id.as_str() == action)
+        .map(|t| t.label.clone())
+        .ok_or_else(|| PageError::bad_form("Cette action n'existe pas."))?;
+    struct Line {
+        id: String,
+        title: String,
+        applicant: String,
+        amount: Option<Decimal>,
+    }
+    let mut lines = Vec::new();
+    // (plan, fund, year) → the amount the batch would commit there.
+    let mut years: BTreeMap<(String, String, i64), Decimal> = BTreeMap::new();
+    for (id, _) in picked {
+        match s.ctx.get(who, id).await {
+            Ok(a) => {
+                let amount = a
+                    .requested
+                    .as_deref()
+                    .and_then(|r| r.parse::<Decimal>().ok());
+                if needs_amount && let (Some(m), Some(y)) = (amount, a.call) {
+                    *years
+                        .entry((a.plan.clone(), a.fund.clone(), y))
+                        .or_default() += m;
+                }
+                lines.push(Line {
+                    id: id.clone(),
+                    title: a.title.clone().unwrap_or_else(|| "(sans titre)".into()),
+                    applicant: a.applicant_name.clone().unwrap_or_default(),
+                    amount,
+                });
+            }
+            Err(Error::NotFound(_)) => {
+                return Err(PageError::status(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Décision groupée impossible",
+                    "Un des dossiers choisis est introuvable. Revenez à la liste des dossiers et choisissez-les de nouveau.",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let total: Decimal = years.values().copied().sum();
+    let mut envelopes = Vec::new();
+    for ((plan, fund, year), amount) in &years {
+        let Some(p) = plans.by_id.get(plan.as_str()) else {
+            continue;
+        };
+        let Some(f) = p.plan.fund(fund) else { continue };
+        let (envelope, committed, _) = envelope_year(s, plan, f, *year).await?;
+        let before = envelope - committed;
+        envelopes.push((f.title.clone(), *year, before, before - *amount));
+    }
+    Ok(v.ok(shell(
+        v,
+        "Décision groupée : confirmation",
+        html! {
+            p.lead {
+                "« " (label) " » sur " (count_fr(lines.len(), "dossier", "dossiers")) ". Rien n'est fait tant que vous n'avez pas confirmé."
+            }
+            table.cartes {
+                caption { "Dossiers concernés" }
+                thead { tr {
+                    th scope="col" { "Projet" }
+                    th scope="col" { "Porteur" }
+                    th scope="col" { "Demandé" }
+                } }
+                tbody {
+                    @for l in &lines {
+                        tr {
+                            th scope="row" data-label="Projet" { a href={"/dossiers/" (l.id)} { (l.title) } }
+                            td data-label="Porteur" { (l.applicant) }
+                            td.nombre data-label="Demandé" { (l.amount.map(euros).unwrap_or_else(|| "—".into())) }
+                        }
+                    }
+                }
+            }
+            @if needs_amount {
+                dl.chiffres.lot-total {
+                    dt { "Total attribué" } dd { strong { (euros(total)) } }
+                    @for (title, year, before, after) in &envelopes {
+                        dt { "Reste de l'enveloppe " (year) " (" (title) ")" }
+                        dd {
+                            (euros(*before)) " avant, " strong { (euros(*after)) } " après"
+                            @if *after < Decimal::ZERO { " " span.retard { "(dépassement : certains dossiers seront refusés)" } }
+                        }
+                    }
+                }
+                p.aide { "Chaque dossier reçoit le montant qu'il demande ; chacun réussit ou échoue seul." }
+            }
+            @if let Some(r) = reason { p { "Motif : " (r) } }
+            form.confirmation method="post" action="/instruction/lot" {
+                (csrf(v))
+                input type="hidden" name="action" value=(action);
+                @if let Some(r) = reason { input type="hidden" name="motif" value=(r); }
+                @for (id, version) in picked { input type="hidden" name="dossier" value={(id) ":" (version)}; }
+                input type="hidden" name="confirme" value="oui";
+                div.boutons {
+                    button type="submit" { "Confirmer" }
+                    a.bouton.bouton-secondaire href="/instruction" { "Annuler" }
+                }
+            }
+        },
+    )))
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct YearQuery {
     pub annee: Option<String>,
@@ -498,8 +975,7 @@ pub async fn envelope(
             .ok_or_else(|| PageError::bad_form("L'année est un nombre, par exemple 2021."))?,
         None => i64::from(today(&s, &p).year()),
     };
-    let envelope = envelope_of(f, year);
-    let (committed, paid) = ledger(&s, &plan, &fund, year).await?;
+    let (envelope, committed, paid) = envelope_year(&s, &plan, f, year).await?;
     let apps = s
         .ctx
         .visible_applications(&who, Some(&plan), Some(&fund), Some(year))
@@ -550,68 +1026,5 @@ pub async fn envelope(
                 li { a href={"/instruction/dossiers.csv?fonds=" (fund) "&appel=" (year)} { "Dossiers de l'appel " (year) " (CSV)" } }
             }
         },
-    )))
-}
-
-/// "What if this slips": staff only.
-#[tracing::instrument(skip(s, v, f))]
-pub async fn what_if(
-    State(s): State<AppState>,
-    v: Viewer,
-    Path(plan): Path<String>,
-    WebForm(f): WebForm,
-) -> Result<Response, PageError> {
-    v.staff()?;
-    v.check_csrf(field(&f, CSRF_FIELD))?;
-    let p = served(&s, &plan)?;
-    let item = field(&f, "element").unwrap_or("");
-    let Some(index) = p.plan.actions.iter().position(|a| a.id.as_str() == item) else {
-        return Err(PageError::bad_form("Choisissez une action du plan."));
-    };
-    let days: i32 = field(&f, "jours")
-        .and_then(|d| d.trim().parse().ok())
-        .filter(|d| (1..=3650).contains(d))
-        .ok_or_else(|| PageError::bad_form("Le retard est un nombre de jours entre 1 et 3650."))?;
-    let w = run_what_if(&p.plan, index, days, Options::default());
-    let title = |id: &str| {
-        p.plan
-            .actions
-            .iter()
-            .find(|a| a.id.as_str() == id)
-            .map_or_else(|| id.to_string(), |a| a.title.clone())
-    };
-    let result = html! {
-        div.resultat role="status" {
-            h3 { "Si « " (title(item)) " » glisse de " (days) " jours" }
-            p { "Fin du plan : " (w.finish_before.to_string()) " → " strong { (w.finish_after.to_string()) } "." }
-            @if w.broken_deadlines.is_empty() {
-                p { "Aucune échéance imposée n'est dépassée." }
-            } @else {
-                p { "Échéances dépassées :" }
-                ul { @for d in &w.broken_deadlines { li { (d) } } }
-            }
-            @if w.moves.is_empty() {
-                p { "Rien d'autre ne bouge." }
-            } @else {
-                div.table-scroll tabindex="0" {
-                    table {
-                        caption { (w.moves.len()) " élément(s) décalé(s)" }
-                        thead { tr { th scope="col" { "Action ou jalon" } th scope="col" { "Fin prévue" } th scope="col" { "Nouvelle fin" } th scope="col" { "Décalage (jours)" } } }
-                        tbody {
-                            @for m in &w.moves {
-                                tr { th scope="row" { (title(&m.id)) } td { (m.from.to_string()) } td { (m.to.to_string()) } td.nombre { (m.days) } }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    };
-    Ok(v.ok(timeline_page(
-        &s,
-        &v,
-        &p,
-        &TimelineQuery::default(),
-        Some(result),
     )))
 }

@@ -62,7 +62,59 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     w.go("/plans/amp-pmlcd/calendrier?axe=&statut=").await;
     let chart = w.css("figure.gantt svg").await;
     assert!(chart.html(false).await.unwrap().contains("Aujourd'hui"));
+    // At 1366 px the chart fits its column: neither the figure nor the page scrolls sideways.
+    let fit = w
+        .c
+        .execute(
+            "const f = document.querySelector('figure.gantt'); return [f.scrollWidth, f.clientWidth, document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let fit: Vec<i64> = fit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert!(
+        fit[0] <= fit[1],
+        "the chart scrolls inside its figure: {fit:?}"
+    );
+    assert!(fit[2] <= fit[3], "the page scrolls sideways: {fit:?}");
     w.save("calendrier", true).await;
+    // At 390 px the list by quarter replaces the chart, with every item of it.
+    w.c.set_window_size(390, 844).await.unwrap();
+    let mut seen = json!(null);
+    for _ in 0..50 {
+        seen = w
+            .c
+            .execute(
+                "const l = document.querySelector('.vue-liste'); const f = document.querySelector('figure.gantt'); \
+                 return [window.innerWidth, l.getClientRects().length > 0 && l.offsetHeight > 0, f.getClientRects().length, \
+                 new Set(Array.from(l.querySelectorAll('[data-element]')).map(e => e.dataset.element)).size, \
+                 f.querySelectorAll('g.element').length];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if seen[0] == json!(390) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        seen[1],
+        json!(true),
+        "the list view is shown at 390 px: {seen}"
+    );
+    assert_eq!(seen[2], json!(0), "the chart is not: {seen}");
+    assert_eq!(
+        seen[3], seen[4],
+        "the list holds every item of the chart: {seen}"
+    );
+    assert!(seen[4].as_u64().unwrap() > 20, "{seen}");
+    w.c.set_window_size(1366, 900).await.unwrap();
     w.go("/plans/amp-pmlcd/fonds/fonds-initiative").await;
     assert!(
         w.text("main").await.contains("ouvert"),
@@ -278,6 +330,19 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
         .unwrap();
     w.save("lot-selection", true).await;
     w.click("fieldset.lot button[type=submit]").await;
+    // First a summary: the files, the total and the envelope after; nothing done yet.
+    assert_eq!(w.h1().await, "Décision groupée : confirmation");
+    let summary = w.text("main").await;
+    assert!(
+        summary.contains("Total attribué") && summary.contains("21 000 €"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("22 000 € avant, 1 000 € après"),
+        "{summary}"
+    );
+    w.save("lot-confirmation", false).await;
+    w.click("form.confirmation button[type=submit]").await;
     assert_eq!(w.h1().await, "Décision groupée : rapport");
     assert_eq!(
         w.c.find_all(Locator::Css("td.succes")).await.unwrap().len(),
