@@ -179,7 +179,8 @@ pub fn timeline_page(
                 }
             }
             @if let Some(w) = &sim { (simulation(pl, w)) }
-            figure.gantt {
+            // Between phone and desktop widths the chart scrolls in its box: the keyboard must reach it.
+            figure.gantt tabindex="0" {
                 (raw(&chart))
                 figcaption {
                     (kept.len()) " sur " (count_fr(pl.actions.len(), "action ou jalon affiché", "actions et jalons affichés"))
