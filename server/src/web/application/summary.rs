@@ -312,12 +312,15 @@ pub fn receipt(
         plan.role_kind_of(t) == Some(RoleKind::Applicant)
     };
     let mut next: Vec<String> = Vec::new();
-    for t in wf
+    // What moves the file forward first, the destructive outcomes last.
+    let mut steps: Vec<&metroplan_engine::model::Transition> = wf
         .transitions
         .iter()
         .filter(|t| t.from.iter().any(|f| f.as_str() == view.state))
         .filter(|t| t.to.as_str() != view.state && t.timer.is_none() && !applicant_step(t))
-    {
+        .collect();
+    steps.sort_by_key(|t| super::tone::rank(wf, t));
+    for t in steps {
         if let Some(s) = wf.states.iter().find(|s| s.id == t.to)
             && !next.contains(&s.label)
         {
