@@ -294,3 +294,49 @@ impl Ctx {
             .map_err(Error::from)
     }
 }
+
+impl Ctx {
+    /// The names of people by identity, for staff pages (an account's name; a token's name;
+    /// else its label): never an email when the account has a name.
+    pub async fn names(
+        &self,
+        who: &Principal,
+        ids: Vec<String>,
+    ) -> Result<std::collections::HashMap<String, String>> {
+        if who.role == RoleKind::Applicant {
+            return Err(Error::Forbidden("names of staff are for staff".into()));
+        }
+        let mut out = crate::views::labels(&self.db.pool, ids.clone()).await?;
+        for id in &ids {
+            let Some(u) = id.strip_prefix("user:") else {
+                continue;
+            };
+            let name: Option<String> = sqlx::query("SELECT name FROM users WHERE id = $1")
+                .bind(u)
+                .fetch_optional(&self.db.pool)
+                .await?
+                .map(|r| r.try_get("name"))
+                .transpose()?;
+            if let Some(n) = name.filter(|n| !n.trim().is_empty()) {
+                out.insert(id.clone(), n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The timed steps a file waits for (the transition each would take, the day it is due),
+    /// soonest first: what happens without anyone acting.
+    pub async fn pending_steps(&self, who: &Principal, id: &str) -> Result<Vec<(String, String)>> {
+        self.get(who, id).await?;
+        let rows = sqlx::query(
+            "SELECT name, due_on FROM timers WHERE application_id = $1 AND kind = 'transition' AND done_at IS NULL ORDER BY due_on, name",
+        )
+        .bind(id)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("name")?, r.try_get("due_on")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Error::from)
+    }
+}

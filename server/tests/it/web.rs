@@ -687,7 +687,7 @@ async fn an_incomplete_file_shows_what_is_missing_and_is_completed_from_its_page
         assert!(html.contains(label), "{label} is listed as missing");
     }
     assert!(
-        html.contains("au plus tard le <strong>2021-03-16</strong>"),
+        html.contains("au plus tard le <strong>16 mars 2021</strong>"),
         "15 days from 1 March"
     );
 

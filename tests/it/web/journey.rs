@@ -242,6 +242,12 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
         "filed: {}",
         w.state().await
     );
+    // The receipt and what happens next.
+    assert_eq!(w.text("#accuse-titre").await, "Accusé de réception");
+    let receipt = w.text("section.accuse").await;
+    assert!(receipt.contains("1er mars 2021"), "{receipt}");
+    assert!(receipt.contains("Et maintenant ?"), "{receipt}");
+    w.css("section.accuse a[href*='/courriers/']").await;
     w.save("depose", true).await;
 
     // An applicant sees no staff page.
@@ -298,9 +304,35 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     w.act("proposer-decision").await;
     w.sign_out().await;
 
-    // The delegate approves within the envelope.
+    // The delegate approves within the envelope, from sign-in in two page loads: the inbox,
+    // then the file, whose summary fits above the fold with the main action on the page.
     w.sign_in("elue@amp.example").await;
-    w.go(&format!("/dossiers/{id}")).await;
+    assert!(
+        w.c.current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/instruction"),
+        "staff land on their inbox"
+    );
+    w.click(&format!("a[href='/dossiers/{id}']")).await;
+    let bottom =
+        w.c.execute(
+            "return document.querySelector('#resume').getBoundingClientRect().bottom;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        bottom.as_f64().is_some_and(|b| b <= 900.0),
+        "the summary ends above the fold at 1366 × 900: {bottom}"
+    );
+    w.css("form[action$='/actions/attribuer'] button.bouton-primaire")
+        .await;
+    let summary = w.text("#resume").await;
+    for shown in ["sur 100", "Marc Membre", "Enveloppe 2021", "éligible"] {
+        assert!(summary.contains(shown), "{shown} in the summary: {summary}");
+    }
     assert!(
         w.text("#avis-titre + *")
             .await
@@ -312,7 +344,7 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
         "non",
         "the reviewer's declaration of no link of interest"
     );
-    w.save("a-decider", true).await;
+    w.save("decision-resume", true).await;
     w.act("attribuer").await;
     assert_eq!(w.state().await, "Aide attribuée", "awarded");
 

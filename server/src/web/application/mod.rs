@@ -6,24 +6,29 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use metroplan_engine::model::{
-    Assessment, Fund, MoneyEffect, Record, RoleKind, Transition, Workflow,
-};
-use metroplan_engine::workflow::{Actor, Guard, may_take};
+use metroplan_engine::model::{RoleKind, Transition, Workflow};
+use metroplan_engine::workflow::{Actor, may_take};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::applicant::{check_pieces, label_of, read_multipart};
 use super::layout::{
-    alert_error, alert_ok, csrf, euros_str, explanation, file_state_badge, fund_label, instant,
-    role_fr, shell,
+    alert_error, csrf, euros_str, explanation, file_state_badge, fund_label, instant, role_fr,
+    shell,
 };
 use super::public::served;
 use super::{CSRF_FIELD, PageError, Viewer, WebForm, field, form};
 use crate::error::Error;
 use crate::http::AppState;
-use crate::service::{ActionBody, ApplicationView, Presence};
+use crate::service::{ApplicationView, Presence};
 use crate::tokens::Principal;
+
+mod actions;
+pub mod summary;
+pub mod tone;
+
+pub use actions::{act, take_action};
+use tone::Tone;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Flash {
@@ -46,7 +51,7 @@ pub async fn application(
     let who = v.require(&RoleKind::ALL)?;
     let view = s.ctx.get(&who, &id).await?;
     let flash = q.fait.as_deref().map(|a| done_fr(&s, &view, a));
-    let body = render(&s, &v, &who, view, flash.as_deref(), None).await?;
+    let body = render(&s, &v, &who, view, flash.as_ref(), None).await?;
     Ok(v.ok(body))
 }
 
@@ -76,7 +81,22 @@ pub async fn refuse_removed(
     page_with_error(s, v, who, id, status, &msg).await
 }
 
-fn done_fr(s: &AppState, view: &ApplicationView, action: &str) -> String {
+/// The banner after a step, with the colour of what the file's state now means.
+fn done_fr(s: &AppState, view: &ApplicationView, action: &str) -> (String, Tone) {
+    let tone = s
+        .ctx
+        .plans
+        .get(&view.plan)
+        .and_then(|p| {
+            let f = p.plan.fund(&view.fund)?;
+            let wf = p.plan.workflow(f.workflow.as_str())?;
+            Some(tone::state_tone(&p.plan, wf, &view.state))
+        })
+        .unwrap_or(Tone::Neutral);
+    (done_text(s, view, action), tone)
+}
+
+fn done_text(s: &AppState, view: &ApplicationView, action: &str) -> String {
     if action == "enregistre" {
         return "Dossier enregistré.".into();
     }
@@ -115,7 +135,7 @@ async fn render(
     v: &Viewer,
     who: &Principal,
     view: ApplicationView,
-    flash: Option<&str>,
+    flash: Option<&(String, Tone)>,
     error: Option<&str>,
 ) -> Result<Markup, PageError> {
     // A file whose fund a live edit renamed or removed stays readable, without its form.
@@ -203,27 +223,73 @@ async fn render(
                 .collect()
         })
         .unwrap_or_default();
+    let state_tone = tone::state_tone(&p.plan, wf, &view.state);
+    // Staff read first what a decision needs; the people named by their names.
+    let staff_summary = !applicant && !draft;
+    let names = if applicant {
+        Default::default()
+    } else {
+        let mut ids: Vec<String> = opinions.iter().map(|o| o.reviewer.clone()).collect();
+        ids.extend(events.iter().map(|e| e.actor.clone()));
+        ids.sort();
+        ids.dedup();
+        s.ctx.names(who, ids).await?
+    };
+    let envelope = match view.call {
+        Some(year) if staff_summary => s.ctx.envelope(who, &view.plan, &view.fund, year).await.ok(),
+        _ => None,
+    };
+    let pending = if applicant && view.filed_on.is_some() {
+        s.ctx.pending_steps(who, &view.id).await?
+    } else {
+        Vec::new()
+    };
+    let summary_block = staff_summary.then(|| {
+        summary::staff(&summary::Staff {
+            view: &view,
+            plan: &p.plan,
+            wf,
+            fund_title: &fund.title,
+            evaluation: explanation_v.as_ref(),
+            opinions: &opinions,
+            events: &events,
+            names: &names,
+            envelope: envelope.as_ref(),
+            tz: &tz,
+        })
+    });
+    let name_of =
+        |id: &str, label: &str| names.get(id).cloned().unwrap_or_else(|| label.to_string());
     Ok(shell(
         v,
         &title,
         html! {
-            @if let Some(m) = flash { (alert_ok(m)) }
+            @if let Some((m, t)) = flash { (tone::banner(*t, m)) }
             @if let Some(e) = error { (alert_error(e)) }
             @if view.state_status == Presence::Removed {
                 div.alert.error role="status" { p { strong { "Étape retirée du plan" } "\u{a0}: l'étape où se trouve ce dossier n'existe plus dans le circuit d'instruction du fonds. Le dossier reste consultable, mais il ne peut plus être modifié tant que le plan ne la contient pas de nouveau." } }
             }
-            dl.fiche {
-                dt { "État" } dd { (file_state_badge(&view)) }
-                dt { "Fonds" } dd { a href={"/plans/" (view.plan) "/fonds/" (view.fund)} { (fund.title) } }
-                @if let Some(n) = &view.applicant_name { dt { "Porteur" } dd { (n) @if let Some(k) = &view.applicant { " (SIRET " (k) ")" } } }
-                @if let Some(c) = view.call { dt { "Appel à projets" } dd { (c) } }
-                @if let Some(r) = &view.requested { dt { "Montant demandé" } dd { (euros_str(r)) } }
-                @if let Some(a) = &view.awarded { dt { "Montant attribué" } dd { (euros_str(a)) } }
-                @if view.paid != "0" && view.paid != "0.00" { dt { "Versé" } dd { (euros_str(&view.paid)) } }
-                @if let Some(d) = &view.filed_on { dt { "Déposé le" } dd { (super::layout::day(d)) } }
-                @if let Some(d) = &view.deadline { dt { "À compléter avant le" } dd { strong { (super::layout::day(d)) } } }
-                @if let Some(d) = &view.decided_on { dt { "Décidé le" } dd { (super::layout::day(d)) } }
-                dt { "Version" } dd { (view.version) }
+            @if let Some(b) = summary_block {
+                (b)
+            } @else {
+                dl.fiche {
+                    dt { "État" } dd { (tone::badge(state_tone, &view.state, &super::layout::file_state_label(&view))) }
+                    dt { "Fonds" } dd { a href={"/plans/" (view.plan) "/fonds/" (view.fund)} { (fund.title) } }
+                    @if let Some(n) = &view.applicant_name { dt { "Porteur" } dd { (n) @if let Some(k) = &view.applicant { " (SIRET " (k) ")" } } }
+                    @if let Some(c) = view.call { dt { "Appel à projets" } dd { (c) } }
+                    @if let Some(r) = &view.requested { dt { "Montant demandé" } dd { (euros_str(r)) } }
+                    @if let Some(a) = &view.awarded { dt { "Montant attribué" } dd { (euros_str(a)) } }
+                    @if view.paid != "0" && view.paid != "0.00" { dt { "Versé" } dd { (euros_str(&view.paid)) } }
+                    @if let Some(d) = &view.filed_on { dt { "Déposé le" } dd { (super::layout::day(d)) } }
+                    @if let Some(d) = &view.deadline { dt { "À compléter avant le" } dd { strong { (super::layout::day(d)) } } }
+                    @if let Some(d) = &view.decided_on { dt { "Décidé le" } dd { (super::layout::day(d)) } }
+                }
+            }
+            @if staff_summary {
+                (actions::section(v, fund, wf, &view, &transitions))
+            }
+            @if applicant && view.filed_on.is_some() {
+                (summary::receipt(&p.plan, wf, &view, &pending))
             }
             @if let Some(pv) = &preview {
                 section.apercu aria-labelledby="apercu-titre" {
@@ -257,13 +323,8 @@ async fn render(
                     }
                 }
             }
-            @if !transitions.is_empty() {
-                section.actions aria-labelledby="actions-titre" {
-                    h2 id="actions-titre" { "Actions possibles" }
-                    @for t in &transitions {
-                        (action_form(v, fund, &view, t))
-                    }
-                }
+            @if !staff_summary {
+                (actions::section(v, fund, wf, &view, &transitions))
             }
             @if let Some(x) = &explanation_v {
                 section aria-labelledby="explication-titre" {
@@ -343,11 +404,11 @@ async fn render(
                                 tbody {
                                     @for o in &opinions {
                                         tr {
-                                            th scope="row" { (o.reviewer_name) }
-                                            td { @if o.declared_link { "oui\u{a0}: écarté du dossier" } @else { (linked_fr(&events, o)) } }
+                                            th scope="row" { (name_of(&o.reviewer, &o.reviewer_name)) }
+                                            td { @if o.declared_link { "oui\u{a0}: écarté du dossier" } @else { (summary::linked_fr(&events, o)) } }
                                             td { @match o.favourable { Some(true) => "favorable", Some(false) => "défavorable", None => "" } }
                                             td { (o.opinion) }
-                                            td { (scores_fr(fund, &o.scores)) }
+                                            td { (actions::scores_fr(fund, &o.scores)) }
                                             td { (instant(&o.created_at, &p.tz)) }
                                         }
                                     }
@@ -368,7 +429,7 @@ async fn render(
                             (event_fr(Some(wf), &e.action))
                             @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { " : " (state_label(wf, a)) " → " (state_label(wf, b)) } }
                             " · "
-                            (actor_fr(who, e.actor_name.as_deref().unwrap_or(&e.actor), &e.role))
+                            (actor_fr(who, &name_of(&e.actor, e.actor_name.as_deref().unwrap_or(&e.actor)), &e.role))
                             @if let Some(r) = &e.reason { " · motif\u{a0}: " (r) }
                         }
                     }
@@ -378,22 +439,6 @@ async fn render(
     ))
 }
 
-/// What a reviewer declared about links of interest when giving their opinion (from the
-/// audit trail, where the declaration is recorded with the opinion). Events written before
-/// identities were ids name the reviewer by their label.
-fn linked_fr(events: &[crate::audit::Event], o: &crate::service::OpinionView) -> &'static str {
-    let declared = events
-        .iter()
-        .rev()
-        .filter(|e| e.actor == o.reviewer || (!e.actor.contains(':') && e.actor == o.reviewer_name))
-        .find_map(|e| e.payload.get("linked").and_then(Value::as_bool));
-    match declared {
-        Some(true) => "oui",
-        Some(false) => "non",
-        None => "non déclaré",
-    }
-}
-
 /// The page of a file whose fund a live edit renamed or removed: what is stored, readable,
 /// marked, with no form (a change is refused, 409).
 async fn render_removed(
@@ -401,7 +446,7 @@ async fn render_removed(
     v: &Viewer,
     who: &Principal,
     view: ApplicationView,
-    flash: Option<&str>,
+    flash: Option<&(String, Tone)>,
     error: Option<&str>,
 ) -> Result<Markup, PageError> {
     let explanation_v = s.ctx.explanation(who, &view.id).await.ok();
@@ -421,7 +466,7 @@ async fn render_removed(
         v,
         &title,
         html! {
-            @if let Some(m) = flash { (alert_ok(m)) }
+            @if let Some((m, t)) = flash { (tone::banner(*t, m)) }
             @if let Some(e) = error { (alert_error(e)) }
             div.alert.error role="status" {
                 p { strong { "Fonds retiré du plan" } "\u{a0}: ce dossier relève d'un fonds qui n'existe plus dans le plan (" (fund_label(&view)) "). Il reste consultable, mais il ne peut plus être modifié tant que le plan ne contient pas de nouveau ce fonds." }
@@ -524,210 +569,6 @@ fn actor_fr(who: &Principal, actor: &str, role: &str) -> String {
         role_label
     } else {
         format!("{actor} ({role_label})")
-    }
-}
-
-fn scores_fr(fund: &Fund, scores: &Value) -> String {
-    let Some(m) = scores.as_object() else {
-        return String::new();
-    };
-    m.iter()
-        .map(|(k, v)| {
-            let label = fund
-                .grid
-                .as_ref()
-                .and_then(|g| g.criteria.iter().find(|c| c.id.as_str() == k))
-                .map_or(k.as_str(), |c| c.label.as_str());
-            format!("{label} : {v}")
-        })
-        .collect::<Vec<_>>()
-        .join(" ; ")
-}
-
-fn has_guard(t: &Transition, g: Guard) -> bool {
-    t.guards.contains(&g)
-}
-
-/// The form for one transition, with the inputs its guards read.
-fn action_form(v: &Viewer, fund: &Fund, view: &ApplicationView, t: &Transition) -> Markup {
-    let id = t.id.as_str();
-    let opinion = t.records == Some(Record::Opinion);
-    let decided_amount = has_guard(t, Guard::AmountWithinRequest)
-        || has_guard(t, Guard::WithinEnvelope)
-        || t.effects
-            .iter()
-            .any(|e| matches!(e, MoneyEffect::Award | MoneyEffect::Reduce));
-    // A payment or a reclaim defaults to what the plan allows; an amount may be given.
-    let optional_amount = !decided_amount
-        && t.effects.iter().any(|e| {
-            matches!(
-                e,
-                MoneyEffect::Advance { .. } | MoneyEffect::Balance | MoneyEffect::Reclaim
-            )
-        });
-    let reason = has_guard(t, Guard::ReasonGiven) || t.effects.contains(&MoneyEffect::Reduce);
-    let signed = has_guard(t, Guard::AgreementSigned);
-    let reviewer_criteria: Vec<_> = fund
-        .grid
-        .as_ref()
-        .map(|g| {
-            g.criteria
-                .iter()
-                .filter(|c| c.assessed == Assessment::Reviewer)
-                .collect()
-        })
-        .unwrap_or_default();
-    html! {
-        form.action method="post" action={"/dossiers/" (view.id) "/actions/" (id)} {
-            (csrf(v))
-            input type="hidden" name="version" value=(view.version);
-            h3 { (t.label) }
-            @if let Some(r) = &t.reference { p.aide { (r) } }
-            @if opinion {
-                fieldset.champ.groupe {
-                    legend { "Avez-vous un lien d'intérêt avec le porteur ?" }
-                    div.options.en-ligne {
-                        label { input type="radio" name="lien" value="non" required; " Non" }
-                        label { input type="radio" name="lien" value="oui"; " Oui" }
-                    }
-                }
-                p.aide { "Un lien déclaré est conservé au dossier et vous écarte de ce dossier\u{a0}: vous ne donnez alors pas d'avis." }
-                fieldset.champ.groupe {
-                    legend { "Votre avis" }
-                    div.options.en-ligne {
-                        label { input type="radio" name="favorable" value="oui"; " Favorable" }
-                        label { input type="radio" name="favorable" value="non"; " Défavorable" }
-                    }
-                }
-                div.champ {
-                    label for={"avis-" (id)} { "Avis motivé" }
-                    textarea id={"avis-" (id)} name="avis" rows="4" {}
-                }
-                @for c in &reviewer_criteria {
-                    div.champ {
-                        label for={"note-" (id) "-" (c.id)} { (c.label) " (points)" }
-                        input id={"note-" (id) "-" (c.id)} name={"note." (c.id)} type="number" min="0" step="1";
-                    }
-                }
-            }
-            @if optional_amount {
-                div.champ {
-                    label for={"montant-" (id)} { "Montant (€, facultatif)" }
-                    p.aide id={"montant-" (id) "-aide"} { "Sans montant, celui que prévoit le règlement." }
-                    input id={"montant-" (id)} name="montant" type="text" inputmode="decimal" aria-describedby={"montant-" (id) "-aide"};
-                }
-            }
-            @if decided_amount {
-                div.champ {
-                    label for={"montant-" (id)} { "Montant (€)" }
-                    @if let Some(r) = &view.requested { p.aide id={"montant-" (id) "-aide"} { "Demandé : " (euros_str(r)) "." } }
-                    input id={"montant-" (id)} name="montant" type="text" inputmode="decimal" required value=(view.requested.clone().unwrap_or_default());
-                }
-            }
-            @if signed {
-                div.champ {
-                    label for={"signature-" (id)} { "Date de signature" }
-                    input id={"signature-" (id)} name="signature" type="date" required;
-                }
-            }
-            @if reason {
-                div.champ {
-                    label for={"motif-" (id)} { "Motif" }
-                    textarea id={"motif-" (id)} name="motif" rows="3" required {}
-                }
-            }
-            button type="submit" { (t.label) }
-        }
-    }
-}
-
-/// The action's body from the posted form.
-fn body_from(f: &[(String, String)]) -> Result<ActionBody, String> {
-    let mut b = ActionBody::default();
-    if let Some(m) = field(f, "montant").filter(|m| !m.trim().is_empty()) {
-        b.amount = Some(metroplan_engine::french::parse_amount_fr(m).ok_or_else(|| {
-            "Indiquez un montant en euros, par exemple 1 200 ou 1 200,50.".to_string()
-        })?);
-    }
-    b.reason = field(f, "motif")
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(str::to_string);
-    b.linked = match field(f, "lien") {
-        Some("oui") => Some(true),
-        Some("non") => Some(false),
-        _ => None,
-    };
-    b.favourable = match field(f, "favorable") {
-        Some("oui") => Some(true),
-        Some("non") => Some(false),
-        _ => None,
-    };
-    b.opinion = field(f, "avis")
-        .filter(|a| !a.trim().is_empty())
-        .map(str::to_string);
-    let scores: std::collections::BTreeMap<String, u32> = f
-        .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix("note.")?.to_string(), v)))
-        // A criterion left blank is not scored (a reviewer who declares a link scores nothing).
-        .filter(|(_, v)| !v.trim().is_empty())
-        .map(|(k, v)| {
-            v.trim()
-                .parse::<u32>()
-                .map(|n| (k, n))
-                .map_err(|_| "Une note est un nombre entier de points.".to_string())
-        })
-        .collect::<Result<_, _>>()?;
-    if !scores.is_empty() {
-        b.scores = Some(scores);
-    }
-    if let Some(d) = field(f, "signature").filter(|d| !d.is_empty()) {
-        b.signed_on = Some(
-            d.parse()
-                .map_err(|_| "Indiquez la date de signature (AAAA-MM-JJ).".to_string())?,
-        );
-    }
-    Ok(b)
-}
-
-#[tracing::instrument(skip(s, v, f))]
-pub async fn act(
-    State(s): State<AppState>,
-    v: Viewer,
-    Path((id, action)): Path<(String, String)>,
-    WebForm(f): WebForm,
-) -> Result<Response, PageError> {
-    let who = v.require(&RoleKind::ALL)?;
-    v.check_csrf(field(&f, CSRF_FIELD))?;
-    let version = version_of(&f)?;
-    take_action(&s, &v, &who, &id, &action, version, &f).await
-}
-
-/// Takes the action; success goes back to the page (post/redirect/get), a refusal shows the
-/// page again with the reason.
-pub async fn take_action(
-    s: &AppState,
-    v: &Viewer,
-    who: &Principal,
-    id: &str,
-    action: &str,
-    version: i64,
-    f: &[(String, String)],
-) -> Result<Response, PageError> {
-    let body = match body_from(f) {
-        Ok(b) => b,
-        Err(m) => {
-            return page_with_error(s, v, who, id, StatusCode::UNPROCESSABLE_ENTITY, &m).await;
-        }
-    };
-    match s.ctx.act(who, id, action, body, Some(version), None).await {
-        Ok(_) => Ok(Redirect::to(&format!("/dossiers/{id}?fait={action}")).into_response()),
-        Err(e @ (Error::NotFound(_) | Error::Internal(_))) => Err(e.into()),
-        Err(e) => {
-            let (status, msg) = super::layout::refusal_fr(&e);
-            tracing::info!(application = %id, action, %status, "action refused");
-            page_with_error(s, v, who, id, status, &msg).await
-        }
     }
 }
 
