@@ -9,6 +9,7 @@ mod diagram;
 mod envelope;
 mod errors;
 mod findings;
+mod form_page;
 mod identity;
 mod invariants;
 mod letters;
