@@ -171,11 +171,6 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
         "Ateliers de sensibilisation aux discriminations à l'embauche",
     )
     .await;
-    w.fill(
-        "#champ-project-description",
-        "Les habitants des quartiers prioritaires de Vitrolles sont moins souvent reçus en entretien. Six ateliers avec des employeurs.",
-    )
-    .await;
     w.css("#champ-project-purpose")
         .await
         .select_by_value("plcd")
