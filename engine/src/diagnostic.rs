@@ -61,6 +61,7 @@ codes! {
     WorkflowCondition = "E024", Error, "a workflow condition that does not compile";
     Template = "E025", Error, "a template that does not compile, or a document no template gives";
     RuleTest = "E026", Error, "a rule test that does not parse or does not fit the fund";
+    FormSection = "E028", Error, "a form field or document naming an unknown section, or a section with nothing in it";
     BudgetExceeded = "W001", Warning, "allocations exceed the year's budget";
     RulesScriptMissing = "W002", Warning, "the rules script of a fund is not found";
     OutsidePlanPeriod = "W003", Warning, "a date outside the plan's period";

@@ -613,6 +613,58 @@ pub struct Form {
     pub choices: Vec<ChoiceSet>,
     pub fields: Vec<Field>,
     pub documents: Vec<DocumentSpec>,
+    /// The sections the page groups fields and documents in, in order; empty: one section.
+    /// Layout only: not serialized, so that it is not part of what the rules read nor of the
+    /// ruleset's hash.
+    #[serde(skip)]
+    pub sections: Vec<FormSection>,
+}
+
+/// A section of the application form.
+#[derive(Debug, Clone, Serialize)]
+pub struct FormSection {
+    pub id: Id,
+    pub title: String,
+    pub help: Option<String>,
+}
+
+/// One section of the form as the page shows it: its declaration (`None` for a form without
+/// sections), its fields and its documents, each in the form's order.
+#[derive(Debug)]
+pub struct SectionContent<'f> {
+    pub section: Option<&'f FormSection>,
+    pub fields: Vec<&'f Field>,
+    pub documents: Vec<&'f DocumentSpec>,
+}
+
+impl Form {
+    /// The fields and documents grouped by section, in the sections' order (one group when the
+    /// form declares no section).
+    pub fn by_section(&self) -> Vec<SectionContent<'_>> {
+        if self.sections.is_empty() {
+            return vec![SectionContent {
+                section: None,
+                fields: self.fields.iter().collect(),
+                documents: self.documents.iter().collect(),
+            }];
+        }
+        self.sections
+            .iter()
+            .map(|s| SectionContent {
+                section: Some(s),
+                fields: self
+                    .fields
+                    .iter()
+                    .filter(|f| f.section.as_ref() == Some(&s.id))
+                    .collect(),
+                documents: self
+                    .documents
+                    .iter()
+                    .filter(|d| d.section.as_ref() == Some(&s.id))
+                    .collect(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -635,6 +687,9 @@ pub struct Field {
     pub help: Option<String>,
     pub choices: Option<Id>,
     pub requirement: Requirement,
+    /// The section it is shown in (the first one when it names none); `None` without sections.
+    #[serde(skip)]
+    pub section: Option<Id>,
 }
 
 /// When a field or document must be given.
@@ -652,6 +707,9 @@ pub struct DocumentSpec {
     pub label: String,
     pub requirement: Requirement,
     pub reference: Option<String>,
+    /// The section it is asked in (the first one when it names none); `None` without sections.
+    #[serde(skip)]
+    pub section: Option<Id>,
 }
 
 #[derive(Debug, Clone, Serialize)]

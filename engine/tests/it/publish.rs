@@ -82,10 +82,7 @@ fn publication_names_types_in_french() {
         ("Coût total du projet (€)", "montant en euros"),
         ("Date de dépôt", "date"),
         ("Année de l'appel à projets", "nombre entier"),
-        (
-            "Communes où se déroule l'action (codes INSEE)",
-            "liste de communes",
-        ),
+        ("Communes où se déroule l'action", "liste de communes"),
         (
             "SIRET du porteur (14 chiffres)",
             "numéro SIRET (14 chiffres)",

@@ -140,60 +140,75 @@ pub async fn mine(State(s): State<AppState>, v: Viewer) -> Result<Response, Page
     )))
 }
 
-fn new_page(
-    v: &Viewer,
-    p: &Served,
-    fund: &Fund,
-    data: &Value,
-    errors: &[(String, String)],
-    year: i16,
-) -> Markup {
-    let call_path = fund
-        .keys
-        .as_ref()
-        .map(|k| k.call.clone())
-        .unwrap_or_default();
-    let mut defaults = vec![(call_path.as_str(), year.to_string())];
-    let (name, siret);
-    if let Some(s) = &v.session {
-        name = s.user.name.clone();
-        siret = s.user.siret.clone().unwrap_or_default();
-        if let Some(k) = &fund.keys {
-            defaults.push((k.applicant_name.as_str(), name.clone()));
-            defaults.push((k.applicant.as_str(), siret.clone()));
+/// What the new application's page shows besides the empty form.
+#[derive(Default)]
+struct Shown<'a> {
+    /// What was read of the submission (the fields that parse).
+    data: Option<&'a Value>,
+    /// The fields as sent, shown as typed.
+    posted: Option<&'a [(String, String)]>,
+    errors: &'a [(String, String)],
+    /// The draft that keeps the pieces of a refused submission, and those pieces.
+    draft: Option<&'a str>,
+    kept: &'a [(String, Option<String>)],
+}
+
+fn new_page(v: &Viewer, p: &Served, fund: &Fund, year: i16, shown: &Shown<'_>) -> Markup {
+    let mut defaults = Vec::new();
+    let mut fixed = form::fixed_paths(fund);
+    if let Some(k) = &fund.keys {
+        defaults.push((k.call.as_str(), year.to_string()));
+        if let Some(s) = &v.session {
+            defaults.push((k.applicant_name.as_str(), s.user.name.clone()));
+            if let (Some(siret), Some(path)) = (&s.user.siret, form::siret_path(fund)) {
+                defaults.push((path, siret.clone()));
+                fixed.push(path);
+            }
         }
     }
-    shell(
+    let fill = form::Fill {
+        data: shown.data.unwrap_or(&Value::Null),
+        posted: shown.posted,
+        errors: shown.errors,
+        defaults: &defaults,
+        fixed: &fixed,
+    };
+    let errors = shown.errors;
+    let note = (!shown.kept.is_empty()).then_some(
+        "Les pièces jointes envoyées sont gardées dans un brouillon de ce dossier : inutile de les choisir à nouveau.",
+    );
+    let page = shell(
         v,
         &format!("Nouveau dossier : {}", fund.title),
         html! {
+            @if !errors.is_empty() {
+                (form::error_summary(fund, errors, note))
+            }
             p.lead {
                 "Les champs et les pièces demandés sont ceux du règlement du fonds. "
                 "Vous pouvez enregistrer le dossier et voir le résultat du contrôle d'éligibilité avant de le déposer. "
                 "La date de dépôt est le jour où vous déposez."
             }
-            @if !errors.is_empty() {
-                div.alert.error role="alert" {
-                    p { "Le dossier n'a pas été enregistré : corrigez les champs signalés." }
-                    ul { @for (f, m) in errors { li { (label_of(fund, f)) " : " (m) } } }
-                    p { "Les fichiers choisis doivent être sélectionnés à nouveau." }
-                }
-            }
             form.formulaire method="post" enctype="multipart/form-data" action={"/plans/" (p.plan.id) "/fonds/" (fund.id) "/deposer"} {
                 (csrf(v))
-                (form::fields(&p.plan, fund, data, errors, &defaults))
-                fieldset.champ {
-                    legend { "Pièces jointes" }
-                    (form::pieces(fund, &[]))
-                }
+                @if let Some(d) = shown.draft { input type="hidden" name=(DRAFT_FIELD) value=(d); }
+                (form::sectioned(&p.plan, fund, &fill, shown.kept))
                 div.boutons {
                     button type="submit" name="intention" value="apercu" { "Enregistrer et vérifier l'éligibilité" }
                     button.secondaire type="submit" name="intention" value="depot" { "Déposer le dossier" }
                 }
             }
         },
-    )
+    );
+    if errors.is_empty() {
+        page
+    } else {
+        form::error_titled(page)
+    }
 }
+
+/// The hidden field naming the draft that a refused submission's pieces were kept in.
+const DRAFT_FIELD: &str = "brouillon";
 
 pub fn label_of(fund: &Fund, path: &str) -> String {
     if let Some(kind) = path.strip_prefix("piece.") {
@@ -228,7 +243,7 @@ pub async fn new_form(
     let p = served(&s, &plan)?;
     let f = fund_of(&p, &fund)?;
     let year = today(&s, &p).year();
-    Ok(v.ok(new_page(&v, &p, f, &Value::Null, &[], year)))
+    Ok(v.ok(new_page(&v, &p, f, year, &Shown::default())))
 }
 
 #[tracing::instrument(skip(s, v, mp))]
@@ -241,28 +256,94 @@ pub async fn create(
     let who = v.require(&[RoleKind::Applicant])?;
     let p = served(&s, &plan)?;
     let f = fund_of(&p, &fund)?;
-    let (posted, files) = read_multipart(mp, s.config.upload_limit).await?;
+    let (mut posted, files) = read_multipart(mp, s.config.upload_limit).await?;
     v.check_csrf(field(&posted, CSRF_FIELD))?;
     let year = today(&s, &p).year();
-    let data = match form::data_from(&p.plan, f, &posted) {
-        Ok(d) => d,
-        Err(errors) => {
+    // What the applicant may not change is the server's: the call open today, the account's
+    // SIRET.
+    if let Some(k) = &f.keys {
+        form::pin(&mut posted, &k.call, &year.to_string());
+    }
+    if let (Some(siret), Some(path)) = (
+        v.session.as_ref().and_then(|s| s.user.siret.clone()),
+        form::siret_path(f),
+    ) {
+        form::pin(&mut posted, path, &siret);
+    }
+    let draft = field(&posted, DRAFT_FIELD)
+        .filter(|d| !d.is_empty())
+        .map(str::to_string);
+    let parsed = form::data_from(&p.plan, f, &posted);
+    let bad = check_pieces(f, &files);
+    let (good, _): (Vec<Piece>, Vec<Piece>) = files.into_iter().partition(|(kind, _, _)| {
+        !bad.iter()
+            .any(|(path, _)| path.strip_prefix("piece.") == Some(kind))
+    });
+    let data = match parsed {
+        Ok(d) if bad.is_empty() => d,
+        parsed => {
+            // Refused: every value typed comes back, and the pieces sent are kept in a draft
+            // (made with what could be read), so that nothing has to be chosen again.
+            let mut errors = parsed.err().unwrap_or_default();
+            errors.extend(bad);
+            let partial = echo(&p, f, &posted);
+            let mut kept_in = draft.clone();
+            if !good.is_empty() {
+                let id = match &draft {
+                    Some(id) => id.clone(),
+                    None => {
+                        let created = s
+                            .ctx
+                            .create(&who, &plan, &fund, partial.clone(), true, None)
+                            .await?;
+                        created.body["id"].as_str().unwrap_or_default().to_string()
+                    }
+                };
+                for (kind, bytes, name) in good {
+                    s.ctx
+                        .upload(&who, &id, &kind, &bytes, name, &s.config.documents, None)
+                        .await?;
+                }
+                tracing::info!(application = %id, "pieces of a refused form kept in a draft");
+                kept_in = Some(id);
+            }
+            let kept: Vec<(String, Option<String>)> = match &kept_in {
+                Some(id) => s
+                    .ctx
+                    .get(&who, id)
+                    .await?
+                    .documents
+                    .into_iter()
+                    .map(|d| (d.kind, d.file_name))
+                    .collect(),
+                None => Vec::new(),
+            };
+            let shown = Shown {
+                data: Some(&partial),
+                posted: Some(&posted),
+                errors: &errors,
+                draft: kept_in.as_deref(),
+                kept: &kept,
+            };
             return Ok(v.page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                new_page(&v, &p, f, &echo(&p, f, &posted), &errors, year),
+                new_page(&v, &p, f, year, &shown),
             ));
         }
     };
-    let bad = check_pieces(f, &files);
-    if !bad.is_empty() {
-        return Ok(v.page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            new_page(&v, &p, f, &data, &bad, year),
-        ));
-    }
-    let created = s.ctx.create(&who, &plan, &fund, data, true, None).await?;
-    let id = created.body["id"].as_str().unwrap_or_default().to_string();
-    for (kind, bytes, name) in files {
+    let id = match &draft {
+        // The draft that kept the pieces of an earlier, refused submission takes the data.
+        Some(id) => {
+            let current = s.ctx.get(&who, id).await?;
+            s.ctx.save_draft(&who, id, data, current.version).await?;
+            id.clone()
+        }
+        None => {
+            let created = s.ctx.create(&who, &plan, &fund, data, true, None).await?;
+            created.body["id"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    for (kind, bytes, name) in good {
         s.ctx
             .upload(&who, &id, &kind, &bytes, name, &s.config.documents, None)
             .await?;
@@ -321,7 +402,7 @@ pub async fn edit(
     State(s): State<AppState>,
     v: Viewer,
     Path(id): Path<String>,
-    WebForm(f): WebForm,
+    WebForm(mut f): WebForm,
 ) -> Result<Response, PageError> {
     let who = v.require(&[RoleKind::Applicant])?;
     v.check_csrf(field(&f, CSRF_FIELD))?;
@@ -332,6 +413,22 @@ pub async fn edit(
     }
     let p = served(&s, &current.plan)?;
     let fund = fund_of(&p, &current.fund)?;
+    // The call stays the draft's, the SIRET the account's, whatever the page sent.
+    if let Some(k) = &fund.keys {
+        let pointer = format!("/{}", k.call.replace('.', "/"));
+        if let Some(call) = current.data.pointer(&pointer) {
+            let call = call
+                .as_str()
+                .map_or_else(|| call.to_string(), str::to_string);
+            form::pin(&mut f, &k.call, &call);
+        }
+    }
+    if let (Some(siret), Some(path)) = (
+        v.session.as_ref().and_then(|s| s.user.siret.clone()),
+        form::siret_path(fund),
+    ) {
+        form::pin(&mut f, path, &siret);
+    }
     let data = match form::data_from(&p.plan, fund, &f) {
         Ok(d) => d,
         Err(errors) => {

@@ -4,7 +4,7 @@
 
 use maud::{Markup, html};
 use metroplan_engine::model::FieldType;
-use metroplan_engine::model::{Fund, Plan, Requirement, TerritoryLevel};
+use metroplan_engine::model::{DocumentSpec, Fund, Plan, Requirement, TerritoryLevel};
 use serde_json::{Map, Value, json};
 
 use crate::service::set_by_server;
@@ -80,6 +80,47 @@ fn communes(plan: &Plan) -> Vec<(&str, &str)> {
     v
 }
 
+/// The plan's communes grouped by their conseil de territoire (in the plan's order of
+/// councils), each group sorted by name; communes without a council come last.
+fn communes_by_council(plan: &Plan) -> Vec<(String, Vec<(&str, &str)>)> {
+    let mut groups: Vec<(String, Vec<(&str, &str)>)> = plan
+        .territories
+        .iter()
+        .filter(|t| t.level == TerritoryLevel::Council)
+        .map(|t| (t.name.clone(), Vec::new()))
+        .collect();
+    let mut others = Vec::new();
+    for t in plan
+        .territories
+        .iter()
+        .filter(|t| t.level == TerritoryLevel::Commune)
+    {
+        let Some(code) = t.code.as_deref() else {
+            continue;
+        };
+        let group = plan
+            .council_of(t.id.as_str())
+            .and_then(|c| groups.iter_mut().find(|(n, _)| *n == c.name));
+        match group {
+            Some((_, list)) => list.push((code, t.name.as_str())),
+            None => others.push((code, t.name.as_str())),
+        }
+    }
+    if !others.is_empty() {
+        let title = if groups.is_empty() {
+            "Communes"
+        } else {
+            "Autres communes"
+        };
+        groups.push((title.to_string(), others));
+    }
+    groups.retain(|(_, l)| !l.is_empty());
+    for (_, l) in &mut groups {
+        l.sort_by(|a, b| a.1.cmp(b.1));
+    }
+    groups
+}
+
 /// An amount as the applicant wrote it back: "8 000", "9 000,50" (the server reads it again).
 fn money_text(v: Option<&Value>) -> String {
     let t = text_of(v);
@@ -95,7 +136,79 @@ fn text_of(v: Option<&Value>) -> String {
     }
 }
 
-/// The form's controls, filled with `data`, with the error of each field beside it.
+/// What a form is filled with.
+#[derive(Clone, Copy)]
+pub struct Fill<'a> {
+    /// The application's data (stored, or what was read of a refused submission).
+    pub data: &'a Value,
+    /// The fields as sent by a refused submission: each control shows what was typed,
+    /// the faulty ones too.
+    pub posted: Option<&'a [(String, String)]>,
+    /// The errors by field path (`piece.<kind>` for a piece).
+    pub errors: &'a [(String, String)],
+    /// Values shown when the data has none.
+    pub defaults: &'a [(&'a str, String)],
+    /// Paths the applicant may not change: shown as text, sent back in a hidden input.
+    pub fixed: &'a [&'a str],
+}
+
+/// The values a field's control shows, as text (`oui`/`non` for a yes/no field, one per
+/// chosen item for a list).
+fn shown(f: &metroplan_engine::model::Field, fill: &Fill<'_>) -> Vec<String> {
+    let default = || {
+        fill.defaults
+            .iter()
+            .find(|(p, _)| *p == f.path)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    if fill.fixed.contains(&f.path.as_str()) {
+        let d = default();
+        if !d.is_empty() {
+            return d;
+        }
+    }
+    if let Some(posted) = fill.posted {
+        let name = control_name(&f.path);
+        return posted
+            .iter()
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect();
+    }
+    match lookup(fill.data, &f.path) {
+        None | Some(Value::Null) => default(),
+        Some(Value::Bool(b)) => vec![if *b { "oui" } else { "non" }.to_string()],
+        Some(Value::Array(a)) => a.iter().map(|x| text_of(Some(x))).collect(),
+        Some(v) if f.ty == FieldType::Money => vec![money_text(Some(v))],
+        Some(v) => vec![text_of(Some(v))],
+    }
+}
+
+/// The field a condition reads, as a control name, and the values (as the controls send
+/// them) for which it holds: what `form.js` reads to show a field only when it applies.
+fn visible_when(fund: &Fund, r: &Requirement) -> Option<(String, String)> {
+    let Requirement::When { field, values } = r else {
+        return None;
+    };
+    let ty = fund.form.fields.iter().find(|f| f.path == *field)?.ty;
+    let values: Vec<&str> = values
+        .iter()
+        .map(|v| match (ty, v.as_str()) {
+            (FieldType::Boolean, "true") => "oui",
+            (FieldType::Boolean, "false") => "non",
+            (_, v) => v,
+        })
+        .collect();
+    Some((control_name(field), values.join(" ")))
+}
+
+/// The form's controls, filled with `data`, with the error of each field beside it, grouped
+/// in the form's sections (a `fieldset` each); the call year and a SIRET already given are
+/// shown as text.
 pub fn fields(
     plan: &Plan,
     fund: &Fund,
@@ -103,84 +216,274 @@ pub fn fields(
     errors: &[(String, String)],
     defaults: &[(&str, String)],
 ) -> Markup {
-    let err = |p: &str| errors.iter().find(|(f, _)| f == p).map(|(_, m)| m.as_str());
+    // A draft's SIRET is the account's (the new application's page showed it as text).
+    let mut fixed = fixed_paths(fund);
+    fixed.extend(siret_path(fund));
+    let fill = Fill {
+        data,
+        posted: None,
+        errors,
+        defaults,
+        fixed: &fixed,
+    };
+    let groups = fund.form.by_section();
     html! {
-        @for f in fund.form.fields.iter().filter(|f| !set_by_server(&f.path, f.ty)) {
-            @let name = control_name(&f.path);
-            @let id = control_id(&f.path);
-            @let req = requirement_fr(fund, &f.requirement);
-            @let required = matches!(f.requirement, Requirement::Always);
-            @let value = lookup(data, &f.path).cloned().or_else(|| defaults.iter().find(|(p, _)| *p == f.path).map(|(_, v)| json!(v)));
-            @let error = err(&f.path);
-            @let help_id = format!("{id}-aide");
-            @let err_id = format!("{id}-erreur");
-            @let described = {
-                let mut d = Vec::new();
-                if req.is_some() || f.help.is_some() { d.push(help_id.clone()); }
-                if error.is_some() { d.push(err_id.clone()); }
-                d.join(" ")
+        @for g in &groups {
+            @let shown_fields: Vec<_> = g.fields.iter().filter(|f| !set_by_server(&f.path, f.ty)).collect();
+            @if !shown_fields.is_empty() {
+                @if let Some(s) = g.section {
+                    fieldset.partie {
+                        legend { (s.title) }
+                        @if let Some(h) = &s.help { p.aide { (h) } }
+                        @for f in shown_fields { (field(plan, fund, f, &fill)) }
+                    }
+                } @else {
+                    @for f in shown_fields { (field(plan, fund, f, &fill)) }
+                }
+            }
+        }
+    }
+}
+
+/// The paths the applicant never changes on any form: the call (the year of the call open
+/// when the file was made). The new application's page adds the SIRET of the account.
+pub fn fixed_paths(fund: &Fund) -> Vec<&str> {
+    fund.keys
+        .as_ref()
+        .map(|k| vec![k.call.as_str()])
+        .unwrap_or_default()
+}
+
+/// The path of the applicant's SIRET, when the fund's applicant key is one.
+pub fn siret_path(fund: &Fund) -> Option<&str> {
+    let k = fund.keys.as_ref()?;
+    fund.form
+        .fields
+        .iter()
+        .any(|f| f.path == k.applicant && f.ty == FieldType::Siret)
+        .then_some(k.applicant.as_str())
+}
+
+/// Replaces what was posted for `path` by `value`: what the applicant may not change is the
+/// server's, whatever the page sent.
+pub fn pin(posted: &mut Vec<(String, String)>, path: &str, value: &str) {
+    let name = control_name(path);
+    posted.retain(|(k, _)| *k != name);
+    posted.push((name, value.to_string()));
+}
+
+/// The whole form of a new application: a table of contents, then each section with its
+/// fields and its pieces (`have`: the pieces already kept, by kind, with their file name).
+pub fn sectioned(
+    plan: &Plan,
+    fund: &Fund,
+    fill: &Fill<'_>,
+    have: &[(String, Option<String>)],
+) -> Markup {
+    let groups = fund.form.by_section();
+    let visible = |g: &metroplan_engine::model::SectionContent<'_>| {
+        g.fields.iter().any(|f| !set_by_server(&f.path, f.ty))
+            || !g.documents.is_empty()
+            || g.fields
+                .iter()
+                .any(|f| fill.fixed.contains(&f.path.as_str()))
+    };
+    let titled: Vec<_> = groups.iter().filter(|g| visible(g)).collect();
+    html! {
+        @if titled.len() > 1 {
+            nav.sommaire-formulaire aria-labelledby="sommaire-titre" {
+                h2 id="sommaire-titre" { "Les parties du formulaire" }
+                ol {
+                    @for g in &titled {
+                        @if let Some(s) = g.section {
+                            li { a href={"#partie-" (s.id)} { (s.title) } }
+                        }
+                    }
+                }
+            }
+        }
+        @for g in &titled {
+            @let body = html! {
+                @for f in g.fields.iter().filter(|f| !set_by_server(&f.path, f.ty)) {
+                    (field(plan, fund, f, fill))
+                }
+                @if !g.documents.is_empty() {
+                    @if g.section.is_none() { h2 { "Pièces jointes" } }
+                    (pieces_of(fund, &g.documents, have))
+                }
             };
-            @let described = (!described.is_empty()).then_some(described);
-            @match f.ty {
-                FieldType::Boolean | FieldType::Choices => {
-                    fieldset.champ.groupe aria-describedby=[described.as_deref()] {
-                        legend { (f.label) }
-                        (help(&help_id, req.as_deref(), f.help.as_deref()))
-                        (field_error(&err_id, error))
-                        @if f.ty == FieldType::Boolean {
-                            @let b = value.as_ref().and_then(Value::as_bool);
+            @if let Some(s) = g.section {
+                section.partie id={"partie-" (s.id)} aria-labelledby={"partie-" (s.id) "-titre"} {
+                    h2 id={"partie-" (s.id) "-titre"} { (s.title) }
+                    @if let Some(h) = &s.help { p.aide { (h) } }
+                    (body)
+                }
+            } @else {
+                (body)
+            }
+        }
+    }
+}
+
+/// The control of one field, its label, help and error.
+fn field(plan: &Plan, fund: &Fund, f: &metroplan_engine::model::Field, fill: &Fill<'_>) -> Markup {
+    let name = control_name(&f.path);
+    let id = control_id(&f.path);
+    let req = requirement_fr(fund, &f.requirement);
+    let required = matches!(f.requirement, Requirement::Always);
+    let values = shown(f, fill);
+    let one = values.first().cloned().unwrap_or_default();
+    let error = fill
+        .errors
+        .iter()
+        .find(|(p, _)| *p == f.path)
+        .map(|(_, m)| m.as_str());
+    let help_id = format!("{id}-aide");
+    let err_id = format!("{id}-erreur");
+    let described = {
+        let mut d = Vec::new();
+        if req.is_some() || f.help.is_some() {
+            d.push(help_id.clone());
+        }
+        if error.is_some() {
+            d.push(err_id.clone());
+        }
+        (!d.is_empty()).then(|| d.join(" "))
+    };
+    let described = described.as_deref();
+    let invalid = error.map(|_| "true");
+    let (when, when_values) = visible_when(fund, &f.requirement).unzip();
+    let options = || {
+        f.choices
+            .as_ref()
+            .and_then(|s| fund.form.choices.iter().find(|c| c.id == *s))
+            .map(|c| c.options.as_slice())
+            .unwrap_or_default()
+    };
+    if fill.fixed.contains(&f.path.as_str()) && !one.is_empty() {
+        let text = if f.ty == FieldType::Siret {
+            siret_text(&one)
+        } else {
+            one.clone()
+        };
+        return html! {
+            div.champ.fixe id=(id) {
+                p { span.libelle { (f.label) " : " } strong { (text) } }
+                input type="hidden" name=(name) value=(one);
+            }
+        };
+    }
+    html! {
+        @match f.ty {
+            FieldType::Boolean | FieldType::Choices | FieldType::Communes => {
+                fieldset.champ.groupe id=(id) aria-describedby=[described] data-visible-when=[when.as_deref()] data-visible-values=[when_values.as_deref()] {
+                    legend { (f.label) }
+                    (help(&help_id, req.as_deref(), f.help.as_deref()))
+                    (field_error(&err_id, error))
+                    @match f.ty {
+                        FieldType::Boolean => {
                             div.options.en-ligne {
-                                label { input type="radio" name=(name) value="oui" checked[b == Some(true)] required[required]; " Oui" }
-                                label { input type="radio" name=(name) value="non" checked[b == Some(false)]; " Non" }
+                                label { input type="radio" name=(name) value="oui" checked[one == "oui"] required[required]; " Oui" }
+                                label { input type="radio" name=(name) value="non" checked[one == "non"]; " Non" }
                             }
-                        } @else {
-                            @let chosen: Vec<String> = value.as_ref().and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+                        }
+                        FieldType::Communes => { (communes_picker(plan, &id, &name, &values)) }
+                        _ => {
                             div.options {
-                                @for o in f.choices.as_ref().and_then(|s| fund.form.choices.iter().find(|c| c.id == *s)).map(|c| c.options.as_slice()).unwrap_or_default() {
-                                    label { input type="checkbox" name=(name) value=(o.id) checked[chosen.iter().any(|c| c == o.id.as_str())]; " " (o.label) }
+                                @for o in options() {
+                                    label { input type="checkbox" name=(name) value=(o.id) checked[values.iter().any(|c| c == o.id.as_str())]; " " (o.label) }
                                 }
                             }
                         }
                     }
                 }
-                _ => {
-                    div.champ {
-                        label for=(id) { (f.label) }
-                        (help(&help_id, req.as_deref(), f.help.as_deref()))
-                        (field_error(&err_id, error))
-                        @match f.ty {
-                            FieldType::LongText => {
-                                textarea id=(id) name=(name) rows="5" required[required] aria-describedby=[described.as_deref()] aria-invalid=[error.map(|_| "true")] { (text_of(value.as_ref())) }
+            }
+            _ => {
+                div.champ data-visible-when=[when.as_deref()] data-visible-values=[when_values.as_deref()] {
+                    label for=(id) { (f.label) }
+                    (help(&help_id, req.as_deref(), f.help.as_deref()))
+                    (field_error(&err_id, error))
+                    @match f.ty {
+                        FieldType::LongText => {
+                            textarea id=(id) name=(name) rows="6" required[required] aria-describedby=[described] aria-invalid=[invalid] { (one) }
+                        }
+                        FieldType::Choice => {
+                            select id=(id) name=(name) required[required] aria-describedby=[described] aria-invalid=[invalid] {
+                                option value="" { "Choisir…" }
+                                @for o in options() {
+                                    option value=(o.id) selected[one == o.id.as_str()] { (o.label) }
+                                }
                             }
-                            FieldType::Choice => {
-                                @let current = text_of(value.as_ref());
-                                select id=(id) name=(name) required[required] aria-describedby=[described.as_deref()] aria-invalid=[error.map(|_| "true")] {
-                                    option value="" { "Choisir…" }
-                                    @for o in f.choices.as_ref().and_then(|s| fund.form.choices.iter().find(|c| c.id == *s)).map(|c| c.options.as_slice()).unwrap_or_default() {
-                                        option value=(o.id) selected[current == o.id.as_str()] { (o.label) }
+                        }
+                        FieldType::Commune => {
+                            select id=(id) name=(name) required[required] aria-describedby=[described] aria-invalid=[invalid] {
+                                option value="" { "Choisir une commune…" }
+                                @for (council, list) in communes_by_council(plan) {
+                                    optgroup label=(council) {
+                                        @for (code, n) in list {
+                                            option value=(code) selected[one == code] { (n) }
+                                        }
                                     }
                                 }
                             }
-                            FieldType::Communes => {
-                                @let chosen: Vec<String> = value.as_ref().and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
-                                select id=(id) name=(name) multiple size="8" required[required] aria-describedby=[described.as_deref()] aria-invalid=[error.map(|_| "true")] {
-                                    @for (code, n) in communes(plan) {
-                                        option value=(code) selected[chosen.iter().any(|c| c == code)] { (n) " (" (code) ")" }
-                                    }
-                                }
-                            }
-                            _ => {
-                                @let (ty, mode, pattern) = match f.ty {
-                                    FieldType::Integer => ("number", None, None),
-                                    // No `pattern`: the browser would refuse "12 000" with a bubble
-                                    // of its own; the server reads it and says what is wrong.
-                                    FieldType::Money => ("text", Some("decimal"), None),
-                                    FieldType::Date => ("date", None, None),
-                                    FieldType::Siret => ("text", Some("numeric"), None::<&str>),
-                                    _ => ("text", None, None),
-                                };
-                                @let shown = if f.ty == FieldType::Money { money_text(value.as_ref()) } else { text_of(value.as_ref()) };
-                                input id=(id) name=(name) type=(ty) inputmode=[mode] pattern=[pattern] value=(shown) required[required] aria-describedby=[described.as_deref()] aria-invalid=[error.map(|_| "true")];
+                        }
+                        _ => {
+                            @let (ty, mode) = match f.ty {
+                                FieldType::Integer | FieldType::Year => ("text", Some("numeric")),
+                                // No `pattern`: the browser would refuse "12 000" with a bubble
+                                // of its own; the server reads it and says what is wrong.
+                                FieldType::Money => ("text", Some("decimal")),
+                                FieldType::Date => ("date", None),
+                                FieldType::Siret => ("text", Some("numeric")),
+                                _ => ("text", None),
+                            };
+                            input id=(id) name=(name) type=(ty) inputmode=[mode] value=(one) required[required] aria-describedby=[described] aria-invalid=[invalid];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `81234567800019` as it is printed: `812 345 678 00019`.
+fn siret_text(s: &str) -> String {
+    if s.len() == 14 && s.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{} {} {} {}", &s[..3], &s[3..6], &s[6..9], &s[9..])
+    } else {
+        s.to_string()
+    }
+}
+
+/// Communes chosen by name: one box per commune, grouped by conseil de territoire (each group
+/// folds), and a search by name that `form.js` shows and runs. The value sent is the code.
+fn communes_picker(plan: &Plan, id: &str, name: &str, chosen: &[String]) -> Markup {
+    let groups = communes_by_council(plan);
+    let search = format!("{id}-recherche");
+    html! {
+        div.recherche-communes hidden data-communes-search {
+            label for=(search) { "Rechercher une commune par son nom" }
+            input id=(search) type="search" autocomplete="off" aria-describedby={(search) "-compte"};
+            p.aide id={(search) "-compte"} aria-live="polite" {}
+        }
+        p.aide data-communes-chosen {
+            @let names: Vec<&str> = groups.iter().flat_map(|(_, l)| l.iter()).filter(|(c, _)| chosen.iter().any(|x| x == c)).map(|(_, n)| *n).collect();
+            @if names.is_empty() { "Aucune commune choisie." } @else { "Communes choisies : " (metroplan_engine::french::list_fr(&names)) "." }
+        }
+        @for (i, (council, list)) in groups.iter().enumerate() {
+            @let n = list.iter().filter(|(c, _)| chosen.iter().any(|x| x == c)).count();
+            details.conseil open[n > 0] data-communes-group {
+                summary {
+                    (council) " "
+                    span.compte { "(" (super::layout::count_fr(list.len(), "commune", "communes")) @if n > 0 { ", " (super::layout::count_fr(n, "choisie", "choisies")) } ")" }
+                }
+                fieldset.communes-conseil {
+                    legend.visually-hidden { (council) }
+                    div.options.colonnes {
+                        @for (code, commune) in list {
+                            label data-commune-name=(commune) {
+                                input type="checkbox" name=(name) value=(code) checked[chosen.iter().any(|c| c == code)] data-group=(i);
+                                " " (commune)
                             }
                         }
                     }
@@ -207,20 +510,65 @@ fn field_error(id: &str, error: Option<&str>) -> Markup {
 
 /// File inputs for the fund's pieces.
 pub fn pieces(fund: &Fund, have: &[String]) -> Markup {
+    let have: Vec<(String, Option<String>)> = have.iter().map(|k| (k.clone(), None)).collect();
+    let all: Vec<&DocumentSpec> = fund.form.documents.iter().collect();
+    pieces_of(fund, &all, &have)
+}
+
+/// File inputs for some pieces; `have`: those already kept (kind and file name).
+fn pieces_of(fund: &Fund, docs: &[&DocumentSpec], have: &[(String, Option<String>)]) -> Markup {
     html! {
-        @for d in &fund.form.documents {
+        @for d in docs {
             @let id = format!("piece-{}", d.id);
-            div.champ {
+            @let kept = have.iter().find(|(k, _)| k == d.id.as_str());
+            @let (when, when_values) = visible_when(fund, &d.requirement).unzip();
+            div.champ data-visible-when=[when.as_deref()] data-visible-values=[when_values.as_deref()] {
                 label for=(id) { (d.label) }
                 p.aide id={(id) "-aide"} {
                     "PDF, PNG, JPEG ou WebP. "
                     @if let Some(r) = requirement_fr(fund, &d.requirement) { "(" (r) ")" }
-                    @if have.iter().any(|h| h == d.id.as_str()) { " Déjà fournie : un nouveau fichier la remplace." }
                 }
-                input id=(id) name=(piece_name(d.id.as_str())) type="file" accept="application/pdf,image/png,image/jpeg,image/webp" aria-describedby={(id) "-aide"};
+                @if let Some((_, name)) = kept {
+                    p.deja-fourni id={(id) "-fourni"} {
+                        @match name {
+                            Some(n) => { "Déjà fourni : " strong { (n) } ". Un nouveau fichier le remplace." }
+                            None => { "Déjà fournie : un nouveau fichier la remplace." }
+                        }
+                    }
+                }
+                @let described = if kept.is_some() { format!("{id}-aide {id}-fourni") } else { format!("{id}-aide") };
+                input id=(id) name=(piece_name(d.id.as_str())) type="file" accept="application/pdf,image/png,image/jpeg,image/webp" aria-describedby=(described);
             }
         }
     }
+}
+
+/// The summary of a refused submission: how many errors, each a link to its field; the page
+/// moves the focus to it (`autofocus`, and `form.js`).
+pub fn error_summary(fund: &Fund, errors: &[(String, String)], note: Option<&str>) -> Markup {
+    html! {
+        div.resume-erreurs id="resume-erreurs" role="alert" tabindex="-1" autofocus data-focus-first {
+            h2 { "Le formulaire contient " (super::layout::count_fr(errors.len(), "erreur", "erreurs")) }
+            ul {
+                @for (path, m) in errors {
+                    @let target = match path.strip_prefix("piece.") {
+                        Some(kind) => format!("#piece-{kind}"),
+                        None => format!("#{}", control_id(path)),
+                    };
+                    li { a href=(target) { (super::applicant::label_of(fund, path)) " : " (m) } }
+                }
+            }
+            @if let Some(n) = note { p { (n) } }
+        }
+    }
+}
+
+/// A page whose `<title>` starts with « Erreur : », as a refused form's page does.
+pub fn error_titled(page: Markup) -> Markup {
+    maud::PreEscaped(
+        page.into_string()
+            .replacen("<title>", "<title>Erreur\u{a0}: ", 1),
+    )
 }
 
 /// The application's JSON from posted fields, or the errors by field path.
@@ -317,6 +665,14 @@ pub fn data_from(
                             continue;
                         }
                     },
+                    FieldType::Commune => {
+                        if communes(plan).iter().any(|(c, _)| *c == v) {
+                            json!(v)
+                        } else {
+                            bad("Choisissez une commune de la liste.");
+                            continue;
+                        }
+                    }
                     FieldType::Choice => {
                         if choice_ok(v) {
                             json!(v)
@@ -366,6 +722,10 @@ pub fn summary(plan: &Plan, fund: &Fund, data: &Value) -> Vec<(String, String)> 
                     })
                     .collect::<Vec<_>>()
                     .join(", "),
+                (FieldType::Commune, Value::String(c)) => names
+                    .iter()
+                    .find(|(code, _)| code == c)
+                    .map_or_else(|| c.clone(), |(_, n)| n.to_string()),
                 (FieldType::Documents, _) => return None,
                 (FieldType::Money, v) => super::layout::euros_str(&text_of(Some(v))),
                 (FieldType::Date, Value::String(s)) => s

@@ -486,7 +486,7 @@ async fn the_applicants_page_shows_decisions_but_no_opinion_nor_staff_name() {
 }
 
 #[tokio::test]
-async fn filing_on_the_page_under_another_accounts_siret_is_refused_in_french() {
+async fn a_siret_sent_from_the_page_is_always_the_accounts_own() {
     let env = Env::new(OPEN).await;
     // The association registered with its SIRET (81234567800019).
     crate::web::account(&env, "asso@example.org", RoleKind::Applicant).await;
@@ -501,23 +501,17 @@ async fn filing_on_the_page_under_another_accounts_siret_is_refused_in_french() 
     let page = format!("/plans/{PLAN}/fonds/{FUND}/deposer");
     let g = b.get(&page).await;
     assert_eq!(g.status, StatusCode::OK, "{}", g.text);
+    // The page shows her account's SIRET as text: another one sent by hand is replaced by
+    // hers, and the draft is saved under hers (the API's refusal is tested above).
     let r = b
         .post_files(&page, &page, &[("f.applicant.siret", SIRET)], &[])
         .await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
-    assert!(
-        r.text.contains("déjà rattaché à un autre compte"),
-        "{}",
-        r.text
-    );
-    // With her own SIRET, the draft is saved.
-    let r = b
-        .post_files(
-            &page,
-            &page,
-            &[("f.applicant.siret", "81234567800027")],
-            &[],
-        )
-        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let to = r.headers["location"].to_str().unwrap().to_string();
+    let html = b.get(&to).await.text;
+    assert!(html.contains("81234567800027") || html.contains("812 345 678 00027"));
+    assert!(
+        !html.contains(SIRET),
+        "the other account's SIRET is not taken"
+    );
 }

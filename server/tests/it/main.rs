@@ -10,6 +10,7 @@ mod diagram;
 mod envelope;
 mod errors;
 mod findings;
+mod form_page;
 mod identity;
 mod inbox_page;
 mod invariants;

@@ -824,15 +824,15 @@ async fn a_draft_is_edited_from_its_page_and_previewed_before_filing() {
     assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
     // A bad value is refused in French, field by field, and nothing changes.
     let mut bad = refs.clone();
-    bad.retain(|(k, _)| *k != "version" && *k != "f.applicant.siret");
-    bad.push(("f.applicant.siret", "123"));
+    // (The SIRET is the account's whatever is sent: a bad amount.)
+    bad.retain(|(k, _)| *k != "version" && *k != "f.project.requested_amount");
+    bad.push(("f.project.requested_amount", "beaucoup"));
     bad.push(("version", "2"));
     let r = b.post(&page, &format!("{page}/modifier"), &bad).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        r.text.contains(
-            "SIRET du porteur (14 chiffres)\u{a0}: Le SIRET compte exactement 14 chiffres."
-        ),
+        r.text
+            .contains("Montant demandé au fonds (€)\u{a0}: Indiquez un montant en euros"),
         "{}",
         r.text
     );

@@ -163,21 +163,60 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     w.click("main a[href$='/deposer']").await;
     assert!(w.h1().await.starts_with("Nouveau dossier"));
     w.save("formulaire", true).await;
+    // The form in its parts, with their table of contents; the year and the account's SIRET
+    // as text.
     assert_eq!(
-        w.css("#champ-applicant-siret")
+        w.c.execute(
+            "return [...document.querySelectorAll('nav.sommaire-formulaire a')].map(a => a.textContent);",
+            vec![],
+        )
+        .await
+        .unwrap(),
+        json!([
+            "Le porteur du projet",
+            "Le projet",
+            "Les territoires de l'action",
+            "Le budget",
+            "Les pièces jointes"
+        ])
+    );
+    assert!(
+        w.text("#champ-applicant-siret")
             .await
-            .prop("value")
+            .contains("812 345 678 00019"),
+        "the SIRET of the account is shown: {}",
+        w.text("#champ-applicant-siret").await
+    );
+    assert!(w.text("#champ-call").await.contains("2021"));
+    // A field that applies only to associations appears when the kind says so.
+    let hidden =
+        "return document.getElementById(arguments[0]).closest('[data-visible-when]').hidden;";
+    assert_eq!(
+        w.c.execute(hidden, vec![json!("champ-applicant-registered_on")])
             .await
-            .unwrap()
-            .as_deref(),
-        Some("81234567800019"),
-        "the SIRET of the account is filled in"
+            .unwrap(),
+        json!(true),
+        "hidden until it applies"
     );
     w.css("#champ-applicant-kind")
         .await
         .select_by_value("association")
         .await
         .unwrap();
+    assert_eq!(
+        w.c.execute(hidden, vec![json!("champ-applicant-registered_on")])
+            .await
+            .unwrap(),
+        json!(false),
+        "an association gives its date of declaration"
+    );
+    assert_eq!(
+        w.c.execute(hidden, vec![json!("champ-applicant-commune")])
+            .await
+            .unwrap(),
+        json!(true),
+        "the commune of a CCAS stays hidden"
+    );
     w.date("champ-applicant-registered_on", "2015-06-01").await;
     w.fill(
         "#champ-project-title",
@@ -189,11 +228,15 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
         .select_by_value("plcd")
         .await
         .unwrap();
-    w.css("#champ-project-communes")
-        .await
-        .select_by_value("13117")
-        .await
-        .unwrap();
+    // The commune by its name: the search opens its council's group.
+    w.fill("#champ-project-communes-recherche", "vitro").await;
+    assert!(
+        w.text("#champ-project-communes-recherche-compte")
+            .await
+            .contains("1 commune trouvée")
+    );
+    w.tick("input[name='f.project.communes'][value='13117']")
+        .await;
     for sel in [
         "input[name='f.project.criteria'][value=origine]",
         "input[name='f.project.criteria'][value=lieu_de_residence]",
@@ -208,7 +251,9 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     w.date("champ-project-ends_on", "2021-12-15").await;
     // As people type them: the browser must not refuse the thousands with a bubble of its own.
     w.fill("#champ-project-total_cost", "12 000").await;
-    w.fill("#champ-project-requested_amount", "8 000 €").await;
+    // One faulty value first: the amount in words.
+    w.fill("#champ-project-requested_amount", "huit mille")
+        .await;
     let piece = pdf(dir.path());
     for kind in [
         "budget_previsionnel",
@@ -222,6 +267,44 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
             .await
             .unwrap();
     }
+    w.click("button[value=apercu]").await;
+    // Refused: the summary first, focused, its link to the field; what was typed is there,
+    // and the pieces sent are kept.
+    assert!(w.c.title().await.unwrap().starts_with("Erreur"));
+    assert_eq!(
+        w.c.execute("return document.activeElement.id;", vec![])
+            .await
+            .unwrap(),
+        json!("resume-erreurs"),
+        "the focus is on the summary of errors"
+    );
+    assert!(
+        w.text("#resume-erreurs h2").await.contains("1 erreur"),
+        "{}",
+        w.text("#resume-erreurs").await
+    );
+    assert_eq!(
+        w.css("#champ-project-requested_amount")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("huit mille"),
+        "the faulty value is kept"
+    );
+    assert!(w.text("#piece-rib-fourni").await.contains("piece.pdf"));
+    assert!(
+        w.css("input[name='f.project.communes'][value='13117']")
+            .await
+            .is_selected()
+            .await
+            .unwrap()
+    );
+    w.save("formulaire-erreurs", false).await;
+    w.tick("#resume-erreurs a[href='#champ-project-requested_amount']")
+        .await;
+    w.fill("#champ-project-requested_amount", "8 000 €").await;
     w.click("button[value=apercu]").await;
     assert_eq!(w.text("#apercu-titre").await, "Aperçu de l'éligibilité");
     assert_eq!(
@@ -474,6 +557,16 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
         .await
         .unwrap();
     assert_eq!(overflow, json!(false), "the form fits a phone's width");
+    // Every council's communes unfolded, they still fit.
+    let overflow =
+        w.c.execute(
+            "document.querySelectorAll('details.conseil').forEach(d => d.open = true);
+             return document.documentElement.scrollWidth > window.innerWidth + 1;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(overflow, json!(false), "the communes fit a phone's width");
     w.save("formulaire-mobile", true).await;
     w.c.execute(
         "document.activeElement.blur(); window.scrollTo(0, 0);",

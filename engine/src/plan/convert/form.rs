@@ -36,6 +36,43 @@ pub(super) fn form(cx: &mut Cx<'_>, f: FileId, raw: &RawForm, r: &Registries) ->
         options_of.insert(cid.to_string(), opts);
         choices.push(ChoiceSet { id: cid, options });
     }
+    let mut section_ids = Registry::new("form section");
+    let mut sections = Vec::new();
+    let mut declared_at = Vec::new();
+    for s in &raw.section {
+        let Some(id) = cx.declare(&mut section_ids, f, &s.id) else {
+            continue;
+        };
+        declared_at.push(sp_loc(f, &s.id));
+        sections.push(FormSection {
+            id,
+            title: s.title.clone(),
+            help: s.help.clone(),
+        });
+    }
+    let mut in_section: HashMap<String, usize> = HashMap::new();
+    let mut section_of = |cx: &mut Cx<'_>, named: Option<&Sp<String>>| -> Option<Id> {
+        let first = sections.first()?.id.clone();
+        let Some(name) = named else {
+            *in_section.entry(first.to_string()).or_default() += 1;
+            return Some(first);
+        };
+        match section_ids.ids.get_key_value(name.get_ref().as_str()) {
+            Some((shared, _)) => {
+                *in_section.entry(shared.to_string()).or_default() += 1;
+                Some(Id::from_shared(shared.clone()))
+            }
+            None => {
+                cx.push(unknown_section(
+                    &section_ids,
+                    sp_loc(f, name),
+                    name.get_ref(),
+                ));
+                *in_section.entry(first.to_string()).or_default() += 1;
+                Some(first)
+            }
+        }
+    };
     let mut paths = Registry::new("field");
     let mut fields = Vec::new();
     let field_types: HashMap<String, (FieldType, Option<String>)> = raw
@@ -117,6 +154,7 @@ pub(super) fn form(cx: &mut Cx<'_>, f: FileId, raw: &RawForm, r: &Registries) ->
             &options_of,
             &paths,
         );
+        let section = section_of(cx, fl.section.as_ref());
         fields.push(Field {
             path: path.clone(),
             ty: fl.ty,
@@ -124,6 +162,7 @@ pub(super) fn form(cx: &mut Cx<'_>, f: FileId, raw: &RawForm, r: &Registries) ->
             help: fl.help.clone(),
             choices: choices_ref,
             requirement: requirement?,
+            section,
         });
     }
     let mut docs = Registry::new("document");
@@ -141,18 +180,57 @@ pub(super) fn form(cx: &mut Cx<'_>, f: FileId, raw: &RawForm, r: &Registries) ->
             &options_of,
             &paths,
         );
+        let section = section_of(cx, d.section.as_ref());
         documents.push(DocumentSpec {
             id: did,
             label: d.label.clone(),
             requirement: requirement?,
             reference: d.reference.clone(),
+            section,
         });
+    }
+    for (s, at) in sections.iter().zip(declared_at) {
+        if !in_section.contains_key(s.id.as_str()) {
+            cx.push(
+                Diagnostic::at(
+                    Code::FormSection,
+                    at,
+                    format!("form section `{}` has no field and no document", s.id),
+                )
+                .with_label("nothing names this section")
+                .with_help(format!(
+                    "add `section = \"{}\"` to the fields or documents it groups, or remove the section",
+                    s.id
+                )),
+            );
+            ok = false;
+        }
     }
     ok.then_some(Form {
         choices,
         fields,
         documents,
+        sections,
     })
+}
+
+/// A field or document naming a section the form does not declare (E028).
+fn unknown_section(sections: &Registry, loc: Loc, name: &str) -> Diagnostic {
+    let d = Diagnostic::at(
+        Code::FormSection,
+        loc,
+        format!("unknown form section `{name}`"),
+    )
+    .with_label("no `[[fund.form.section]]` has this id")
+    .with_suggestions(crate::suggest::closest(name, sections.sorted()));
+    if d.suggestions.is_empty() {
+        d.with_help(format!(
+            "the sections declared are: {}",
+            sections.sorted().join(", ")
+        ))
+    } else {
+        d
+    }
 }
 
 fn requirement(

@@ -152,6 +152,11 @@ pub struct RawParameter {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields, rename = "Form")]
 pub struct RawForm {
+    /// The form's sections, in the order the applicant reads them (`[[fund.form.section]]`).
+    /// Each field and document names its section with `section = "…"`; one that names none
+    /// is shown in the first section. Without sections, the form is one section.
+    #[serde(default)]
+    pub section: Vec<RawFormSection>,
     /// Sets of choices used by fields.
     #[serde(default)]
     pub choices: Vec<RawChoices>,
@@ -161,6 +166,19 @@ pub struct RawForm {
     /// Documents attached to the application.
     #[serde(default)]
     pub document: Vec<RawDocumentSpec>,
+}
+
+/// A section of the application form: a titled group of fields and documents.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "FormSection")]
+pub struct RawFormSection {
+    /// Identifier, named by the fields' and documents' `section`.
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Title shown to the applicant (e.g. "Le porteur du projet").
+    pub title: String,
+    /// A sentence shown under the title.
+    pub help: Option<String>,
 }
 
 /// A named set of choices.
@@ -230,8 +248,12 @@ pub struct RawField {
     /// Required for every applicant.
     #[serde(default)]
     pub required: bool,
-    /// Required only when another field has one of some values.
+    /// Required only when another field has one of some values. The page shows the field
+    /// only when the condition holds.
     pub required_when: Option<RawCondition>,
+    /// The form section it is shown in (an id of `[[fund.form.section]]`).
+    #[schemars(with = "Option<String>")]
+    pub section: Option<Sp<String>>,
 }
 
 /// A document attached to an application.
@@ -250,6 +272,9 @@ pub struct RawDocumentSpec {
     pub required_when: Option<RawCondition>,
     /// The text that requires it.
     pub reference: Option<String>,
+    /// The form section it is asked in (an id of `[[fund.form.section]]`).
+    #[schemars(with = "Option<String>")]
+    pub section: Option<Sp<String>>,
 }
 
 /// The selection grid.
