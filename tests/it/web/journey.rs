@@ -223,6 +223,11 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
         "Ateliers de sensibilisation aux discriminations à l'embauche",
     )
     .await;
+    w.fill(
+        "#champ-project-description",
+        "Diagnostic : à Vitrolles, les jeunes des quartiers prioritaires obtiennent deux fois moins d'entretiens. Six ateliers avec des employeurs du bassin ; résultat attendu : 60 jeunes accompagnés.",
+    )
+    .await;
     w.css("#champ-project-purpose")
         .await
         .select_by_value("plcd")
@@ -366,6 +371,10 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     {
         w.sign_in(reviewer).await;
         w.go(&format!("/dossiers/{id}")).await;
+        assert!(
+            w.text("main").await.contains("Six ateliers avec des employeurs"),
+            "the reviewer reads the description they score"
+        );
         w.tick("input[name=lien][value=non]").await;
         w.tick("input[name=favorable][value=oui]").await;
         w.fill(

@@ -353,7 +353,7 @@ async fn render(
                     h2 id="presentation-titre" { "Présentation du projet" }
                     @for (i, (label, text)) in presentation.iter().enumerate() {
                         h3 id={"presentation-" (i)} { (label) }
-                        p.texte-long aria-labelledby={"presentation-" (i)} { (text) }
+                        p.texte-long { (text) }
                     }
                 }
             }
