@@ -24,8 +24,13 @@
   // the control, data-visible-values the values); a hidden field is disabled, so not sent.
   function conditions(form) {
     form.querySelectorAll("[data-visible-when]").forEach(function (el) {
+      var name = el.getAttribute("data-visible-when");
+      // A form without the control (the pieces' form of a filed file) cannot tell: show it.
+      if (!form.elements.namedItem(name)) {
+        return;
+      }
       var want = (el.getAttribute("data-visible-values") || "").split(" ");
-      var have = sent(form, el.getAttribute("data-visible-when"));
+      var have = sent(form, name);
       var on = have.some(function (v) {
         return want.indexOf(v) >= 0;
       });

@@ -325,6 +325,17 @@ impl Web {
         .await;
     }
 
+    /// Takes a step the workflow marks as destructive: the action, then its confirmation page.
+    pub async fn act_confirmed(&self, action: &str) {
+        self.act(action).await;
+        assert!(
+            self.h1().await.starts_with("Confirmer"),
+            "{}",
+            self.h1().await
+        );
+        self.click("form.action-danger button[type=submit]").await;
+    }
+
     pub async fn state(&self) -> String {
         self.text("dl.fiche .etat").await
     }

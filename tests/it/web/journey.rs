@@ -372,7 +372,9 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
         w.sign_in(reviewer).await;
         w.go(&format!("/dossiers/{id}")).await;
         assert!(
-            w.text("main").await.contains("Six ateliers avec des employeurs"),
+            w.text("main")
+                .await
+                .contains("Six ateliers avec des employeurs"),
             "the reviewer reads the description they score"
         );
         w.tick("input[name=lien][value=non]").await;

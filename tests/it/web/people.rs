@@ -121,7 +121,12 @@ async fn the_other_people_of_the_year_take_their_own_steps_in_a_real_browser() {
     }
     w.click("form[action$='/pieces'] button[type=submit]").await;
     w.act("completer").await;
-    assert_eq!(w.state().await, "En instruction", "completed");
+    assert_eq!(
+        w.state().await,
+        "En instruction",
+        "completed: {}",
+        w.text("main").await
+    );
     w.save("complete", true).await;
     w.sign_out().await;
 
@@ -177,6 +182,8 @@ async fn the_other_people_of_the_year_take_their_own_steps_in_a_real_browser() {
     .await;
     w.save("refus-motif", true).await;
     w.act("refuser").await;
+    w.save("refus-confirmation", false).await;
+    w.click("form.action-danger button[type=submit]").await;
     assert_eq!(w.state().await, "Aide refusée");
     w.sign_out().await;
     w.sign_in(people[1].2).await;
@@ -204,7 +211,7 @@ async fn the_other_people_of_the_year_take_their_own_steps_in_a_real_browser() {
     );
     w.sign_in(people[2].2).await;
     w.go(&format!("/dossiers/{withdrawn}")).await;
-    w.act("retirer").await;
+    w.act_confirmed("retirer").await;
     assert_eq!(w.state().await, "Retiré par le porteur");
     w.save("retire", true).await;
     w.sign_out().await;
@@ -269,5 +276,5 @@ async fn the_other_people_of_the_year_take_their_own_steps_in_a_real_browser() {
     w.save("solde-verse", true).await;
     w.sign_out().await;
 
-    w.verdict(9).await;
+    w.verdict(10).await;
 }
