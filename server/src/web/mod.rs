@@ -11,6 +11,7 @@ mod application;
 mod auth;
 mod charts;
 mod form;
+mod inbox;
 mod layout;
 mod letters;
 mod public;
@@ -71,8 +72,8 @@ pub fn routes() -> Router<AppState> {
         .route("/dossiers/{id}/pieces/{kind}", get(application::download))
         .route("/dossiers/{id}/courriers/{letter}", get(letters::download))
         .route("/dossiers/{id}/actions/{action}", post(application::act))
-        .route("/instruction", get(staff::inbox))
-        .route("/instruction/dossiers.csv", get(staff::inbox_csv))
+        .route("/instruction", get(inbox::inbox))
+        .route("/instruction/dossiers.csv", get(inbox::inbox_csv))
         .route("/instruction/lot", post(staff::bulk))
         .route("/admin", get(admin::page))
         .route("/admin/utilisateurs", post(admin::create_user))

@@ -1,12 +1,11 @@
 //! The journey of one fund's year: an association files, staff decide within the envelope.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use fantoccini::Locator;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::browser::{PASSWORD, Web, axe_source, browser, out_dir, prerequisites, user, vnu_jar};
+use super::browser::{PASSWORD, Web, out_dir, prerequisites, user};
 use crate::server::{OPEN, Server, database, to_decide};
 
 pub fn pdf(dir: &Path) -> PathBuf {
@@ -38,19 +37,7 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     ] {
         user(&db, email, role, name);
     }
-    let out = out_dir();
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).unwrap();
-    let (_driver, c) = browser().await;
-    let mut w = Web {
-        c,
-        base: format!("http://{}", server.addr),
-        dir: out.clone(),
-        saved: Vec::new(),
-        axe: axe_source(),
-        violations: Vec::new(),
-        findings: Vec::new(),
-    };
+    let (_driver, mut w) = Web::open(format!("http://{}", server.addr), out_dir()).await;
 
     // The public reads the plan, its timeline, the fund and its algorithm.
     w.go("/").await;
@@ -515,14 +502,8 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     w.sign_out().await;
 
     // Another applicant cannot open that file, nor its pieces.
-    w.go("/inscription").await;
-    w.fill("#name", "Autre association").await;
-    w.fill("#siret", "99999999900018").await;
-    w.fill("#email", "autre@example.org").await;
-    w.fill("#password", PASSWORD).await;
-    w.fill("#password2", PASSWORD).await;
-    w.click("main form button[type=submit]").await;
-    assert_eq!(w.h1().await, "Mes dossiers");
+    w.register("Autre association", "99999999900018", "autre@example.org")
+        .await;
     for page in [
         format!("/dossiers/{id}"),
         format!("/dossiers/{id}/pieces/rib"),
@@ -595,42 +576,5 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
         json!("Aller au contenu"),
         "Tab first reaches the skip link"
     );
-    w.c.clone().close().await.unwrap();
-    assert!(
-        w.findings.is_empty(),
-        "what a person would see wrong ({} findings):\n{}",
-        w.findings.len(),
-        w.findings.join("\n")
-    );
-    assert!(
-        w.violations.is_empty(),
-        "accessibility violations (axe-core, WCAG 2.1 AA):\n{}",
-        w.violations.join("\n")
-    );
-
-    // Every page passes the Nu HTML Checker.
-    let out = Command::new("java")
-        .arg("-jar")
-        .arg(vnu_jar())
-        .args(["--errors-only", "--format", "json"])
-        .args(&w.saved)
-        .output()
-        .expect("java runs the Nu HTML Checker");
-    let report: Value = serde_json::from_slice(&out.stderr).unwrap_or(Value::Null);
-    let messages = report["messages"].as_array().cloned().unwrap_or_default();
-    assert!(
-        out.status.success() && messages.is_empty(),
-        "HTML errors:\n{}",
-        messages
-            .iter()
-            .map(|m| format!(
-                "{} line {}: {}",
-                m["url"].as_str().unwrap_or(""),
-                m["lastLine"],
-                m["message"].as_str().unwrap_or("")
-            ))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    assert!(w.saved.len() >= 20, "{} pages checked", w.saved.len());
+    w.verdict(20).await;
 }
