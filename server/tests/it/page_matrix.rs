@@ -83,8 +83,9 @@ async fn every_page_answers_each_caller_as_the_matrix_says_and_every_form_wants_
         ("fin@amp.example", RoleKind::Finance),
         ("admin@amp.example", RoleKind::Admin),
     ];
+    // Another applicant is another structure: its own SIRET (the form binds the account's).
     for (email, role) in roles {
-        account(&env, email, role).await;
+        crate::web::account_with(&env, email, role, "99999999900018").await;
     }
     let id = filed_by(&env, &owner).await;
     let reader = env.token("lecture", RoleKind::Admin).await;

@@ -189,6 +189,11 @@ impl Browser {
 }
 
 pub async fn account(env: &Env, email: &str, role: RoleKind) -> accounts::User {
+    account_with(env, email, role, "81234567800019").await
+}
+
+/// An account whose applicant key (for an applicant) is `siret`.
+pub async fn account_with(env: &Env, email: &str, role: RoleKind, siret: &str) -> accounts::User {
     accounts::create_user(
         &env.db,
         NewUser {
@@ -197,7 +202,7 @@ pub async fn account(env: &Env, email: &str, role: RoleKind) -> accounts::User {
             role,
             plan: None,
             fund: None,
-            siret: (role == RoleKind::Applicant).then_some("81234567800019"),
+            siret: (role == RoleKind::Applicant).then_some(siret),
             password: PASSWORD,
             grants: &[],
         },
@@ -871,7 +876,7 @@ async fn the_inbox_filters_by_territorial_council_and_exports_csv_without_formul
         .get("/instruction?etat=en-instruction&conseil=Conseil+de+territoire+Pays+d%27Aix")
         .await
         .text;
-    assert!(other_state.contains("0 dossiers<"));
+    assert!(other_state.contains("0 dossier<"));
     assert!(
         other_state.contains(
             "Incomplet\u{a0}: pièces ou informations à fournir\u{a0}: <strong>1</strong>"
