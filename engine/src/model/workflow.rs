@@ -48,7 +48,18 @@ pub struct Transition {
     pub timer: Option<Timer>,
     /// The documents the step issues, in order.
     pub documents: Vec<Issue>,
+    /// The pieces whoever takes the step joins to it.
+    pub pieces: Vec<StepPiece>,
     pub reference: Option<String>,
+}
+
+/// A piece joined to a step (a final report): its id is the kind the file keeps it under.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepPiece {
+    pub id: Id,
+    pub label: String,
+    pub help: Option<String>,
+    pub required: bool,
 }
 
 /// A document a step issues: a template of the fund's, only above an amount when `above`

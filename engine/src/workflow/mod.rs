@@ -10,7 +10,7 @@ use jiff::civil::Date;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use crate::model::{Fund, Plan, Record, RoleKind, Transition, Workflow};
+use crate::model::{Fund, Plan, Record, RoleKind, StepPiece, Transition, Workflow};
 use crate::rules::Outcome;
 
 pub mod conditions;
@@ -84,6 +84,8 @@ pub struct Facts {
     pub envelope_remaining: Option<Decimal>,
     /// Whether the final report was received.
     pub final_report: bool,
+    /// The kinds of the pieces the file holds.
+    pub pieces: Vec<String>,
     /// The application's data as it will be after the step.
     pub data: Value,
 }
@@ -263,6 +265,7 @@ pub fn decide<'w>(
     if let Some(v) = &t.vote {
         money::vote(fund, action, v, facts)?;
     }
+    pieces_joined(t, facts)?;
     let recorded = match t.records {
         Some(Record::Opinion) => Some(opinion(action, actor, facts, input)?),
         Some(Record::FinalReport) => Some(Recorded::FinalReport),
@@ -327,6 +330,30 @@ fn separation(t: &Transition, actor: &Actor<'_>, facts: &Facts) -> Result<(), Re
         ));
     }
     Ok(())
+}
+
+/// A step's required pieces are on the file before it is taken.
+fn pieces_joined(t: &Transition, facts: &Facts) -> Result<(), Refusal> {
+    let missing: Vec<&StepPiece> = t
+        .pieces
+        .iter()
+        .filter(|p| p.required && !facts.pieces.iter().any(|k| k == p.id.as_str()))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = missing.iter().map(|p| p.id.as_str()).collect();
+    let labels: Vec<&str> = missing.iter().map(|p| p.label.as_str()).collect();
+    Err(refuse(
+        t.id.as_str(),
+        "pieces",
+        Some("pieces"),
+        format!("join the step's required pieces first: {}", ids.join(", ")),
+        format!(
+            "Joignez d'abord\u{a0}: {}.",
+            crate::french::list_fr(&labels)
+        ),
+    ))
 }
 
 /// A reviewer's opinion needs their declaration of interest first; a declared link is
@@ -414,6 +441,32 @@ pub fn accepts_pieces(wf: &Workflow, state: &str) -> bool {
     wf.states
         .iter()
         .any(|s| s.id.as_str() == state && s.accepts_pieces)
+}
+
+/// The step out of `state` that takes a piece of kind `kind`, with the piece, if any.
+pub fn step_piece<'w>(
+    wf: &'w Workflow,
+    state: &str,
+    kind: &str,
+) -> Option<(&'w Transition, &'w StepPiece)> {
+    wf.transitions
+        .iter()
+        .filter(|t| t.from.iter().any(|f| f.as_str() == state))
+        .find_map(|t| {
+            t.pieces
+                .iter()
+                .find(|p| p.id.as_str() == kind)
+                .map(|p| (t, p))
+        })
+}
+
+/// The label of a step's piece of kind `kind`, wherever in the workflow it is asked.
+pub fn step_piece_label<'w>(wf: &'w Workflow, kind: &str) -> Option<&'w str> {
+    wf.transitions
+        .iter()
+        .flat_map(|t| &t.pieces)
+        .find(|p| p.id.as_str() == kind)
+        .map(|p| p.label.as_str())
 }
 
 /// The automatic transitions out of `state` (taken by metroplan itself as soon as their

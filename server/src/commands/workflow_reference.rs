@@ -109,7 +109,14 @@ pub fn markdown(plan_dir: &Path) -> anyhow::Result<String> {
          - `accepts` on a state: what the applicant may change while the file is in it, \
          `\"data\"` (save the form) and `\"pieces\"` (upload documents). By default the initial \
          state accepts both and the others nothing: write `accepts = [\"pieces\"]` on an \
-         incomplete state, so the applicant can add the missing pieces before completing.\n",
+         incomplete state, so the applicant can add the missing pieces before completing.\n\
+         - `[[workflow.transition.piece]]` under a transition: a piece whoever takes the step \
+         joins to it (`id`, `label`, `help`, `required`), such as the final report and its \
+         financial statement. The step's form asks for it; it is kept with the file like the \
+         form's pieces, under its `id`, which no fund on the workflow may also use for a form \
+         piece. A `required` piece must be on the file for the step to be taken (refusal: \
+         « Joignez d'abord : … »); it may be joined while the file is in one of the step's \
+         `from` states, by whoever may take the step.\n",
     );
 
     o.push_str(

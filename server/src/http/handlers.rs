@@ -578,10 +578,12 @@ pub async fn export_csv(
 
 #[utoipa::path(
     post, path = "/api/applications/{id}/documents/{kind}", tag = "documents", operation_id = "upload_document",
-    params(("id" = String, Path), ("kind" = String, Path, description = "A document id of the fund's form (its schema's `x-documents`)"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to the same request (1 to 200 visible ASCII characters)", pattern = r"^[!-~]{1,200}$")),
+    params(("id" = String, Path), ("kind" = String, Path, description = "A document id of the fund's form (its schema's `x-documents`), or of a piece that a step from the file's state asks for (the workflow's `piece`, the final report's)"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer to the same request (1 to 200 visible ASCII characters)", pattern = r"^[!-~]{1,200}$")),
     request_body(content = UploadForm, content_type = "multipart/form-data", description = "One part named `file`"),
     responses(
         (status = 200, body = ApplicationView, description = "Stored: the application with its pieces"),
+        (status = 403, description = "Not the applicant (a form piece), or not someone who may take the step (a step's piece)"),
+        (status = 409, description = "The file's state takes no such piece now"),
         (status = 413, description = "Too large"),
         (status = 415, description = "Not a PDF or an image"),
     ),

@@ -27,7 +27,8 @@ pub(super) async fn documents_of<'e, E: sqlx::Executor<'e, Database = sqlx::Any>
 }
 
 impl Ctx {
-    /// Stores an uploaded piece and attaches it to the application (draft or incomplete).
+    /// Stores an uploaded piece and attaches it to the application: a piece of the form (in a
+    /// state that accepts them) or of a step the uploader may take from the file's state.
     #[allow(clippy::too_many_arguments)]
     pub async fn upload(
         &self,
@@ -46,29 +47,60 @@ impl Ctx {
             )
         })?;
         let view = self.get(who, id).await?;
-        if who.role != RoleKind::Applicant {
-            return Err(Error::Forbidden(
-                "only the applicant uploads the pieces of an application".into(),
-            ));
-        }
         let served = self.served_for_change(id, &view.plan, &view.fund, &view.state)?;
         let (fund, wf) = scope(&served, &view.fund)?;
-        if !fund.form.documents.iter().any(|d| d.id.as_str() == kind) {
-            let known: Vec<&str> = fund.form.documents.iter().map(|d| d.id.as_str()).collect();
-            return Err(Error::unprocessable(
-                format!(
-                    "the form asks for no document `{kind}` (it asks for: {})",
-                    known.join(", ")
-                ),
-                Some("kind"),
-            ));
-        }
-        // The plan says where pieces are taken (a draft, an incomplete file, a final report).
-        if !workflow::accepts_pieces(wf, &view.state) {
-            return Err(Error::Conflict(format!(
-                "application `{id}` takes no pieces in its state `{}`: the plan accepts them only where a state declares `accepts = [\"pieces\"]`",
-                view.state
-            )));
+        let form_piece = fund.form.documents.iter().any(|d| d.id.as_str() == kind);
+        match workflow::step_piece(wf, &view.state, kind) {
+            // A step's piece is joined by whoever may take the step, before taking it.
+            Some((t, _)) if !form_piece => {
+                if !view.actions.iter().any(|a| a == t.id.as_str()) {
+                    return Err(Error::Forbidden(format!(
+                        "the piece `{kind}` is joined by whoever takes `{}`",
+                        t.id
+                    )));
+                }
+            }
+            _ if form_piece => {
+                if who.role != RoleKind::Applicant {
+                    return Err(Error::Forbidden(
+                        "only the applicant uploads the pieces of an application".into(),
+                    ));
+                }
+                // The plan says where the form's pieces are taken (a draft, an incomplete file).
+                if !workflow::accepts_pieces(wf, &view.state) {
+                    return Err(Error::Conflict(format!(
+                        "application `{id}` takes no pieces in its state `{}`: the plan accepts them only where a state declares `accepts = [\"pieces\"]` or a step from it asks for them",
+                        view.state
+                    )));
+                }
+            }
+            _ => {
+                let known: Vec<&str> = fund
+                    .form
+                    .documents
+                    .iter()
+                    .map(|d| d.id.as_str())
+                    .chain(
+                        wf.transitions
+                            .iter()
+                            .flat_map(|t| t.pieces.iter().map(|p| p.id.as_str())),
+                    )
+                    .collect();
+                return Err(if workflow::step_piece_label(wf, kind).is_some() {
+                    Error::Conflict(format!(
+                        "the piece `{kind}` is asked by a step that does not leave the state `{}`",
+                        view.state
+                    ))
+                } else {
+                    Error::unprocessable(
+                        format!(
+                            "the plan asks for no piece `{kind}` (it asks for: {})",
+                            known.join(", ")
+                        ),
+                        Some("kind"),
+                    )
+                });
+            }
         }
         let sha = crate::documents::store(docs_root, bytes)
             .await

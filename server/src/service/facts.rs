@@ -79,6 +79,14 @@ impl Ctx {
                 .any(|c| i64::from(c.year) == y && c.opens <= today && today <= c.closes)
         });
         let mine = of_application(&mut *tx.tx, &row.id).await?;
+        let mut pieces = Vec::new();
+        for r in sqlx::query("SELECT kind FROM documents WHERE application_id = $1")
+            .bind(&row.id)
+            .fetch_all(&mut *tx.tx)
+            .await?
+        {
+            pieces.push(r.try_get("kind")?);
+        }
         Ok(Facts {
             state: row.state.clone(),
             owner: row.owner_id.clone(),
@@ -99,6 +107,7 @@ impl Ctx {
             other_filings: other_filings as u32,
             envelope_remaining: Some(envelope - euros(committed)),
             final_report: row.final_report != 0,
+            pieces,
             data: serde_json::from_str(&row.data).unwrap_or(serde_json::Value::Null),
         })
     }

@@ -242,6 +242,7 @@ async fn the_advance_is_never_paid_above_its_rate_and_the_file_can_still_close()
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     ok(&env, &id, "verser-avance", &p.fin, json!({})).await;
+    env.final_report_pieces(&id, &p.asso).await;
     ok(&env, &id, "deposer-bilan", &p.asso, json!({})).await;
     let b = ok(&env, &id, "verser-solde", &p.fin, json!({})).await;
     assert_eq!(b["paid"], "7500.00", "{b}");
@@ -286,6 +287,7 @@ async fn an_award_is_reduced_by_a_motivated_decision_and_the_balance_follows() {
     let env = Env::new(OPEN).await;
     let p = people(&env).await;
     let id = advanced(&env, &p).await;
+    env.final_report_pieces(&id, &p.asso).await;
     ok(&env, &id, "deposer-bilan", &p.asso, json!({})).await;
     let r = env
         .act(&id, "reduire", &p.elue, json!({"amount": "1000"}))
@@ -422,6 +424,7 @@ async fn an_award_reduced_to_what_was_paid_can_still_close() {
     let env = Env::new(OPEN).await;
     let p = people(&env).await;
     let id = advanced(&env, &p).await;
+    env.final_report_pieces(&id, &p.asso).await;
     ok(&env, &id, "deposer-bilan", &p.asso, json!({})).await;
     ok(
         &env,

@@ -667,6 +667,32 @@ async fn run(seed: u64, steps: usize) -> Walked {
             );
             continue;
         }
+        // The pieces a step from that state asks for (the final report's), by its applicant.
+        let step_pieces: Vec<&str> = wf
+            .transitions
+            .iter()
+            .filter(|t| t.from.iter().any(|f| f.as_str() == state))
+            .flat_map(|t| t.pieces.iter().map(|p| p.id.as_str()))
+            .collect();
+        // Mostly all of them at once, sometimes one only (the step is then refused for the
+        // others).
+        if !step_pieces.is_empty() && rng.one_in(2) {
+            let kinds = if rng.one_in(4) {
+                vec![*rng.pick(&step_pieces)]
+            } else {
+                step_pieces
+            };
+            for kind in kinds {
+                let r = upload(&app, &id, kind, &applicants[owner]).await;
+                assert!(
+                    !r.status.is_server_error(),
+                    "{at}: step piece to {id}: {} {}",
+                    r.status,
+                    r.text
+                );
+            }
+            continue;
+        }
         // Mostly an action a person may take in that state, by someone of the right kind
         // (metroplan takes the automatic and timed ones); sometimes anything by anyone (the file's applicant, another applicant, any staff member).
         // Withdrawals and refusals end a file early: rarer, so that files get far.

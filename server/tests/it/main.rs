@@ -9,6 +9,7 @@ mod demo;
 mod diagram;
 mod envelope;
 mod errors;
+mod final_report_page;
 mod findings;
 mod form_page;
 mod identity;

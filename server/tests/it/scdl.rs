@@ -89,6 +89,7 @@ async fn year_2021() -> (Env, String) {
     // Paid in full: the advance on 1 March, the balance on 20 December.
     let (a, asso) = awarded(&env, &s, "asso-a", application(), "7500").await;
     ok(&env, &a, "verser-avance", &s.fin, json!({})).await;
+    env.final_report_pieces(&a, &asso).await;
     ok(&env, &a, "deposer-bilan", &asso, json!({})).await;
     let late = "2021-12-20T10:00:00+01:00";
     ok_at(&env, late, &a, "verser-solde", &s.fin, json!({})).await;
@@ -103,6 +104,7 @@ async fn year_2021() -> (Env, String) {
     )
     .await;
     ok(&env, &b, "verser-avance", &s.fin, json!({})).await;
+    env.final_report_pieces(&b, &asso).await;
     ok(&env, &b, "deposer-bilan", &asso, json!({})).await;
     ok(
         &env,

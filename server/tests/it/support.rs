@@ -364,6 +364,59 @@ impl Env {
         .await
     }
 
+    /// A file of `asso`'s awarded 7 500 €, its agreement signed and its advance paid
+    /// (`avance-versee`), through the API.
+    pub async fn advanced(&self, asso: &str) -> String {
+        let env = self;
+        let instr = env.token("instructrice", RoleKind::Instructor).await;
+        let r1 = env.token("membre-1", RoleKind::Reviewer).await;
+        let r2 = env.token("membre-2", RoleKind::Reviewer).await;
+        let elue = env.token("elue", RoleKind::Approver).await;
+        let fin = env.token("finances", RoleKind::Finance).await;
+        let id = env.eligible(asso, application()).await;
+        env.act(&id, "soumettre-au-comite", &instr, json!({})).await;
+        for r in [&r1, &r2] {
+            let a = env
+                .act(
+                    &id,
+                    "donner-avis",
+                    r,
+                    json!({"linked": false, "favourable": true, "opinion": "Solide."}),
+                )
+                .await;
+            assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        }
+        let r = env.act(&id, "proposer-decision", &instr, json!({})).await;
+        assert_eq!(r.body["state"], "a-decider", "{}", r.body);
+        let r = env
+            .act(&id, "attribuer", &elue, json!({"amount": "7500"}))
+            .await;
+        assert_eq!(r.body["state"], "attribue", "{}", r.body);
+        let r = env
+            .act(
+                &id,
+                "signer-convention",
+                &instr,
+                json!({"signed_on": "2021-03-01"}),
+            )
+            .await;
+        assert_eq!(r.body["state"], "convention-signee", "{}", r.body);
+        let r = env.act(&id, "verser-avance", &fin, json!({})).await;
+        assert_eq!(r.body["paid"], "3750.00", "{}", r.body);
+        id
+    }
+
+    /// Joins the pieces the demonstration plan's final report requires (`deposer-bilan` is
+    /// refused without them).
+    pub async fn final_report_pieces(&self, id: &str, token: &str) {
+        for kind in ["bilan_final", "compte_rendu_financier"] {
+            let r = self
+                .upload(id, kind, token, PDF, &format!("{kind}.pdf"))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{kind}: {}", r.body);
+        }
+    }
+
     /// Files the fixture application, uploads its pieces, completes it: it is `en-instruction`.
     pub async fn eligible(&self, token: &str, data: Value) -> String {
         let r = self.file(token, data).await;

@@ -184,45 +184,6 @@ async fn silence_gives_an_implicit_rejection_two_months_after_the_complete_file(
 }
 
 /// A file awarded 7 500 € with its 50 % advance paid, the action ending 15 December 2021.
-async fn advanced(env: &Env, asso: &str) -> String {
-    let instr = env.token("instructrice", RoleKind::Instructor).await;
-    let r1 = env.token("membre-1", RoleKind::Reviewer).await;
-    let r2 = env.token("membre-2", RoleKind::Reviewer).await;
-    let elue = env.token("elue", RoleKind::Approver).await;
-    let fin = env.token("finances", RoleKind::Finance).await;
-    let id = env.eligible(asso, application()).await;
-    env.act(&id, "soumettre-au-comite", &instr, json!({})).await;
-    for r in [&r1, &r2] {
-        let a = env
-            .act(
-                &id,
-                "donner-avis",
-                r,
-                json!({"linked": false, "favourable": true, "opinion": "Solide."}),
-            )
-            .await;
-        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    }
-    let r = env.act(&id, "proposer-decision", &instr, json!({})).await;
-    assert_eq!(r.body["state"], "a-decider", "{}", r.body);
-    let r = env
-        .act(&id, "attribuer", &elue, json!({"amount": "7500"}))
-        .await;
-    assert_eq!(r.body["state"], "attribue", "{}", r.body);
-    let r = env
-        .act(
-            &id,
-            "signer-convention",
-            &instr,
-            json!({"signed_on": "2021-03-01"}),
-        )
-        .await;
-    assert_eq!(r.body["state"], "convention-signee", "{}", r.body);
-    let r = env.act(&id, "verser-avance", &fin, json!({})).await;
-    assert_eq!(r.body["paid"], "3750.00", "{}", r.body);
-    id
-}
-
 async fn envelope_2021(env: &Env) -> Value {
     let fin = env.token("finances-lecture", RoleKind::Finance).await;
     let r = env
@@ -239,7 +200,7 @@ async fn envelope_2021(env: &Env) -> Value {
 async fn an_award_without_a_final_report_lapses_with_its_release_and_the_reclaim_of_the_advance() {
     let env = Env::new(OPEN).await;
     let asso = applicant(&env).await;
-    let id = advanced(&env, &asso).await;
+    let id = env.advanced(&asso).await;
     assert_eq!(envelope_2021(&env).await["committed"], "7500.00");
     // A month before the limit (15 March 2022), the reminder.
     assert_eq!(
@@ -292,7 +253,8 @@ async fn an_award_without_a_final_report_lapses_with_its_release_and_the_reclaim
 async fn a_final_report_filed_in_time_keeps_the_award() {
     let env = Env::new(OPEN).await;
     let asso = applicant(&env).await;
-    let id = advanced(&env, &asso).await;
+    let id = env.advanced(&asso).await;
+    env.final_report_pieces(&id, &asso).await;
     let r = env.act(&id, "deposer-bilan", &asso, json!({})).await;
     assert_eq!(r.body["state"], "bilan-depose", "{}", r.body);
     assert_eq!(

@@ -81,8 +81,31 @@ async fn an_application_goes_from_filing_to_closure_and_every_step_is_in_the_aud
         "not from this state: {}",
         early.body
     );
+    // The final report's pieces are required: the step is refused without them, and taken
+    // once they are joined (by the applicant, in the step's `from` state).
+    let bare = env.act(&id, "deposer-bilan", &asso, json!({})).await;
+    assert_eq!(bare.body["guard"], "pieces", "{}", bare.body);
+    assert!(
+        bare.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("bilan_final") && d.contains("compte_rendu_financier")),
+        "{}",
+        bare.body
+    );
+    let by_staff = env.upload(&id, "bilan_final", &fin, PDF, "bilan.pdf").await;
+    assert_eq!(by_staff.status, StatusCode::FORBIDDEN, "{}", by_staff.body);
+    env.final_report_pieces(&id, &asso).await;
     let r = env.act(&id, "deposer-bilan", &asso, json!({})).await;
     assert_eq!(r.body["state"], "bilan-depose", "{}", r.body);
+    let late = env
+        .upload(&id, "bilan_final", &asso, PDF, "bilan.pdf")
+        .await;
+    assert_eq!(
+        late.status,
+        StatusCode::CONFLICT,
+        "no step from here asks for it: {}",
+        late.body
+    );
     let too_much = env
         .act(&id, "verser-solde", &fin, json!({"amount": "3750.01"}))
         .await;
@@ -127,6 +150,8 @@ async fn an_application_goes_from_filing_to_closure_and_every_step_is_in_the_aud
             "issue-document",
             "signer-convention",
             "verser-avance",
+            "upload",
+            "upload",
             "deposer-bilan",
             "verser-solde",
             "cloturer"

@@ -265,8 +265,21 @@ async fn the_other_people_of_the_year_take_their_own_steps_in_a_real_browser() {
     w.sign_in(people[3].2).await;
     w.go(&format!("/dossiers/{awarded}")).await;
     w.save("bilan", true).await;
+    // The step asks for the report and its financial statement, as files, on its own form.
+    for kind in ["bilan_final", "compte_rendu_financier"] {
+        w.css(&format!("#piece-deposer-bilan-{kind}"))
+            .await
+            .send_keys(piece.to_str().unwrap())
+            .await
+            .unwrap();
+    }
     w.act("deposer-bilan").await;
     assert_eq!(w.state().await, "Bilan final déposé");
+    let pieces = w.text("section[aria-labelledby=pieces-titre]").await;
+    assert!(
+        pieces.contains("Bilan final de l'action") && pieces.contains("Compte rendu financier"),
+        "the report's pieces are listed by their labels: {pieces}"
+    );
     w.sign_out().await;
     w.sign_in("finances@amp.example").await;
     w.go(&format!("/dossiers/{awarded}")).await;

@@ -83,6 +83,7 @@ pub(crate) fn convert(
         (start, horizon),
     );
     workflow::workflow_parameters(&mut cx, &parts.workflow, &funds, &workflows);
+    workflow::piece_kinds(&mut cx, &parts.workflow, &funds);
     let reports = std::mem::take(&mut parts.progress);
     let progress = progress::progress(&mut cx, reports, &r, &action_index, &actions);
     let baselines = std::mem::take(&mut parts.baseline);

@@ -121,8 +121,30 @@ pub struct RawTransition {
     #[serde(default)]
     #[schemars(with = "std::collections::BTreeMap<String, String>")]
     pub only_above: std::collections::BTreeMap<String, Sp<String>>,
+    /// The pieces whoever takes the step joins to it (the applicant's final report, say):
+    /// each a PDF or an image, kept with the file like the form's pieces, asked on the step's
+    /// form. A required piece must be there for the step to be taken.
+    #[serde(default)]
+    pub piece: Vec<RawStepPiece>,
     /// The text that provides for it.
     pub reference: Option<String>,
+}
+
+/// A piece joined to a step.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "StepPiece")]
+pub struct RawStepPiece {
+    /// Identifier, unique among the pieces of the workflow and of the form of every fund
+    /// that uses it (the file keeps one piece of each kind).
+    #[schemars(with = "String")]
+    pub id: Sp<String>,
+    /// Label, as the person reads it.
+    pub label: String,
+    /// What the piece is, said under its label.
+    pub help: Option<String>,
+    /// The step cannot be taken without it.
+    #[serde(default)]
+    pub required: bool,
 }
 
 /// A condition written in Rhai.

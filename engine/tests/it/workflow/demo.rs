@@ -133,12 +133,36 @@ fn who_may_take_which_step() {
             )
             .want(RefusedOn("agreement-signed", "signed_on")),
             row(
-                "the final report is recorded",
+                "the final report is recorded with its required pieces",
                 "deposer-bilan",
                 APPLICANT,
                 "avance-versee",
             )
+            .facts(|f| f.pieces = vec!["bilan_final".into(), "compte_rendu_financier".into()])
             .want(Records(Recorded::FinalReport, false)),
+            row(
+                "the final report needs its report",
+                "deposer-bilan",
+                APPLICANT,
+                "avance-versee",
+            )
+            .facts(|f| f.pieces = vec!["compte_rendu_financier".into(), "justificatifs".into()])
+            .want(RefusedOn("pieces", "pieces")),
+            row(
+                "the final report needs its financial statement",
+                "deposer-bilan",
+                APPLICANT,
+                "avance-versee",
+            )
+            .facts(|f| f.pieces = vec!["bilan_final".into(), "rib".into()])
+            .want(RefusedOn("pieces", "pieces")),
+            row(
+                "the final report without any piece",
+                "deposer-bilan",
+                APPLICANT,
+                "avance-versee",
+            )
+            .want(RefusedOn("pieces", "pieces")),
             row(
                 "closing a file not fully paid",
                 "cloturer",
@@ -575,5 +599,37 @@ fn a_condition_that_cannot_be_checked_does_not_hold() {
             submit("a condition on missing data cannot be checked")
                 .want(RefusedSaying("condition", "could not be checked")),
         ],
+    );
+}
+
+#[test]
+fn a_missing_piece_of_a_step_is_named_by_its_label() {
+    let plan = plan("amp-pmlcd");
+    let (fund, wf) = fund_of(plan, FUND);
+    let facts = Facts {
+        pieces: vec!["justificatifs".into()],
+        ..base("avance-versee")
+    };
+    let refused = decide(
+        plan,
+        fund,
+        wf,
+        "deposer-bilan",
+        &APPLICANT,
+        &facts,
+        &Input::default(),
+    )
+    .map(|_| ())
+    .expect_err("refused without the report");
+    let Refusal::Guard { fr, message, .. } = refused else {
+        panic!("a guard's refusal: {refused:?}");
+    };
+    assert_eq!(
+        fr,
+        "Joignez d'abord\u{a0}: Bilan final de l'action et Compte rendu financier."
+    );
+    assert!(
+        message.ends_with("bilan_final, compte_rendu_financier"),
+        "{message}"
     );
 }

@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use super::super::layout::{csrf, euros_str, shell};
 use super::super::public::served;
-use super::super::{CSRF_FIELD, PageError, Viewer, WebForm, field};
+use super::super::{CSRF_FIELD, PageError, Viewer, field};
+use super::step_pieces::{self, ActionForm};
 use super::tone::{destructive, needs_confirmation};
 use super::{page_with_error, version_of};
 use crate::error::Error;
@@ -120,8 +121,9 @@ fn action_form(
         Style::Danger => "action action-danger",
     };
     let to = wf.states.iter().find(|s| s.id == t.to);
+    let have: Vec<String> = view.documents.iter().map(|d| d.kind.clone()).collect();
     html! {
-        form class=(class) method="post" action={"/dossiers/" (view.id) "/actions/" (id)} {
+        form class=(class) method="post" action={"/dossiers/" (view.id) "/actions/" (id)} enctype=[(!t.pieces.is_empty()).then_some("multipart/form-data")] {
             (csrf(v))
             input type="hidden" name="version" value=(view.version);
             h3 { (t.label) }
@@ -163,7 +165,8 @@ fn action_form(
                     }
                 }
             }
-            @if final_report {
+            (step_pieces::inputs(t, &have))
+            @if final_report && t.pieces.is_empty() {
                 p.aide {
                     "En confirmant, vous déclarez avoir remis le bilan final de l'action au service instructeur"
                     @if let Some(a) = &fund.administration { " (" (a.service) ", " a href={"mailto:" (a.email)} { (a.email) } ")" }
@@ -255,22 +258,64 @@ pub fn body_from(f: &[(String, String)]) -> Result<ActionBody, String> {
     Ok(b)
 }
 
-#[tracing::instrument(skip(s, v, f))]
+#[tracing::instrument(skip(s, v, form))]
 pub async fn act(
     State(s): State<AppState>,
     v: Viewer,
     Path((id, action)): Path<(String, String)>,
-    WebForm(f): WebForm,
+    form: ActionForm,
 ) -> Result<Response, PageError> {
     let who = v.require(&RoleKind::ALL)?;
+    let ActionForm { fields: f, files } = form;
     v.check_csrf(field(&f, CSRF_FIELD))?;
-    let version = version_of(&f)?;
+    let mut version = version_of(&f)?;
+    if !files.is_empty() {
+        match join_step_pieces(&s, &who, &id, &action, files, version).await {
+            Ok(after) => version = after,
+            Err(Ok((status, msg))) => {
+                return page_with_error(&s, &v, &who, &id, status, &msg).await;
+            }
+            Err(Err(e)) => return Err(e),
+        }
+    }
     if field(&f, CONFIRMED) != Some("oui")
         && let Some(page) = confirmation(&s, &v, &who, &id, &action, version, &f).await?
     {
         return Ok(page);
     }
     take_action(&s, &v, &who, &id, &action, version, &f).await
+}
+
+/// The files posted with a step, joined to the file if the step asks for them and the page
+/// was current; the file's version after them.
+async fn join_step_pieces(
+    s: &AppState,
+    who: &Principal,
+    id: &str,
+    action: &str,
+    files: Vec<super::super::applicant::Piece>,
+    version: i64,
+) -> Result<i64, step_pieces::Refused> {
+    let view = s.ctx.get(who, id).await.map_err(|e| Err(e.into()))?;
+    if view.version != version {
+        let stale = Error::Stale {
+            current: view.version,
+        };
+        return Err(Ok(super::super::layout::refusal_fr(&stale)));
+    }
+    let p = served(s, &view.plan).map_err(Err)?;
+    let t = p
+        .plan
+        .fund(&view.fund)
+        .and_then(|fund| p.plan.workflow(fund.workflow.as_str()))
+        .and_then(|wf| wf.transitions.iter().find(|t| t.id.as_str() == action));
+    let Some(t) = t else {
+        return Err(Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Cette étape ne demande pas de pièce.".into(),
+        )));
+    };
+    step_pieces::join(s, who, id, t, files, version).await
 }
 
 /// For a step that needs a confirmation, the page that asks for it (what will happen, with

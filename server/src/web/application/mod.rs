@@ -24,6 +24,7 @@ use crate::service::{ApplicationView, Presence};
 use crate::tokens::Principal;
 
 mod actions;
+mod step_pieces;
 pub mod summary;
 pub mod tone;
 
@@ -380,7 +381,12 @@ async fn render(
                 ul {
                     @for d in &view.documents {
                         li {
-                            a href={"/dossiers/" (view.id) "/pieces/" (d.kind)} { (label_of(fund, &format!("piece.{}", d.kind))) }
+                            a href={"/dossiers/" (view.id) "/pieces/" (d.kind)} {
+                                @match metroplan_engine::workflow::step_piece_label(wf, &d.kind) {
+                                    Some(l) => (l),
+                                    None => (label_of(fund, &format!("piece.{}", d.kind))),
+                                }
+                            }
                             " (" (d.media_type) ", " (d.size / 1024 + 1) " Ko)"
                         }
                     }

@@ -15,6 +15,37 @@ mod time;
 
 pub(super) use time::parameters as workflow_parameters;
 
+/// A step's piece and a form's piece of a fund on the workflow share the file's kinds: the
+/// same id for both would let one overwrite the other.
+pub(super) fn piece_kinds(cx: &mut Cx<'_>, raw: &[Item<RawWorkflow>], funds: &[Fund]) {
+    for fund in funds {
+        let Some(it) = raw
+            .iter()
+            .find(|it| it.value.id.get_ref() == fund.workflow.as_str())
+        else {
+            continue;
+        };
+        let form_kinds: HashSet<&str> = fund.form.documents.iter().map(|d| d.id.as_str()).collect();
+        for p in it.value.transition.iter().flat_map(|t| &t.piece) {
+            if form_kinds.contains(p.id.get_ref().as_str()) {
+                cx.push(
+                    Diagnostic::at(
+                        Code::DuplicateId,
+                        sp_loc(it.file, &p.id),
+                        format!(
+                            "piece `{}` of a step is also a piece of the form of fund `{}`",
+                            p.id.get_ref(),
+                            fund.id
+                        ),
+                    )
+                    .with_label("the file keeps one piece of each kind")
+                    .with_help("give the step's piece its own id"),
+                );
+            }
+        }
+    }
+}
+
 /// The plan's workflows, in file order (those with errors left out).
 pub(super) fn workflows(
     cx: &mut Cx<'_>,
@@ -90,7 +121,22 @@ fn workflow(cx: &mut Cx<'_>, it: &Item<RawWorkflow>, id: Id, r: &Registries) -> 
     };
     let mut transitions = Vec::new();
     let mut ok = initial.is_some();
+    // The file keeps one piece of each kind: a kind is declared once in the workflow.
+    let mut piece_ids = Registry::new("piece");
     for (t, tid) in w.transition.iter().zip(declared) {
+        let pieces: Vec<StepPiece> = t
+            .piece
+            .iter()
+            .filter_map(|p| {
+                Some(StepPiece {
+                    id: cx.declare(&mut piece_ids, f, &p.id)?,
+                    label: p.label.clone(),
+                    help: p.help.clone(),
+                    required: p.required,
+                })
+            })
+            .collect();
+        ok &= pieces.len() == t.piece.len();
         let from: Vec<Id> = t
             .from
             .iter()
@@ -147,6 +193,7 @@ fn workflow(cx: &mut Cx<'_>, it: &Item<RawWorkflow>, id: Id, r: &Registries) -> 
                             at: sp_loc(f, n),
                         })
                         .collect(),
+                    pieces,
                     reference: t.reference.clone(),
                 }),
             _ => ok = false,
