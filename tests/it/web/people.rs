@@ -21,9 +21,12 @@ const PIECES: [&str; 4] = [
 
 /// Files an application for the account of `email` through the API; with `pieces`, its
 /// pieces too, and it is complete.
-fn file(addr: &str, db: &str, email: &str, siret: &str, title: &str, pieces: bool) -> String {
+/// A file of `who` (name, SIRET, email) filed through the API under the association's name.
+fn file(addr: &str, db: &str, who: (&str, &str, &str), title: &str, pieces: bool) -> String {
+    let (name, siret, email) = who;
     let t = token_for(db, email);
     let mut data = application(&siret.replace(' ', ""), 6000);
+    data["applicant"]["name"] = json!(name);
     data["project"]["title"] = json!(title);
     let r = request(
         addr,
@@ -91,14 +94,7 @@ async fn the_other_people_of_the_year_take_their_own_steps_in_a_real_browser() {
     }
 
     // The first files without pieces: the file is incomplete; she provides them and completes it.
-    let incomplete = file(
-        &addr,
-        &db,
-        people[0].2,
-        people[0].1,
-        "Permanences d'accès au droit",
-        false,
-    );
+    let incomplete = file(&addr, &db, people[0], "Permanences d'accès au droit", false);
     w.sign_in(people[0].2).await;
     w.go("/mes-dossiers").await;
     w.click(&format!("a[href='/dossiers/{incomplete}']")).await;
@@ -135,8 +131,7 @@ async fn the_other_people_of_the_year_take_their_own_steps_in_a_real_browser() {
     let refused = file(
         &addr,
         &db,
-        people[1].2,
-        people[1].1,
+        people[1],
         "Théâtre-forum dans les collèges",
         true,
     );
@@ -201,14 +196,7 @@ async fn the_other_people_of_the_year_take_their_own_steps_in_a_real_browser() {
     w.sign_out().await;
 
     // The third withdraws her file.
-    let withdrawn = file(
-        &addr,
-        &db,
-        people[2].2,
-        people[2].1,
-        "Fête des voisins solidaires",
-        true,
-    );
+    let withdrawn = file(&addr, &db, people[2], "Fête des voisins solidaires", true);
     w.sign_in(people[2].2).await;
     w.go(&format!("/dossiers/{withdrawn}")).await;
     w.act_confirmed("retirer").await;
@@ -218,14 +206,7 @@ async fn the_other_people_of_the_year_take_their_own_steps_in_a_real_browser() {
 
     // The fourth is awarded; the instructor records the signed agreement, finance pays the
     // advance, the association files its final report, finance pays the balance.
-    let awarded = file(
-        &addr,
-        &db,
-        people[3].2,
-        people[3].1,
-        "Chantiers jeunes citoyens",
-        true,
-    );
+    let awarded = file(&addr, &db, people[3], "Chantiers jeunes citoyens", true);
     act(&addr, &awarded, "soumettre-au-comite", &instr, json!({}));
     for r in ["r1", "r2"] {
         let t = token(&db, r, "reviewer");

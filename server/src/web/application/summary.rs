@@ -328,6 +328,25 @@ pub fn receipt(
         }
     }
     let completing = metroplan_engine::workflow::completion(plan, wf, &view.state).is_some();
+    // The applicant's own way forward (the final report, say), never a withdrawal.
+    let own: Vec<&metroplan_engine::model::Transition> = wf
+        .transitions
+        .iter()
+        .filter(|t| t.from.iter().any(|f| f.as_str() == view.state))
+        .filter(|t| applicant_step(t) && !t.data && !super::tone::needs_confirmation(wf, t))
+        .collect();
+    // Beside it, staff steps that would undo the file are not "what comes next".
+    if !own.is_empty() {
+        next.retain(|label| {
+            wf.transitions.iter().any(|t| {
+                t.from.iter().any(|f| f.as_str() == view.state)
+                    && !applicant_step(&t)
+                    && t.timer.is_none()
+                    && !super::tone::destructive(wf, t)
+                    && wf.states.iter().any(|s| s.id == t.to && &s.label == label)
+            })
+        });
+    }
     let label_of = |id: &str| {
         wf.transitions
             .iter()
@@ -351,8 +370,18 @@ pub fn receipt(
                             @if let Some(d) = &view.deadline { " au plus tard le " strong { (day(d)) } }
                             "\u{a0}: ajoutez les pièces qui manquent ci-dessous, puis utilisez «\u{a0}" (metroplan_engine::workflow::completion(plan, wf, &view.state).map(|t| t.label.as_str()).unwrap_or_default()) "\u{a0}»."
                         }
-                    } @else if !next.is_empty() {
-                        li { "L'étape suivante\u{a0}: " (or_list(&next)) "." }
+                    } @else {
+                        @for t in &own {
+                            @let required: Vec<&str> = t.pieces.iter().filter(|p| p.required).map(|p| p.label.as_str()).collect();
+                            li {
+                                "À vous d'agir\u{a0}: «\u{a0}" (t.label) "\u{a0}», avec le formulaire ci-dessous"
+                                @if !required.is_empty() { " (pièces à joindre\u{a0}: " (metroplan_engine::french::list_fr(&required)) ")" }
+                                "."
+                            }
+                        }
+                        @if !next.is_empty() {
+                            li { "L'étape suivante\u{a0}: " (or_list(&next)) "." }
+                        }
                     }
                     @for (t, on) in pending {
                         @if let Some(l) = label_of(t) {
