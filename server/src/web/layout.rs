@@ -493,3 +493,14 @@ pub fn outcome_fr(o: &str) -> &'static str {
 pub fn raw(s: &str) -> PreEscaped<&str> {
     PreEscaped(s)
 }
+
+/// A piece's kind of file as people name it (the media type is for machines).
+pub fn media_fr(media: &str) -> &'static str {
+    match media {
+        "application/pdf" => "PDF",
+        "image/png" => "image PNG",
+        "image/jpeg" => "image JPEG",
+        "image/webp" => "image WebP",
+        _ => "fichier",
+    }
+}

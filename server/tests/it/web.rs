@@ -722,8 +722,12 @@ async fn an_incomplete_file_shows_what_is_missing_and_is_completed_from_its_page
     assert_eq!(up.status, StatusCode::SEE_OTHER, "{}", up.text);
     let html = b.get(&page).await.text;
     assert!(
-        html.contains("Pièces enregistrées") || html.contains("(application/pdf"),
+        html.contains("Pièces enregistrées") || html.contains("(PDF, 1\u{a0}Ko)"),
         "the pieces are listed"
+    );
+    assert!(
+        !html.contains("(application/pdf"),
+        "a media type is for machines, not shown"
     );
     let version = b.version_on(&page).await;
     let done = b

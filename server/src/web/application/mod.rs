@@ -387,7 +387,7 @@ async fn render(
                                     None => (label_of(fund, &format!("piece.{}", d.kind))),
                                 }
                             }
-                            " (" (d.media_type) ", " (d.size / 1024 + 1) " Ko)"
+                            " (" (super::layout::media_fr(&d.media_type)) ", " (d.size / 1024 + 1) "\u{a0}Ko)"
                         }
                     }
                 }
@@ -508,7 +508,7 @@ async fn render_removed(
                             a href={"/dossiers/" (view.id) "/pieces/" (d.kind)} {
                                 (d.file_name.clone().unwrap_or_else(|| format!("Pièce jointe n° {}", n + 1)))
                             }
-                            " (" (d.media_type) ", " (d.size / 1024 + 1) " Ko)"
+                            " (" (super::layout::media_fr(&d.media_type)) ", " (d.size / 1024 + 1) "\u{a0}Ko)"
                         }
                     }
                 }
