@@ -263,7 +263,7 @@ pub fn act(addr: &str, id: &str, action: &str, token: &str, body: Value) -> Res 
     .unwrap()
 }
 
-const PDF: &str = "%PDF-1.4\n%%EOF\n";
+const PDF: &str = "%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
 
 pub fn upload(addr: &str, id: &str, kind: &str, token: &str) -> u16 {
     let mut s = TcpStream::connect(addr).unwrap();

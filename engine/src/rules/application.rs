@@ -27,6 +27,9 @@ pub struct InputError {
     pub message: String,
 }
 
+/// The largest amount a form takes: a thousand billion euros.
+pub const MAX_MONEY: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
+
 fn bad(field: &str, message: impl Into<String>) -> InputError {
     InputError {
         field: field.to_string(),
@@ -140,6 +143,10 @@ pub fn check(form: &Form, json: &Value) -> Result<Application, InputError> {
                     _ => None,
                 };
                 match d {
+                    // Beyond it, the cents overflow and the rules' products may too.
+                    Some(d) if d > MAX_MONEY => {
+                        return Err(bad(path, "is beyond 1 000 000 000 000 (euros)"));
+                    }
                     Some(d) if d >= Decimal::ZERO => Dynamic::from_decimal(d.normalize()),
                     Some(_) => return Err(bad(path, "must not be negative")),
                     None => return Err(bad(path, "must be an amount in euros, e.g. 1200.50")),

@@ -195,5 +195,25 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(plain_request_id))
         .with_state(state)
+}
+
+/// A client's request id is kept only if it is a plain token (letters, digits, `-_.:`, at
+/// most 128): anything else (spaces, `=`, quotes, control characters) could forge fields in
+/// the log lines it is written into, so it is dropped and a fresh one is made.
+async fn plain_request_id(mut req: Request) -> Request {
+    let plain = |v: &HeaderValue| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= 128
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
+    };
+    let values = req.headers().get_all(REQUEST_ID);
+    let keep = values.iter().count() <= 1 && values.iter().all(plain);
+    if !keep {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    req
 }

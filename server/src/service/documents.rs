@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::audit::NewEvent;
 use crate::clock::stamp;
+use crate::documents::Unfit;
 use crate::error::{Error, Result};
 use crate::tokens::Principal;
 
@@ -40,11 +41,15 @@ impl Ctx {
         docs_root: &std::path::Path,
         key: Option<&str>,
     ) -> Result<Reply> {
-        let media = crate::documents::sniff(bytes).ok_or_else(|| {
-            Error::UnsupportedMediaType(
+        let media = crate::documents::check(bytes).map_err(|e| match e {
+            Unfit::NotADocument => Error::UnsupportedMediaType(
                 "a document is a PDF or an image (PNG, JPEG, WebP), recognized by its content"
                     .into(),
-            )
+            ),
+            Unfit::Damaged(media) => Error::unprocessable(
+                format!("the {media} file is truncated or damaged: its end marker is missing"),
+                Some("file"),
+            ),
         })?;
         let view = self.get(who, id).await?;
         let served = self.served_for_change(id, &view.plan, &view.fund, &view.state)?;

@@ -49,8 +49,10 @@ pub struct Ctx {
     pub letters: letters::LetterStore,
 }
 
+/// The amount in cents; `None` for a fraction of a cent or an amount beyond `i64` cents
+/// (a `Decimal` near its maximum overflows when multiplied, so the product is checked).
 pub fn cents(d: Decimal) -> Option<i64> {
-    let c = d * Decimal::ONE_HUNDRED;
+    let c = d.checked_mul(Decimal::ONE_HUNDRED)?;
     (c.fract().is_zero()).then(|| i64::try_from(c.trunc()).ok())?
 }
 

@@ -71,12 +71,7 @@ pub fn check_pieces(fund: &Fund, files: &[Piece]) -> Vec<(String, String)> {
                     "Ce formulaire ne demande pas cette pièce.".into(),
                 ));
             }
-            crate::documents::sniff(bytes).is_none().then(|| {
-                (
-                    format!("piece.{kind}"),
-                    "Ce fichier n'est ni un PDF ni une image (PNG, JPEG, WebP).".into(),
-                )
-            })
+            super::layout::piece_refusal_fr(bytes).map(|m| (format!("piece.{kind}"), m.into()))
         })
         .collect()
 }

@@ -17,10 +17,18 @@ pub struct Back {
     pub suite: Option<String>,
 }
 
-/// Only a path on this site: never an open redirect.
+/// Only a path on this site, never an open redirect. Browsers drop tabs and line breaks from
+/// an address and read a backslash as a slash, so `/<tab>/host` would leave the site as
+/// `//host`: any control character or backslash is refused, as is a second leading slash.
 fn safe_back(s: Option<&str>) -> String {
     match s {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.into(),
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.chars().any(|c| c.is_control() || c == '\\') =>
+        {
+            p.into()
+        }
         _ => "/".into(),
     }
 }

@@ -504,3 +504,16 @@ pub fn media_fr(media: &str) -> &'static str {
         _ => "fichier",
     }
 }
+
+/// Why a file is not taken as a piece, as the person reads it; `None` when it is taken.
+pub fn piece_refusal_fr(bytes: &[u8]) -> Option<&'static str> {
+    match crate::documents::check(bytes) {
+        Ok(_) => None,
+        Err(crate::documents::Unfit::NotADocument) => {
+            Some("Ce fichier n'est ni un PDF ni une image (PNG, JPEG, WebP).")
+        }
+        Err(crate::documents::Unfit::Damaged(_)) => Some(
+            "Ce fichier est incomplet ou endommagé\u{a0}: ouvrez-le pour vérifier, enregistrez-le à nouveau, puis envoyez-le.",
+        ),
+    }
+}

@@ -86,6 +86,164 @@ async fn malformed_requests_are_problems_that_name_the_field() {
     );
 }
 
+/// Security review: a `requested_amount` of 1e28 panicked inside the write transaction (the
+/// cents overflowed) and the client got no answer.
+#[tokio::test]
+async fn a_requested_amount_of_1e28_is_a_422_naming_the_field_and_stores_nothing() {
+    let env = Env::new(OPEN).await;
+    let asso = env.token("asso", RoleKind::Applicant).await;
+    assert_eq!(
+        metroplan_engine::rules::application::MAX_MONEY,
+        rust_decimal::Decimal::from(1_000_000_000_000_i64)
+    );
+    for (amount, draft) in [
+        (json!(1e28), false),
+        (json!("10000000000000000000000000000"), false),
+        (json!(79_228_162_514_264_337_593_543_950_335.0_f64), true),
+        (json!("1000000000000.01"), true),
+    ] {
+        let mut data = application();
+        data["project"]["requested_amount"] = amount.clone();
+        let r = env
+            .call(
+                Method::POST,
+                &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
+                Some(&asso),
+                &[],
+                Some(json!({"data": data, "draft": draft})),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{amount}: {}",
+            r.body
+        );
+        assert_eq!(
+            r.body["field"], "data.project.requested_amount",
+            "{}",
+            r.body
+        );
+    }
+    let mut data = application();
+    data["project"]["requested_amount"] = json!("1000000000000");
+    data["project"]["total_cost"] = json!("1000000000000");
+    let r = env
+        .call(
+            Method::POST,
+            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
+            Some(&asso),
+            &[],
+            Some(json!({"data": data, "draft": true})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "the largest amount is taken: {}",
+        r.body
+    );
+    let list = env.get("/api/applications", &asso).await;
+    assert_eq!(
+        list.body["items"].as_array().unwrap().len(),
+        1,
+        "only that one"
+    );
+}
+
+/// Security review: a client-supplied `X-Request-Id` was written as is into log lines, where
+/// spaces and `=` forge fields.
+#[tokio::test]
+async fn a_client_request_id_that_could_forge_log_fields_is_replaced() {
+    let env = Env::new(OPEN).await;
+    let id_of = |r: &Res| r.headers["x-request-id"].to_str().unwrap().to_string();
+    let plain = env
+        .call(
+            Method::GET,
+            "/api/plans",
+            None,
+            &[("x-request-id", "abc-123.4:5_6")],
+            None,
+        )
+        .await;
+    assert_eq!(
+        id_of(&plain),
+        "abc-123.4:5_6",
+        "a plain id is kept, for tracing"
+    );
+    for forged in [
+        "abc method=DELETE uri=/admin",
+        "abc\"x=1",
+        "a\tb",
+        &"x".repeat(129),
+        "",
+    ] {
+        let r = env
+            .call(
+                Method::GET,
+                "/api/plans",
+                None,
+                &[("x-request-id", forged)],
+                None,
+            )
+            .await;
+        let id = id_of(&r);
+        assert_ne!(id, forged);
+        assert!(
+            id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'),
+            "{forged:?} replaced by a fresh id, not {id:?}"
+        );
+    }
+}
+
+/// Security review: a 5-byte `%PDF-` was accepted as a piece. A document cut short (no end
+/// marker) is refused as damaged, naming the file, and nothing is stored.
+#[tokio::test]
+async fn a_five_byte_or_truncated_pdf_is_refused_as_damaged() {
+    let env = Env::new(OPEN).await;
+    let asso = env.token("asso", RoleKind::Applicant).await;
+    let mut draft = application();
+    draft["documents"] = json!([]);
+    let r = env
+        .call(
+            Method::POST,
+            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
+            Some(&asso),
+            &[],
+            Some(json!({"data": draft, "draft": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let truncated_pdf = &PDF[..PDF.len() - 7];
+    let truncated_png: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    let truncated_jpeg: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F'];
+    let short_webp: &[u8] = b"RIFF\xff\0\0\0WEBPVP8 ";
+    for (what, bytes) in [
+        ("five bytes", &b"%PDF-"[..]),
+        ("a PDF without its end", truncated_pdf),
+        ("a PNG without IEND", truncated_png),
+        ("a JPEG without its end marker", truncated_jpeg),
+        ("a WebP shorter than it says", short_webp),
+    ] {
+        let r = env.upload(&id, "rib", &asso, bytes, "rib.pdf").await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: {}",
+            r.text
+        );
+        assert_eq!(r.body["field"], "file", "{what}");
+    }
+    let view = env.get(&format!("/api/applications/{id}"), &asso).await;
+    assert_eq!(view.body["documents"], json!([]), "nothing stored");
+    assert_eq!(
+        env.upload(&id, "rib", &asso, PDF, "rib.pdf").await.status,
+        StatusCode::OK,
+        "a whole PDF is taken"
+    );
+}
+
 #[tokio::test]
 async fn unknown_plans_funds_actions_and_paths_are_404_problems() {
     let env = Env::new(OPEN).await;
@@ -160,7 +318,7 @@ async fn documents_are_accepted_by_content_not_by_name() {
             &id,
             "rib",
             &asso,
-            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\0IEND\xaeB`\x82",
             "rib.bin",
         )
         .await;

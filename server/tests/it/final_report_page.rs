@@ -104,6 +104,22 @@ async fn a_final_report_refused_for_a_missing_piece_keeps_the_piece_joined() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert!(r.text.contains("ni un PDF ni une image"), "{}", r.text);
     assert_eq!(b.version_on(&page).await, version, "nothing was written");
+    let r = b
+        .post_files(
+            &page,
+            &uri,
+            &[("version", &version)],
+            &[("piece.compte_rendu_financier", "compte.pdf", b"%PDF-")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(
+        r.text
+            .contains("Compte rendu financier\u{a0}: ce fichier est incomplet ou endommagé"),
+        "{}",
+        r.text
+    );
+    assert_eq!(b.version_on(&page).await, version, "nothing was written");
     // The missing piece sent: the step is taken.
     let r = b
         .post_files(

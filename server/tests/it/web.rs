@@ -581,6 +581,52 @@ async fn sign_in_never_sends_the_browser_off_site() {
     }
 }
 
+/// Security review: `suite=/%09/host` came back as `Location: /\t/host` (read by browsers as
+/// `//host`), and a CR, LF or NUL in it gave a 500.
+#[tokio::test]
+async fn sign_in_suite_with_a_control_character_stays_on_this_site_and_is_never_a_500() {
+    let env = Env::new(OPEN).await;
+    account(&env, "a@example.org", RoleKind::Applicant).await;
+    for suite in [
+        "/\t/evil.example",
+        "/\r\nSet-Cookie: x=1",
+        "/\n/evil.example",
+        "/mes-dossiers\0",
+        "/\u{7f}/evil.example",
+    ] {
+        // Through the sign-in page's hidden field (the query is decoded first) …
+        let mut b = Browser::new(env.app.clone());
+        let page = b
+            .get(&format!(
+                "/connexion?suite={}",
+                suite
+                    .bytes()
+                    .map(|c| format!("%{c:02X}"))
+                    .collect::<String>()
+            ))
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{suite:?}");
+        assert!(
+            page.text.contains("name=\"suite\" value=\"/\""),
+            "{suite:?}: the page keeps only this site's home"
+        );
+        // … and posted as is.
+        let r = b
+            .post(
+                "/connexion",
+                "/connexion",
+                &[
+                    ("email", "a@example.org"),
+                    ("password", PASSWORD),
+                    ("suite", suite),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{suite:?}: {}", r.text);
+        assert_eq!(r.headers["location"], "/mes-dossiers", "{suite:?}");
+    }
+}
+
 #[tokio::test]
 async fn registration_explains_what_is_wrong_in_french_and_creates_one_account() {
     let env = Env::new(OPEN).await;

@@ -92,13 +92,10 @@ pub async fn join(
                 "Cette étape ne demande pas cette pièce.".into(),
             )));
         };
-        if crate::documents::sniff(&bytes).is_none() {
+        if let Some(why) = super::super::layout::piece_refusal_fr(&bytes) {
             return Err(Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
-                format!(
-                    "{}\u{a0}: ce fichier n'est ni un PDF ni une image (PNG, JPEG, WebP).",
-                    p.label
-                ),
+                format!("{}\u{a0}: {}", p.label, lower_first(why)),
             )));
         }
         match s
@@ -118,4 +115,11 @@ pub async fn join(
         }
     }
     Ok(version)
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
 }
