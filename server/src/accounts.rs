@@ -283,6 +283,8 @@ pub enum SignIn {
     Locked(Timestamp),
     /// Too many failures from this client address: locked until then.
     ClientLocked(Timestamp),
+    /// Too many sign-ins being verified at once: try again shortly.
+    Busy,
 }
 
 /// The throttle's key for a client address; it holds no `@`, so it is never an email.
@@ -291,31 +293,71 @@ fn client_key(client: &str) -> String {
 }
 
 /// The failures recorded under `key`, and until when it is locked, if it is.
-async fn throttle_of(
+/// Counts one attempt against `key` before the password is verified, in one statement, so
+/// that concurrent attempts each see the ones before them (a burst cannot verify more than
+/// `max` guesses before the lock). `Some(until)` when the key is locked: then nothing is
+/// verified, and the attempt that finds the count over `max` sets the lock.
+async fn reserve_attempt(
     db: &Db,
     key: &str,
+    max: i64,
     now: Timestamp,
-) -> Result<(Option<AnyRow>, Option<Timestamp>), sqlx::Error> {
-    let row =
-        sqlx::query("SELECT failures, first_at, locked_until FROM login_failures WHERE email = $1")
-            .bind(key)
-            .fetch_optional(&db.pool)
-            .await?;
-    let mut locked = None;
-    if let Some(r) = &row {
-        let until: Option<String> = r.try_get("locked_until")?;
-        locked = until.as_deref().and_then(parse_ts).filter(|u| *u > now);
+) -> Result<Option<Timestamp>, sqlx::Error> {
+    let now_s = stamp(now);
+    let since = stamp(
+        now.checked_sub(THROTTLE_WINDOW)
+            .expect("fifteen minutes ago is a valid instant"),
+    );
+    // Stamps have a fixed width, so their order is their text's. A locked key is not counted;
+    // a count older than the window starts again.
+    let row = sqlx::query(
+        "INSERT INTO login_failures (email, failures, first_at, locked_until) VALUES ($1, 1, $2, NULL) \
+         ON CONFLICT (email) DO UPDATE SET \
+         failures = CASE WHEN login_failures.locked_until > $2 THEN login_failures.failures \
+                         WHEN login_failures.first_at < $3 THEN 1 \
+                         ELSE login_failures.failures + 1 END, \
+         first_at = CASE WHEN login_failures.locked_until > $2 THEN login_failures.first_at \
+                         WHEN login_failures.first_at < $3 THEN $2 \
+                         ELSE login_failures.first_at END \
+         RETURNING failures, locked_until",
+    )
+    .bind(key)
+    .bind(&now_s)
+    .bind(&since)
+    .fetch_one(&db.pool)
+    .await?;
+    let until: Option<String> = row.try_get("locked_until")?;
+    if let Some(until) = until.as_deref().and_then(parse_ts).filter(|u| *u > now) {
+        return Ok(Some(until));
     }
-    Ok((row, locked))
+    let failures: i64 = row.try_get("failures")?;
+    if failures > max {
+        return Ok(Some(lock(db, key, now).await?));
+    }
+    Ok(None)
+}
+
+/// Locks `key` for [`LOCK_DURATION`] from `now`; the count starts again after it.
+async fn lock(db: &Db, key: &str, now: Timestamp) -> Result<Timestamp, sqlx::Error> {
+    let until = now
+        .checked_add(LOCK_DURATION)
+        .expect("fifteen minutes from now is a valid instant");
+    sqlx::query("UPDATE login_failures SET failures = 0, locked_until = $1 WHERE email = $2")
+        .bind(stamp(until))
+        .bind(key)
+        .execute(&db.pool)
+        .await?;
+    Ok(until)
 }
 
 fn parse_ts(s: &str) -> Option<Timestamp> {
     s.parse().ok()
 }
 
-/// Checks a password, counting failures per email and per client address (when known); the
-/// hash is verified even for an unknown email so that timing does not tell which emails have
-/// accounts.
+/// Checks a password, counting attempts per email and per client address (when known) before
+/// verifying it; the hash is verified even for an unknown email so that timing does not tell
+/// which emails have accounts. At most [`VERIFICATIONS`] hashes are verified at once (each
+/// holds argon2's memory): beyond, after a short wait, the answer is [`SignIn::Busy`].
 pub async fn sign_in(
     db: &Db,
     email: &str,
@@ -324,19 +366,13 @@ pub async fn sign_in(
     now: Timestamp,
 ) -> Result<SignIn, AccountError> {
     let email = normalize_email(email);
-    let from = match client {
-        Some(c) => {
-            let key = client_key(c);
-            let (row, locked) = throttle_of(db, &key, now).await?;
-            if let Some(until) = locked {
-                return Ok(SignIn::ClientLocked(until));
-            }
-            Some((key, row))
-        }
-        None => None,
-    };
-    let (throttle, locked) = throttle_of(db, &email, now).await?;
-    if let Some(until) = locked {
+    let from = client.map(client_key);
+    if let Some(key) = &from
+        && let Some(until) = reserve_attempt(db, key, MAX_CLIENT_FAILURES, now).await?
+    {
+        return Ok(SignIn::ClientLocked(until));
+    }
+    if let Some(until) = reserve_attempt(db, &email, MAX_FAILURES, now).await? {
         return Ok(SignIn::Locked(until));
     }
     let row = sqlx::query(&format!(
@@ -349,6 +385,12 @@ pub async fn sign_in(
         Some(r) => (User::from_row(r)?, r.try_get::<String, _>("password_hash")?),
         None => (None, dummy_hash().to_string()),
     };
+    let Ok(Ok(_permit)) = tokio::time::timeout(VERIFICATION_WAIT, verifications().acquire()).await
+    else {
+        // Not verified: the attempt is not held against the account.
+        release(db, &email).await?;
+        return Ok(SignIn::Busy);
+    };
     let password = password.to_string();
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
         .await
@@ -359,58 +401,62 @@ pub async fn sign_in(
                 .bind(&email)
                 .execute(&db.pool)
                 .await?;
+            // A success from an address is not one of its failures.
+            if let Some(key) = &from {
+                release(db, key).await?;
+            }
             Ok(SignIn::Ok(u.with_grants(db).await?))
         }
         _ => {
-            record_failure(db, &email, throttle.as_ref(), MAX_FAILURES, now).await?;
-            if let Some((key, row)) = &from {
-                record_failure(db, key, row.as_ref(), MAX_CLIENT_FAILURES, now).await?;
+            // Already counted: the failure that reaches the limit locks at once.
+            for (key, max) in [
+                (Some(&email), MAX_FAILURES),
+                (from.as_ref(), MAX_CLIENT_FAILURES),
+            ] {
+                let Some(key) = key else { continue };
+                let n: Option<i64> = sqlx::query_scalar(
+                    "SELECT failures FROM login_failures WHERE email = $1 AND (locked_until IS NULL OR locked_until <= $2)",
+                )
+                .bind(key)
+                .bind(stamp(now))
+                .fetch_optional(&db.pool)
+                .await?;
+                if n.is_some_and(|n| n >= max) {
+                    lock(db, key, now).await?;
+                }
             }
             Ok(SignIn::Refused)
         }
     }
 }
 
+/// Gives back one counted attempt of `key` (it was not a failure).
+async fn release(db: &Db, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE login_failures SET failures = failures - 1 WHERE email = $1 AND failures > 0",
+    )
+    .bind(key)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// How many password hashes are verified at once. Each argon2 verification holds its memory
+/// cost (19 MiB with the default parameters) for its duration: 8 at once bound that to about
+/// 150 MiB whatever the number of sign-ins in flight.
+pub const VERIFICATIONS: usize = 8;
+/// How long a sign-in waits for a verification slot before it is told to retry.
+pub const VERIFICATION_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn verifications() -> &'static tokio::sync::Semaphore {
+    static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(VERIFICATIONS);
+    &SLOTS
+}
+
 /// The hash of a random password, verified against when the email is unknown.
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| hash_password(&random_hex(16)).unwrap_or_default())
-}
-
-async fn record_failure(
-    db: &Db,
-    key: &str,
-    previous: Option<&AnyRow>,
-    max: i64,
-    now: Timestamp,
-) -> Result<(), sqlx::Error> {
-    let (failures, first) = match previous {
-        Some(r) => {
-            let first: String = r.try_get("first_at")?;
-            let n: i64 = r.try_get("failures")?;
-            match parse_ts(&first) {
-                Some(f) if now.duration_since(f) < THROTTLE_WINDOW => (n + 1, first),
-                _ => (1, stamp(now)),
-            }
-        }
-        None => (1, stamp(now)),
-    };
-    let locked = (failures >= max).then(|| {
-        stamp(
-            now.checked_add(LOCK_DURATION)
-                .expect("fifteen minutes from now is a valid instant"),
-        )
-    });
-    sqlx::query(
-        "INSERT INTO login_failures (email, failures, first_at, locked_until) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO UPDATE SET failures = excluded.failures, first_at = excluded.first_at, locked_until = excluded.locked_until",
-    )
-    .bind(key)
-    .bind(if locked.is_some() { 0 } else { failures })
-    .bind(&first)
-    .bind(locked)
-    .execute(&db.pool)
-    .await?;
-    Ok(())
 }
 
 /// A signed-in browser.

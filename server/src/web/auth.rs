@@ -138,6 +138,21 @@ pub async fn sign_in(
             tracing::warn!("sign-in refused: too many failures from this address");
             Ok(locked(&v, &back, email, until, now, "depuis votre réseau"))
         }
+        SignIn::Busy => {
+            tracing::warn!("sign-in refused: every verification slot is taken");
+            let mut res = v.page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                sign_in_page(
+                    &v,
+                    &back,
+                    email,
+                    Some("Le service reçoit beaucoup de connexions en ce moment. Réessayez dans quelques secondes."),
+                ),
+            );
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(5));
+            Ok(res)
+        }
         SignIn::Locked(until) => {
             tracing::warn!("sign-in refused: too many failures for this account");
             Ok(locked(&v, &back, email, until, now, "pour ce compte"))

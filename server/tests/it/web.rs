@@ -420,6 +420,88 @@ async fn a_stale_page_gets_a_clear_message_and_changes_nothing() {
     );
 }
 
+/// `n` sign-ins at once with `email(i)` and a wrong password, from `client`: how many had
+/// their password verified (refused) and how many were turned away by a lock.
+async fn burst(
+    env: &Env,
+    n: usize,
+    email: impl Fn(usize) -> String,
+    client: Option<&'static str>,
+) -> (usize, usize) {
+    let now = jiff::Timestamp::now();
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let db = env.db.clone();
+            let email = email(i);
+            tokio::spawn(async move {
+                accounts::sign_in(&db, &email, "mauvais mot de passe", client, now)
+                    .await
+                    .expect("no storage fault")
+            })
+        })
+        .collect();
+    let (mut verified, mut locked) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            accounts::SignIn::Refused => verified += 1,
+            accounts::SignIn::Locked(_) | accounts::SignIn::ClientLocked(_) => locked += 1,
+            accounts::SignIn::Busy => {}
+            accounts::SignIn::Ok(_) => panic!("a wrong password signed in"),
+        }
+    }
+    (verified, locked)
+}
+
+/// Security review: bursts of concurrent guesses verified 115 wrong passwords before the
+/// account's lock (the limit is 5), and the address counter recorded 120 failures as 9.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_concurrent_wrong_passwords_locks_after_the_limit() {
+    let env = Env::new(OPEN).await;
+    account(&env, "a@example.org", RoleKind::Applicant).await;
+    let (verified, locked) = burst(&env, 100, |_| "a@example.org".into(), None).await;
+    assert!(
+        verified <= accounts::MAX_FAILURES as usize,
+        "{verified} passwords verified before the lock"
+    );
+    assert!(locked >= 100 - accounts::MAX_FAILURES as usize - accounts::VERIFICATIONS);
+    // And the account is locked now, for its right password too.
+    let right = accounts::sign_in(
+        &env.db,
+        "a@example.org",
+        PASSWORD,
+        None,
+        jiff::Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(right, accounts::SignIn::Locked(_)), "{right:?}");
+    // One address spraying 100 emails at once is locked after its own limit.
+    let (verified, _) = burst(
+        &env,
+        100,
+        |i| format!("essai{i}@example.org"),
+        Some("203.0.113.9"),
+    )
+    .await;
+    assert!(
+        verified <= accounts::MAX_CLIENT_FAILURES as usize,
+        "{verified} passwords verified from one address"
+    );
+    let later = accounts::sign_in(
+        &env.db,
+        "b@example.org",
+        "x",
+        Some("203.0.113.9"),
+        jiff::Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(later, accounts::SignIn::ClientLocked(_)),
+        "{later:?}"
+    );
+}
+
 #[tokio::test]
 async fn twenty_failures_from_one_address_lock_it_whatever_the_emails_tried() {
     let env = Env::new(OPEN).await;
