@@ -290,6 +290,9 @@ async fn main() {
             &db,
             "--now",
             "2021-03-01T10:00:00+01:00",
+            // Every connection of the load comes from this one address.
+            "--max-connections-per-address",
+            &(conns + 16).to_string(),
         ])
         .env("METROPLAN_LOG", "warn")
         .stdout(Stdio::piped())

@@ -12,6 +12,7 @@ pub mod documents;
 pub mod error;
 pub mod grants;
 pub mod http;
+pub mod listen;
 pub mod metrics;
 pub mod notify;
 pub mod pdf;

@@ -13,6 +13,7 @@ mod new_plan;
 mod reload;
 mod rules_cli;
 mod server;
+mod slow_clients;
 mod timers;
 mod web;
 

@@ -60,9 +60,17 @@ pub struct ServeArgs {
     #[arg(long, env = "METROPLAN_UPLOAD_TIMEOUT", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub upload_timeout: u64,
     /// The server is reached through a reverse proxy that appends the client's address to
-    /// `X-Forwarded-For` (the sign-in throttle counts failures per client address).
+    /// `X-Forwarded-For` (the sign-in throttle counts failures per client address). The proxy
+    /// then holds the connections: `--max-connections-per-address` does not apply.
     #[arg(long, env = "METROPLAN_BEHIND_PROXY")]
     pub behind_proxy: bool,
+    /// Close a connection whose request head (line and headers) is not all received within
+    /// this many seconds (a client trickling headers holds no connection for long).
+    #[arg(long, env = "METROPLAN_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub header_timeout: u64,
+    /// Connections one client address may hold at once; more are closed as they come.
+    #[arg(long, env = "METROPLAN_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=100000))]
+    pub max_connections_per_address: u64,
     /// Demonstration mode, for a first look on fictitious data: creates trial accounts for
     /// every role the plans declare (printed at start, with their password), starts the clock
     /// where one of the plans' calls is open (unless `--now` is given), and says so on every
@@ -320,12 +328,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let _ = state.ctx.letters.public_url.set(format!("http://{addr}"));
         guide.print(&addr.to_string());
         tracing::info!(%addr, database = %metroplan_server::store::redact(&args.database), "serving");
-        axum::serve(
-            listener,
-            app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-            .with_graceful_shutdown(shutdown())
-            .await?;
+        let limits = metroplan_server::listen::Limits {
+            header_timeout: std::time::Duration::from_secs(args.header_timeout),
+            per_address: (!args.behind_proxy).then_some(args.max_connections_per_address as usize),
+        };
+        metroplan_server::listen::serve(listener, app(state), limits, shutdown()).await;
         let _ = stop_tx.send(true);
         let _ = reloader.await;
         let _ = timers.await;
