@@ -47,6 +47,9 @@ pub enum Error {
     PreconditionRequired,
     #[error("{0}")]
     TooLarge(String),
+    /// An allowance of uploads is used up (per file, or per uploader and day).
+    #[error("{0}")]
+    Quota(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error(

@@ -285,6 +285,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                     config.documents.clone(),
                     args.public_url.clone(),
                 ),
+                quotas: Default::default(),
             },
             config: Arc::new(config),
             tokens: Default::default(),

@@ -22,7 +22,7 @@ impl Error {
             }
             Error::Stale { .. } => StatusCode::PRECONDITION_FAILED,
             Error::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
-            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooLarge(_) | Error::Quota(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Busy
             | Error::DatabaseUnreachable
@@ -48,6 +48,7 @@ impl Error {
             Error::Stale { .. } => "stale",
             Error::PreconditionRequired => "precondition-required",
             Error::TooLarge(_) => "too-large",
+            Error::Quota(_) => "upload-quota",
             Error::UnsupportedMediaType(_) => "unsupported-media-type",
             Error::Busy => "busy",
             Error::DatabaseUnreachable => "database-unreachable",

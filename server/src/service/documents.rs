@@ -15,6 +15,69 @@ use super::rows::load_row;
 use super::views::DocumentView;
 use super::{Ctx, scope};
 
+/// How much may be uploaded, in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Quotas {
+    /// To one file, replaced pieces included.
+    pub per_file: i64,
+    /// By one person in 24 hours, all files together.
+    pub per_day: i64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            per_file: 100 * 1024 * 1024,
+            per_day: 300 * 1024 * 1024,
+        }
+    }
+}
+
+/// Refuses an upload of `size` bytes that would take the file or its uploader beyond their
+/// allowance. Read in the upload's transaction once the file's row is locked, so concurrent
+/// uploads to one file are counted; the daily allowance may be passed by the uploads in flight
+/// to other files at that moment (10 MiB each at most).
+async fn quota(
+    tx: &mut crate::store::WriteTx,
+    quotas: Quotas,
+    who: &Principal,
+    id: &str,
+    size: usize,
+    now: jiff::Timestamp,
+) -> Result<()> {
+    let size = size as i64;
+    let on_file: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM uploads WHERE application_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx.tx)
+    .await?;
+    if on_file + size > quotas.per_file {
+        return Err(Error::Quota(format!(
+            "the pieces uploaded to this file would exceed {} bytes (replaced pieces count: the audit trail keeps them)",
+            quotas.per_file
+        )));
+    }
+    let since = stamp(
+        now.checked_sub(jiff::SignedDuration::from_hours(24))
+            .expect("a day ago is a valid instant"),
+    );
+    let today: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM uploads WHERE actor = $1 AND created_at > $2",
+    )
+    .bind(&who.id)
+    .bind(&since)
+    .fetch_one(&mut *tx.tx)
+    .await?;
+    if today + size > quotas.per_day {
+        return Err(Error::Quota(format!(
+            "you uploaded {today} bytes in the last 24 hours: at most {} bytes",
+            quotas.per_day
+        )));
+    }
+    Ok(())
+}
+
 pub(super) async fn documents_of<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     ex: E,
     id: &str,
@@ -140,6 +203,18 @@ impl Ctx {
             .bind(id)
             .execute(&mut *tx.tx)
             .await?;
+        // After the file's row is written (and locked, on PostgreSQL): uploads to one file
+        // are counted one after the other.
+        quota(&mut tx, self.quotas, who, id, bytes.len(), self.clock.now()).await?;
+        sqlx::query(
+            "INSERT INTO uploads (application_id, actor, size, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(&who.id)
+        .bind(bytes.len() as i64)
+        .bind(&now_s)
+        .execute(&mut *tx.tx)
+        .await?;
         tx.record(NewEvent {
             application_id: Some(id.into()),
             actor: who.id.clone(),

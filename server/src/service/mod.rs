@@ -5,7 +5,7 @@
 mod action_body;
 mod applications;
 mod content;
-mod documents;
+pub mod documents;
 mod eligibility;
 mod exports;
 mod facts;
@@ -47,6 +47,8 @@ pub struct Ctx {
     pub rules: Arc<RulesGuard>,
     /// Where issued documents are kept, and the pages' public address for links.
     pub letters: letters::LetterStore,
+    /// How much may be uploaded to a file and by a person.
+    pub quotas: documents::Quotas,
 }
 
 /// The amount in cents; `None` for a fraction of a cent or an amount beyond `i64` cents

@@ -383,6 +383,10 @@ pub fn refusal_fr(e: &Error) -> (StatusCode, String) {
             StatusCode::PAYLOAD_TOO_LARGE,
             "Le fichier envoyé est trop volumineux.".into(),
         ),
+        Error::Quota(_) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "La limite des pièces envoyées est atteinte : rien n'a été enregistré. Envoyez des fichiers plus légers (un PDF compressé, une image réduite), ou réessayez demain ; en cas de besoin, contactez le service instructeur.".into(),
+        ),
         Error::UnsupportedMediaType(_) => (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Une pièce jointe doit être un PDF ou une image (PNG, JPEG, WebP).".into(),

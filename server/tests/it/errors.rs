@@ -202,19 +202,7 @@ async fn a_client_request_id_that_could_forge_log_fields_is_replaced() {
 async fn a_five_byte_or_truncated_pdf_is_refused_as_damaged() {
     let env = Env::new(OPEN).await;
     let asso = env.token("asso", RoleKind::Applicant).await;
-    let mut draft = application();
-    draft["documents"] = json!([]);
-    let r = env
-        .call(
-            Method::POST,
-            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
-            Some(&asso),
-            &[],
-            Some(json!({"data": draft, "draft": true})),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let id = r.body["id"].as_str().unwrap().to_string();
+    let id = draft(&env, &asso).await;
     let truncated_pdf = &PDF[..PDF.len() - 7];
     let truncated_png: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
     let truncated_jpeg: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F'];
@@ -242,6 +230,79 @@ async fn a_five_byte_or_truncated_pdf_is_refused_as_damaged() {
         StatusCode::OK,
         "a whole PDF is taken"
     );
+}
+
+/// A draft of `asso`'s with no pieces yet, under the applicant key `siret`.
+async fn draft_of(env: &Env, asso: &str, siret: &str) -> String {
+    let mut data = application();
+    data["documents"] = json!([]);
+    data["applicant"]["siret"] = json!(siret);
+    let r = env
+        .call(
+            Method::POST,
+            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
+            Some(asso),
+            &[],
+            Some(json!({"data": data, "draft": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+async fn draft(env: &Env, asso: &str) -> String {
+    draft_of(env, asso, "81234567800019").await
+}
+
+/// Security review: a replaced piece stays on disk and there was no quota, so one applicant
+/// could fill the disk by replacing a piece again and again.
+#[tokio::test]
+async fn uploads_beyond_the_file_or_the_daily_quota_are_refused_and_change_nothing() {
+    let mut env = Env::new(OPEN).await;
+    let piece = PDF.len() as i64;
+    let mut state = env.state.clone();
+    state.ctx.quotas = metroplan_server::service::documents::Quotas {
+        per_file: 3 * piece,
+        per_day: 5 * piece,
+    };
+    env.app = metroplan_server::app(state);
+    let asso = env.token("asso", RoleKind::Applicant).await;
+    let a = draft(&env, &asso).await;
+    // Replacing the same piece counts each time.
+    for _ in 0..3 {
+        let r = env.upload(&a, "rib", &asso, PDF, "rib.pdf").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let before = env.get(&format!("/api/applications/{a}"), &asso).await.body;
+    let over = env.upload(&a, "statuts", &asso, PDF, "statuts.pdf").await;
+    assert_eq!(over.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", over.body);
+    assert_eq!(over.body["type"], "/problems/upload-quota", "{}", over.body);
+    let after = env.get(&format!("/api/applications/{a}"), &asso).await.body;
+    assert_eq!(after["version"], before["version"], "nothing written");
+    assert_eq!(after["documents"], before["documents"]);
+    // Another file of the same person: the day's allowance is what is left (2 pieces).
+    let b = draft(&env, &asso).await;
+    for kind in ["rib", "statuts"] {
+        let r = env.upload(&b, kind, &asso, PDF, "p.pdf").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let over = env
+        .upload(&b, "budget_previsionnel", &asso, PDF, "b.pdf")
+        .await;
+    assert_eq!(over.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", over.body);
+    assert!(
+        over.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("last 24 hours"),
+        "{}",
+        over.body
+    );
+    // Someone else's allowance is their own.
+    let other = env.token("autre", RoleKind::Applicant).await;
+    let c = draft_of(&env, &other, "51234567800012").await;
+    let r = env.upload(&c, "rib", &other, PDF, "rib.pdf").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
 #[tokio::test]

@@ -464,6 +464,7 @@ fn state(
                 config.documents.clone(),
                 Some("http://metroplan.test".into()),
             ),
+            quotas: Default::default(),
         },
         config: Arc::new(config),
         tokens: Default::default(),
