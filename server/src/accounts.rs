@@ -295,14 +295,15 @@ fn client_key(client: &str) -> String {
 /// The failures recorded under `key`, and until when it is locked, if it is.
 /// Counts one attempt against `key` before the password is verified, in one statement, so
 /// that concurrent attempts each see the ones before them (a burst cannot verify more than
-/// `max` guesses before the lock). `Some(until)` when the key is locked: then nothing is
-/// verified, and the attempt that finds the count over `max` sets the lock.
+/// `max` guesses before the lock). `Ok(n)`: this is the key's `n`th attempt in the window;
+/// `Err(until)` when the key is locked: then nothing is verified, and the attempt that finds
+/// the count over `max` sets the lock.
 async fn reserve_attempt(
     db: &Db,
     key: &str,
     max: i64,
     now: Timestamp,
-) -> Result<Option<Timestamp>, sqlx::Error> {
+) -> Result<Result<i64, Timestamp>, sqlx::Error> {
     let now_s = stamp(now);
     let since = stamp(
         now.checked_sub(THROTTLE_WINDOW)
@@ -328,13 +329,13 @@ async fn reserve_attempt(
     .await?;
     let until: Option<String> = row.try_get("locked_until")?;
     if let Some(until) = until.as_deref().and_then(parse_ts).filter(|u| *u > now) {
-        return Ok(Some(until));
+        return Ok(Err(until));
     }
     let failures: i64 = row.try_get("failures")?;
     if failures > max {
-        return Ok(Some(lock(db, key, now).await?));
+        return Ok(Err(lock(db, key, now).await?));
     }
-    Ok(None)
+    Ok(Ok(failures))
 }
 
 /// Locks `key` for [`LOCK_DURATION`] from `now`; the count starts again after it.
@@ -367,14 +368,17 @@ pub async fn sign_in(
 ) -> Result<SignIn, AccountError> {
     let email = normalize_email(email);
     let from = client.map(client_key);
-    if let Some(key) = &from
-        && let Some(until) = reserve_attempt(db, key, MAX_CLIENT_FAILURES, now).await?
-    {
-        return Ok(SignIn::ClientLocked(until));
-    }
-    if let Some(until) = reserve_attempt(db, &email, MAX_FAILURES, now).await? {
-        return Ok(SignIn::Locked(until));
-    }
+    let from_count = match &from {
+        Some(key) => match reserve_attempt(db, key, MAX_CLIENT_FAILURES, now).await? {
+            Ok(n) => Some((key, n)),
+            Err(until) => return Ok(SignIn::ClientLocked(until)),
+        },
+        None => None,
+    };
+    let email_count = match reserve_attempt(db, &email, MAX_FAILURES, now).await? {
+        Ok(n) => n,
+        Err(until) => return Ok(SignIn::Locked(until)),
+    };
     let row = sqlx::query(&format!(
         "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"
     ))
@@ -387,8 +391,11 @@ pub async fn sign_in(
     };
     let Ok(Ok(_permit)) = tokio::time::timeout(VERIFICATION_WAIT, verifications().acquire()).await
     else {
-        // Not verified: the attempt is not held against the account.
+        // Not verified: the attempt is held against neither the account nor the address.
         release(db, &email).await?;
+        if let Some((key, _)) = from_count {
+            release(db, key).await?;
+        }
         return Ok(SignIn::Busy);
     };
     let password = password.to_string();
@@ -402,28 +409,20 @@ pub async fn sign_in(
                 .execute(&db.pool)
                 .await?;
             // A success from an address is not one of its failures.
-            if let Some(key) = &from {
+            if let Some((key, _)) = from_count {
                 release(db, key).await?;
             }
             Ok(SignIn::Ok(u.with_grants(db).await?))
         }
         _ => {
             // Already counted: the failure that reaches the limit locks at once.
-            for (key, max) in [
-                (Some(&email), MAX_FAILURES),
-                (from.as_ref(), MAX_CLIENT_FAILURES),
-            ] {
-                let Some(key) = key else { continue };
-                let n: Option<i64> = sqlx::query_scalar(
-                    "SELECT failures FROM login_failures WHERE email = $1 AND (locked_until IS NULL OR locked_until <= $2)",
-                )
-                .bind(key)
-                .bind(stamp(now))
-                .fetch_optional(&db.pool)
-                .await?;
-                if n.is_some_and(|n| n >= max) {
-                    lock(db, key, now).await?;
-                }
+            if email_count >= MAX_FAILURES {
+                lock(db, &email, now).await?;
+            }
+            if let Some((key, n)) = from_count
+                && n >= MAX_CLIENT_FAILURES
+            {
+                lock(db, key, now).await?;
             }
             Ok(SignIn::Refused)
         }

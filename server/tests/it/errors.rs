@@ -104,15 +104,7 @@ async fn a_requested_amount_of_1e28_is_a_422_naming_the_field_and_stores_nothing
     ] {
         let mut data = application();
         data["project"]["requested_amount"] = amount.clone();
-        let r = env
-            .call(
-                Method::POST,
-                &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
-                Some(&asso),
-                &[],
-                Some(json!({"data": data, "draft": draft})),
-            )
-            .await;
+        let r = create(&env, &asso, json!({"data": data, "draft": draft})).await;
         assert_eq!(
             r.status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -128,15 +120,7 @@ async fn a_requested_amount_of_1e28_is_a_422_naming_the_field_and_stores_nothing
     let mut data = application();
     data["project"]["requested_amount"] = json!("1000000000000");
     data["project"]["total_cost"] = json!("1000000000000");
-    let r = env
-        .call(
-            Method::POST,
-            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
-            Some(&asso),
-            &[],
-            Some(json!({"data": data, "draft": true})),
-        )
-        .await;
+    let r = create(&env, &asso, json!({"data": data, "draft": true})).await;
     assert_eq!(
         r.status,
         StatusCode::CREATED,
@@ -232,20 +216,24 @@ async fn a_five_byte_or_truncated_pdf_is_refused_as_damaged() {
     );
 }
 
+/// `body` posted to the fund's applications.
+async fn create(env: &Env, token: &str, body: serde_json::Value) -> Res {
+    env.call(
+        Method::POST,
+        &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
+        Some(token),
+        &[],
+        Some(body),
+    )
+    .await
+}
+
 /// A draft of `asso`'s with no pieces yet, under the applicant key `siret`.
 async fn draft_of(env: &Env, asso: &str, siret: &str) -> String {
     let mut data = application();
     data["documents"] = json!([]);
     data["applicant"]["siret"] = json!(siret);
-    let r = env
-        .call(
-            Method::POST,
-            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
-            Some(asso),
-            &[],
-            Some(json!({"data": data, "draft": true})),
-        )
-        .await;
+    let r = create(env, asso, json!({"data": data, "draft": true})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     r.body["id"].as_str().unwrap().to_string()
 }
