@@ -429,7 +429,7 @@ async fn prepare(addr: &str, db: &str, n: u64, conns: usize) -> Vec<(String, Str
                     ("soumettre-au-comite", &instr, json!({})),
                     ("donner-avis", &r1, json!({"linked": false, "opinion": "ok"})),
                     ("donner-avis", &r2, json!({"linked": false, "opinion": "ok"})),
-                    ("proposer-decision", &instr, json!({})),
+                    ("proposer-decision", &instr, json!({"amount": "1000"})),
                 ] {
                     let (st, _, b) = c
                         .send("POST", &format!("/api/applications/{id}/actions/{action}"), &format!("{}If-Match: {etag}\r\n", auth(who)), &body.to_string())

@@ -349,7 +349,14 @@ pub fn to_decide(addr: &str, db: &str, n: usize, amount: u32) -> Vec<String> {
                 );
             }
             assert_eq!(
-                act(addr, &id, "proposer-decision", &instr, json!({})).body["state"],
+                act(
+                    addr,
+                    &id,
+                    "proposer-decision",
+                    &instr,
+                    json!({"amount": amount.to_string()})
+                )
+                .body["state"],
                 "a-decider"
             );
             id

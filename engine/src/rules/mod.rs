@@ -32,6 +32,7 @@ pub mod explain;
 mod host;
 pub mod publish;
 pub(crate) mod sandbox;
+pub mod standing;
 mod state;
 mod types;
 

@@ -192,14 +192,23 @@ pub(super) fn effects(
 
 /// The committee's vote: the quorum of opinions given, then its rule.
 pub(super) fn vote(fund: &Fund, action: &str, v: &Vote, facts: &Facts) -> Result<(), Refusal> {
-    let given = Decimal::from(facts.opinions.len() as u64);
-    let favourable = facts.opinions.iter().filter(|o| o.favourable).count() as u64;
-    let quorum = param(fund, v.quorum.as_str(), facts.today).unwrap_or(Decimal::ONE);
+    vote_holds(fund, v, &facts.opinions, facts.today)
+        .map_err(|(why, fr)| refuse(action, "vote", None, why, fr))
+}
+
+/// Whether the committee's opinions carry `v` on `today`: `Err` gives why not (for logs and
+/// the API) and the French sentence a page shows beside the step it holds back.
+pub fn vote_holds(
+    fund: &Fund,
+    v: &Vote,
+    opinions: &[super::Opinion],
+    today: jiff::civil::Date,
+) -> Result<(), (String, &'static str)> {
+    let given = Decimal::from(opinions.len() as u64);
+    let favourable = opinions.iter().filter(|o| o.favourable).count() as u64;
+    let quorum = param(fund, v.quorum.as_str(), today).unwrap_or(Decimal::ONE);
     if given < quorum {
-        return Err(refuse(
-            action,
-            "vote",
-            None,
+        return Err((
             format!("{given} opinion(s) given, at least {quorum} needed"),
             "Le nombre minimal d'avis du comité n'est pas encore atteint.",
         ));
@@ -210,7 +219,7 @@ pub(super) fn vote(fund: &Fund, action: &str, v: &Vote, facts: &Facts) -> Result
             format!("{favourable} favourable opinion(s) of {given}: no majority"),
         ),
         VoteRule::Favourable(p) => {
-            let need = param(fund, p.as_str(), facts.today).unwrap_or(Decimal::ONE);
+            let need = param(fund, p.as_str(), today).unwrap_or(Decimal::ONE);
             (
                 Decimal::from(favourable) >= need,
                 format!("{favourable} favourable opinion(s), at least {need} needed"),
@@ -220,12 +229,6 @@ pub(super) fn vote(fund: &Fund, action: &str, v: &Vote, facts: &Facts) -> Result
     if passed {
         Ok(())
     } else {
-        Err(refuse(
-            action,
-            "vote",
-            None,
-            why,
-            "L'avis du comité n'est pas favorable.",
-        ))
+        Err((why, "L'avis du comité n'est pas favorable."))
     }
 }

@@ -219,6 +219,19 @@ impl Ctx {
             &mut payload,
         )
         .await?;
+        // A step that states an amount without moving money (the instructor's proposal)
+        // keeps it in its event: the decision starts from it.
+        if let Some(a) = body.amount
+            && payload.get("amount").is_none()
+            && t.guards.iter().any(|g| {
+                matches!(
+                    g,
+                    Guard::AmountWithinRequest | Guard::AmountWithinCeiling | Guard::WithinEnvelope
+                )
+            })
+        {
+            payload["amount"] = json!(a.round_dp(2).to_string());
+        }
         if !decision.conditions.is_empty() {
             payload["conditions"] = json!(decision.conditions);
         }

@@ -447,7 +447,7 @@ fn field(plan: &Plan, fund: &Fund, f: &metroplan_engine::model::Field, fill: &Fi
 }
 
 /// `81234567800019` as it is printed: `812 345 678 00019`.
-fn siret_text(s: &str) -> String {
+pub fn siret_text(s: &str) -> String {
     if s.len() == 14 && s.bytes().all(|b| b.is_ascii_digit()) {
         format!("{} {} {} {}", &s[..3], &s[3..6], &s[6..9], &s[9..])
     } else {

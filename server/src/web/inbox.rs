@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use maud::html;
-use metroplan_engine::model::{Plan, TerritoryLevel};
+use metroplan_engine::model::TerritoryLevel;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
@@ -104,64 +104,39 @@ fn matches(app: &ApplicationView, q: &str) -> bool {
         || fold(q).split_whitespace().all(|w| hay.contains(w))
 }
 
-/// A number in JSON, written as a number or as a decimal string.
-fn decimal_of(v: &Value) -> Option<Decimal> {
-    match v {
-        Value::Number(n) => n.to_string().parse().ok(),
-        Value::String(t) => t.parse().ok(),
-        _ => None,
-    }
-}
-
-/// Each scored file's total on the selection grid: the points the rules gave its automatic
-/// criteria when it was checked, plus the average of its reviewers' totals.
+/// Each file's score on its grid brought to 100 points, computed as the decision page does
+/// (the rules' points for the automatic criteria, the reviewers' average for the others).
 async fn scores(s: &AppState) -> Result<std::collections::HashMap<String, Decimal>, PageError> {
     use sqlx::Row as _;
     let rows = sqlx::query("SELECT application_id, scores FROM opinions")
         .fetch_all(&s.ctx.db.pool)
         .await?;
-    let mut sums: std::collections::HashMap<String, (Decimal, u32)> = Default::default();
+    let mut given: std::collections::HashMap<String, Vec<Value>> = Default::default();
     for r in rows {
         let id: String = r.try_get("application_id")?;
         let text: String = r.try_get("scores")?;
-        let Ok(Value::Object(m)) = serde_json::from_str::<Value>(&text) else {
+        if let Ok(v) = serde_json::from_str::<Value>(&text) {
+            given.entry(id).or_default().push(v);
+        }
+    }
+    let evaluated =
+        sqlx::query("SELECT id, evaluation FROM applications WHERE evaluation IS NOT NULL")
+            .fetch_all(&s.ctx.db.pool)
+            .await?;
+    let mut out = std::collections::HashMap::new();
+    for r in evaluated {
+        let id: String = r.try_get("id")?;
+        let text: Option<String> = r.try_get("evaluation")?;
+        let Some(v) = text.and_then(|t| serde_json::from_str::<Value>(&t).ok()) else {
             continue;
         };
-        if m.is_empty() {
-            continue;
-        }
-        let total: Decimal = m.values().filter_map(decimal_of).sum();
-        let e = sums.entry(id).or_default();
-        e.0 += total;
-        e.1 += 1;
-    }
-    let automatic = sqlx::query(
-        "SELECT id, evaluation FROM applications WHERE id IN (SELECT application_id FROM opinions)",
-    )
-    .fetch_all(&s.ctx.db.pool)
-    .await?;
-    let mut points: std::collections::HashMap<String, Decimal> = Default::default();
-    for r in automatic {
-        let id: String = r.try_get("id")?;
-        let ev: Option<String> = r.try_get("evaluation")?;
-        let v: Value = ev
-            .and_then(|e| serde_json::from_str(&e).ok())
-            .unwrap_or(Value::Null);
-        let p = [&v["score"]["points"], &v["evaluation"]["score"]["points"]]
-            .into_iter()
-            .find_map(decimal_of);
-        if let Some(p) = p {
-            points.insert(id, p);
+        let evaluation = v.get("evaluation").unwrap_or(&v);
+        let opinions = given.get(&id).map(Vec::as_slice).unwrap_or_default();
+        if let Some(st) = metroplan_engine::rules::standing::standing(evaluation, opinions) {
+            out.insert(id, st.out_of_100());
         }
     }
-    Ok(sums
-        .into_iter()
-        .map(|(id, (t, n))| {
-            let auto = points.get(&id).copied().unwrap_or_default();
-            let avg = (auto + t / Decimal::from(n)).round_dp(1);
-            (id, avg)
-        })
-        .collect())
+    Ok(out)
 }
 
 /// Each file's next pending timer.
@@ -183,19 +158,6 @@ async fn next_due(
         }
     }
     Ok(out)
-}
-
-/// The score out of 100: a grid totalling other than 100 points is brought to 100.
-fn out_of_100(plan: &Plan, fund: &str, total: Decimal) -> Decimal {
-    let grid_total = plan
-        .fund(fund)
-        .and_then(|f| f.grid.as_ref())
-        .map(|g| g.total)
-        .filter(|t| *t > Decimal::ZERO);
-    match grid_total {
-        Some(t) if t != Decimal::from(100) => (total * Decimal::from(100) / t).round_dp(1),
-        _ => total,
-    }
 }
 
 async fn rows(s: &AppState, v: &Viewer, q: &InboxQuery) -> Result<(Vec<Row>, Vec<Row>), PageError> {
@@ -227,10 +189,7 @@ async fn rows(s: &AppState, v: &Viewer, q: &InboxQuery) -> Result<(Vec<Row>, Vec
                     .map(|f| councils(&p.plan, f, &app.data))
             })
             .unwrap_or_default();
-        let score = scores.get(&app.id).map(|t| match &served {
-            Some(p) => out_of_100(&p.plan, &app.fund, *t),
-            None => *t,
-        });
+        let score = scores.get(&app.id).copied();
         let due = dues.get(&app.id).copied().or_else(|| {
             app.deadline
                 .as_deref()
@@ -402,19 +361,40 @@ pub async fn inbox(
         .collect();
     council_names.sort();
     council_names.dedup();
-    let mut states: Vec<(String, String)> = plans
+    // The states of the funds this person covers (those the filters keep), one group per
+    // fund: the same id in two funds is two states.
+    let in_filter = |plan: &str, fund: &str| {
+        who.covers(plan, fund)
+            && nonempty(&q.plan).is_none_or(|p| p == plan)
+            && nonempty(&q.fonds).is_none_or(|f| f == fund)
+    };
+    let states: Vec<(String, Vec<(String, String)>)> = plans
         .by_id
         .values()
         .flat_map(|p| {
-            p.plan.workflows.iter().flat_map(|w| {
-                w.states
-                    .iter()
-                    .map(|st| (st.id.to_string(), st.label.clone()))
-            })
+            p.plan
+                .funds
+                .iter()
+                .filter(|f| in_filter(p.plan.id.as_str(), f.id.as_str()))
+                .filter_map(|f| {
+                    let w = p.plan.workflow(f.workflow.as_str())?;
+                    Some((
+                        f.title.clone(),
+                        w.states
+                            .iter()
+                            .map(|st| (st.id.to_string(), st.label.clone()))
+                            .collect(),
+                    ))
+                })
         })
         .collect();
-    let mut seen = std::collections::HashSet::new();
-    states.retain(|(id, _)| seen.insert(id.clone()));
+    let first_group = nonempty(&q.etat).and_then(|e| {
+        states
+            .iter()
+            .position(|(_, l)| l.iter().any(|(id, _)| id == e))
+    });
+    let shown_states: std::collections::HashSet<&str> =
+        shown.iter().map(|r| r.app.state.as_str()).collect();
     // Bulk actions: the transitions my role kind and plan roles may take, in the workflows of
     // my funds.
     let mut bulk: Vec<(String, String)> = Vec::new();
@@ -423,7 +403,7 @@ pub async fn inbox(
             .plan
             .funds
             .iter()
-            .filter(|f| who.covers(p.plan.id.as_str(), f.id.as_str()))
+            .filter(|f| in_filter(p.plan.id.as_str(), f.id.as_str()))
         {
             if let Some(wf) = p.plan.workflow(f.workflow.as_str()) {
                 let roles = who.plan_roles(p.plan.id.as_str(), f.id.as_str());
@@ -434,7 +414,9 @@ pub async fn inbox(
                 };
                 for t in &wf.transitions {
                     let kind = p.plan.role_kind_of(t);
+                    // Only the steps one of the listed files could take.
                     if kind == Some(who.role)
+                        && t.from.iter().any(|f| shown_states.contains(f.as_str()))
                         && metroplan_engine::workflow::may_take(&p.plan, t, &actor)
                         && !bulk.iter().any(|(id, _)| id == t.id.as_str())
                     {
@@ -503,7 +485,16 @@ pub async fn inbox(
                     label for="etat" { "État" }
                     select id="etat" name="etat" {
                         option value="" { "Tous les états" }
-                        @for (id, l) in &states { option value=(id) selected[nonempty(&q.etat) == Some(id.as_str())] { (l) } }
+                        @if let [(_, only)] = states.as_slice() {
+                            @for (id, l) in only { option value=(id) selected[nonempty(&q.etat) == Some(id.as_str())] { (l) } }
+                        } @else {
+                            @for (g, (fund, list)) in states.iter().enumerate() {
+                                optgroup label=(fund) {
+                                    // One option selected, in the first fund that has the state.
+                                    @for (id, l) in list { option value=(id) selected[nonempty(&q.etat) == Some(id.as_str()) && first_group == Some(g)] { (l) } }
+                                }
+                            }
+                        }
                     }
                 }
                 div.champ {

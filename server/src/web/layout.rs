@@ -95,7 +95,7 @@ pub fn count_fr(n: usize, one: &str, many: &str) -> String {
     match n {
         0 => format!("0 {one}"),
         1 => format!("1 {one}"),
-        n => format!("{n} {many}"),
+        n => format!("{} {many}", amount_fr(Decimal::from(n))),
     }
 }
 
@@ -131,7 +131,7 @@ fn head(title: &str, script: bool) -> Markup {
         head {
             meta charset="utf-8";
             meta name="viewport" content="width=device-width, initial-scale=1";
-            title { (title) " · metroplan" }
+            title { (title) " · " (super::site::current().operator) }
             link rel="stylesheet" href="/static/style.css";
             @if script { script src="/static/app.js" defer {} }
         }
@@ -157,14 +157,20 @@ fn demo() -> Markup {
 /// A whole page: header with the navigation for the viewer's role, the content, a footer;
 /// French typography put in by one pass over the result.
 pub fn shell(v: &Viewer, title: &str, content: Markup) -> Markup {
-    typeset_page(shell_markup(v, title, content))
+    typeset_page(shell_markup(v, None, title, content))
+}
+
+/// A page about one plan's matter (a file, its form) whose address does not name the plan:
+/// the header and footer name that plan's authority, as on the plan's own pages.
+pub fn shell_in(v: &Viewer, plan: &str, title: &str, content: Markup) -> Markup {
+    typeset_page(shell_markup(v, Some(plan), title, content))
 }
 
 fn typeset_page(page: Markup) -> Markup {
     PreEscaped(super::site::typo::typeset_html(&page.into_string()))
 }
 
-fn shell_markup(v: &Viewer, title: &str, content: Markup) -> Markup {
+fn shell_markup(v: &Viewer, plan: Option<&str>, title: &str, content: Markup) -> Markup {
     let role = v.role();
     html! {
         (DOCTYPE)
@@ -175,7 +181,7 @@ fn shell_markup(v: &Viewer, title: &str, content: Markup) -> Markup {
                 header.site {
                     (demo())
                     nav aria-label="Navigation principale" {
-                        (brand(&v.path))
+                        (brand(&v.path, plan))
                         ul {
                             (nav_link(&v.path, "/", "Plans"))
                             @if role == Some(RoleKind::Applicant) {
@@ -207,23 +213,41 @@ fn shell_markup(v: &Viewer, title: &str, content: Markup) -> Markup {
                     h1 { (title) }
                     (content)
                 }
-                (footer())
+                (footer(&v.path, plan))
             }
         }
     }
 }
 
 /// The header's name: on a plan's pages, its authority (and logo); elsewhere the operator.
-fn brand(path: &str) -> Markup {
+fn brand(path: &str, plan: Option<&str>) -> Markup {
     let id = super::site::current();
-    match super::site::plan_of_path(path) {
+    match authority_of(path, plan) {
         Some((plan, owner, logo)) => html! {
             a.brand href={"/plans/" (plan)} {
                 @if logo { img.logo src={"/plans/" (plan) "/logo"} alt=""; }
                 span { (owner) }
             }
         },
-        None => html! { a.brand href="/" { span { (id.operator) } } },
+        None => html! {
+            a.brand href="/" {
+                // One authority's site: its logo on every page, not only on its plan's.
+                @if let [(plan, owner, true)] = id.plans.as_slice() { @if *owner == id.operator { img.logo src={"/plans/" (plan) "/logo"} alt=""; } }
+                span { (id.operator) }
+            }
+        },
+    }
+}
+
+/// The plan a page is about: the one given, else the one its address names.
+fn authority_of(path: &str, plan: Option<&str>) -> Option<(String, String, bool)> {
+    match plan {
+        Some(p) => super::site::current()
+            .plans
+            .iter()
+            .find(|(id, _, _)| id == p)
+            .cloned(),
+        None => super::site::plan_of_path(path),
     }
 }
 
@@ -241,11 +265,14 @@ fn nav_link(path: &str, href: &str, label: &str) -> Markup {
 }
 
 /// The footer French public sites have: who publishes, the pages owed, the CRPA note.
-fn footer() -> Markup {
+fn footer(path: &str, plan: Option<&str>) -> Markup {
     let id = super::site::current();
+    let authority = authority_of(path, plan).map(|(_, owner, _)| owner);
     html! {
         footer.site {
-            p.editeur { (id.operator) }
+            p.editeur {
+                strong { (authority.as_deref().unwrap_or(&id.operator)) }
+            }
             ul.liens-legaux {
                 @for (slug, title) in super::site::PUBLISHED {
                     li { a href={"/" (slug)} { (title) } }
@@ -270,13 +297,13 @@ fn bare_markup(title: &str, message: &str) -> Markup {
         html lang="fr" {
             (head(title, false))
             body {
-                header.site { (demo()) nav aria-label="Navigation principale" { (brand("/")) } }
+                header.site { (demo()) nav aria-label="Navigation principale" { (brand("/", None)) } }
                 main id="contenu" {
                     h1 { (title) }
                     p.alert.error role="alert" { (message) }
                     p { a href="/" { "Retour à l'accueil" } " · " a href="/aide" { "Aide et contact" } }
                 }
-                (footer())
+                (footer("/", None))
             }
         }
     }
@@ -290,8 +317,10 @@ pub fn alert_ok(message: &str) -> Markup {
     html! { div.alert.ok role="status" { p { (message) } } }
 }
 
-/// The R311-3-1-2 explanation (plain text from the engine) as headed sections and lists.
-pub fn explanation(text: &str) -> Markup {
+/// The R311-3-1-2 explanation (plain text from the engine) as headed sections and lists; the
+/// technical section (rule ids, field paths, the ruleset's hash) only for staff, folded: a
+/// person applying reads none of it.
+pub fn explanation(text: &str, for_staff: bool) -> Markup {
     let mut blocks: Vec<Markup> = Vec::new();
     let mut items: Vec<String> = Vec::new();
     let flush = |items: &mut Vec<String>, blocks: &mut Vec<Markup>| {
@@ -327,6 +356,7 @@ pub fn explanation(text: &str) -> Markup {
     }
     flush(&mut items, &mut blocks);
     let technical: Vec<&str> = technical
+        .filter(|_| for_staff)
         .into_iter()
         .flat_map(str::lines)
         .filter_map(|l| l.trim().strip_prefix("- "))

@@ -39,9 +39,13 @@ pub fn name_of(plan: &Plan, id: &str) -> String {
     id.to_string()
 }
 
-pub fn status_fr(s: Option<Status>) -> &'static str {
+/// An item's state: the last progress report's, else what the calendar says on `today`
+/// (an item past its end without a report is not "planned").
+pub fn status_fr(s: Option<Status>, start: Date, finish: Date, today: Date) -> &'static str {
     match s {
-        None => "Prévue",
+        None if finish < today => "Échue, sans compte rendu",
+        None if start <= today => "En cours selon le calendrier",
+        None => "À venir",
         Some(Status::NotStarted) => "Non commencée",
         Some(Status::InProgress) => "En cours",
         Some(Status::Done) => "Terminée",
@@ -88,6 +92,7 @@ pub async fn plan(
     let p = served(&s, &plan)?;
     let sc = sched(&p);
     let pl = &p.plan;
+    let today = today(&s, &p);
     Ok(v.ok(shell(
         &v,
         &pl.title,
@@ -128,7 +133,7 @@ pub async fn plan(
                                         td { (list_or_dash(a.territories.iter().map(|x| name_of(pl, x.as_str())))) }
                                         td { (if it.early_start == it.early_finish { date_fr(it.early_start) } else { period_fr(it.early_start, it.early_finish) }) }
                                         td {
-                                            (status_fr(it.status))
+                                            (status_fr(it.status, it.early_start, it.early_finish, today))
                                             @if it.late { " " span.retard { "(en retard)" } }
                                         }
                                     }

@@ -78,7 +78,7 @@ pub async fn bulk(
     if picked.is_empty() {
         return Err(PageError::bad_form("Sélectionnez au moins un dossier."));
     }
-    // Whether the action awards an amount: then each file gets the amount it requested.
+    // Whether the action awards an amount: then each file gets the amount proposed for it.
     let needs_amount = s
         .ctx
         .plans
@@ -110,9 +110,7 @@ pub async fn bulk(
         let (title, amount) = match &current {
             Ok(a) => (
                 a.title.clone().unwrap_or_else(|| id.clone()),
-                a.requested
-                    .as_deref()
-                    .and_then(|r| r.parse::<Decimal>().ok()),
+                award_of(&s, &who, a).await,
             ),
             Err(_) => (id.clone(), None),
         };
@@ -156,7 +154,12 @@ pub async fn bulk(
             &v,
             "Décision groupée : rapport",
             html! {
-                p.lead { (count_fr(ok, "dossier traité", "dossiers traités")) ", " (count_fr(report.len() - ok, "refusé", "refusés")) ". Chaque dossier a été traité séparément." }
+                p.lead {
+                    @if ok == report.len() { (count_fr(ok, "dossier traité", "dossiers traités")) "." }
+                    @else if ok == 0 { "Aucun dossier n'a pu être traité." }
+                    @else { (count_fr(ok, "dossier traité", "dossiers traités")) ", " (count_fr(report.len() - ok, "dossier refusé", "dossiers refusés")) "." }
+                    " Chaque dossier a été traité séparément."
+                }
                 div.table-scroll tabindex="0" {
                     table {
                         caption.visually-hidden { "Résultat par dossier" }
@@ -193,6 +196,31 @@ pub async fn envelope_year(
     Ok((envelope, committed, paid))
 }
 
+/// What a bulk award gives a file: the amount the instructor proposed, else the amount
+/// requested.
+async fn award_of(
+    s: &AppState,
+    who: &crate::tokens::Principal,
+    a: &crate::service::ApplicationView,
+) -> Option<Decimal> {
+    let requested = a
+        .requested
+        .as_deref()
+        .and_then(|r| r.parse::<Decimal>().ok());
+    let served = s.ctx.plans.get(&a.plan);
+    let wf = served.as_ref().and_then(|p| {
+        p.plan
+            .fund(&a.fund)
+            .and_then(|f| p.plan.workflow(f.workflow.as_str()))
+    });
+    let (Some(wf), Ok(events)) = (wf, s.ctx.events(who, &a.id).await) else {
+        return requested;
+    };
+    super::application::summary::proposal(wf, &events, &Default::default())
+        .and_then(|p| p.value)
+        .or(requested)
+}
+
 /// What a bulk decision would do, before it is done: the files, the total awarded and each
 /// year's envelope remaining before and after, with « Confirmer » (the same form, confirmed)
 /// and « Annuler ».
@@ -226,10 +254,7 @@ async fn bulk_summary(
     for (id, _) in picked {
         match s.ctx.get(who, id).await {
             Ok(a) => {
-                let amount = a
-                    .requested
-                    .as_deref()
-                    .and_then(|r| r.parse::<Decimal>().ok());
+                let amount = award_of(s, who, &a).await;
                 if needs_amount && let (Some(m), Some(y)) = (amount, a.call) {
                     *years
                         .entry((a.plan.clone(), a.fund.clone(), y))
@@ -275,14 +300,14 @@ async fn bulk_summary(
                 thead { tr {
                     th scope="col" { "Projet" }
                     th scope="col" { "Porteur" }
-                    th scope="col" { "Demandé" }
+                    th scope="col" { @if needs_amount { "Montant" } @else { "Demandé" } }
                 } }
                 tbody {
                     @for l in &lines {
                         tr {
                             th scope="row" data-label="Projet" { a href={"/dossiers/" (l.id)} { (l.title) } }
                             td data-label="Porteur" { (l.applicant) }
-                            td.nombre data-label="Demandé" { (l.amount.map(euros).unwrap_or_else(|| "—".into())) }
+                            td.nombre data-label=(if needs_amount { "Montant" } else { "Demandé" }) { (l.amount.map(euros).unwrap_or_else(|| "—".into())) }
                         }
                     }
                 }
@@ -298,17 +323,20 @@ async fn bulk_summary(
                         }
                     }
                 }
-                p.aide { "Chaque dossier reçoit le montant qu'il demande ; chacun réussit ou échoue seul." }
+                p.aide { "Chaque dossier reçoit le montant que l'instruction a proposé (à défaut, celui qu'il demande)\u{a0}; chacun réussit ou échoue seul." }
             }
             @if let Some(r) = reason { p { "Motif : " (r) } }
-            form.confirmation method="post" action="/instruction/lot" {
+            form.lot-confirmation method="post" action="/instruction/lot" {
                 (csrf(v))
                 input type="hidden" name="action" value=(action);
                 @if let Some(r) = reason { input type="hidden" name="motif" value=(r); }
                 @for (id, version) in picked { input type="hidden" name="dossier" value={(id) ":" (version)}; }
                 input type="hidden" name="confirme" value="oui";
                 div.boutons {
-                    button type="submit" { "Confirmer" }
+                    button type="submit" {
+                        @if needs_amount { (label) "\u{a0}: " (euros(total)) " à " (count_fr(lines.len(), "dossier", "dossiers")) }
+                        @else { (label) "\u{a0}: " (count_fr(lines.len(), "dossier", "dossiers")) }
+                    }
                     a.bouton.bouton-secondaire href="/instruction" { "Annuler" }
                 }
             }

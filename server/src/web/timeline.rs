@@ -239,7 +239,7 @@ pub fn timeline_page(
                             td data-label="Début" { (date_fr(it.early_start)) }
                             td data-label="Fin" { (date_fr(it.early_finish)) }
                             td.nombre data-label="Marge (jours ouvrés)" { (it.total_float) }
-                            td data-label="État" { (status_fr(it.status)) }
+                            td data-label="État" { (status_fr(it.status, it.early_start, it.early_finish, today)) }
                         }
                     }
                 }

@@ -238,7 +238,9 @@ async fn nobody_decides_on_an_application_they_filed_or_instructed_and_linked_re
         )
         .await;
     }
-    let r = env.act(&id, "proposer-decision", &instr, json!({})).await;
+    let r = env
+        .act(&id, "proposer-decision", &instr, json!({"amount": "1000"}))
+        .await;
     assert_eq!(r.body["state"], "a-decider", "{}", r.body);
     let r = env
         .act(&id, "attribuer", &dupont_elue, json!({"amount": 5000}))

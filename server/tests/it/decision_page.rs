@@ -315,3 +315,184 @@ async fn an_incomplete_file_is_shown_waiting_not_green() {
         "{text}"
     );
 }
+
+/// The section of an applicant's page headed `id`.
+fn section_of<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no section {id}"));
+    let end = html[start..].find("</section>").unwrap() + start;
+    &html[start..end]
+}
+
+#[tokio::test]
+async fn the_refused_applicant_reads_the_decision_its_reasons_and_the_appeal_routes() {
+    let env = Env::new(OPEN).await;
+    let id = at_decision(&env).await;
+    let elue = env.token("elue-api", RoleKind::Approver).await;
+    let motive = "Le projet ne répond pas aux priorités de l'appel.";
+    let r = env
+        .act(&id, "refuser", &elue, json!({"reason": motive}))
+        .await;
+    assert_eq!(r.body["state"], "refuse", "{}", r.body);
+    let mut b = Browser::new(env.app.clone());
+    b.sign_in("asso@example.org").await;
+    let html = b.get(&format!("/dossiers/{id}")).await.text;
+    let block = plain(section_of(&html, "decision-titre"));
+    assert!(block.contains("a décidé : "), "{block}");
+    assert!(block.contains("Aide refusée"), "{block}");
+    assert!(block.contains("1er mars 2021"), "the day: {block}");
+    assert!(block.contains(&format!("Motif : {motive}")), "{block}");
+    assert!(
+        block.contains("Télécharger la notification"),
+        "the letter: {block}"
+    );
+    // The appeal routes, from the plan's authority: both, and their two months.
+    assert!(block.contains("recours gracieux"), "{block}");
+    assert!(
+        block.contains("Tribunal administratif de Marseille"),
+        "{block}"
+    );
+    assert!(block.contains("deux mois"), "{block}");
+    // No technical section, no id, for the person applying; their history in words.
+    assert!(!html.contains("Détails techniques"), "no technical section");
+    assert!(!html.contains("sha256") && !html.contains("issue-document"));
+    let history = plain(section_of(&html, "historique-titre"));
+    assert!(history.contains("Courrier émis : "), "{history}");
+}
+
+#[tokio::test]
+async fn staff_read_the_technical_section_and_pieces_by_their_labels_in_the_history() {
+    let env = Env::new(OPEN).await;
+    let id = at_decision(&env).await;
+    let mut b = Browser::new(env.app.clone());
+    b.sign_in("elue@amp.example").await;
+    let html = b.get(&format!("/dossiers/{id}")).await.text;
+    assert!(html.contains("Détails techniques"), "staff keep it, folded");
+    let history = plain(section_of(&html, "historique-titre"));
+    assert!(
+        history.contains("Courrier émis : Accusé de réception"),
+        "{history}"
+    );
+    assert!(!history.contains("issue-document"), "{history}");
+}
+
+#[tokio::test]
+async fn the_proposal_waits_for_the_vote_states_its_amount_and_the_award_starts_from_it() {
+    let env = Env::new(OPEN).await;
+    let asso = person(
+        &env,
+        "asso@example.org",
+        "Association Égalité",
+        RoleKind::Applicant,
+    )
+    .await;
+    let instr = person(
+        &env,
+        "instr@amp.example",
+        "Inès Instructrice",
+        RoleKind::Instructor,
+    )
+    .await;
+    person(&env, "elue@amp.example", "Élise Élue", RoleKind::Approver).await;
+    let id = env
+        .eligible(&env.token_of(&asso).await, application())
+        .await;
+    let instr_token = env.token_of(&instr).await;
+    env.act(&id, "soumettre-au-comite", &instr_token, json!({}))
+        .await;
+    let mut b = Browser::new(env.app.clone());
+    b.sign_in("instr@amp.example").await;
+    let page = format!("/dossiers/{id}");
+    // Before the committee's quorum: not offered, and said why.
+    let before = plain(&b.get(&page).await.text);
+    assert!(
+        !before.contains(&format!(
+            "action=\"/dossiers/{id}/actions/proposer-decision\""
+        )),
+        "no form before the vote"
+    );
+    assert!(
+        before.contains("« Proposer l'attribution (avis favorable du comité) » : pas encore possible. Le nombre minimal d'avis du comité n'est pas encore atteint."),
+        "{before}"
+    );
+    for r in ["Marc Membre", "Mona Membre"] {
+        let t = env.token(r, RoleKind::Reviewer).await;
+        let done = env
+            .act(
+                &id,
+                "donner-avis",
+                &t,
+                json!({"linked": false, "favourable": true, "opinion": "Utile."}),
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    }
+    // After it: the form asks for the amount proposed, prefilled with the request.
+    let html = b.get(&page).await.text;
+    let at = html
+        .find(&format!(
+            "action=\"/dossiers/{id}/actions/proposer-decision\""
+        ))
+        .expect("offered after the vote");
+    let form = plain(&html[at..at + html[at..].find("</form>").unwrap()]);
+    assert!(form.contains("Montant proposé (€)"), "{form}");
+    assert!(form.contains("value=\"8 000\""), "{form}");
+    let version = b.version_on(&page).await;
+    let r = b
+        .post(
+            &page,
+            &format!("{page}/actions/proposer-decision"),
+            &[("version", &version), ("montant", "6 500")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    // The elected official reads the proposal with its amount; the award starts from it.
+    let mut b = Browser::new(env.app.clone());
+    b.sign_in("elue@amp.example").await;
+    let html = b.get(&page).await.text;
+    let summary = plain(summary_of(&html));
+    assert!(
+        summary.contains(
+            "Proposer l'attribution (avis favorable du comité) : <strong>6 500 €</strong>"
+        ),
+        "{summary}"
+    );
+    let at = html
+        .find(&format!("action=\"/dossiers/{id}/actions/attribuer\""))
+        .expect("the award");
+    let form = plain(&html[at..at + html[at..].find("</form>").unwrap()]);
+    assert!(form.contains("value=\"6 500\""), "{form}");
+    assert!(
+        form.contains("proposé par l'instruction : 6 500 €"),
+        "{form}"
+    );
+}
+
+#[tokio::test]
+async fn a_draft_is_deleted_not_withdrawn() {
+    let env = Env::new(OPEN).await;
+    let asso = person(
+        &env,
+        "asso@example.org",
+        "Association Égalité",
+        RoleKind::Applicant,
+    )
+    .await;
+    let r = env
+        .call(
+            axum::http::Method::POST,
+            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
+            Some(&env.token_of(&asso).await),
+            &[],
+            Some(json!({ "data": application(), "draft": true })),
+        )
+        .await;
+    assert_eq!(r.body["state"], "brouillon", "{}", r.body);
+    let id = r.body["id"].as_str().unwrap();
+    let mut b = Browser::new(env.app.clone());
+    b.sign_in("asso@example.org").await;
+    let html = b.get(&format!("/dossiers/{id}")).await.text;
+    assert!(html.contains("Supprimer le brouillon"), "{html}");
+    assert!(!html.contains("Retirer le dossier"), "{html}");
+}

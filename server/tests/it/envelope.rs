@@ -30,7 +30,9 @@ async fn to_decide(env: &Env, n: usize, amount: u32) -> Vec<String> {
             )
             .await;
         }
-        let r = env.act(&id, "proposer-decision", &instr, json!({})).await;
+        let r = env
+            .act(&id, "proposer-decision", &instr, json!({"amount": "1000"}))
+            .await;
         assert_eq!(r.body["state"], "a-decider", "{}", r.body);
         ids.push(id);
     }

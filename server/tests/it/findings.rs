@@ -49,7 +49,14 @@ async fn proposed(env: &Env, p: &People) -> String {
         )
         .await;
     }
-    ok(env, &id, "proposer-decision", &p.instr, json!({})).await;
+    ok(
+        env,
+        &id,
+        "proposer-decision",
+        &p.instr,
+        json!({"amount": "1000"}),
+    )
+    .await;
     id
 }
 
@@ -339,7 +346,14 @@ async fn a_committee_step_counts_favourable_opinions_not_opinions_given() {
         )
         .await;
     }
-    let r = env.act(&id, "proposer-decision", &p.instr, json!({})).await;
+    let r = env
+        .act(
+            &id,
+            "proposer-decision",
+            &p.instr,
+            json!({"amount": "1000"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.body["guard"], "vote", "{}", r.body);
     let b = ok(
@@ -392,7 +406,14 @@ async fn a_declaration_of_interest_is_recorded_final_and_shown_to_staff_only() {
         .body;
     assert!(!mine.to_string().contains("declaration"), "{mine}");
     // The declared reviewer's opinion does not count: two others are needed.
-    let r = env.act(&id, "proposer-decision", &p.instr, json!({})).await;
+    let r = env
+        .act(
+            &id,
+            "proposer-decision",
+            &p.instr,
+            json!({"amount": "1000"}),
+        )
+        .await;
     assert_eq!(r.body["guard"], "vote", "{}", r.body);
 }
 
@@ -485,7 +506,7 @@ async fn an_automatic_step_decides_on_the_file_as_the_last_step_left_it() {
     let wf = dir.join("amp-pmlcd/workflows.toml");
     let text = std::fs::read_to_string(&wf).unwrap();
     let auto = text.replace(
-        "role = \"instructeur\"\nvote = { quorum = \"avis-minimum\", rule = \"majority\" }\ndistinct_from = [\"donner-avis\"]",
+        "role = \"instructeur\"\n# L'instruction propose un montant (au plus le montant demandé et le plafond retenu), que\n# l'élue retrouve dans son formulaire.\nguards = [\"amount-within-request\", \"amount-within-ceiling\"]\nvote = { quorum = \"avis-minimum\", rule = \"majority\" }\ndistinct_from = [\"donner-avis\"]",
         "role = \"system\"\nvote = { quorum = \"avis-minimum\", rule = \"majority\" }",
     );
     assert_ne!(auto, text, "the fixture edit applies");

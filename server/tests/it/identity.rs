@@ -151,7 +151,9 @@ async fn to_decision(env: &Env, id: &str) {
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
-    let r = env.act(id, "proposer-decision", &instr, json!({})).await;
+    let r = env
+        .act(id, "proposer-decision", &instr, json!({"amount": "1000"}))
+        .await;
     assert_eq!(r.body["state"], "a-decider", "{}", r.body);
 }
 

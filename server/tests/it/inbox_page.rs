@@ -180,7 +180,15 @@ async fn to_decide(env: &Env, n: usize, amount: u32) -> Vec<String> {
             let r = env.act(&id, "donner-avis", r, body).await;
             assert!(r.status.is_success(), "{}", r.body);
         }
-        let r = env.act(&id, "proposer-decision", &instr, json!({})).await;
+        // The instructor proposes what was asked for: the bulk award gives each its proposal.
+        let r = env
+            .act(
+                &id,
+                "proposer-decision",
+                &instr,
+                json!({"amount": amount.to_string()}),
+            )
+            .await;
         assert_eq!(r.body["state"], "a-decider", "{}", r.body);
         ids.push(id);
     }
@@ -213,7 +221,15 @@ async fn the_score_column_and_a_bulk_award_summarised_then_confirmed() {
         .parse()
         .unwrap();
     assert!((20.0..=100.0).contains(&n), "{n}");
-    assert_eq!(&scores[1..], ["—", "—"]);
+    // The files nobody scored show the rules' points alone, computed as the decision page
+    // computes them: the reviewers' average is the whole difference.
+    assert_eq!(scores[1], scores[2], "{scores:?}");
+    let auto: f64 = scores[1]
+        .trim_end_matches(" / 100")
+        .replace(',', ".")
+        .parse()
+        .unwrap();
+    assert!((n - auto - 20.0).abs() < 1e-9, "{scores:?}");
     assert!(inbox.contains("aria-sort=\"descending\""));
 
     let fields = [picked(&inbox, &ids[0]), picked(&inbox, &ids[1])];
@@ -243,7 +259,11 @@ async fn the_score_column_and_a_bulk_award_summarised_then_confirmed() {
         t.contains("<strong>14\u{202f}000\u{a0}€</strong> après"),
         "{t}"
     );
-    assert!(t.contains(">Confirmer</button>") && t.contains(">Annuler</a>"));
+    assert!(
+        t.contains(">Attribuer l'aide\u{a0}: 16\u{202f}000\u{a0}€ à 2 dossiers</button>")
+            && t.contains(">Annuler</a>"),
+        "{t}"
+    );
     assert!(t.contains("name=\"confirme\" value=\"oui\""));
     let elue = env.token("elue-api", RoleKind::Approver).await;
     for id in &ids[..2] {
@@ -276,4 +296,33 @@ async fn the_score_column_and_a_bulk_award_summarised_then_confirmed() {
         .await
         .text;
     assert!(envelope.contains("<strong>14\u{202f}000\u{a0}€</strong>"));
+}
+
+#[tokio::test]
+async fn the_state_filter_groups_states_by_fund_and_the_bulk_list_holds_what_listed_files_can_take()
+{
+    let env = Env::new(OPEN).await;
+    to_decide(&env, 1, 8000).await;
+    account(&env, "elue@amp.example", RoleKind::Approver).await;
+    let mut b = Browser::new(env.app.clone());
+    b.sign_in("elue@amp.example").await;
+    // Both plans' funds: one group each, and one option selected even where both funds
+    // have a state of that id.
+    let all = b.get("/instruction?etat=brouillon").await.text;
+    assert!(
+        all.contains("<optgroup label=\"Fonds d'initiative métropolitain de prévention des discriminations\">")
+            && all.contains("<optgroup label=\"Aide à l'acquisition d'un vélo"),
+        "{all}"
+    );
+    assert_eq!(all.matches(" selected").count(), 1, "one option selected");
+    // One fund chosen: its states alone, without groups.
+    let one = b
+        .get("/instruction?plan=amp-pmlcd&fonds=fonds-initiative")
+        .await
+        .text;
+    assert!(!one.contains("<optgroup"), "{one}");
+    assert!(one.contains(">Proposé à la décision de l'élue déléguée</option>"));
+    // The bulk actions: the steps of the file waiting for a decision, not every step.
+    assert!(one.contains("value=\"attribuer\""), "{one}");
+    assert!(!one.contains("value=\"verser-solde\""), "{one}");
 }

@@ -411,7 +411,12 @@ fn body_for(rng: &mut Rng, action: &str, s: Sums, requested: i64, remaining: i64
     let mut body = json!({});
     let money = matches!(
         action,
-        "attribuer" | "verser-avance" | "verser-solde" | "reduire" | "demander-reversement"
+        "attribuer"
+            | "proposer-decision"
+            | "verser-avance"
+            | "verser-solde"
+            | "reduire"
+            | "demander-reversement"
     );
     if (money || rng.one_in(8))
         && let Some(a) = amount_for(rng, action, s, requested, remaining)
@@ -580,6 +585,19 @@ async fn run(seed: u64, steps: usize) -> Walked {
         };
         apps.push((id, owner));
     }
+    // And a draft, which its applicant may file or delete.
+    let draft = env
+        .call(
+            Method::POST,
+            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
+            Some(&applicants[0]),
+            &[],
+            Some(json!({ "data": application_of("81234567800042", 4000), "draft": true })),
+        )
+        .await;
+    assert_eq!(draft.status, StatusCode::CREATED, "{}", draft.body);
+    assert_eq!(draft.body["state"], "brouillon", "{}", draft.body);
+    apps.push((draft.body["id"].as_str().unwrap().to_string(), 0));
     let served = env.plans.get(PLAN).unwrap();
     let fund = served.plan.fund(FUND).unwrap();
     let wf = served.plan.workflow(fund.workflow.as_str()).unwrap();
@@ -590,11 +608,16 @@ async fn run(seed: u64, steps: usize) -> Walked {
         .iter()
         .map(|t| {
             let ends = wf.states.iter().any(|st| st.id == t.to && st.terminal);
+            // Closing a paid file is its normal end; the walk's one draft is as likely
+            // deleted as filed.
             (
                 t.id.to_string(),
                 t.from.iter().map(|f| f.to_string()).collect(),
                 served.plan.role_kind_of(t),
-                ends && !matches!(t.id.as_str(), "cloturer" | "constater-reversement"),
+                ends && !matches!(
+                    t.id.as_str(),
+                    "cloturer" | "constater-reversement" | "supprimer-brouillon"
+                ),
             )
         })
         .collect();

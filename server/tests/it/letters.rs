@@ -288,7 +288,7 @@ async fn a_refused_file_gets_a_motivated_refusal_and_an_award_its_notification_a
                 &r2,
                 json!({"linked": false, "favourable": true, "opinion": "Utile."}),
             ),
-            ("proposer-decision", &instr, json!({})),
+            ("proposer-decision", &instr, json!({"amount": "1000"})),
         ] {
             let r = env.act(&id, action, who, body).await;
             assert_eq!(r.status, StatusCode::OK, "{action}: {}", r.body);

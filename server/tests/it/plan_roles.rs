@@ -213,6 +213,9 @@ async fn lyon_pages_offer_the_service_head_only_the_actions_of_their_plan_role()
         offered(&any.get(&page).await.text, &id),
         ["valider", "refuser"]
     );
+    let list = chef.get("/instruction").await.text;
+    assert!(list.contains("value=\"valider\""), "{list}");
+    assert!(!list.contains("value=\"attribuer\""), "{list}");
     let r = env
         .act(&id, "valider", &env.token_of(&head).await, json!({}))
         .await;
@@ -226,9 +229,10 @@ async fn lyon_pages_offer_the_service_head_only_the_actions_of_their_plan_role()
         offered(&any.get(&page).await.text, &id),
         ["attribuer", "refuser"]
     );
-    // The bulk actions of the staff list: the service head's role only.
+    // The bulk actions of the staff list: the steps a listed file could take, of the
+    // service head's role only; none once no file waits for the service head.
     let list = chef.get("/instruction").await.text;
-    assert!(list.contains("value=\"valider\""), "{list}");
+    assert!(!list.contains("value=\"valider\""), "{list}");
     assert!(!list.contains("value=\"attribuer\""), "{list}");
     assert!(!list.contains("value=\"refuser\""), "{list}");
 }

@@ -63,7 +63,14 @@ async fn awarded(env: &Env, s: &Staff, name: &str, data: Value, amount: &str) ->
         )
         .await;
     }
-    ok(env, &id, "proposer-decision", &s.instr, json!({})).await;
+    ok(
+        env,
+        &id,
+        "proposer-decision",
+        &s.instr,
+        json!({"amount": "1000"}),
+    )
+    .await;
     ok(env, &id, "attribuer", &s.elue, json!({"amount": amount})).await;
     ok(
         env,

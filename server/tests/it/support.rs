@@ -386,7 +386,9 @@ impl Env {
                 .await;
             assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         }
-        let r = env.act(&id, "proposer-decision", &instr, json!({})).await;
+        let r = env
+            .act(&id, "proposer-decision", &instr, json!({"amount": "1000"}))
+            .await;
         assert_eq!(r.body["state"], "a-decider", "{}", r.body);
         let r = env
             .act(&id, "attribuer", &elue, json!({"amount": "7500"}))

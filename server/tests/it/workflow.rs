@@ -23,7 +23,9 @@ async fn an_application_goes_from_filing_to_closure_and_every_step_is_in_the_aud
     assert_eq!(r.body["state"], "avis-comite", "{}", r.body);
 
     // Article 9, 3°: at least two opinions before the decision.
-    let early = env.act(&id, "proposer-decision", &instr, json!({})).await;
+    let early = env
+        .act(&id, "proposer-decision", &instr, json!({"amount": "1000"}))
+        .await;
     assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(early.body["guard"], "vote");
     for rev in [&rev1, &rev2] {
@@ -46,7 +48,9 @@ async fn an_application_goes_from_filing_to_closure_and_every_step_is_in_the_aud
         "one opinion per reviewer: {}",
         twice.body
     );
-    let r = env.act(&id, "proposer-decision", &instr, json!({})).await;
+    let r = env
+        .act(&id, "proposer-decision", &instr, json!({"amount": "1000"}))
+        .await;
     assert_eq!(r.body["state"], "a-decider", "{}", r.body);
 
     // Article 9, 4°: at most the amount requested.
@@ -422,7 +426,8 @@ async fn a_beneficiary_name_written_as_a_formula_is_neutralised_in_the_open_data
         )
         .await;
     }
-    env.act(&id, "proposer-decision", &instr, json!({})).await;
+    env.act(&id, "proposer-decision", &instr, json!({"amount": "1000"}))
+        .await;
     let r = env
         .act(&id, "attribuer", &elue, json!({"amount": "7500"}))
         .await;

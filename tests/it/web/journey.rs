@@ -455,7 +455,7 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
         "{summary}"
     );
     w.save("lot-confirmation", false).await;
-    w.click("form.confirmation button[type=submit]").await;
+    w.click("form.lot-confirmation button[type=submit]").await;
     assert_eq!(w.h1().await, "Décision groupée : rapport");
     assert_eq!(
         w.c.find_all(Locator::Css("td.succes")).await.unwrap().len(),

@@ -66,8 +66,8 @@ async fn the_other_people_of_the_year_take_their_own_steps_in_a_real_browser() {
     let out = super::browser::out_dir().with_file_name("web-personnes");
     let (_driver, mut w) = Web::open(format!("http://{}", server.addr), out).await;
     let addr = server.addr.clone();
-    let instr = token(&db, "instr", "instructor");
-    let elue = token(&db, "elue", "approver");
+    let instr = token(&db, "Inès Instruction", "instructor");
+    let elue = token(&db, "Élodie Élue", "approver");
 
     // Four associations register (one types its SIRET as it is printed, in groups).
     let people = [
@@ -144,7 +144,7 @@ async fn the_other_people_of_the_year_take_their_own_steps_in_a_real_browser() {
     assert!(said.contains("c'est fait"), "{said}");
     w.save("lien-declare", true).await;
     w.sign_out().await;
-    for r in ["r1", "r2"] {
+    for r in ["Romain Rapporteur", "Rachida Rapporteure"] {
         let t = token(&db, r, "reviewer");
         let done = act(
             &addr,
@@ -208,7 +208,7 @@ async fn the_other_people_of_the_year_take_their_own_steps_in_a_real_browser() {
     // advance, the association files its final report, finance pays the balance.
     let awarded = file(&addr, &db, people[3], "Chantiers jeunes citoyens", true);
     act(&addr, &awarded, "soumettre-au-comite", &instr, json!({}));
-    for r in ["r1", "r2"] {
+    for r in ["Romain Rapporteur", "Rachida Rapporteure"] {
         let t = token(&db, r, "reviewer");
         act(
             &addr,
@@ -218,7 +218,13 @@ async fn the_other_people_of_the_year_take_their_own_steps_in_a_real_browser() {
             json!({"linked": false, "favourable": true, "opinion": "ok"}),
         );
     }
-    act(&addr, &awarded, "proposer-decision", &instr, json!({}));
+    act(
+        &addr,
+        &awarded,
+        "proposer-decision",
+        &instr,
+        json!({"amount": "1000"}),
+    );
     let done = act(
         &addr,
         &awarded,

@@ -178,7 +178,11 @@ fn outcome_name(o: Outcome) -> &'static str {
 /// What the templates read of the fund's administration (empty texts when the fund declares
 /// none: W005 warned at load).
 fn authority_facts(rules: &Ruleset) -> Value {
-    match &rules.env.administration {
+    administration_facts(rules.env.administration.as_ref())
+}
+
+fn administration_facts(a: Option<&crate::model::Administration>) -> Value {
+    match a {
         Some(a) => serde_json::to_value(a).unwrap_or(Value::Null),
         None => json!({
             "authority": "l'autorité qui attribue les aides",
@@ -199,6 +203,18 @@ fn render(rules: &Ruleset, name: &str, facts: &Value) -> String {
         .unwrap_or_else(|e| e.to_string())
 }
 
+/// The appeal routes of a decision on `fund` (its `voies-de-recours` template), for a page
+/// that states the decision beside its letter.
+pub fn appeal_routes_fr(fund: &crate::model::Fund) -> String {
+    fund.templates
+        .render(
+            "voies-de-recours",
+            &json!({ "authority": administration_facts(fund.administration.as_ref()) }),
+        )
+        .map(|s| crate::french::typeset(s.trim()))
+        .unwrap_or_else(|e| e.to_string())
+}
+
 /// The R311-3-1-1 mention, in French.
 pub fn notice_fr(rules: &Ruleset) -> String {
     notice_for(rules, Stage::Pending)
@@ -211,10 +227,11 @@ pub fn notice_at(rules: &Ruleset, stage: Stage) -> String {
 
 fn notice_for(rules: &Ruleset, stage: Stage) -> String {
     let human = !matches!(stage, Stage::Decided { human: false });
+    let decided = matches!(stage, Stage::Decided { .. });
     render(
         rules,
         "explication-mention",
-        &json!({ "human": human, "fund": { "title": rules.env.fund_title }, "authority": authority_facts(rules) }),
+        &json!({ "human": human, "decided": decided, "fund": { "title": rules.env.fund_title }, "authority": authority_facts(rules) }),
     )
 }
 

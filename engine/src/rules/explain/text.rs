@@ -17,7 +17,7 @@ pub fn text_fr(x: &Explanation, e: &Evaluation) -> String {
         Some(d) => {
             let _ = writeln!(
                 o,
-                "Examen automatique de votre demande, reçue le {}",
+                "Examen automatique de votre demande, à sa date de dépôt ({})",
                 date_fr(d)
             );
         }
@@ -125,7 +125,7 @@ pub fn text_fr(x: &Explanation, e: &Evaluation) -> String {
     if x.stage == Stage::Pending {
         let _ = writeln!(
             o,
-            "Ce résultat n'est pas une décision\u{a0}: la décision vous sera notifiée par écrit, avec ses motifs et les voies de recours."
+            "Ce résultat n'est pas une décision\u{a0}: la décision vous est notifiée par écrit, avec ses motifs et les voies de recours."
         );
     }
     let _ = writeln!(o, "\n{TECHNICAL}");

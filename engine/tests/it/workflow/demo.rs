@@ -387,7 +387,9 @@ fn the_filer_takes_no_staff_step_and_duties_stay_separate() {
 fn the_committee_votes_by_majority_after_its_quorum() {
     let propose = |name, given: &[bool]| {
         let o = opinions(given);
-        row(name, "proposer-decision", INSTRUCTOR, "avis-comite").facts(move |f| f.opinions = o)
+        row(name, "proposer-decision", INSTRUCTOR, "avis-comite")
+            .amount("6000")
+            .facts(move |f| f.opinions = o)
     };
     run(
         "amp-pmlcd",
@@ -405,6 +407,12 @@ fn the_committee_votes_by_majority_after_its_quorum() {
                 &[false, true, false],
             )
             .want(Refused("vote")),
+            propose("a proposal above the request", &[true, true])
+                .amount("9000")
+                .want(Refused("amount-within-request")),
+            propose("a proposal without an amount", &[true, true])
+                .input(|i| i.amount = None)
+                .want(Refused("amount-within-request")),
         ],
     );
 }
@@ -421,7 +429,9 @@ fn a_vote_decided_by_a_number_of_favourable_opinions() {
     });
     let propose = |name, given: &[bool]| {
         let o = opinions(given);
-        row(name, "proposer-decision", INSTRUCTOR, "avis-comite").facts(move |f| f.opinions = o)
+        row(name, "proposer-decision", INSTRUCTOR, "avis-comite")
+            .amount("6000")
+            .facts(move |f| f.opinions = o)
     };
     run_demo_with(
         &wf,

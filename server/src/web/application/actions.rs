@@ -13,7 +13,7 @@ use metroplan_engine::model::{
 use metroplan_engine::workflow::Guard;
 use serde_json::Value;
 
-use super::super::layout::{csrf, euros_str, shell};
+use super::super::layout::{csrf, euros_str, shell_in};
 use super::super::public::served;
 use super::super::{CSRF_FIELD, PageError, Viewer, field};
 use super::step_pieces::{self, ActionForm};
@@ -39,17 +39,26 @@ pub fn section(
     wf: &Workflow,
     view: &ApplicationView,
     offered: &[&Transition],
+    held: &[(&Transition, &str)],
+    proposed: Option<rust_decimal::Decimal>,
 ) -> Markup {
     let mut ts: Vec<&Transition> = offered.to_vec();
     ts.sort_by_key(|t| super::tone::rank(wf, t));
     html! {
-        @if !ts.is_empty() {
+        @if !ts.is_empty() || !held.is_empty() {
             section.actions aria-labelledby="actions-titre" {
                 h2 id="actions-titre" { "Actions possibles" }
+                @if !held.is_empty() {
+                    ul.en-attente {
+                        @for (t, why) in held {
+                            li { "«\u{a0}" (t.label) "\u{a0}»\u{a0}: pas encore possible. " (why) }
+                        }
+                    }
+                }
                 div.actions-grille {
                     @for (i, t) in ts.iter().enumerate() {
                         @let style = if destructive(wf, t) { Style::Danger } else if i == 0 { Style::Primary } else { Style::Secondary };
-                        (action_form(v, fund, wf, view, t, style))
+                        (action_form(v, fund, wf, view, t, style, proposed))
                     }
                 }
             }
@@ -72,6 +81,7 @@ fn action_form(
     view: &ApplicationView,
     t: &Transition,
     style: Style,
+    proposed: Option<rust_decimal::Decimal>,
 ) -> Markup {
     let id = t.id.as_str();
     let opinion = t.records == Some(Record::Opinion);
@@ -109,12 +119,12 @@ fn action_form(
             .and_then(|p| p.values.iter().last())
             .map(|d| d.value)
     };
-    let prefill = view
-        .requested
-        .as_deref()
-        .and_then(|r| r.parse().ok())
+    // The instructor's proposal when there is one, else what was asked for.
+    let prefill = proposed
+        .or_else(|| view.requested.as_deref().and_then(|r| r.parse().ok()))
         .map(metroplan_engine::french::amount_fr)
         .unwrap_or_default();
+    let grants = t.effects.contains(&MoneyEffect::Award);
     let class = match style {
         Style::Primary => "action action-principale",
         Style::Secondary => "action",
@@ -182,8 +192,8 @@ fn action_form(
             }
             @if decided_amount {
                 div.champ {
-                    label for={"montant-" (id)} { "Montant (€)" }
-                    @if let Some(r) = &view.requested { p.aide id={"montant-" (id) "-aide"} { "Demandé\u{a0}: " (euros_str(r)) "." } }
+                    label for={"montant-" (id)} { @if grants || t.effects.contains(&MoneyEffect::Reduce) { "Montant (€)" } @else { "Montant proposé (€)" } }
+                    @if let Some(r) = &view.requested { p.aide id={"montant-" (id) "-aide"} { "Demandé\u{a0}: " (euros_str(r)) @if let (true, Some(p)) = (grants, proposed) { " · proposé par l'instruction\u{a0}: " (super::super::layout::euros(p)) } "." } }
                     input id={"montant-" (id)} name="montant" type="text" inputmode="decimal" required value=(prefill) aria-describedby=[view.requested.as_ref().map(|_| format!("montant-{id}-aide"))];
                 }
             }
@@ -383,8 +393,9 @@ async fn confirmation(
         .filter(|(k, _)| k != CSRF_FIELD && k != CONFIRMED)
         .collect();
     let amount = body.amount.map(super::super::layout::euros);
-    let page = shell(
+    let page = shell_in(
         v,
+        &view.plan,
         &format!("Confirmer\u{a0}: {}", t.label),
         html! {
             div.confirmation role="alert" {

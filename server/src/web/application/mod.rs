@@ -6,7 +6,7 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use metroplan_engine::model::{RoleKind, Transition, Workflow};
+use metroplan_engine::model::{Fund, RoleKind, Transition, Workflow};
 use metroplan_engine::workflow::{Actor, may_take};
 use serde::Deserialize;
 use serde_json::Value;
@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::applicant::{check_pieces, label_of, read_multipart};
 use super::layout::{
     alert_error, csrf, euros_str, explanation, file_state_badge, fund_label, instant, role_fr,
-    shell,
+    shell_in,
 };
 use super::public::served;
 use super::{CSRF_FIELD, PageError, Viewer, WebForm, field, form};
@@ -208,6 +208,31 @@ async fn render(
         .filter_map(|a| wf.transitions.iter().find(|t| t.id.as_str() == a))
         .filter(|t| may_take(&p.plan, t, &actor))
         .collect();
+    // A step the committee's vote holds back is not offered: it is said what it waits for.
+    let today = super::public::today(s, &p);
+    let given: Vec<metroplan_engine::workflow::Opinion> = opinions
+        .iter()
+        .filter(|o| !o.declared_link)
+        .map(|o| metroplan_engine::workflow::Opinion {
+            reviewer: o.reviewer.clone(),
+            favourable: o.favourable == Some(true),
+        })
+        .collect();
+    let (transitions, held): (Vec<&Transition>, Vec<&Transition>) =
+        transitions.into_iter().partition(|t| {
+            t.vote.as_ref().is_none_or(|vote| {
+                metroplan_engine::workflow::vote_holds(fund, vote, &given, today).is_ok()
+            })
+        });
+    let held: Vec<(&Transition, &'static str)> = held
+        .into_iter()
+        .filter_map(|t| {
+            let vote = t.vote.as_ref()?;
+            metroplan_engine::workflow::vote_holds(fund, vote, &given, today)
+                .err()
+                .map(|(_, fr)| (t, fr))
+        })
+        .collect();
     let missing: Vec<String> = explanation_v
         .as_ref()
         .and_then(|x| x.get("evaluation"))
@@ -259,10 +284,12 @@ async fn render(
             tz: &tz,
         })
     });
+    let proposed = summary::proposal(wf, &events, &names).and_then(|p| p.value);
     let name_of =
         |id: &str, label: &str| names.get(id).cloned().unwrap_or_else(|| label.to_string());
-    Ok(shell(
+    Ok(shell_in(
         v,
+        &view.plan,
         &title,
         html! {
             @if let Some((m, t)) = flash { (tone::banner(*t, m)) }
@@ -276,7 +303,7 @@ async fn render(
                 dl.fiche {
                     dt { "État" } dd { (tone::badge(state_tone, &view.state, &super::layout::file_state_label(&view))) }
                     dt { "Fonds" } dd { a href={"/plans/" (view.plan) "/fonds/" (view.fund)} { (fund.title) } }
-                    @if let Some(n) = &view.applicant_name { dt { "Porteur" } dd { (n) @if let Some(k) = &view.applicant { " (SIRET " (k) ")" } } }
+                    @if let Some(n) = &view.applicant_name { dt { "Porteur" } dd { (n) @if let Some(k) = &view.applicant { " (SIRET " (form::siret_text(k)) ")" } } }
                     @if let Some(c) = view.call { dt { "Appel à projets" } dd { (c) } }
                     @if let Some(r) = &view.requested { dt { "Montant demandé" } dd { (euros_str(r)) } }
                     @if let Some(a) = &view.awarded { dt { "Montant attribué" } dd { (euros_str(a)) } }
@@ -287,9 +314,10 @@ async fn render(
                 }
             }
             @if staff_summary {
-                (actions::section(v, fund, wf, &view, &transitions))
+                (actions::section(v, fund, wf, &view, &transitions, &held, proposed))
             }
             @if applicant && view.filed_on.is_some() {
+                (summary::decision(&p.plan, fund, wf, &view, &events))
                 (summary::receipt(&p.plan, wf, &view, &pending))
             }
             @if let Some(pv) = &preview {
@@ -300,7 +328,7 @@ async fn render(
                         Ok(x) => {
                             @let outcome = x.get("evaluation").and_then(|e| e.get("outcome")).and_then(Value::as_str).unwrap_or("");
                             p.resultat { "Résultat : " strong class={"issue-" (outcome)} { (super::layout::outcome_fr(outcome)) } }
-                            (explanation(x.get("text").and_then(Value::as_str).unwrap_or("")))
+                            (explanation(x.get("text").and_then(Value::as_str).unwrap_or(""), !applicant))
                         }
                         Err(e) => { (alert_error(&super::layout::refusal_fr(e).1)) }
                     }
@@ -325,13 +353,13 @@ async fn render(
                 }
             }
             @if !staff_summary {
-                (actions::section(v, fund, wf, &view, &transitions))
+                (actions::section(v, fund, wf, &view, &transitions, &held, proposed))
             }
             @if let Some(x) = &explanation_v {
                 section aria-labelledby="explication-titre" {
                     h2 id="explication-titre" { "Contrôle d'éligibilité et explication" }
                     p { "Explication due au demandeur (article R311-3-1-2 du code des relations entre le public et l'administration)." }
-                    (explanation(x.get("text").and_then(Value::as_str).unwrap_or("")))
+                    (explanation(x.get("text").and_then(Value::as_str).unwrap_or(""), !applicant))
                     @if matches!(who.role, RoleKind::Instructor | RoleKind::Admin) {
                         form.action method="post" action={"/dossiers/" (view.id) "/reevaluer"} {
                             (csrf(v))
@@ -432,7 +460,7 @@ async fn render(
                         li {
                             time datetime=(super::layout::datetime_attr(&e.at)) { (instant(&e.at, &tz)) }
                             " · "
-                            (event_fr(Some(wf), &e.action))
+                            (event_fr(Some(wf), Some(fund), e))
                             @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { " : " (state_label(wf, a)) " → " (state_label(wf, b)) } }
                             " · "
                             (actor_fr(who, &name_of(&e.actor, e.actor_name.as_deref().unwrap_or(&e.actor)), &e.role))
@@ -456,6 +484,7 @@ async fn render_removed(
     error: Option<&str>,
 ) -> Result<Markup, PageError> {
     let explanation_v = s.ctx.explanation(who, &view.id).await.ok();
+    let applicant = who.role == RoleKind::Applicant;
     let events = s.ctx.events(who, &view.id).await?;
     let tz = super::layout::plan_tz(s, Some(&view.plan));
     let title = view
@@ -468,8 +497,9 @@ async fn render_removed(
             .known_state_label(&view.plan, &view.fund, id)
             .unwrap_or_else(|| "étape qui n'existe plus dans le plan".into())
     };
-    Ok(shell(
+    Ok(shell_in(
         v,
+        &view.plan,
         &title,
         html! {
             @if let Some((m, t)) = flash { (tone::banner(*t, m)) }
@@ -480,7 +510,7 @@ async fn render_removed(
             dl.fiche {
                 dt { "État" } dd { (file_state_badge(&view)) }
                 dt { "Fonds" } dd { (fund_label(&view)) " " strong.retire { "(retiré du plan)" } }
-                @if let Some(n) = &view.applicant_name { dt { "Porteur" } dd { (n) @if let Some(k) = &view.applicant { " (SIRET " (k) ")" } } }
+                @if let Some(n) = &view.applicant_name { dt { "Porteur" } dd { (n) @if let Some(k) = &view.applicant { " (SIRET " (form::siret_text(k)) ")" } } }
                 @if let Some(c) = view.call { dt { "Appel à projets" } dd { (c) } }
                 @if let Some(r) = &view.requested { dt { "Montant demandé" } dd { (euros_str(r)) } }
                 @if let Some(a) = &view.awarded { dt { "Montant attribué" } dd { (euros_str(a)) } }
@@ -492,7 +522,7 @@ async fn render_removed(
             @if let Some(x) = &explanation_v {
                 section aria-labelledby="explication-titre" {
                     h2 id="explication-titre" { "Contrôle d'éligibilité et explication" }
-                    (explanation(x.get("text").and_then(Value::as_str).unwrap_or("")))
+                    (explanation(x.get("text").and_then(Value::as_str).unwrap_or(""), !applicant))
                 }
             }
             section aria-labelledby="donnees-titre" {
@@ -521,7 +551,7 @@ async fn render_removed(
                         li {
                             time datetime=(super::layout::datetime_attr(&e.at)) { (instant(&e.at, &tz)) }
                             " · "
-                            (event_fr(None, &e.action))
+                            (event_fr(None, None, e))
                             @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { "\u{a0}: " (state_of(a)) " → " (state_of(b)) } }
                             " · "
                             (actor_fr(who, e.actor_name.as_deref().unwrap_or(&e.actor), &e.role))
@@ -541,19 +571,40 @@ fn state_label(wf: &Workflow, id: &str) -> String {
     )
 }
 
-fn event_fr(wf: Option<&Workflow>, action: &str) -> String {
-    match action {
+/// What an event of the history was, in words: a step by its label, a piece by its label, a
+/// letter by its title (never an action's id).
+fn event_fr(wf: Option<&Workflow>, fund: Option<&Fund>, e: &crate::audit::Event) -> String {
+    let text = |k: &str| e.payload.get(k).and_then(Value::as_str);
+    match e.action.as_str() {
         "create" => "Création du dossier".into(),
         "edit-draft" => "Modification du brouillon".into(),
-        "upload" | "document" => "Pièce jointe".into(),
+        "upload" | "document" => {
+            let kind = text("kind").unwrap_or_default();
+            let label = fund
+                .and_then(|f| f.form.documents.iter().find(|d| d.id.as_str() == kind))
+                .map(|d| d.label.as_str())
+                .or_else(|| wf.and_then(|w| metroplan_engine::workflow::step_piece_label(w, kind)));
+            match label {
+                Some(l) => format!("Pièce jointe\u{a0}: {l}"),
+                None => "Pièce jointe".into(),
+            }
+        }
+        "issue-document" => match text("title") {
+            Some(t) => format!("Courrier émis\u{a0}: {t}"),
+            None => "Courrier émis".into(),
+        },
         "eligibility-check" => "Contrôle automatique d'éligibilité".into(),
         "re-evaluation" => "Réévaluation selon les règles en vigueur".into(),
+        a if a.starts_with("reminder:") => "Relance envoyée".into(),
         other => match wf {
             Some(wf) => wf
                 .transitions
                 .iter()
                 .find(|t| t.id.as_str() == other)
-                .map_or_else(|| other.to_string(), |t| t.label.clone()),
+                .map_or_else(
+                    || "Étape du circuit d'instruction".to_string(),
+                    |t| t.label.clone(),
+                ),
             None => "Étape du circuit d'instruction".into(),
         },
     }

@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 
 use maud::{Markup, html};
-use metroplan_engine::model::{Plan, RoleKind, Workflow};
+use metroplan_engine::model::{MoneyEffect, Plan, RoleKind, Workflow};
+use metroplan_engine::rules::standing::{Standing, standing};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -16,76 +17,16 @@ use super::tone::{Tone, badge};
 use crate::audit::Event;
 use crate::service::{ApplicationView, EnvelopeView, OpinionView};
 
-/// One criterion of the selection grid as the file stands: its points (the rules' for the
-/// automatic ones, the reviewers' average for the others; `None` while nobody scored it) and
-/// its maximum.
-#[derive(Debug, Clone)]
-pub struct ScoreLine {
-    pub label: String,
-    pub points: Option<Decimal>,
-    pub max: Decimal,
-    pub by_reviewers: bool,
-}
-
-/// The file's score on the grid.
-#[derive(Debug, Clone)]
-pub struct Score {
-    pub lines: Vec<ScoreLine>,
-    pub total: Decimal,
-    pub out_of: Decimal,
-    /// The opinions whose points are averaged.
-    pub opinions: usize,
-}
-
-fn decimal(v: &Value) -> Option<Decimal> {
-    match v {
-        Value::String(s) => s.parse().ok(),
-        Value::Number(n) => n.to_string().parse().ok(),
-        _ => None,
-    }
-}
-
-/// The score from the evaluation recorded at filing (the grid's criteria, their maxima at the
-/// filing date, the automatic points) and the reviewers' opinions (their points averaged over
-/// the opinions that scored the criterion).
-pub fn score(evaluation: &Value, opinions: &[OpinionView]) -> Option<Score> {
-    let s = evaluation.get("score")?;
-    let criteria = s.get("criteria")?.as_array()?;
-    let scored: Vec<&OpinionView> = opinions
-        .iter()
-        .filter(|o| !o.declared_link && o.scores.as_object().is_some_and(|m| !m.is_empty()))
-        .collect();
-    let mut lines = Vec::new();
-    for c in criteria {
-        let id = c.get("id").and_then(Value::as_str).unwrap_or_default();
-        let by_reviewers = c.get("assessed").and_then(Value::as_str) == Some("reviewer");
-        let points = if by_reviewers {
-            let given: Vec<Decimal> = scored
-                .iter()
-                .filter_map(|o| o.scores.get(id).and_then(decimal))
-                .collect();
-            (!given.is_empty())
-                .then(|| (given.iter().sum::<Decimal>() / Decimal::from(given.len())).round_dp(1))
-        } else {
-            c.get("points").and_then(decimal)
-        };
-        lines.push(ScoreLine {
-            label: c
-                .get("label")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            points,
-            max: c.get("max").and_then(decimal).unwrap_or_default(),
-            by_reviewers,
-        });
-    }
-    Some(Score {
-        total: lines.iter().filter_map(|l| l.points).sum(),
-        out_of: s.get("total").and_then(decimal).unwrap_or_default(),
-        lines,
-        opinions: scored.len(),
-    })
+/// The file's score on the grid, from the evaluation recorded at filing and the opinions of
+/// reviewers who gave one (a declared link keeps a reviewer out).
+pub fn score(evaluation: &Value, opinions: &[OpinionView]) -> Option<Standing> {
+    standing(
+        evaluation,
+        opinions
+            .iter()
+            .filter(|o| !o.declared_link)
+            .map(|o| &o.scores),
+    )
 }
 
 /// Points as French writes them: `12`, `12,5`.
@@ -113,6 +54,8 @@ pub struct Proposal<'a> {
     pub by: String,
     pub at: &'a str,
     pub amount: Option<String>,
+    /// The amount proposed, as a number (the award's form starts from it).
+    pub value: Option<Decimal>,
     pub reason: Option<&'a str>,
 }
 
@@ -121,11 +64,22 @@ pub fn proposal<'a>(
     events: &'a [Event],
     names: &HashMap<String, String>,
 ) -> Option<Proposal<'a>> {
+    // A proposal is an instructor's step that brings the file to its decision (to a state
+    // from which a step awards) or that states an amount; submitting to the committee is not.
+    let decides = |state: &str| {
+        wf.transitions.iter().any(|t| {
+            t.from.iter().any(|f| f.as_str() == state) && t.effects.contains(&MoneyEffect::Award)
+        })
+    };
     let e = events.iter().rev().find(|e| {
         RoleKind::parse(&e.role) == Some(RoleKind::Instructor)
             && e.from_state.is_some()
             && e.from_state != e.to_state
-            && wf.transitions.iter().any(|t| t.id.as_str() == e.action)
+            && wf.transitions.iter().any(|t| {
+                t.id.as_str() == e.action
+                    && (decides(t.to.as_str())
+                        || e.payload.get("amount").is_some_and(Value::is_string))
+            })
     })?;
     let t = wf.transitions.iter().find(|t| t.id.as_str() == e.action)?;
     Some(Proposal {
@@ -141,6 +95,11 @@ pub fn proposal<'a>(
             .get("amount")
             .and_then(Value::as_str)
             .map(euros_str),
+        value: e
+            .payload
+            .get("amount")
+            .and_then(Value::as_str)
+            .and_then(|a| a.parse().ok()),
         reason: e.reason.as_deref(),
     })
 }
@@ -402,4 +361,110 @@ fn or_list(items: &[String]) -> String {
         [one] => one.clone(),
         [init @ .., last] => format!("{} ou {last}", init.join(", ")),
     }
+}
+
+/// For the applicant, once the file is decided (favourably or not) or closed: what was
+/// decided, on which day, by whom, with its reasons, the amount, the notification letter and
+/// the appeal routes (a decision of the administration can be contested within two months).
+pub fn decision(
+    plan: &Plan,
+    fund: &metroplan_engine::model::Fund,
+    wf: &Workflow,
+    view: &ApplicationView,
+    events: &[Event],
+) -> Markup {
+    let tone = super::tone::state_tone(plan, wf, &view.state);
+    let terminal = wf
+        .states
+        .iter()
+        .any(|s| s.id.as_str() == view.state && s.terminal);
+    if tone != Tone::Unfavourable && !(tone == Tone::Favourable && view.awarded.is_some()) {
+        return html! {};
+    }
+    // The step that brought the file where it is; for a favourable file, the award.
+    let step = events.iter().rev().find(|e| {
+        e.from_state.is_some()
+            && e.from_state != e.to_state
+            && match tone {
+                Tone::Favourable => wf
+                    .transitions
+                    .iter()
+                    .any(|t| t.id.as_str() == e.action && super::tone::grants(t)),
+                _ => e.to_state.as_deref() == Some(view.state.as_str()),
+            }
+    });
+    let Some(step) = step else {
+        return html! {};
+    };
+    let by_applicant = RoleKind::parse(&step.role) == Some(RoleKind::Applicant);
+    // What the applicant did is their step; what was decided is the state it led to.
+    let label = if by_applicant {
+        wf.transitions
+            .iter()
+            .find(|t| t.id.as_str() == step.action)
+            .map(|t| t.label.clone())
+    } else {
+        step.to_state
+            .as_deref()
+            .and_then(|to| wf.states.iter().find(|s| s.id.as_str() == to))
+            .map(|s| s.label.clone())
+    }
+    .unwrap_or_else(|| super::super::layout::file_state_label(view));
+    let on = &step.at[..step.at.len().min(10)];
+    let letter = view
+        .letters
+        .iter()
+        .rev()
+        .find(|l| l.issued_on.as_str() >= on && l.template.starts_with("notification"));
+    let authority = fund
+        .administration
+        .as_ref()
+        .map(|a| a.authority.clone())
+        .unwrap_or_else(|| "l'administration".into());
+    let routes = metroplan_engine::rules::explain::appeal_routes_fr(fund);
+    html! {
+        section.decision-demandeur aria-labelledby="decision-titre" {
+            h2 id="decision-titre" { @if by_applicant { "Votre dossier est clos" } @else { "Décision" } }
+            @if by_applicant {
+                p { "Le " strong { (day(on)) } ", vous avez choisi\u{a0}: " (label) "." }
+                @if terminal { p { "Le dossier ne peut plus être modifié. Vous pouvez déposer une nouvelle demande tant que l'appel à projets est ouvert." } }
+            } @else if step.role == "system" {
+                p { "Le " strong { (day(on)) } ", sans décision expresse dans le délai prévu par le règlement du fonds\u{a0}: " strong class=(tone.class()) { (label) } "." }
+            } @else {
+                p { "Le " strong { (day(on)) } ", " (authority) " a décidé\u{a0}: " strong class=(tone.class()) { (label) } "." }
+            }
+            @if let Some(a) = &view.awarded { @if tone == Tone::Favourable { p { "Montant attribué\u{a0}: " strong { (euros_str(a)) } "." } } }
+            @if let Some(r) = &step.reason { p { "Motif\u{a0}: " (r) } }
+            @if let Some(l) = letter {
+                p { a href={"/dossiers/" (view.id) "/courriers/" (l.id)} download { "Télécharger la notification\u{a0}: " (l.title) } " (PDF, " (l.size / 1024 + 1) "\u{a0}Ko)" }
+            }
+            @if !by_applicant {
+                (routes_markup(&routes))
+            }
+        }
+    }
+}
+
+/// The appeal routes' text (a heading, paragraphs, `- ` items) as markup.
+fn routes_markup(text: &str) -> Markup {
+    let mut blocks: Vec<Markup> = Vec::new();
+    let mut items: Vec<&str> = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(i) = line.strip_prefix("- ") {
+            items.push(i);
+            continue;
+        }
+        if !items.is_empty() {
+            let list = std::mem::take(&mut items);
+            blocks.push(html! { ul { @for i in list { li { (i) } } } });
+        }
+        match line.strip_prefix("## ").or_else(|| line.strip_prefix("# ")) {
+            Some(h) => blocks.push(html! { h3 { (h) } }),
+            None => blocks.push(html! { p { (line) } }),
+        }
+    }
+    if !items.is_empty() {
+        blocks.push(html! { ul { @for i in &items { li { (i) } } } });
+    }
+    html! { div.voies-recours { @for b in blocks { (b) } } }
 }
