@@ -6,6 +6,8 @@
   const all = document.getElementById("tout-selectionner");
   if (!all) return;
   const boxes = () => Array.from(document.querySelectorAll('input[type=checkbox][name=dossier]'));
+  const label = all.closest("label");
+  if (label) label.hidden = false;
   all.hidden = false;
   all.addEventListener("change", () => {
     for (const b of boxes()) b.checked = all.checked;

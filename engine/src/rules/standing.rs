@@ -142,6 +142,14 @@ mod tests {
     }
 
     #[test]
+    fn a_grid_without_points_is_not_rescaled_nor_divided_by_zero() {
+        let mut e = evaluation();
+        e["score"]["total"] = json!("0");
+        let s = standing(&e, []).unwrap();
+        assert_eq!(s.out_of_100(), Decimal::from(10));
+    }
+
+    #[test]
     fn an_evaluation_without_a_score_has_no_standing() {
         assert_eq!(standing(&json!({"outcome": "ineligible"}), []), None);
     }

@@ -20,7 +20,7 @@ mod time;
 pub mod v1;
 
 pub use guards::Guard;
-pub use money::{Money, vote_holds};
+pub use money::{Money, default_amount, vote_holds};
 pub use time::{Dates, add_span, reminder_day, reminder_expired, reminders, timer_day, timers};
 
 /// The role of automatic steps (eligibility check on filing, timers).

@@ -40,6 +40,30 @@ fn above(action: &str, amount: Decimal, cap: Decimal, what: &str, fr: &str) -> R
     )
 }
 
+/// The most an advance at `rate` may still pay: rounded down to the cent, it never exceeds
+/// its rate, not even by half a cent (article 10: « jamais davantage »).
+fn advance_cap(m: &Money, rate: Decimal) -> Decimal {
+    (m.committed * rate).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToZero) - m.paid
+}
+
+/// What a payment or a reclaim pays when the step is given no amount, as [`effects`] books
+/// it: the advance at its rate less what was paid, the award less what was paid, what was
+/// paid and not reclaimed. `None` for the other effects, or when nothing is due.
+pub fn default_amount(
+    fund: &Fund,
+    effect: &MoneyEffect,
+    m: &Money,
+    today: jiff::civil::Date,
+) -> Option<Decimal> {
+    let due = match effect {
+        MoneyEffect::Advance { rate } => advance_cap(m, param(fund, rate.as_str(), today)?),
+        MoneyEffect::Balance => m.committed - m.paid,
+        MoneyEffect::Reclaim => m.paid - m.reclaimed,
+        _ => return None,
+    };
+    (due > Decimal::ZERO).then_some(due)
+}
+
 /// The ledger entries of the step's declared effects.
 pub(super) fn effects(
     fund: &Fund,
@@ -111,11 +135,7 @@ pub(super) fn effects(
                         "Le taux de l'avance n'est pas fixé à cette date.",
                     ));
                 };
-                // Rounded down to the cent: the advance never exceeds its rate, not even by half a
-                // cent (article 10: « jamais davantage »).
-                let cap = (m.committed * r)
-                    .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToZero)
-                    - m.paid;
+                let cap = advance_cap(&m, r);
                 if cap <= Decimal::ZERO {
                     return Err(refuse(
                         action,

@@ -38,12 +38,12 @@ async fn render(
                 div.table-scroll tabindex="0" {
                     table {
                         caption.visually-hidden { "Plans chargés" }
-                        thead { tr { th scope="col" { "Plan" } th scope="col" { "Répertoire" } th scope="col" { "Actions" } th scope="col" { "Fonds" } } }
+                        thead { tr { th scope="col" { "Plan" } th scope="col" { "Autorité" } th scope="col" { "Actions du plan" } th scope="col" { "Fonds" } } }
                         tbody {
                             @for p in plans.by_id.values() {
                                 tr {
                                     th scope="row" { a href={"/plans/" (p.plan.id)} { (p.plan.title) } }
-                                    td { code { (p.dir.display().to_string()) } }
+                                    td { (p.plan.owner) }
                                     td.nombre { (p.plan.actions.len()) }
                                     td.nombre { (p.plan.funds.len()) }
                                 }

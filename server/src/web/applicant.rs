@@ -427,18 +427,14 @@ pub async fn edit(
     let data = match form::data_from(&p.plan, fund, &f) {
         Ok(d) => d,
         Err(errors) => {
-            let msg = errors
-                .iter()
-                .map(|(path, m)| format!("{} : {m}", label_of(fund, path)))
-                .collect::<Vec<_>>()
-                .join(" ; ");
-            return super::application::page_with_error(
+            return super::application::page_with_form_errors(
                 &s,
                 &v,
                 &who,
                 &id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &format!("Le dossier n'a pas été modifié : {msg}"),
+                "Le dossier n'a pas été modifié : corrigez les champs signalés, ce que vous avez saisi est conservé.",
+                &f,
+                &errors,
             )
             .await;
         }

@@ -213,6 +213,7 @@ pub fn fields(
     plan: &Plan,
     fund: &Fund,
     data: &Value,
+    posted: Option<&[(String, String)]>,
     errors: &[(String, String)],
     defaults: &[(&str, String)],
 ) -> Markup {
@@ -221,7 +222,7 @@ pub fn fields(
     fixed.extend(siret_path(fund));
     let fill = Fill {
         data,
-        posted: None,
+        posted,
         errors,
         defaults,
         fixed: &fixed,

@@ -526,10 +526,14 @@ pub async fn inbox(
                     caption {
                         (count_fr(shown.len(), "dossier", "dossiers"))
                         @if pages > 1 { " · page " (page) " sur " (pages) }
+                        // In the caption, so that it stays when rows become cards on a phone.
+                        label.tout-selectionner hidden {
+                            input type="checkbox" id="tout-selectionner";
+                            " Tout sélectionner sur cette page"
+                        }
                     }
                     thead { tr {
                         th scope="col" {
-                            input type="checkbox" id="tout-selectionner" hidden aria-label="Tout sélectionner sur cette page";
                             span.visually-hidden { "Sélection" }
                         }
                         (sort_header("projet", "Projet"))

@@ -254,10 +254,13 @@ fn authority_of(path: &str, plan: Option<&str>) -> Option<(String, String, bool)
 /// A navigation link, marked as the current page where the viewer is.
 fn nav_link(path: &str, href: &str, label: &str) -> Markup {
     let here = path.split('?').next().unwrap_or(path);
-    let current = if href == "/" {
-        here == "/"
-    } else {
-        here == href || here.starts_with(&format!("{href}/"))
+    // A file's pages belong to the list they are reached from (one of the two is shown).
+    let current = match href {
+        "/" => here == "/" || here.starts_with("/plans/"),
+        "/mes-dossiers" | "/instruction" => {
+            here == href || here.starts_with(&format!("{href}/")) || here.starts_with("/dossiers/")
+        }
+        _ => here == href || here.starts_with(&format!("{href}/")),
     };
     html! {
         li { a href=(href) aria-current=[current.then_some("page")] { (label) } }
@@ -297,8 +300,19 @@ fn bare_markup(title: &str, message: &str) -> Markup {
         html lang="fr" {
             (head(title, false))
             body {
-                header.site { (demo()) nav aria-label="Navigation principale" { (brand("/", None)) } }
-                main id="contenu" {
+                a.skip href="#contenu" { "Aller au contenu" }
+                header.site {
+                    (demo())
+                    nav aria-label="Navigation principale" {
+                        (brand("/", None))
+                        ul {
+                            li { a href="/" { "Plans" } }
+                            li { a href="/aide" { "Aide" } }
+                        }
+                        div.account { a href="/connexion" { "Se connecter" } }
+                    }
+                }
+                main id="contenu" tabindex="-1" {
                     h1 { (title) }
                     p.alert.error role="alert" { (message) }
                     p { a href="/" { "Retour à l'accueil" } " · " a href="/aide" { "Aide et contact" } }

@@ -113,7 +113,7 @@ pub async fn plan(
                     h2 id={"axe-" (axis.id)} { (axis.title) }
                     @if let Some(d) = &axis.description { p { (d) } }
                     div.table-scroll tabindex="0" {
-                        table {
+                        table.cartes {
                             caption { "Actions de l'axe « " (axis.title) " »" }
                             thead { tr {
                                 th scope="col" { "Action" }
@@ -127,12 +127,12 @@ pub async fn plan(
                                 @for (i, a) in pl.actions.iter().enumerate().filter(|(_, a)| a.axis == axis.id) {
                                     @let it = sc.item(i);
                                     tr {
-                                        th scope="row" { (a.title) }
-                                        td { (a.lead.as_ref().map(|l| name_of(pl, l.as_str())).unwrap_or_else(|| "—".into())) }
-                                        td { (list_or_dash(a.partners.iter().map(|x| name_of(pl, x.as_str())))) }
-                                        td { (list_or_dash(a.territories.iter().map(|x| name_of(pl, x.as_str())))) }
-                                        td { (if it.early_start == it.early_finish { date_fr(it.early_start) } else { period_fr(it.early_start, it.early_finish) }) }
-                                        td {
+                                        th scope="row" data-label="Action" { (a.title) }
+                                        td data-label="Pilote" { (a.lead.as_ref().map(|l| name_of(pl, l.as_str())).unwrap_or_else(|| "—".into())) }
+                                        td data-label="Partenaires" { (list_or_dash(a.partners.iter().map(|x| name_of(pl, x.as_str())))) }
+                                        td data-label="Territoires" { (list_or_dash(a.territories.iter().map(|x| name_of(pl, x.as_str())))) }
+                                        td data-label="Dates prévues" { (if it.early_start == it.early_finish { date_fr(it.early_start) } else { period_fr(it.early_start, it.early_finish) }) }
+                                        td data-label="État" {
                                             (status_fr(it.status, it.early_start, it.early_finish, today))
                                             @if it.late { " " span.retard { "(en retard)" } }
                                         }

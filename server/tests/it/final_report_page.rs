@@ -151,3 +151,30 @@ async fn a_stale_final_report_form_joins_nothing() {
     assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{}", r.text);
     assert_eq!(b.version_on(&page).await, version, "nothing was joined");
 }
+
+#[tokio::test]
+async fn finance_reads_what_the_balance_pays_without_an_amount() {
+    let env = Env::new(OPEN).await;
+    let owner = account(&env, "asso@example.org", RoleKind::Applicant).await;
+    let token = tokens::create_for_user(&env.db, &owner, "2021-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let id = env.advanced(&token).await;
+    env.final_report_pieces(&id, &token).await;
+    let r = env.act(&id, STEP, &token, serde_json::json!({})).await;
+    assert_eq!(r.body["state"], "bilan-depose", "{}", r.body);
+    account(&env, "fin@amp.example", RoleKind::Finance).await;
+    let mut b = Browser::new(env.app.clone());
+    b.sign_in("fin@amp.example").await;
+    let html = b.get(&format!("/dossiers/{id}")).await.text;
+    let at = html
+        .find(&format!("/dossiers/{id}/actions/verser-solde\""))
+        .expect("the balance's form");
+    let form = &html[at..at + html[at..].find("</form>").unwrap()];
+    // 7 500 € awarded, 3 750 € paid: the balance pays 3 750 € when given no amount.
+    assert!(
+        form.replace('\u{202f}', " ")
+            .contains("Sans montant\u{a0}: <strong>3 750\u{a0}€</strong>"),
+        "{form}"
+    );
+}

@@ -387,7 +387,7 @@ impl Env {
             assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         }
         let r = env
-            .act(&id, "proposer-decision", &instr, json!({"amount": "1000"}))
+            .act(&id, "proposer-decision", &instr, json!({"amount": "7500"}))
             .await;
         assert_eq!(r.body["state"], "a-decider", "{}", r.body);
         let r = env

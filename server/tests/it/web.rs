@@ -962,8 +962,11 @@ async fn a_draft_is_edited_from_its_page_and_previewed_before_filing() {
     // A bad value is refused in French, field by field, and nothing changes.
     let mut bad = refs.clone();
     // (The SIRET is the account's whatever is sent: a bad amount.)
-    bad.retain(|(k, _)| *k != "version" && *k != "f.project.requested_amount");
+    bad.retain(|(k, _)| {
+        *k != "version" && *k != "f.project.requested_amount" && *k != "f.project.title"
+    });
     bad.push(("f.project.requested_amount", "beaucoup"));
+    bad.push(("f.project.title", "Ateliers modifiés"));
     bad.push(("version", "2"));
     let r = b.post(&page, &format!("{page}/modifier"), &bad).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -973,6 +976,50 @@ async fn a_draft_is_edited_from_its_page_and_previewed_before_filing() {
         "{}",
         r.text
     );
+}
+
+#[tokio::test]
+async fn a_refused_draft_edit_keeps_what_was_typed_in_the_open_form() {
+    let env = Env::new(OPEN).await;
+    let a = account(&env, "a@example.org", RoleKind::Applicant).await;
+    let token = tokens::create_for_user(&env.db, &a, "2021-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let r = env
+        .call(
+            Method::POST,
+            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
+            Some(&token),
+            &[],
+            Some(serde_json::json!({"data": application(), "draft": true})),
+        )
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let page = format!("/dossiers/{id}");
+    let mut b = Browser::new(env.app.clone());
+    b.sign_in("a@example.org").await;
+    let version = b.version_on(&page).await;
+    let r = b
+        .post(
+            &page,
+            &format!("{page}/modifier"),
+            &[
+                ("version", version.as_str()),
+                ("f.project.title", "Ateliers modifiés"),
+                ("f.project.requested_amount", "beaucoup"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    // The form is open, with the faulty value and the others as typed, and the summary of
+    // errors linking to the field.
+    assert!(r.text.contains("<details open"), "{}", r.text);
+    assert!(r.text.contains("value=\"beaucoup\""), "{}", r.text);
+    assert!(r.text.contains("value=\"Ateliers modifiés\""), "{}", r.text);
+    assert!(r.text.contains("id=\"resume-erreurs\""), "{}", r.text);
+    // Nothing was written.
+    let view = env.get(&format!("/api/applications/{id}"), &token).await;
+    assert_ne!(view.body["data"]["project"]["title"], "Ateliers modifiés");
 }
 
 #[tokio::test]

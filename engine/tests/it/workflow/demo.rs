@@ -643,3 +643,82 @@ fn a_missing_piece_of_a_step_is_named_by_its_label() {
         "{message}"
     );
 }
+
+#[test]
+fn a_payment_without_an_amount_books_what_default_amount_announces() {
+    // The page says what a payment step pays when given no amount: the engine's
+    // `default_amount`, which must be what `decide` books.
+    let plan = plan("amp-pmlcd");
+    let (fund, wf) = fund_of(plan, "fonds-initiative");
+    for (action, actor, state, money) in [
+        (
+            "verser-avance",
+            FINANCE,
+            "convention-signee",
+            ledger("6000", "0", "0"),
+        ),
+        (
+            "verser-avance",
+            FINANCE,
+            "convention-signee",
+            ledger("6000.05", "1000", "0"),
+        ),
+        (
+            "verser-solde",
+            FINANCE,
+            "bilan-depose",
+            ledger("6000", "3000", "0"),
+        ),
+        (
+            "demander-reversement",
+            INSTRUCTOR,
+            "avance-versee",
+            ledger("6000", "3000", "500"),
+        ),
+    ] {
+        let t = wf
+            .transitions
+            .iter()
+            .find(|t| t.id.as_str() == action)
+            .expect("the step");
+        let mut facts = base(state);
+        facts.money = money;
+        facts.final_report = true;
+        let input = Input {
+            reason: Some("motif".into()),
+            ..Input::default()
+        };
+        let d = metroplan_engine::workflow::decide(plan, fund, wf, action, &actor, &facts, &input)
+            .unwrap_or_else(|r| panic!("{action}: {r:?}"));
+        let booked: Vec<Decimal> = d
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Payment(a) | Effect::Reclaim(a) => Some(*a),
+                _ => None,
+            })
+            .collect();
+        let announced: Vec<Decimal> = t
+            .effects
+            .iter()
+            .filter_map(|e| metroplan_engine::workflow::default_amount(fund, e, &money, TODAY))
+            .collect();
+        assert_eq!(booked, announced, "{action} on {money:?}");
+        assert!(!booked.is_empty(), "{action}: something is paid");
+    }
+    // Nothing due: nothing announced.
+    let advance = wf
+        .transitions
+        .iter()
+        .find(|t| t.id.as_str() == "verser-avance")
+        .unwrap();
+    assert_eq!(
+        metroplan_engine::workflow::default_amount(
+            fund,
+            &advance.effects[0],
+            &ledger("6000", "3000", "0"),
+            TODAY
+        ),
+        None
+    );
+}

@@ -39,8 +39,9 @@ pub fn section(
     wf: &Workflow,
     view: &ApplicationView,
     offered: &[&Transition],
-    held: &[(&Transition, &str)],
+    held: &[(&Transition, String)],
     proposed: Option<rust_decimal::Decimal>,
+    today: jiff::civil::Date,
 ) -> Markup {
     let mut ts: Vec<&Transition> = offered.to_vec();
     ts.sort_by_key(|t| super::tone::rank(wf, t));
@@ -51,14 +52,14 @@ pub fn section(
                 @if !held.is_empty() {
                     ul.en-attente {
                         @for (t, why) in held {
-                            li { "«\u{a0}" (t.label) "\u{a0}»\u{a0}: pas encore possible. " (why) }
+                            li { "«\u{a0}" (t.label) "\u{a0}»\u{a0}: " (why) }
                         }
                     }
                 }
                 div.actions-grille {
                     @for (i, t) in ts.iter().enumerate() {
                         @let style = if destructive(wf, t) { Style::Danger } else if i == 0 { Style::Primary } else { Style::Secondary };
-                        (action_form(v, fund, wf, view, t, style, proposed))
+                        (action_form(v, fund, wf, view, t, style, proposed, today))
                     }
                 }
             }
@@ -82,6 +83,7 @@ fn action_form(
     t: &Transition,
     style: Style,
     proposed: Option<rust_decimal::Decimal>,
+    today: jiff::civil::Date,
 ) -> Markup {
     let id = t.id.as_str();
     let opinion = t.records == Some(Record::Opinion);
@@ -125,6 +127,22 @@ fn action_form(
         .map(metroplan_engine::french::amount_fr)
         .unwrap_or_default();
     let grants = t.effects.contains(&MoneyEffect::Award);
+    // What the step pays without an amount, said beside the field (a reclaim's depends on
+    // what was reclaimed before, which the page does not hold).
+    let money = metroplan_engine::workflow::Money {
+        committed: view
+            .awarded
+            .as_deref()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_default(),
+        paid: view.paid.parse().unwrap_or_default(),
+        reclaimed: rust_decimal::Decimal::ZERO,
+    };
+    let by_default = t
+        .effects
+        .iter()
+        .filter(|e| matches!(e, MoneyEffect::Advance { .. } | MoneyEffect::Balance))
+        .find_map(|e| metroplan_engine::workflow::default_amount(fund, e, &money, today));
     let class = match style {
         Style::Primary => "action action-principale",
         Style::Secondary => "action",
@@ -186,7 +204,12 @@ fn action_form(
             @if optional_amount {
                 div.champ {
                     label for={"montant-" (id)} { "Montant (€, facultatif)" }
-                    p.aide id={"montant-" (id) "-aide"} { "Sans montant, celui que prévoit le règlement." }
+                    p.aide id={"montant-" (id) "-aide"} {
+                        @match by_default {
+                            Some(d) => { "Sans montant\u{a0}: " strong { (super::super::layout::euros(d)) } ", ce que prévoit le règlement." }
+                            None => { "Sans montant, celui que prévoit le règlement." }
+                        }
+                    }
                     input id={"montant-" (id)} name="montant" type="text" inputmode="decimal" aria-describedby={"montant-" (id) "-aide"};
                 }
             }

@@ -52,7 +52,7 @@ pub async fn application(
     let who = v.require(&RoleKind::ALL)?;
     let view = s.ctx.get(&who, &id).await?;
     let flash = q.fait.as_deref().map(|a| done_fr(&s, &view, a));
-    let body = render(&s, &v, &who, view, flash.as_ref(), None).await?;
+    let body = render(&s, &v, &who, view, flash.as_ref(), None, None).await?;
     Ok(v.ok(body))
 }
 
@@ -66,8 +66,24 @@ pub async fn page_with_error(
     message: &str,
 ) -> Result<Response, PageError> {
     let view = s.ctx.get(who, id).await?;
-    let body = render(s, v, who, view, None, Some(message)).await?;
+    let body = render(s, v, who, view, None, Some(message), None).await?;
     Ok(v.page(status, body))
+}
+
+/// A draft's edit refused field by field: the page again with the edit form open, each
+/// control showing what was typed and its error beside it (nothing written).
+pub async fn page_with_form_errors(
+    s: &AppState,
+    v: &Viewer,
+    who: &Principal,
+    id: &str,
+    message: &str,
+    posted: &[(String, String)],
+    errors: &[(String, String)],
+) -> Result<Response, PageError> {
+    let view = s.ctx.get(who, id).await?;
+    let body = render(s, v, who, view, None, Some(message), Some((posted, errors))).await?;
+    Ok(v.page(StatusCode::UNPROCESSABLE_ENTITY, body))
 }
 
 /// The page again, refusing a change to a file whose fund a live edit renamed or removed
@@ -138,6 +154,7 @@ async fn render(
     view: ApplicationView,
     flash: Option<&(String, Tone)>,
     error: Option<&str>,
+    retry: Option<(&[(String, String)], &[(String, String)])>,
 ) -> Result<Markup, PageError> {
     // A file whose fund a live edit renamed or removed stays readable, without its form.
     if view.fund_status == Presence::Removed {
@@ -224,15 +241,29 @@ async fn render(
                 metroplan_engine::workflow::vote_holds(fund, vote, &given, today).is_ok()
             })
         });
-    let held: Vec<(&Transition, &'static str)> = held
+    let mut held: Vec<(&Transition, String)> = held
         .into_iter()
         .filter_map(|t| {
             let vote = t.vote.as_ref()?;
             metroplan_engine::workflow::vote_holds(fund, vote, &given, today)
                 .err()
-                .map(|(_, fr)| (t, fr))
+                .map(|(_, fr)| (t, format!("pas encore possible. {fr}")))
         })
         .collect();
+    // A reviewer who declared a link of interest gives no opinion on the file: the opinion's
+    // form is not offered to them again.
+    let declared = opinions
+        .iter()
+        .any(|o| o.declared_link && o.reviewer == who.id);
+    let (transitions, excluded): (Vec<&Transition>, Vec<&Transition>) = transitions
+        .into_iter()
+        .partition(|t| !(declared && t.records == Some(metroplan_engine::model::Record::Opinion)));
+    held.extend(excluded.into_iter().map(|t| {
+        (
+            t,
+            "vous avez déclaré un lien d'intérêt avec ce dossier\u{a0}: vous n'y donnez pas d'avis.".to_string(),
+        )
+    }));
     let missing: Vec<String> = explanation_v
         .as_ref()
         .and_then(|x| x.get("evaluation"))
@@ -314,7 +345,7 @@ async fn render(
                 }
             }
             @if staff_summary {
-                (actions::section(v, fund, wf, &view, &transitions, &held, proposed))
+                (actions::section(v, fund, wf, &view, &transitions, &held, proposed, today))
             }
             @if applicant && view.filed_on.is_some() {
                 (summary::decision(&p.plan, fund, wf, &view, &events))
@@ -353,7 +384,7 @@ async fn render(
                 }
             }
             @if !staff_summary {
-                (actions::section(v, fund, wf, &view, &transitions, &held, proposed))
+                (actions::section(v, fund, wf, &view, &transitions, &held, proposed, today))
             }
             @if let Some(x) = &explanation_v {
                 section aria-labelledby="explication-titre" {
@@ -392,12 +423,13 @@ async fn render(
                     @for (l, val) in &summary { dt { (l) } dd { (val) } }
                 }
                 @if applicant && draft {
-                    details {
+                    details open[retry.is_some()] {
                         summary { "Modifier le dossier" }
                         form.formulaire method="post" action={"/dossiers/" (view.id) "/modifier"} {
                             (csrf(v))
                             input type="hidden" name="version" value=(view.version);
-                            (form::fields(&p.plan, fund, &view.data, &[], &[]))
+                            @if let Some((_, errors)) = retry { (form::error_summary(fund, errors, None)) }
+                            (form::fields(&p.plan, fund, &view.data, retry.map(|r| r.0), retry.map_or(&[][..], |r| r.1), &[]))
                             button type="submit" { "Enregistrer les modifications" }
                         }
                     }
