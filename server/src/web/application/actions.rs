@@ -31,6 +31,15 @@ fn has_guard(t: &Transition, g: Guard) -> bool {
     t.guards.contains(&g)
 }
 
+/// What the page offers: the steps the viewer may take now, those held back with why, the
+/// amount the instructor proposed, and the day (a payment's default depends on it).
+pub struct Offer<'a> {
+    pub offered: &'a [&'a Transition],
+    pub held: &'a [(&'a Transition, String)],
+    pub proposed: Option<rust_decimal::Decimal>,
+    pub today: jiff::civil::Date,
+}
+
 /// The action forms, the main one first (primary), the other steps (secondary), the
 /// destructive ones last (danger).
 pub fn section(
@@ -38,12 +47,10 @@ pub fn section(
     fund: &Fund,
     wf: &Workflow,
     view: &ApplicationView,
-    offered: &[&Transition],
-    held: &[(&Transition, String)],
-    proposed: Option<rust_decimal::Decimal>,
-    today: jiff::civil::Date,
+    offer: &Offer<'_>,
 ) -> Markup {
-    let mut ts: Vec<&Transition> = offered.to_vec();
+    let held = offer.held;
+    let mut ts: Vec<&Transition> = offer.offered.to_vec();
     ts.sort_by_key(|t| super::tone::rank(wf, t));
     html! {
         @if !ts.is_empty() || !held.is_empty() {
@@ -59,7 +66,7 @@ pub fn section(
                 div.actions-grille {
                     @for (i, t) in ts.iter().enumerate() {
                         @let style = if destructive(wf, t) { Style::Danger } else if i == 0 { Style::Primary } else { Style::Secondary };
-                        (action_form(v, fund, wf, view, t, style, proposed, today))
+                        (action_form(v, fund, wf, view, t, style, offer))
                     }
                 }
             }
@@ -82,9 +89,9 @@ fn action_form(
     view: &ApplicationView,
     t: &Transition,
     style: Style,
-    proposed: Option<rust_decimal::Decimal>,
-    today: jiff::civil::Date,
+    offer: &Offer<'_>,
 ) -> Markup {
+    let (proposed, today) = (offer.proposed, offer.today);
     let id = t.id.as_str();
     let opinion = t.records == Some(Record::Opinion);
     let final_report = t.records == Some(Record::FinalReport);

@@ -147,6 +147,9 @@ fn done_text(s: &AppState, view: &ApplicationView, action: &str) -> String {
     )
 }
 
+/// A refused draft edit shown again: the fields as sent, the errors by field path.
+type Retry<'a> = (&'a [(String, String)], &'a [(String, String)]);
+
 async fn render(
     s: &AppState,
     v: &Viewer,
@@ -154,7 +157,7 @@ async fn render(
     view: ApplicationView,
     flash: Option<&(String, Tone)>,
     error: Option<&str>,
-    retry: Option<(&[(String, String)], &[(String, String)])>,
+    retry: Option<Retry<'_>>,
 ) -> Result<Markup, PageError> {
     // A file whose fund a live edit renamed or removed stays readable, without its form.
     if view.fund_status == Presence::Removed {
@@ -316,6 +319,12 @@ async fn render(
         })
     });
     let proposed = summary::proposal(wf, &events, &names).and_then(|p| p.value);
+    let offer = actions::Offer {
+        offered: &transitions,
+        held: &held,
+        proposed,
+        today,
+    };
     let name_of =
         |id: &str, label: &str| names.get(id).cloned().unwrap_or_else(|| label.to_string());
     Ok(shell_in(
@@ -345,7 +354,7 @@ async fn render(
                 }
             }
             @if staff_summary {
-                (actions::section(v, fund, wf, &view, &transitions, &held, proposed, today))
+                (actions::section(v, fund, wf, &view, &offer))
             }
             @if applicant && view.filed_on.is_some() {
                 (summary::decision(&p.plan, fund, wf, &view, &events))
@@ -384,7 +393,7 @@ async fn render(
                 }
             }
             @if !staff_summary {
-                (actions::section(v, fund, wf, &view, &transitions, &held, proposed, today))
+                (actions::section(v, fund, wf, &view, &offer))
             }
             @if let Some(x) = &explanation_v {
                 section aria-labelledby="explication-titre" {
