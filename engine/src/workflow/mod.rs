@@ -17,6 +17,7 @@ pub mod conditions;
 mod guards;
 mod money;
 mod time;
+pub mod tone;
 pub mod v1;
 
 pub use guards::Guard;

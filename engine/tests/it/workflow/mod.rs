@@ -18,6 +18,7 @@ mod guards;
 mod lyon;
 mod money;
 mod time;
+mod tone;
 mod walk;
 
 /// A plan of `plans/`, loaded once per test thread.

@@ -170,7 +170,7 @@ pub fn staff(x: &Staff<'_>) -> Markup {
                         @if let Some(n) = &view.applicant_name { dt { "Porteur" } dd { (n) } }
                         dt { "Fonds" } dd { a href={"/plans/" (view.plan) "/fonds/" (view.fund)} { (x.fund_title) } @if let Some(c) = view.call { ", appel " (c) } }
                         @if let Some(d) = &view.filed_on { dt { "Déposé le" } dd { (day(d)) } }
-                        dt { "Éligibilité" } dd { strong class=(verdict_tone.class()) { (verdict) } }
+                        dt { "Éligibilité" } dd { strong class=(super::tone::class(verdict_tone)) { (verdict) } }
                         @if let Some(r) = &view.requested { dt { "Montant demandé" } dd { (euros_str(r)) } }
                         dt { "Proposition" }
                         dd {
@@ -429,9 +429,9 @@ pub fn decision(
                 p { "Le " strong { (day(on)) } ", vous avez choisi\u{a0}: " (label) "." }
                 @if terminal { p { "Le dossier ne peut plus être modifié. Vous pouvez déposer une nouvelle demande tant que l'appel à projets est ouvert." } }
             } @else if step.role == "system" {
-                p { "Le " strong { (day(on)) } ", sans décision expresse dans le délai prévu par le règlement du fonds\u{a0}: " strong class=(tone.class()) { (label) } "." }
+                p { "Le " strong { (day(on)) } ", sans décision expresse dans le délai prévu par le règlement du fonds\u{a0}: " strong class=(super::tone::class(tone)) { (label) } "." }
             } @else {
-                p { "Le " strong { (day(on)) } ", " (authority) " a décidé\u{a0}: " strong class=(tone.class()) { (label) } "." }
+                p { "Le " strong { (day(on)) } ", " (authority) " a décidé\u{a0}: " strong class=(super::tone::class(tone)) { (label) } "." }
             }
             @if let Some(a) = &view.awarded { @if tone == Tone::Favourable { p { "Montant attribué\u{a0}: " strong { (euros_str(a)) } "." } } }
             @if let Some(r) = &step.reason { p { "Motif\u{a0}: " (r) } }
