@@ -128,8 +128,54 @@ pub fn list_fr<S: AsRef<str>>(items: &[S]) -> String {
     }
 }
 
-/// Puts the no-break spaces French wants before « : ; ? ! » and inside « » into a text
-/// written with ordinary spaces (or none).
+/// A whole number as French writes it: `1 019`, `-12 345` (narrow no-break spaces).
+pub fn int_fr(n: impl Into<i64>) -> String {
+    let n: i64 = n.into();
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (k, c) in digits.chars().enumerate() {
+        if k > 0 && (digits.len() - k).is_multiple_of(3) {
+            out.push(NNBSP);
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// Lower case without accents: for a search that ignores both, and for sorting names as a
+/// French index does (« Éguilles » among the E, « Gémenos » before « Gignac »).
+pub fn fold(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars().flat_map(char::to_lowercase) {
+        match c {
+            'à' | 'â' | 'ä' | 'á' | 'ã' | 'å' => o.push('a'),
+            'ç' => o.push('c'),
+            'é' | 'è' | 'ê' | 'ë' => o.push('e'),
+            'î' | 'ï' | 'í' | 'ì' => o.push('i'),
+            'ô' | 'ö' | 'ó' | 'ò' | 'õ' => o.push('o'),
+            'ù' | 'û' | 'ü' | 'ú' => o.push('u'),
+            'ÿ' | 'ý' => o.push('y'),
+            'ñ' => o.push('n'),
+            'œ' => o.push_str("oe"),
+            'æ' => o.push_str("ae"),
+            '\u{2019}' => o.push('\''),
+            _ => o.push(c),
+        }
+    }
+    o
+}
+
+/// How many digits end `chars[..i]` (a group of thousands is led by one to three).
+fn digits_before(chars: &[char], i: usize) -> usize {
+    chars[..i]
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .count()
+}
+
+/// Puts the no-break spaces French wants before « : ; ? ! », inside « », before % and €,
+/// and between groups of thousands, into a text written with ordinary spaces (or none).
 pub fn typeset(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let chars: Vec<char> = text.chars().collect();
@@ -164,6 +210,18 @@ pub fn typeset(text: &str) -> String {
                 }
             }
             ' ' if out.ends_with('«') => out.push(NBSP),
+            // "80 %", "8 000 €": the sign stays with its number.
+            ' ' if matches!(chars.get(i + 1), Some('%' | '€')) => out.push(NBSP),
+            // "1 000 kilomètres": thousands grouped by a narrow no-break space, never a line
+            // break (exactly three digits follow, then no digit: not "2020 2021").
+            ' ' if (1..=3).contains(&digits_before(&chars, i))
+                && chars
+                    .get(i + 1..i + 4)
+                    .is_some_and(|d| d.iter().all(char::is_ascii_digit))
+                && !chars.get(i + 4).is_some_and(char::is_ascii_digit) =>
+            {
+                out.push(NNBSP)
+            }
             _ => out.push(c),
         }
     }
@@ -276,6 +334,54 @@ mod tests {
         assert_eq!(typeset("« mot »"), "«\u{a0}mot\u{a0}»");
         assert_eq!(typeset("https://a.fr à 12:30"), "https://a.fr à 12:30");
         assert_eq!(typeset("déjà\u{a0}: bien"), "déjà\u{a0}: bien");
+    }
+
+    #[test]
+    fn names_sort_as_a_french_index_does() {
+        let mut names = [
+            "Vitrolles",
+            "Éguilles",
+            "Gignac-la-Nerthe",
+            "Gémenos",
+            "Aubagne",
+        ];
+        names.sort_by_cached_key(|n| fold(n));
+        assert_eq!(
+            names,
+            [
+                "Aubagne",
+                "Éguilles",
+                "Gémenos",
+                "Gignac-la-Nerthe",
+                "Vitrolles"
+            ]
+        );
+        assert_eq!(fold("Œuvre d’ÉTÉ"), "oeuvre d'ete");
+    }
+
+    #[test]
+    fn whole_numbers_group_their_thousands() {
+        assert_eq!(int_fr(7), "7");
+        assert_eq!(int_fr(1019), "1\u{202f}019");
+        assert_eq!(int_fr(-1234567), "-1\u{202f}234\u{202f}567");
+        assert_eq!(int_fr(100), "100");
+        assert_eq!(int_fr(100000), "100\u{202f}000");
+    }
+
+    #[test]
+    fn numbers_keep_their_unit_and_their_thousands() {
+        assert_eq!(typeset("80 % du coût"), "80\u{a0}% du coût");
+        assert_eq!(typeset("8000 €"), "8000\u{a0}€");
+        assert_eq!(typeset("1 000 kilomètres"), "1\u{202f}000 kilomètres");
+        assert_eq!(
+            typeset("12 345 678 habitants"),
+            "12\u{202f}345\u{202f}678 habitants"
+        );
+        // Not a group of thousands: years side by side, a code, a day and a year.
+        assert_eq!(typeset("2020 2021"), "2020 2021");
+        assert_eq!(typeset("en 13117 13005"), "en 13117 13005");
+        assert_eq!(typeset("le 3 mars 2021"), "le 3 mars 2021");
+        assert_eq!(typeset("appel 2021 123"), "appel 2021 123");
     }
 
     #[test]

@@ -309,9 +309,9 @@ fn a_real_server_answers_and_stops_gracefully_on_sigterm() {
 
 /// Brings applications to the decision through the API of `addr`.
 pub fn to_decide(addr: &str, db: &str, n: usize, amount: u32) -> Vec<String> {
-    let instr = token(db, "instr", "instructor");
-    let r1 = token(db, "r1", "reviewer");
-    let r2 = token(db, "r2", "reviewer");
+    let instr = token(db, "Inès Instruction", "instructor");
+    let r1 = token(db, "Romain Rapporteur", "reviewer");
+    let r2 = token(db, "Rachida Rapporteure", "reviewer");
     (0..n)
         .map(|i| {
             let asso = token(db, &format!("asso-{i}"), "applicant");

@@ -14,7 +14,7 @@ use jiff::civil::Date;
 
 use super::calendar::{date_of, day_of};
 use super::cpm::{Move, Schedule};
-use crate::french::{NBSP, date_fr, period_fr};
+use crate::french::{NBSP, date_fr, int_fr, period_fr};
 use crate::model::{ItemKind, Plan};
 
 /// The drawing's width, in user units; at 1 366 px a page's content column is about as wide,
@@ -256,7 +256,8 @@ pub fn gantt_with(
                 };
                 let tip = format!(
                     "{}{NBSP}: {dates} (marge de {} jours ouvrés)",
-                    a.title, it.total_float
+                    a.title,
+                    int_fr(it.total_float)
                 );
                 let stroke = if it.critical {
                     format!(r#" stroke="{CRITICAL}" stroke-width="2""#)
@@ -444,7 +445,8 @@ pub fn critical_legend(plan: &Plan, s: &Schedule) -> String {
             .map(|(i, it)| (plan.actions[i].title.as_str(), it.total_float));
         match least {
             Some((title, tf)) => format!(
-                "{rule} Aucune action critique{NBSP}: la plus petite marge est de {tf} jours ouvrés (« {title} »)."
+                "{rule} Aucune action critique{NBSP}: la plus petite marge est de {} jours ouvrés (« {title} »).",
+                int_fr(tf)
             ),
             None => format!("{rule} Aucune action critique."),
         }

@@ -98,7 +98,7 @@ pub async fn mine(State(s): State<AppState>, v: Viewer) -> Result<Response, Page
                     h2 { "Appels à projets ouverts" }
                     ul {
                         @for (p, f, t) in &open {
-                            li { (t) " : " a href={"/plans/" (p) "/fonds/" (f) "/deposer"} { "déposer un dossier" } }
+                            li { (t) " : " a href={"/plans/" (p) "/fonds/" (f) "/deposer"} { "Déposer un dossier" } }
                         }
                     }
                 }

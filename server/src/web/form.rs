@@ -116,7 +116,7 @@ fn communes_by_council(plan: &Plan) -> Vec<(String, Vec<(&str, &str)>)> {
     }
     groups.retain(|(_, l)| !l.is_empty());
     for (_, l) in &mut groups {
-        l.sort_by(|a, b| a.1.cmp(b.1));
+        l.sort_by_cached_key(|c| metroplan_engine::french::fold(c.1));
     }
     groups
 }
@@ -737,9 +737,14 @@ pub fn summary(plan: &Plan, fund: &Fund, data: &Value) -> Vec<(String, String)> 
                     .map(|x| text_of(Some(x)))
                     .collect::<Vec<_>>()
                     .join(", "),
+                (_, v) if siret_path(fund) == Some(f.path.as_str()) => {
+                    siret_text(&text_of(Some(v)))
+                }
                 (_, v) => text_of(Some(v)),
             };
-            Some((f.label.clone(), shown))
+            // The value says its unit: "Montant demandé au fonds : 8 000 €".
+            let label = f.label.strip_suffix(" (€)").unwrap_or(&f.label);
+            Some((label.to_string(), shown))
         })
         .collect()
 }

@@ -7,6 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use maud::html;
+use metroplan_engine::french::fold;
 use metroplan_engine::model::TerritoryLevel;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -61,28 +62,6 @@ struct Row {
     /// The next day something is due on the file: a pending timer, else its deadline to
     /// complete.
     due: Option<jiff::civil::Date>,
-}
-
-/// Lower case without accents, for a search that ignores both.
-fn fold(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars().flat_map(char::to_lowercase) {
-        match c {
-            'à' | 'â' | 'ä' | 'á' | 'ã' | 'å' => o.push('a'),
-            'ç' => o.push('c'),
-            'é' | 'è' | 'ê' | 'ë' => o.push('e'),
-            'î' | 'ï' | 'í' | 'ì' => o.push('i'),
-            'ô' | 'ö' | 'ó' | 'ò' | 'õ' => o.push('o'),
-            'ù' | 'û' | 'ü' | 'ú' => o.push('u'),
-            'ÿ' | 'ý' => o.push('y'),
-            'ñ' => o.push('n'),
-            'œ' => o.push_str("oe"),
-            'æ' => o.push_str("ae"),
-            '\u{2019}' => o.push('\''),
-            _ => o.push(c),
-        }
-    }
-    o
 }
 
 /// Whether every word of the search is in the file's applicant, title or SIRET.
@@ -589,7 +568,7 @@ pub async fn inbox(
                             label for="lot-motif" { "Motif (si l'action en demande un)" }
                             textarea id="lot-motif" name="motif" rows="2" {}
                         }
-                        p.aide { "Une attribution groupée attribue à chaque dossier le montant qu'il demande. Chaque dossier réussit ou échoue seul ; un rapport suit." }
+                        p.aide { "Une attribution groupée attribue à chaque dossier le montant que l'instruction a proposé (à défaut, celui qu'il demande). Chaque dossier réussit ou échoue seul ; un rapport suit." }
                         button type="submit" { "Appliquer aux dossiers sélectionnés" }
                     }
                 }

@@ -197,7 +197,7 @@ fn shell_markup(v: &Viewer, plan: Option<&str>, title: &str, content: Markup) ->
                         }
                         div.account {
                             @if let Some(s) = &v.session {
-                                span { (s.user.name) " · " (role_fr(s.user.role)) }
+                                span { (s.user.name) span.role { " · " (role_fr(s.user.role)) } }
                                 form method="post" action="/deconnexion" {
                                     (csrf(v))
                                     button.link type="submit" { "Se déconnecter" }

@@ -281,7 +281,9 @@ async fn after_filing_the_applicant_reads_the_receipt_and_what_happens_next() {
     );
     // The implicit rejection's day, if nobody decides.
     assert!(
-        block.contains("sans autre intervention d'ici là : Rejet implicite"),
+        block.contains(
+            "sans autre intervention d'ici là, le dossier passera à l'étape « Rejeté implicitement"
+        ),
         "{block}"
     );
     assert!(!block.contains("2021-"), "no ISO date: {block}");
@@ -339,7 +341,7 @@ async fn the_refused_applicant_reads_the_decision_its_reasons_and_the_appeal_rou
     b.sign_in("asso@example.org").await;
     let html = b.get(&format!("/dossiers/{id}")).await.text;
     let block = plain(section_of(&html, "decision-titre"));
-    assert!(block.contains("a décidé : "), "{block}");
+    assert!(block.contains("Décision du "), "{block}");
     assert!(block.contains("Aide refusée"), "{block}");
     assert!(block.contains("1er mars 2021"), "the day: {block}");
     assert!(block.contains(&format!("Motif : {motive}")), "{block}");

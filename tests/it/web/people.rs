@@ -223,7 +223,7 @@ async fn the_other_people_of_the_year_take_their_own_steps_in_a_real_browser() {
         &awarded,
         "proposer-decision",
         &instr,
-        json!({"amount": "1000"}),
+        json!({"amount": "6000"}),
     );
     let done = act(
         &addr,

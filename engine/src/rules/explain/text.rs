@@ -103,16 +103,26 @@ pub fn text_fr(x: &Explanation, e: &Evaluation) -> String {
     }
     let _ = writeln!(o, "\n4. Opérations effectuées");
     let counts = |s: &str| x.operations.iter().filter(|op| op.result == s).count();
+    // "1 remplie", "2 remplies", "0 remplie".
+    let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k > 1 { many } else { one });
     let _ = writeln!(
         o,
-        "Le traitement a examiné {} conditions du règlement, dans l'ordre de ses articles\u{a0}: {} remplies, {} non remplies, {} impossibles à vérifier faute d'information, {} sans objet pour votre dossier ou remplacées par une dérogation.",
-        x.operations.len(),
-        counts("remplie"),
-        counts("non remplie"),
-        counts("information manquante"),
-        counts("sans objet pour ce dossier")
-            + counts("remplacée par une dérogation")
-            + counts(NOT_EVALUATED),
+        "Le traitement a examiné {} du règlement, dans l'ordre de ses articles\u{a0}: {}, {}, {} faute d'information, {}.",
+        n(x.operations.len(), "condition", "conditions"),
+        n(counts("remplie"), "remplie", "remplies"),
+        n(counts("non remplie"), "non remplie", "non remplies"),
+        n(
+            counts("information manquante"),
+            "impossible à vérifier",
+            "impossibles à vérifier"
+        ),
+        n(
+            counts("sans objet pour ce dossier")
+                + counts("remplacée par une dérogation")
+                + counts(NOT_EVALUATED),
+            "sans objet pour votre dossier ou remplacée par une dérogation",
+            "sans objet pour votre dossier ou remplacées par une dérogation"
+        ),
     );
     for op in &x.operations {
         let _ = writeln!(

@@ -162,7 +162,7 @@ fn action_form(
             (csrf(v))
             input type="hidden" name="version" value=(view.version);
             h3 { (t.label) }
-            @if let Some(r) = &t.reference { p.aide { (r) } }
+            @if let Some(r) = &t.reference { p.aide { "Référence au règlement du fonds\u{a0}: " (r) } }
             @if needs_confirmation(wf, t) {
                 p.aide {
                     @if to.is_some_and(|s| s.terminal) { "Étape définitive" } @else { "Étape à confirmer" }

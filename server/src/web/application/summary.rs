@@ -200,7 +200,8 @@ pub fn staff(x: &Staff<'_>) -> Markup {
                             caption {
                                 "Note\u{a0}: " strong.total { (points_fr(s.total)) " sur " (points_fr(s.out_of)) }
                                 span.discret {
-                                    @if s.opinions == 0 { " (aucun avis noté)" }
+                                    @if s.opinions == 0 && given.is_empty() { " (aucun avis pour l'instant)" }
+                                    @else if s.opinions == 0 { " (les avis n'ont pas noté les critères du comité)" }
                                     @else if s.opinions == 1 { " (notes d'un avis)" }
                                     @else { " (moyenne de " (s.opinions) " avis)" }
                                 }
@@ -239,7 +240,7 @@ pub fn staff(x: &Staff<'_>) -> Markup {
                                 }
                             }
                             @for o in &declared {
-                                li { strong { (name_of(o)) } "\u{a0}: lien d'intérêt déclaré, écarté du dossier" }
+                                li { strong { (name_of(o)) } "\u{a0}: lien d'intérêt déclaré, ne prend pas part à l'avis" }
                             }
                         }
                     }
@@ -306,11 +307,13 @@ pub fn receipt(
             })
         });
     }
+    // A timed step is said by where it leads, not by its own label.
     let label_of = |id: &str| {
-        wf.transitions
+        let t = wf.transitions.iter().find(|t| t.id.as_str() == id)?;
+        wf.states
             .iter()
-            .find(|t| t.id.as_str() == id)
-            .map(|t| t.label.clone())
+            .find(|s| s.id == t.to)
+            .map(|s| s.label.clone())
     };
     html! {
         section.accuse aria-labelledby="accuse-titre" {
@@ -344,7 +347,7 @@ pub fn receipt(
                     }
                     @for (t, on) in pending {
                         @if let Some(l) = label_of(t) {
-                            li { "Le " strong { (day(on)) } ", sans autre intervention d'ici là\u{a0}: " (l) "." }
+                            li { "Le " strong { (day(on)) } ", sans autre intervention d'ici là, le dossier passera à l'étape «\u{a0}" (l) "\u{a0}»." }
                         }
                     }
                     li { "L'avancement du dossier et les courriers de l'administration s'affichent sur cette page." }
@@ -389,7 +392,7 @@ pub fn decision(
                 Tone::Favourable => wf
                     .transitions
                     .iter()
-                    .any(|t| t.id.as_str() == e.action && super::tone::grants(t)),
+                    .any(|t| t.id.as_str() == e.action && t.effects.contains(&MoneyEffect::Award)),
                 _ => e.to_state.as_deref() == Some(view.state.as_str()),
             }
     });
@@ -431,7 +434,7 @@ pub fn decision(
             } @else if step.role == "system" {
                 p { "Le " strong { (day(on)) } ", sans décision expresse dans le délai prévu par le règlement du fonds\u{a0}: " strong class=(super::tone::class(tone)) { (label) } "." }
             } @else {
-                p { "Le " strong { (day(on)) } ", " (authority) " a décidé\u{a0}: " strong class=(super::tone::class(tone)) { (label) } "." }
+                p { "Décision du " strong { (day(on)) } " (" (authority) ")\u{a0}: " strong class=(super::tone::class(tone)) { (label) } "." }
             }
             @if let Some(a) = &view.awarded { @if tone == Tone::Favourable { p { "Montant attribué\u{a0}: " strong { (euros_str(a)) } "." } } }
             @if let Some(r) = &step.reason { p { "Motif\u{a0}: " (r) } }
