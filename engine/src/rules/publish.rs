@@ -452,7 +452,7 @@ s'applique remplace la règle qu'elle vise."
                     .and_then(|p| p.values.at(on).map(|v| unit_value_fr(p.unit, v.value)))
                     .unwrap_or_else(|| "—".into());
                 let assessed = match (c.assessed, &c.field) {
-                    (Assessment::Reviewer, _) => "appréciée par les instructeurs".to_string(),
+                    (Assessment::Reviewer, _) => "appréciée par le comité de sélection".to_string(),
                     (Assessment::Automatic, Some(f)) => format!(
                         "automatique (« {} »)",
                         form.fields

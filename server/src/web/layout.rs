@@ -331,10 +331,10 @@ pub fn alert_ok(message: &str) -> Markup {
     html! { div.alert.ok role="status" { p { (message) } } }
 }
 
-/// The R311-3-1-2 explanation (plain text from the engine) as headed sections and lists; the
-/// technical section (rule ids, field paths, the ruleset's hash) only for staff, folded: a
-/// person applying reads none of it.
-pub fn explanation(text: &str, for_staff: bool) -> Markup {
+/// The R311-3-1-2 explanation (plain text from the engine) as headed sections and lists,
+/// without its technical section (rule ids, field paths, the ruleset's hash): nobody reads
+/// those on a page; the API and the rules' publication keep them.
+pub fn explanation(text: &str) -> Markup {
     let mut blocks: Vec<Markup> = Vec::new();
     let mut items: Vec<String> = Vec::new();
     let flush = |items: &mut Vec<String>, blocks: &mut Vec<Markup>| {
@@ -343,11 +343,9 @@ pub fn explanation(text: &str, for_staff: bool) -> Markup {
             blocks.push(html! { ul { @for i in &list { li { (i) } } } });
         }
     };
-    let (personal, technical) =
-        match text.split_once(metroplan_engine::rules::explain::text::TECHNICAL) {
-            Some((p, t)) => (p, Some(t)),
-            None => (text, None),
-        };
+    let personal = text
+        .split_once(metroplan_engine::rules::explain::text::TECHNICAL)
+        .map_or(text, |(p, _)| p);
     for line in personal.lines() {
         let l = line.trim();
         if l.is_empty() {
@@ -369,21 +367,9 @@ pub fn explanation(text: &str, for_staff: bool) -> Markup {
         }
     }
     flush(&mut items, &mut blocks);
-    let technical: Vec<&str> = technical
-        .filter(|_| for_staff)
-        .into_iter()
-        .flat_map(str::lines)
-        .filter_map(|l| l.trim().strip_prefix("- "))
-        .collect();
     html! {
         div.explication {
             @for b in blocks { (b) }
-            @if !technical.is_empty() {
-                details.technique {
-                    summary { (metroplan_engine::rules::explain::text::TECHNICAL) }
-                    ul { @for t in &technical { li { code { (t) } } } }
-                }
-            }
         }
     }
 }

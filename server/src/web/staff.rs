@@ -105,6 +105,7 @@ pub async fn bulk(
         .await;
     }
     let mut report = Vec::new();
+    let mut granted = Decimal::ZERO;
     for (id, version) in &picked {
         let current = s.ctx.get(&who, id).await;
         let (title, amount) = match &current {
@@ -128,10 +129,17 @@ pub async fn bulk(
             }
         };
         let line = match result {
-            Ok(r) => Ok(r.body["state_label"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()),
+            Ok(r) => Ok(match (needs_amount, amount) {
+                (true, Some(a)) => format!(
+                    "{} ({})",
+                    r.body["state_label"].as_str().unwrap_or_default(),
+                    euros(a)
+                ),
+                _ => r.body["state_label"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            }),
             Err(Error::NotFound(_)) => Err("dossier introuvable".to_string()),
             Err(Error::Internal(e)) => {
                 tracing::error!(error = %e, application = %id, "bulk action failed");
@@ -139,6 +147,9 @@ pub async fn bulk(
             }
             Err(e) => Err(super::layout::refusal_fr(&e).1),
         };
+        if line.is_ok() && needs_amount {
+            granted += amount.unwrap_or_default();
+        }
         report.push((id.clone(), title, line));
     }
     let ok = report.iter().filter(|r| r.2.is_ok()).count();
@@ -155,7 +166,7 @@ pub async fn bulk(
             "Décision groupée : rapport",
             html! {
                 p.lead {
-                    @if ok == report.len() { (count_fr(ok, "dossier traité", "dossiers traités")) "." }
+                    @if ok == report.len() { (count_fr(ok, "dossier traité", "dossiers traités")) @if needs_amount { ", " (euros(granted)) " au total" } "." }
                     @else if ok == 0 { "Aucun dossier n'a pu être traité." }
                     @else { (count_fr(ok, "dossier traité", "dossiers traités")) ", " (count_fr(report.len() - ok, "dossier refusé", "dossiers refusés")) "." }
                     " Chaque dossier a été traité séparément."

@@ -364,13 +364,14 @@ async fn the_refused_applicant_reads_the_decision_its_reasons_and_the_appeal_rou
 }
 
 #[tokio::test]
-async fn staff_read_the_technical_section_and_pieces_by_their_labels_in_the_history() {
+async fn staff_read_pieces_and_letters_by_their_labels_and_no_technical_section() {
     let env = Env::new(OPEN).await;
     let id = at_decision(&env).await;
     let mut b = Browser::new(env.app.clone());
     b.sign_in("elue@amp.example").await;
     let html = b.get(&format!("/dossiers/{id}")).await.text;
-    assert!(html.contains("Détails techniques"), "staff keep it, folded");
+    assert!(!html.contains("Détails techniques"), "no rule ids nor hash on a page");
+    assert!(!html.contains("sha256"), "no hash");
     let history = plain(section_of(&html, "historique-titre"));
     assert!(
         history.contains("Courrier émis : Accusé de réception"),

@@ -86,7 +86,7 @@ pub struct Finding {
 pub struct GridLine {
     pub criterion: String,
     pub label: String,
-    /// "20 points sur 20", "0 point sur 15", "à apprécier par les instructeurs (sur 20 points)".
+    /// "20 points sur 20", "0 point sur 15", "à apprécier par le comité de sélection (sur 20 points)".
     pub text: String,
 }
 
@@ -340,7 +340,7 @@ pub fn explain_at(rules: &Ruleset, e: &Evaluation, stage: Stage) -> Explanation 
             text: match c.points {
                 Some(p) => format!("{} sur {}", points_fr(p), amount_fr(c.max)),
                 None => format!(
-                    "à apprécier par les instructeurs (jusqu'à {})",
+                    "à apprécier par le comité de sélection (jusqu'à {})",
                     points_fr(c.max)
                 ),
             },

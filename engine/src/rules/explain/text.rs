@@ -17,7 +17,7 @@ pub fn text_fr(x: &Explanation, e: &Evaluation) -> String {
         Some(d) => {
             let _ = writeln!(
                 o,
-                "Examen automatique de votre demande, à sa date de dépôt ({})",
+                "Examen automatique de votre demande, à la date du {}",
                 date_fr(d)
             );
         }
@@ -68,7 +68,7 @@ pub fn text_fr(x: &Explanation, e: &Evaluation) -> String {
     {
         let _ = writeln!(
             o,
-            "\nGrille de sélection\u{a0}: {} sur {} attribués automatiquement\u{a0}; jusqu'à {} après l'appréciation des instructeurs.",
+            "\nGrille de sélection\u{a0}: {} sur {} attribués automatiquement\u{a0}; jusqu'à {} après l'appréciation du comité de sélection.",
             points(s.points),
             points(s.total),
             points(s.max_reachable)

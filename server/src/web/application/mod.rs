@@ -368,7 +368,7 @@ async fn render(
                         Ok(x) => {
                             @let outcome = x.get("evaluation").and_then(|e| e.get("outcome")).and_then(Value::as_str).unwrap_or("");
                             p.resultat { "Résultat : " strong class={"issue-" (outcome)} { (super::layout::outcome_fr(outcome)) } }
-                            (explanation(x.get("text").and_then(Value::as_str).unwrap_or(""), !applicant))
+                            (explanation(x.get("text").and_then(Value::as_str).unwrap_or("")))
                         }
                         Err(e) => { (alert_error(&super::layout::refusal_fr(e).1)) }
                     }
@@ -399,7 +399,7 @@ async fn render(
                 section aria-labelledby="explication-titre" {
                     h2 id="explication-titre" { "Contrôle d'éligibilité et explication" }
                     p { "Explication due au demandeur (article R311-3-1-2 du code des relations entre le public et l'administration)." }
-                    (explanation(x.get("text").and_then(Value::as_str).unwrap_or(""), !applicant))
+                    (explanation(x.get("text").and_then(Value::as_str).unwrap_or("")))
                     @if matches!(who.role, RoleKind::Instructor | RoleKind::Admin) {
                         form.action method="post" action={"/dossiers/" (view.id) "/reevaluer"} {
                             (csrf(v))
@@ -525,7 +525,6 @@ async fn render_removed(
     error: Option<&str>,
 ) -> Result<Markup, PageError> {
     let explanation_v = s.ctx.explanation(who, &view.id).await.ok();
-    let applicant = who.role == RoleKind::Applicant;
     let events = s.ctx.events(who, &view.id).await?;
     let tz = super::layout::plan_tz(s, Some(&view.plan));
     let title = view
@@ -563,7 +562,7 @@ async fn render_removed(
             @if let Some(x) = &explanation_v {
                 section aria-labelledby="explication-titre" {
                     h2 id="explication-titre" { "Contrôle d'éligibilité et explication" }
-                    (explanation(x.get("text").and_then(Value::as_str).unwrap_or(""), !applicant))
+                    (explanation(x.get("text").and_then(Value::as_str).unwrap_or("")))
                 }
             }
             section aria-labelledby="donnees-titre" {
