@@ -370,7 +370,10 @@ async fn staff_read_pieces_and_letters_by_their_labels_and_no_technical_section(
     let mut b = Browser::new(env.app.clone());
     b.sign_in("elue@amp.example").await;
     let html = b.get(&format!("/dossiers/{id}")).await.text;
-    assert!(!html.contains("Détails techniques"), "no rule ids nor hash on a page");
+    assert!(
+        !html.contains("Détails techniques"),
+        "no rule ids nor hash on a page"
+    );
     assert!(!html.contains("sha256"), "no hash");
     let history = plain(section_of(&html, "historique-titre"));
     assert!(
