@@ -20,9 +20,13 @@ pub type Piece = (String, Vec<u8>, Option<String>);
 pub async fn read_multipart(
     mut mp: Multipart,
     limit: usize,
+    v: &Viewer,
 ) -> Result<(Vec<(String, String)>, Vec<Piece>), PageError> {
     let mut fields = Vec::new();
     let mut files = Vec::new();
+    // The pages put the CSRF token first: a form without it, or with a wrong one, is refused
+    // before any file of it is read (a forged upload costs no memory).
+    let mut checked = false;
     loop {
         let next = mp.next_field().await.map_err(|e| {
             PageError::bad_form(format!("Le formulaire envoyé est illisible ({e})."))
@@ -30,6 +34,18 @@ pub async fn read_multipart(
         let Some(f) = next else { break };
         let name = f.name().unwrap_or_default().to_string();
         let file_name = f.file_name().map(str::to_string);
+        if !checked {
+            if name != CSRF_FIELD {
+                return Err(v.check_csrf(None).unwrap_err());
+            }
+            let sent = f.text().await.map_err(|e| {
+                PageError::bad_form(format!("Le formulaire envoyé est illisible ({e})."))
+            })?;
+            v.check_csrf(Some(&sent))?;
+            checked = true;
+            fields.push((name, sent));
+            continue;
+        }
         let bytes = f.bytes().await.map_err(|e| {
             PageError::status(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -251,7 +267,7 @@ pub async fn create(
     let who = v.require(&[RoleKind::Applicant])?;
     let p = served(&s, &plan)?;
     let f = fund_of(&p, &fund)?;
-    let (mut posted, files) = read_multipart(mp, s.config.upload_limit).await?;
+    let (mut posted, files) = read_multipart(mp, s.config.upload_limit, &v).await?;
     v.check_csrf(field(&posted, CSRF_FIELD))?;
     let year = today(&s, &p).year();
     // What the applicant may not change is the server's: the call open today, the account's

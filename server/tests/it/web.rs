@@ -1192,3 +1192,48 @@ async fn reviewers_read_the_project_description_on_the_file_page() {
     );
     assert!(page.text.contains("Indicateurs de résultat"));
 }
+
+#[tokio::test]
+async fn a_multipart_form_without_its_csrf_token_first_is_refused_before_its_files_are_read() {
+    let env = Env::new(OPEN).await;
+    let a = account(&env, "a@example.org", RoleKind::Applicant).await;
+    let token = tokens::create_for_user(&env.db, &a, "2021-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let r = env
+        .call(
+            Method::POST,
+            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
+            Some(&token),
+            &[],
+            Some(serde_json::json!({"data": application(), "draft": true})),
+        )
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let mut b = Browser::new(env.app.clone());
+    b.sign_in("a@example.org").await;
+    let page = format!("/dossiers/{id}");
+    let version = b.version_on(&page).await;
+    let uri = format!("{page}/pieces");
+    // Larger than a piece may be: a 403, not a 413, shows the file was never read.
+    let big = vec![b'%'; 30 * 1024 * 1024];
+    for fields in [
+        vec![("version", version.as_str())],
+        vec![
+            ("_csrf", "0123456789abcdef0123456789abcdef"),
+            ("version", version.as_str()),
+        ],
+    ] {
+        let r = b
+            .send_multipart(&uri, &fields, &[("piece.rib", "rib.pdf", &big)])
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{fields:?}");
+        assert!(r.text.contains("Formulaire expiré"), "{}", r.text);
+    }
+    let view = env.get(&format!("/api/applications/{id}"), &token).await;
+    assert_eq!(
+        view.body["documents"],
+        serde_json::json!([]),
+        "nothing joined"
+    );
+}

@@ -677,7 +677,7 @@ pub async fn pieces(
     mp: Multipart,
 ) -> Result<Response, PageError> {
     let who = v.require(&[RoleKind::Applicant])?;
-    let (posted, files) = read_multipart(mp, s.config.upload_limit).await?;
+    let (posted, files) = read_multipart(mp, s.config.upload_limit, &v).await?;
     v.check_csrf(field(&posted, CSRF_FIELD))?;
     let view = s.ctx.get(&who, &id).await?;
     if view.fund_status == Presence::Removed {

@@ -37,13 +37,16 @@ impl FromRequest<AppState> for ActionForm {
                 files: Vec::new(),
             });
         }
+        let (mut parts, body) = req.into_parts();
+        let v = <super::super::Viewer as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, s).await?;
+        let req = Request::from_parts(parts, body);
         let mp = Multipart::from_request(req, s).await.map_err(|e| {
             tracing::info!(rejection = %e, "step form refused");
             PageError::bad_form(
                 "Le formulaire envoyé est illisible\u{a0}: rechargez la page et recommencez.",
             )
         })?;
-        let (fields, files) = read_multipart(mp, s.config.upload_limit).await?;
+        let (fields, files) = read_multipart(mp, s.config.upload_limit, &v).await?;
         Ok(ActionForm { fields, files })
     }
 }
