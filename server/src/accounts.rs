@@ -285,6 +285,8 @@ pub enum SignIn {
     ClientLocked(Timestamp),
     /// Too many sign-ins being verified at once: try again shortly.
     Busy,
+    /// The right password for an account an administrator disabled.
+    Disabled,
 }
 
 /// The throttle's key for a client address; it holds no `@`, so it is never an email.
@@ -380,14 +382,18 @@ pub async fn sign_in(
         Err(until) => return Ok(SignIn::Locked(until)),
     };
     let row = sqlx::query(&format!(
-        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"
+        "SELECT {USER_COLUMNS}, password_hash, disabled_at FROM users WHERE email = $1"
     ))
     .bind(&email)
     .fetch_optional(&db.pool)
     .await?;
-    let (user, phc) = match &row {
-        Some(r) => (User::from_row(r)?, r.try_get::<String, _>("password_hash")?),
-        None => (None, dummy_hash().to_string()),
+    let (user, phc, disabled) = match &row {
+        Some(r) => (
+            User::from_row(r)?,
+            r.try_get::<String, _>("password_hash")?,
+            r.try_get::<Option<String>, _>("disabled_at")?.is_some(),
+        ),
+        None => (None, dummy_hash().to_string(), false),
     };
     let Ok(Ok(_permit)) = tokio::time::timeout(VERIFICATION_WAIT, verifications().acquire()).await
     else {
@@ -403,6 +409,15 @@ pub async fn sign_in(
         .await
         .unwrap_or(false);
     match user {
+        // Told only to whoever gives the right password: the rest is "wrong email or
+        // password", as for any account.
+        Some(_) if ok && disabled => {
+            if let Some((key, _)) = from_count {
+                release(db, key).await?;
+            }
+            release(db, &email).await?;
+            Ok(SignIn::Disabled)
+        }
         Some(u) if ok => {
             sqlx::query("DELETE FROM login_failures WHERE email = $1")
                 .bind(&email)
@@ -500,7 +515,7 @@ pub async fn session(
     now: Timestamp,
 ) -> Result<Option<Session>, sqlx::Error> {
     let r = sqlx::query(
-        "SELECT u.id, u.email, u.name, u.role, u.plan, u.fund, u.siret, u.created_at, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+        "SELECT u.id, u.email, u.name, u.role, u.plan, u.fund, u.siret, u.created_at, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND u.disabled_at IS NULL",
     )
     .bind(hash(secret))
     .fetch_optional(&db.pool)

@@ -2,6 +2,7 @@
 //! workflow, stored in SQLite (default) or PostgreSQL. The binary (`main.rs`) is a thin
 //! command line over this library; tests drive [`http::app`] directly and as a real process.
 
+pub mod access;
 pub mod accounts;
 pub mod applicant_keys;
 pub mod audit;

@@ -145,27 +145,37 @@ pub async fn create_for_user(
     Ok(secret)
 }
 
-/// Token lookups, cached: tokens, and the plan roles of the principal they are, never change
-/// once created.
+/// How long a looked-up token is trusted without reading it again: a token revoked (or its
+/// account disabled) by another process, `metroplan token revoke` say, stops within this.
+pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Token lookups, cached for [`RECHECK`]: what a token is never changes once created, but it
+/// may be revoked.
 #[derive(Debug, Default)]
 pub struct Cache {
-    known: RwLock<HashMap<String, Principal>>,
+    known: RwLock<HashMap<String, (Principal, std::time::Instant)>>,
 }
 
 impl Cache {
     pub async fn find(&self, db: &Db, token: &str) -> Result<Option<Principal>, sqlx::Error> {
         let h = hash(token);
-        if let Some(p) = self.known.read().expect("token cache").get(&h) {
+        if let Some((p, at)) = self.known.read().expect("token cache").get(&h)
+            && at.elapsed() < RECHECK
+        {
             return Ok(Some(p.clone()));
         }
         let row = sqlx::query(
             "SELECT t.id, t.name, t.role, t.plan, t.fund, t.email, t.user_id, u.email AS user_email \
-             FROM tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.hash = $1",
+             FROM tokens t LEFT JOIN users u ON u.id = t.user_id \
+             WHERE t.hash = $1 AND t.revoked_at IS NULL AND (t.user_id IS NULL OR u.disabled_at IS NULL)",
         )
         .bind(&h)
         .fetch_optional(&db.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
+        let Some(row) = row else {
+            self.known.write().expect("token cache").remove(&h);
+            return Ok(None);
+        };
         let role: String = row.try_get("role")?;
         let Some(role) = RoleKind::parse(&role) else {
             return Ok(None);
@@ -189,7 +199,7 @@ impl Cache {
         self.known
             .write()
             .expect("token cache")
-            .insert(h, p.clone());
+            .insert(h, (p.clone(), std::time::Instant::now()));
         Ok(Some(p))
     }
 }

@@ -11,6 +11,7 @@ mod fmt;
 mod logs;
 mod new_plan;
 mod reload;
+mod revoke;
 mod rules_cli;
 mod server;
 mod slow_clients;

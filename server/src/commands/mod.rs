@@ -1,3 +1,4 @@
+pub mod access;
 pub mod applicant_key;
 pub mod check;
 pub mod diagram;

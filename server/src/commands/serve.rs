@@ -92,35 +92,51 @@ pub enum TokenCommand {
     /// With `--user`, the token is that person (their identity, role, scope and plan roles).
     /// Without it, `--name` and `--role` make a service token (an integration, a script), an
     /// identity of its own whatever its name.
-    Create {
-        /// The person the token belongs to (their account's email).
-        #[arg(long, conflicts_with_all = ["name", "role", "plan", "fund", "email", "plan_role"])]
-        user: Option<String>,
-        /// Who uses a service token; recorded in the audit trail.
-        #[arg(long, required_unless_present = "user")]
-        name: Option<String>,
-        /// applicant, instructor, reviewer, approver, finance or admin.
-        #[arg(long, value_parser = parse_role, required_unless_present = "user")]
-        role: Option<RoleKind>,
-        /// Limit it to one plan.
-        #[arg(long)]
-        plan: Option<String>,
-        /// Limit it to one fund of `--plan` (a fund id means nothing without its plan).
-        #[arg(long, requires = "plan")]
-        fund: Option<String>,
-        /// A role of `--plan` (its `[[role]]` id, of the token's role kind) that the token takes
-        /// on that plan's files, of `--fund` or of every fund; repeat it for several. Without
-        /// it, the token takes every role of its kind.
-        #[arg(long = "plan-role", value_name = "ROLE", requires = "plan")]
-        plan_role: Vec<String>,
-        /// Where notifications about an applicant's applications are sent.
-        #[arg(long)]
-        email: Option<String>,
-        #[command(flatten)]
-        plans: PlansArg,
+    Create(CreateToken),
+    /// List the tokens: id, whose, role, scope, created, active or revoked (never a secret).
+    List {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Revoke a token (its id as `list` shows it): it stops authenticating, within 30 s on a
+    /// running server; recorded in the audit trail.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// What `token create` takes.
+#[derive(Debug, clap::Args)]
+pub struct CreateToken {
+    /// The person the token belongs to (their account's email).
+    #[arg(long, conflicts_with_all = ["name", "role", "plan", "fund", "email", "plan_role"])]
+    user: Option<String>,
+    /// Who uses a service token; recorded in the audit trail.
+    #[arg(long, required_unless_present = "user")]
+    name: Option<String>,
+    /// applicant, instructor, reviewer, approver, finance or admin.
+    #[arg(long, value_parser = parse_role, required_unless_present = "user")]
+    role: Option<RoleKind>,
+    /// Limit it to one plan.
+    #[arg(long)]
+    plan: Option<String>,
+    /// Limit it to one fund of `--plan` (a fund id means nothing without its plan).
+    #[arg(long, requires = "plan")]
+    fund: Option<String>,
+    /// A role of `--plan` (its `[[role]]` id, of the token's role kind) that the token takes
+    /// on that plan's files, of `--fund` or of every fund; repeat it for several. Without
+    /// it, the token takes every role of its kind.
+    #[arg(long = "plan-role", value_name = "ROLE", requires = "plan")]
+    plan_role: Vec<String>,
+    /// Where notifications about an applicant's applications are sent.
+    #[arg(long)]
+    email: Option<String>,
+    #[command(flatten)]
+    plans: PlansArg,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 /// The plans `--plan-role` is checked against.
@@ -170,35 +186,52 @@ fn grants_said(g: &[grants::Grant]) -> String {
 pub enum UserCommand {
     /// Create an account. The password is asked twice on a terminal, else read from the
     /// first line of standard input.
-    Create {
-        #[arg(long)]
+    Create(CreateUser),
+    /// Disable an account: it can no longer sign in, its sessions end and its tokens are
+    /// revoked; recorded in the audit trail.
+    Disable {
         email: String,
-        /// applicant, instructor, reviewer, approver, finance or admin.
-        #[arg(long, value_parser = parse_role)]
-        role: RoleKind,
-        /// The name shown on pages (default: the email).
-        #[arg(long)]
-        name: Option<String>,
-        /// Limit a staff account to one plan.
-        #[arg(long)]
-        plan: Option<String>,
-        /// Limit a staff account to one fund of `--plan` (a fund id means nothing without its
-        /// plan).
-        #[arg(long, requires = "plan")]
-        fund: Option<String>,
-        /// A role of `--plan` (its `[[role]]` id, of the account's role kind) that the person
-        /// takes on that plan's files, of `--fund` or of every fund; repeat it for several.
-        /// Without it, the person takes every role of their kind.
-        #[arg(long = "plan-role", value_name = "ROLE", requires = "plan")]
-        plan_role: Vec<String>,
-        /// An applicant's SIRET.
-        #[arg(long)]
-        siret: Option<String>,
-        #[command(flatten)]
-        plans: PlansArg,
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Enable a disabled account again (its revoked tokens stay revoked).
+    Enable {
+        email: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// What `user create` takes.
+#[derive(Debug, clap::Args)]
+pub struct CreateUser {
+    #[arg(long)]
+    email: String,
+    /// applicant, instructor, reviewer, approver, finance or admin.
+    #[arg(long, value_parser = parse_role)]
+    role: RoleKind,
+    /// The name shown on pages (default: the email).
+    #[arg(long)]
+    name: Option<String>,
+    /// Limit a staff account to one plan.
+    #[arg(long)]
+    plan: Option<String>,
+    /// Limit a staff account to one fund of `--plan` (a fund id means nothing without its
+    /// plan).
+    #[arg(long, requires = "plan")]
+    fund: Option<String>,
+    /// A role of `--plan` (its `[[role]]` id, of the account's role kind) that the person
+    /// takes on that plan's files, of `--fund` or of every fund; repeat it for several.
+    /// Without it, the person takes every role of their kind.
+    #[arg(long = "plan-role", value_name = "ROLE", requires = "plan")]
+    plan_role: Vec<String>,
+    /// An applicant's SIRET.
+    #[arg(long)]
+    siret: Option<String>,
+    #[command(flatten)]
+    plans: PlansArg,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -482,7 +515,12 @@ async fn shutdown() {
 }
 
 pub fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
-    let TokenCommand::Create {
+    let cmd = match cmd {
+        TokenCommand::List { db } => return super::access::list(db),
+        TokenCommand::Revoke { id, db } => return super::access::revoke(&id, db),
+        TokenCommand::Create(create) => create,
+    };
+    let CreateToken {
         user,
         name,
         role,
@@ -561,7 +599,12 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 pub fn user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
-    let UserCommand::Create {
+    let cmd = match cmd {
+        UserCommand::Disable { email, db } => return super::access::disable(&email, db),
+        UserCommand::Enable { email, db } => return super::access::enable(&email, db),
+        UserCommand::Create(create) => create,
+    };
+    let CreateUser {
         email,
         role,
         name,

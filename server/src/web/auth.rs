@@ -153,6 +153,18 @@ pub async fn sign_in(
                 .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(5));
             Ok(res)
         }
+        SignIn::Disabled => {
+            tracing::warn!("sign-in refused: the account is disabled");
+            Ok(v.page(
+                StatusCode::FORBIDDEN,
+                sign_in_page(
+                    &v,
+                    &back,
+                    email,
+                    Some("Ce compte a été désactivé par un administrateur. Pour le réactiver ou pour savoir pourquoi, écrivez au service indiqué sur la page « Aide et contact »."),
+                ),
+            ))
+        }
         SignIn::Locked(until) => {
             tracing::warn!("sign-in refused: too many failures for this account");
             Ok(locked(&v, &back, email, until, now, "pour ce compte"))

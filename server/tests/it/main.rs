@@ -25,6 +25,7 @@ mod pdf;
 mod plan_roles;
 mod publication;
 mod reload;
+mod revocation;
 mod rules_limits;
 mod scdl;
 mod second_plan;

@@ -179,10 +179,14 @@ impl Browser {
     }
 
     pub async fn sign_in(&mut self, email: &str) -> Res {
+        self.sign_in_with(email, PASSWORD).await
+    }
+
+    pub async fn sign_in_with(&mut self, email: &str, password: &str) -> Res {
         self.post(
             "/connexion",
             "/connexion",
-            &[("email", email), ("password", PASSWORD)],
+            &[("email", email), ("password", password)],
         )
         .await
     }
@@ -446,7 +450,9 @@ async fn burst(
             accounts::SignIn::Refused => verified += 1,
             accounts::SignIn::Locked(_) | accounts::SignIn::ClientLocked(_) => locked += 1,
             accounts::SignIn::Busy => {}
-            accounts::SignIn::Ok(_) => panic!("a wrong password signed in"),
+            accounts::SignIn::Ok(_) | accounts::SignIn::Disabled => {
+                panic!("a wrong password signed in")
+            }
         }
     }
     (verified, locked)

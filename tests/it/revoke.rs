@@ -1,0 +1,80 @@
+//! `metroplan token list|revoke` and `metroplan user disable|enable` against a real server:
+//! what they print, what they refuse, and that a revoked token is refused by the server.
+
+use std::process::Command;
+
+use super::metroplan;
+use super::server::{Server, database, request, token};
+
+const OPEN: &str = "2021-03-01T10:00:00+01:00";
+
+fn cli(args: &[&str], db: &str) -> (bool, String, String) {
+    let out = Command::new(metroplan())
+        .args(args)
+        .args(["--database", db])
+        .output()
+        .expect("metroplan");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_token_revoked_at_the_command_line_is_listed_revoked_and_refused_by_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _drop) = database(dir.path());
+    let server = Server::start(&db, dir.path(), OPEN);
+    let kept = token(&db, "tableau de bord", "instructor");
+    let ended = token(&db, "ancien script", "instructor");
+    let (ok, out, _) = cli(&["token", "list"], &db);
+    assert!(ok);
+    let line = out
+        .lines()
+        .find(|l| l.contains("service ancien script"))
+        .unwrap_or_else(|| panic!("listed: {out}"));
+    assert!(line.ends_with("active"), "{line}");
+    assert!(!out.contains(&ended), "never a secret: {out}");
+    let id = line.split('\t').next().unwrap();
+
+    let (ok, _, err) = cli(&["token", "revoke", id], &db);
+    assert!(ok, "{err}");
+    assert!(err.contains("revoked"), "{err}");
+    let (_, out, _) = cli(&["token", "list"], &db);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(id) && l.contains("\trevoked ")),
+        "{out}"
+    );
+    // Never used before: the server reads it and refuses it at once.
+    let r = request(
+        &server.addr,
+        "GET",
+        "/api/applications",
+        Some(&ended),
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.status, 401, "{}", r.body);
+    let r = request(
+        &server.addr,
+        "GET",
+        "/api/applications",
+        Some(&kept),
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let (ok, _, err) = cli(&["token", "revoke", "inconnu"], &db);
+    assert!(!ok && err.contains("no token `inconnu`"), "{err}");
+    let (ok, _, err) = cli(&["user", "disable", "personne@example.org"], &db);
+    assert!(!ok && err.contains("no account"), "{err}");
+    let (ok, _, err) = cli(&["user", "enable", "personne@example.org"], &db);
+    assert!(!ok && err.contains("no account"), "{err}");
+    let (ok, out, err) = cli(&["audit", "verify"], &db);
+    assert!(ok && out.contains("intact"), "{out}{err}");
+}
