@@ -22,6 +22,16 @@ pub struct TokenRow {
     pub revoked_at: Option<String>,
 }
 
+/// When each disabled account was disabled, by account id.
+pub async fn disabled(db: &Db) -> Result<std::collections::HashMap<String, String>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id, disabled_at FROM users WHERE disabled_at IS NOT NULL")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("disabled_at")?)))
+        .collect()
+}
+
 pub async fn tokens(db: &Db) -> Result<Vec<TokenRow>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT t.id, t.name, t.role, t.plan, t.fund, u.email AS user_email, t.created_at, t.revoked_at \

@@ -542,35 +542,6 @@ pub async fn close_session(db: &Db, secret: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// A token that belongs to a user, listed for the administrators.
-#[derive(Debug, Clone)]
-pub struct TokenInfo {
-    pub name: String,
-    pub role: String,
-    pub fund: Option<String>,
-    pub user: Option<String>,
-    pub created_at: String,
-}
-
-pub async fn all_tokens(db: &Db) -> Result<Vec<TokenInfo>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT t.name, t.role, t.fund, u.email, t.created_at FROM tokens t LEFT JOIN users u ON u.id = t.user_id ORDER BY t.created_at, t.name",
-    )
-    .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(TokenInfo {
-                name: r.try_get("name")?,
-                role: r.try_get("role")?,
-                fund: r.try_get("fund")?,
-                user: r.try_get("email")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -157,6 +157,11 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// Forgets every lookup: after a revocation in this process, it takes effect at once.
+    pub fn forget_all(&self) {
+        self.known.write().expect("token cache").clear();
+    }
+
     pub async fn find(&self, db: &Db, token: &str) -> Result<Option<Principal>, sqlx::Error> {
         let h = hash(token);
         if let Some((p, at)) = self.known.read().expect("token cache").get(&h)

@@ -19,7 +19,8 @@ async fn render(
     error: Option<&str>,
 ) -> Result<Markup, PageError> {
     let users = accounts::all_users(&s.ctx.db).await?;
-    let tokens = accounts::all_tokens(&s.ctx.db).await?;
+    let tokens = crate::access::tokens(&s.ctx.db).await?;
+    let disabled = crate::access::disabled(&s.ctx.db).await?;
     let plans = s.ctx.plans.current();
     let tz = jiff::tz::TimeZone::system();
     Ok(shell(
@@ -68,7 +69,7 @@ async fn render(
                 div.table-scroll tabindex="0" {
                     table {
                         caption.visually-hidden { "Comptes" }
-                        thead { tr { th scope="col" { "Nom" } th scope="col" { "Adresse" } th scope="col" { "Profil" } th scope="col" { "Fonds" } th scope="col" { "SIRET" } th scope="col" { "Créé" } } }
+                        thead { tr { th scope="col" { "Nom" } th scope="col" { "Adresse" } th scope="col" { "Profil" } th scope="col" { "Fonds" } th scope="col" { "SIRET" } th scope="col" { "Créé" } th scope="col" { "Accès" } } }
                         tbody {
                             @for u in &users {
                                 tr {
@@ -78,6 +79,24 @@ async fn render(
                                     td { (u.fund.clone().unwrap_or_else(|| "tous".into())) }
                                     td { (u.siret.clone().unwrap_or_default()) }
                                     td { (instant(&u.created_at, &tz)) }
+                                    td {
+                                        @match disabled.get(&u.id) {
+                                            Some(at) => {
+                                                "désactivé le " (instant(at, &tz))
+                                                form.en-ligne method="post" action="/admin/comptes/reactiver" {
+                                                    (csrf(v)) input type="hidden" name="email" value=(u.email);
+                                                    button.secondaire type="submit" { "Réactiver" span.visually-hidden { " " (u.name) } }
+                                                }
+                                            }
+                                            None => {
+                                                "actif"
+                                                form.en-ligne method="post" action="/admin/comptes/desactiver" {
+                                                    (csrf(v)) input type="hidden" name="email" value=(u.email);
+                                                    button.bouton-danger type="submit" { "Désactiver" span.visually-hidden { " " (u.name) } }
+                                                }
+                                            }
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -115,7 +134,7 @@ async fn render(
                 div.table-scroll tabindex="0" {
                     table {
                         caption.visually-hidden { "Jetons d'API" }
-                        thead { tr { th scope="col" { "Nom" } th scope="col" { "Compte" } th scope="col" { "Profil" } th scope="col" { "Fonds" } th scope="col" { "Créé" } } }
+                        thead { tr { th scope="col" { "Nom" } th scope="col" { "Compte" } th scope="col" { "Profil" } th scope="col" { "Fonds" } th scope="col" { "Créé" } th scope="col" { "Accès" } } }
                         tbody {
                             @for t in &tokens {
                                 tr {
@@ -124,6 +143,18 @@ async fn render(
                                     td { (RoleKind::parse(&t.role).map(role_fr).unwrap_or("?")) }
                                     td { (t.fund.clone().unwrap_or_else(|| "tous".into())) }
                                     td { (instant(&t.created_at, &tz)) }
+                                    td {
+                                        @match &t.revoked_at {
+                                            Some(at) => { "révoqué le " (instant(at, &tz)) }
+                                            None => {
+                                                "actif"
+                                                form.en-ligne method="post" action="/admin/jetons/revoquer" {
+                                                    (csrf(v)) input type="hidden" name="jeton" value=(t.id);
+                                                    button.bouton-danger type="submit" { "Révoquer" span.visually-hidden { " le jeton " (t.name) } }
+                                                }
+                                            }
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -232,4 +263,76 @@ pub async fn create_token(
         }
     };
     Ok(v.ok(render(&s, &v, Some(ok), None).await?))
+}
+
+/// Disables or enables an account from the page (and below, revokes a token): each an audit
+/// event, and the server's token cache is emptied so that it takes effect at once.
+#[tracing::instrument(skip_all)]
+pub async fn account_change(
+    State(s): State<AppState>,
+    axum::extract::Path(what): axum::extract::Path<String>,
+    v: Viewer,
+    WebForm(f): WebForm,
+) -> Result<Response, PageError> {
+    if !matches!(what.as_str(), "desactiver" | "reactiver") {
+        return Err(PageError::not_found());
+    }
+    access_change(s, v, f, &what).await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn revoke_token(
+    State(s): State<AppState>,
+    v: Viewer,
+    WebForm(f): WebForm,
+) -> Result<Response, PageError> {
+    access_change(s, v, f, "revoquer").await
+}
+
+async fn access_change(
+    s: AppState,
+    v: Viewer,
+    f: Vec<(String, String)>,
+    what: &str,
+) -> Result<Response, PageError> {
+    let admin = v.require(&[RoleKind::Admin])?;
+    v.check_csrf(field(&f, CSRF_FIELD))?;
+    let now = stamp(s.ctx.clock.now());
+    let email = field(&f, "email").unwrap_or("");
+    let said = match what {
+        "revoquer" => {
+            let id = field(&f, "jeton").unwrap_or("");
+            match crate::access::revoke_token(&s.ctx.db, id, &admin.id, &now).await? {
+                crate::access::Revoked::Unknown => Err("Ce jeton n'existe pas."),
+                _ => Ok("Jeton révoqué\u{a0}: il n'ouvre plus aucun accès.".to_string()),
+            }
+        }
+        "desactiver" => match crate::access::disable_user(&s.ctx.db, email, &admin.id, &now).await?
+        {
+            None => Err("Ce compte n'existe pas."),
+            Some(d) => Ok(format!(
+                "Compte {email} désactivé\u{a0}: {} et {} fermés.",
+                super::layout::count_fr(d.sessions as usize, "session", "sessions"),
+                super::layout::count_fr(d.tokens as usize, "jeton", "jetons")
+            )),
+        },
+        "reactiver" => match crate::access::enable_user(&s.ctx.db, email, &admin.id, &now).await? {
+            false => Err("Ce compte n'existe pas."),
+            true => Ok(format!(
+                "Compte {email} réactivé\u{a0}; ses anciens jetons restent révoqués."
+            )),
+        },
+        _ => return Err(PageError::not_found()),
+    };
+    s.tokens.forget_all();
+    match said {
+        Ok(m) => {
+            tracing::info!(by = %admin.id, change = %what, "access changed");
+            Ok(v.ok(render(&s, &v, Some(alert_ok(&m)), None).await?))
+        }
+        Err(m) => Ok(v.page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(&s, &v, None, Some(m)).await?,
+        )),
+    }
 }

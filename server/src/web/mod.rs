@@ -78,6 +78,8 @@ pub fn routes() -> Router<AppState> {
         .route("/admin", get(admin::page))
         .route("/admin/utilisateurs", post(admin::create_user))
         .route("/admin/jetons", post(admin::create_token))
+        .route("/admin/jetons/revoquer", post(admin::revoke_token))
+        .route("/admin/comptes/{what}", post(admin::account_change))
         .merge(site::routes())
 }
 

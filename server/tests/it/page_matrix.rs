@@ -119,7 +119,8 @@ async fn every_page_answers_each_caller_as_the_matrix_says_and_every_form_wants_
             .replace("{plan}", "amp-pmlcd")
             .replace("{fund}", "fonds-initiative")
             .replace("{id}", &id)
-            .replace("{action}", "soumettre-au-comite");
+            .replace("{action}", "soumettre-au-comite")
+            .replace("{what}", "desactiver");
         for (who, b) in CALLERS.iter().zip(browsers.iter_mut()).skip(1) {
             let got = answer(
                 b,
@@ -365,6 +366,20 @@ async fn every_page_answers_each_caller_as_the_matrix_says_and_every_form_wants_
             Method::POST,
             "/admin/jetons",
             "/admin/jetons".into(),
+            vec![("email", "personne@example.org")],
+            [sign_in, "403", "403", "403", "403", "403", "403", "422"],
+        ),
+        (
+            Method::POST,
+            "/admin/jetons/revoquer",
+            "/admin/jetons/revoquer".into(),
+            vec![("jeton", "inconnu")],
+            [sign_in, "403", "403", "403", "403", "403", "403", "422"],
+        ),
+        (
+            Method::POST,
+            "/admin/comptes/{what}",
+            "/admin/comptes/reactiver".into(),
             vec![("email", "personne@example.org")],
             [sign_in, "403", "403", "403", "403", "403", "403", "422"],
         ),

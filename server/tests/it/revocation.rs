@@ -132,3 +132,78 @@ async fn a_disabled_account_cannot_sign_in_loses_its_sessions_and_tokens_and_may
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn an_administrator_revokes_a_token_and_disables_an_account_from_the_page_at_once() {
+    let env = Env::new(OPEN).await;
+    let a = account(&env, "a@example.org", RoleKind::Applicant).await;
+    account(&env, "admin@amp.example", RoleKind::Admin).await;
+    let token = env.token_of(&a).await;
+    // Used once, so that the server's cache holds it.
+    assert_eq!(
+        env.get("/api/applications", &token).await.status,
+        StatusCode::OK
+    );
+    let mut b = Browser::new(env.app.clone());
+    b.sign_in("admin@amp.example").await;
+    let page = b.get("/admin").await.text;
+    assert!(page.contains("action=\"/admin/jetons/revoquer\""), "{page}");
+    let id = access::tokens(&env.db).await.unwrap()[0].id.clone();
+    let r = b
+        .post(
+            "/admin",
+            "/admin/jetons/revoquer",
+            &[("jeton", id.as_str())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.text.contains("Jeton révoqué"), "{}", r.text);
+    assert!(r.text.contains("révoqué le "), "{}", r.text);
+    assert_eq!(
+        env.get("/api/applications", &token).await.status,
+        StatusCode::UNAUTHORIZED,
+        "at once, not after the cache's lifetime"
+    );
+    let r = b
+        .post(
+            "/admin",
+            "/admin/comptes/desactiver",
+            &[("email", "a@example.org")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.text.contains("désactivé le "), "{}", r.text);
+    let r = b
+        .post(
+            "/admin",
+            "/admin/comptes/inventer",
+            &[("email", "a@example.org")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = b
+        .post(
+            "/admin",
+            "/admin/comptes/reactiver",
+            &[("email", "personne@example.org")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text.contains("Ce compte n'existe pas."), "{}", r.text);
+    // Not for other roles.
+    let mut other = Browser::new(env.app.clone());
+    account(&env, "instr@amp.example", RoleKind::Instructor).await;
+    other.sign_in("instr@amp.example").await;
+    let r = other
+        .post(
+            "/instruction",
+            "/admin/comptes/reactiver",
+            &[("email", "a@example.org")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        access::disabled(&env.db).await.unwrap().len() == 1,
+        "still disabled"
+    );
+}
