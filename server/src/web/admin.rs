@@ -67,19 +67,19 @@ async fn render(
             section aria-labelledby="comptes-titre" {
                 h2 id="comptes-titre" { "Comptes" }
                 div.table-scroll tabindex="0" {
-                    table {
+                    table.cartes {
                         caption.visually-hidden { "Comptes" }
                         thead { tr { th scope="col" { "Nom" } th scope="col" { "Adresse" } th scope="col" { "Profil" } th scope="col" { "Fonds" } th scope="col" { "SIRET" } th scope="col" { "Créé" } th scope="col" { "Accès" } } }
                         tbody {
                             @for u in &users {
                                 tr {
-                                    th scope="row" { (u.name) }
-                                    td { (u.email) }
-                                    td { (role_fr(u.role)) }
-                                    td { (u.fund.clone().unwrap_or_else(|| "tous".into())) }
-                                    td { (u.siret.clone().unwrap_or_default()) }
-                                    td { (instant(&u.created_at, &tz)) }
-                                    td {
+                                    th scope="row" data-label="Nom" { (u.name) }
+                                    td data-label="Adresse" { (u.email) }
+                                    td data-label="Profil" { (role_fr(u.role)) }
+                                    td data-label="Fonds" { (u.fund.clone().unwrap_or_else(|| "tous".into())) }
+                                    td data-label="SIRET" { (u.siret.as_deref().map(super::form::siret_text).unwrap_or_default()) }
+                                    td data-label="Créé" { (instant(&u.created_at, &tz)) }
+                                    td data-label="Accès" {
                                         @match disabled.get(&u.id) {
                                             Some(at) => {
                                                 "désactivé le " (instant(at, &tz))
@@ -132,18 +132,18 @@ async fn render(
             section aria-labelledby="jetons-titre" {
                 h2 id="jetons-titre" { "Jetons d'API" }
                 div.table-scroll tabindex="0" {
-                    table {
+                    table.cartes {
                         caption.visually-hidden { "Jetons d'API" }
                         thead { tr { th scope="col" { "Nom" } th scope="col" { "Compte" } th scope="col" { "Profil" } th scope="col" { "Fonds" } th scope="col" { "Créé" } th scope="col" { "Accès" } } }
                         tbody {
                             @for t in &tokens {
                                 tr {
-                                    th scope="row" { (t.name) }
-                                    td { (t.user.clone().unwrap_or_else(|| "jeton de service".into())) }
-                                    td { (RoleKind::parse(&t.role).map(role_fr).unwrap_or("?")) }
-                                    td { (t.fund.clone().unwrap_or_else(|| "tous".into())) }
-                                    td { (instant(&t.created_at, &tz)) }
-                                    td {
+                                    th scope="row" data-label="Nom" { (t.name) }
+                                    td data-label="Compte" { (t.user.clone().unwrap_or_else(|| "jeton de service".into())) }
+                                    td data-label="Profil" { (RoleKind::parse(&t.role).map(role_fr).unwrap_or("?")) }
+                                    td data-label="Fonds" { (t.fund.clone().unwrap_or_else(|| "tous".into())) }
+                                    td data-label="Créé" { (instant(&t.created_at, &tz)) }
+                                    td data-label="Accès" {
                                         @match &t.revoked_at {
                                             Some(at) => { "révoqué le " (instant(at, &tz)) }
                                             None => {
