@@ -18,9 +18,11 @@ pub fn section(view: &ApplicationView) -> Markup {
             section aria-labelledby="courriers-titre" {
                 h2 id="courriers-titre" { "Courriers de l'administration" }
                 ul.courriers {
-                    @for l in &view.letters {
+                    @for (k, l) in view.letters.iter().enumerate() {
+                        // A letter sent again (a receipt after the file was completed) says so.
+                        @let before = view.letters[..k].iter().filter(|o| o.title == l.title).count();
                         li {
-                            a href={"/dossiers/" (view.id) "/courriers/" (l.id)} download { (l.title) }
+                            a href={"/dossiers/" (view.id) "/courriers/" (l.id)} download { (l.title) @if before > 0 { " (" (before + 1) "e envoi)" } }
                             " — "
                             (l.issued_on.parse::<jiff::civil::Date>().map_or_else(|_| l.issued_on.clone(), date_fr))
                             " (PDF, " (l.size / 1024 + 1) "\u{a0}Ko)"

@@ -287,6 +287,23 @@ async fn after_filing_the_applicant_reads_the_receipt_and_what_happens_next() {
         "{block}"
     );
     assert!(!block.contains("2021-"), "no ISO date: {block}");
+    // Filed incomplete, then completed: two receipts, the second said to be one.
+    let letters = plain(section_of(&html, "courriers-titre"));
+    assert_eq!(
+        letters
+            .matches("Accusé de réception de votre demande de subvention<")
+            .count(),
+        1,
+        "{letters}"
+    );
+    assert!(
+        letters.contains("Accusé de réception de votre demande de subvention (2e envoi)"),
+        "{letters}"
+    );
+    // The history says where each step led, not where it came from.
+    let history = plain(section_of(&html, "historique-titre"));
+    assert!(history.contains(" → En instruction"), "{history}");
+    assert!(!history.contains("Brouillon →"), "{history}");
 }
 
 #[tokio::test]

@@ -502,7 +502,8 @@ async fn render(
                             time datetime=(super::layout::datetime_attr(&e.at)) { (instant(&e.at, &tz)) }
                             " · "
                             (event_fr(Some(wf), Some(fund), e))
-                            @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { " : " (state_label(wf, a)) " → " (state_label(wf, b)) } }
+                            // Where the step led is what matters; where it came from is the line before.
+                            @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { " → " (state_label(wf, b)) } }
                             " · "
                             (actor_fr(who, &name_of(&e.actor, e.actor_name.as_deref().unwrap_or(&e.actor)), &e.role))
                             @if let Some(r) = &e.reason { " · motif\u{a0}: " (r) }
@@ -592,7 +593,7 @@ async fn render_removed(
                             time datetime=(super::layout::datetime_attr(&e.at)) { (instant(&e.at, &tz)) }
                             " · "
                             (event_fr(None, None, e))
-                            @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { "\u{a0}: " (state_of(a)) " → " (state_of(b)) } }
+                            @if let (Some(a), Some(b)) = (&e.from_state, &e.to_state) { @if a != b { " → " (state_of(b)) } }
                             " · "
                             (actor_fr(who, e.actor_name.as_deref().unwrap_or(&e.actor), &e.role))
                             @if let Some(r) = &e.reason { " · motif\u{a0}: " (r) }
