@@ -502,15 +502,7 @@ async fn a_draft_is_deleted_not_withdrawn() {
         RoleKind::Applicant,
     )
     .await;
-    let r = env
-        .call(
-            axum::http::Method::POST,
-            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
-            Some(&env.token_of(&asso).await),
-            &[],
-            Some(json!({ "data": application(), "draft": true })),
-        )
-        .await;
+    let r = env.draft(&env.token_of(&asso).await, application()).await;
     assert_eq!(r.body["state"], "brouillon", "{}", r.body);
     let id = r.body["id"].as_str().unwrap();
     let mut b = Browser::new(env.app.clone());

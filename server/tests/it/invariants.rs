@@ -587,13 +587,7 @@ async fn run(seed: u64, steps: usize) -> Walked {
     }
     // And a draft, which its applicant may file or delete.
     let draft = env
-        .call(
-            Method::POST,
-            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
-            Some(&applicants[0]),
-            &[],
-            Some(json!({ "data": application_of("81234567800042", 4000), "draft": true })),
-        )
+        .draft(&applicants[0], application_of("81234567800042", 4000))
         .await;
     assert_eq!(draft.status, StatusCode::CREATED, "{}", draft.body);
     assert_eq!(draft.body["state"], "brouillon", "{}", draft.body);

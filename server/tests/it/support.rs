@@ -314,6 +314,18 @@ impl Env {
         .await
     }
 
+    /// Creates a draft (not filed) of `data`.
+    pub async fn draft(&self, token: &str, data: Value) -> Res {
+        self.call(
+            Method::POST,
+            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
+            Some(token),
+            &[],
+            Some(json!({ "data": data, "draft": true })),
+        )
+        .await
+    }
+
     /// Takes a workflow action with the application's current ETag.
     pub async fn act(&self, id: &str, action: &str, token: &str, body: Value) -> Res {
         let current = self.get(&format!("/api/applications/{id}"), token).await;

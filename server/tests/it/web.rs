@@ -887,15 +887,7 @@ async fn a_draft_is_edited_from_its_page_and_previewed_before_filing() {
     let token = tokens::create_for_user(&env.db, &a, "2021-01-01T00:00:00Z")
         .await
         .unwrap();
-    let r = env
-        .call(
-            Method::POST,
-            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
-            Some(&token),
-            &[],
-            Some(serde_json::json!({"data": application(), "draft": true})),
-        )
-        .await;
+    let r = env.draft(&token, application()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let id = r.body["id"].as_str().unwrap().to_string();
     let page = format!("/dossiers/{id}");
@@ -991,15 +983,7 @@ async fn a_refused_draft_edit_keeps_what_was_typed_in_the_open_form() {
     let token = tokens::create_for_user(&env.db, &a, "2021-01-01T00:00:00Z")
         .await
         .unwrap();
-    let r = env
-        .call(
-            Method::POST,
-            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
-            Some(&token),
-            &[],
-            Some(serde_json::json!({"data": application(), "draft": true})),
-        )
-        .await;
+    let r = env.draft(&token, application()).await;
     let id = r.body["id"].as_str().unwrap().to_string();
     let page = format!("/dossiers/{id}");
     let mut b = Browser::new(env.app.clone());
@@ -1206,15 +1190,7 @@ async fn a_multipart_form_without_its_csrf_token_first_is_refused_before_its_fil
     let token = tokens::create_for_user(&env.db, &a, "2021-01-01T00:00:00Z")
         .await
         .unwrap();
-    let r = env
-        .call(
-            Method::POST,
-            &format!("/api/plans/{PLAN}/funds/{FUND}/applications"),
-            Some(&token),
-            &[],
-            Some(serde_json::json!({"data": application(), "draft": true})),
-        )
-        .await;
+    let r = env.draft(&token, application()).await;
     let id = r.body["id"].as_str().unwrap().to_string();
     let mut b = Browser::new(env.app.clone());
     b.sign_in("a@example.org").await;
