@@ -35,15 +35,16 @@ pub async fn read_multipart(
         let name = f.name().unwrap_or_default().to_string();
         let file_name = f.file_name().map(str::to_string);
         if !checked {
-            if name != CSRF_FIELD {
-                return Err(v.check_csrf(None).unwrap_err());
-            }
-            let sent = f.text().await.map_err(|e| {
-                PageError::bad_form(format!("Le formulaire envoyé est illisible ({e})."))
-            })?;
-            v.check_csrf(Some(&sent))?;
+            let sent = if name == CSRF_FIELD {
+                Some(f.text().await.map_err(|e| {
+                    PageError::bad_form(format!("Le formulaire envoyé est illisible ({e})."))
+                })?)
+            } else {
+                None
+            };
+            v.check_csrf(sent.as_deref())?;
             checked = true;
-            fields.push((name, sent));
+            fields.push((name, sent.unwrap_or_default()));
             continue;
         }
         let bytes = f.bytes().await.map_err(|e| {

@@ -85,7 +85,10 @@ fn matches(app: &ApplicationView, q: &str) -> bool {
 
 /// Each file's score on its grid brought to 100 points, computed as the decision page does
 /// (the rules' points for the automatic criteria, the reviewers' average for the others).
-async fn scores(s: &AppState) -> Result<std::collections::HashMap<String, Decimal>, PageError> {
+async fn scores(
+    s: &AppState,
+    visible: &[&str],
+) -> Result<std::collections::HashMap<String, Decimal>, PageError> {
     use sqlx::Row as _;
     let rows = sqlx::query("SELECT application_id, scores FROM opinions")
         .fetch_all(&s.ctx.db.pool)
@@ -98,10 +101,20 @@ async fn scores(s: &AppState) -> Result<std::collections::HashMap<String, Decima
             given.entry(id).or_default().push(v);
         }
     }
-    let evaluated =
-        sqlx::query("SELECT id, evaluation FROM applications WHERE evaluation IS NOT NULL")
-            .fetch_all(&s.ctx.db.pool)
-            .await?;
+    // Only the listed files' evaluations are read (each holds the whole explanation).
+    let mut evaluated = Vec::new();
+    for chunk in visible.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|k| format!("${k}")).collect();
+        let sql = format!(
+            "SELECT id, evaluation FROM applications WHERE evaluation IS NOT NULL AND id IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        evaluated.extend(q.fetch_all(&s.ctx.db.pool).await?);
+    }
     let mut out = std::collections::HashMap::new();
     for r in evaluated {
         let id: String = r.try_get("id")?;
@@ -152,7 +165,8 @@ async fn rows(s: &AppState, v: &Viewer, q: &InboxQuery) -> Result<(Vec<Row>, Vec
         .visible_applications(&who, nonempty(&q.plan), nonempty(&q.fonds), call)
         .await?;
     let search = nonempty(&q.q);
-    let scores = scores(s).await?;
+    let visible: Vec<&str> = apps.iter().map(|a| a.id.as_str()).collect();
+    let scores = scores(s, &visible).await?;
     let dues = next_due(s).await?;
     let mut all = Vec::new();
     for app in apps {
