@@ -104,10 +104,12 @@ async fn scores(
     // Only the listed files' evaluations are read (each holds the whole explanation).
     let mut evaluated = Vec::new();
     for chunk in visible.chunks(500) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|k| format!("${k}")).collect();
+        let marks = (1..=chunk.len())
+            .map(|k| format!("${k}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
-            "SELECT id, evaluation FROM applications WHERE evaluation IS NOT NULL AND id IN ({})",
-            marks.join(", ")
+            "SELECT id, evaluation FROM applications WHERE evaluation IS NOT NULL AND id IN ({marks})"
         );
         let mut q = sqlx::query(&sql);
         for id in chunk {

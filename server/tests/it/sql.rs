@@ -11,6 +11,7 @@ const ALLOWED: &[&str] = &[
     "USER_COLUMNS",  // a const &str
     "EVENT_COLUMNS", // a const &str
     "col",           // the filters' `column operator`, literals in `select`
+    "marks",         // parameter numbers only (`$1, $2, …`), made from a count
 ];
 
 /// The string literals of a Rust source, with the line each starts on.
