@@ -11,8 +11,11 @@ pub struct Config {
     pub database: String,
     /// Where uploaded documents are stored, by content hash.
     pub documents: PathBuf,
-    /// `smtp://host:port` of the mail relay; without it, notifications wait in the outbox.
+    /// The mail relay (`smtp://host:port`, `smtp://host:port?tls=required`,
+    /// `smtps://host:port`); without it, notifications wait in the outbox.
     pub smtp: Option<String>,
+    /// A PEM file of certificates trusted for the relay's TLS besides the system's roots.
+    pub smtp_ca: Option<PathBuf>,
     /// The sender of notifications.
     pub mail_from: String,
     /// Largest request body (JSON), in bytes.
@@ -40,6 +43,7 @@ impl Config {
             database,
             documents,
             smtp: None,
+            smtp_ca: None,
             mail_from: "metroplan <noreply@localhost>".into(),
             body_limit: 256 * 1024,
             upload_limit: 10 * 1024 * 1024,

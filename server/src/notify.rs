@@ -1,13 +1,19 @@
 //! Notifications: queued in the outbox in the transaction that changes the application, sent
 //! by a background worker over SMTP. A message is claimed before it is sent and marked sent
 //! after, with a stable `Message-ID`, so retries never produce a second message for one
-//! change (a relay that saw the first attempt recognizes the id).
+//! change (a relay that saw the first attempt recognizes the id). Over TLS the relay's
+//! certificate is always checked: a failure leaves the message queued with its error, so a
+//! message asked to go encrypted never goes in clear.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use anyhow::Context as _;
+use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sqlx::Row;
 
@@ -38,10 +44,138 @@ pub async fn queue(
     Ok(())
 }
 
-#[derive(Debug, Clone)]
+/// How the worker reaches the relay, from `--smtp` (and `--smtp-ca`), checked at start.
+#[derive(Clone)]
 pub struct Mailer {
-    pub smtp: String,
-    pub from: String,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    /// The URL without its password, for log lines.
+    relay: String,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer")
+            .field("relay", &self.relay)
+            .field("from", &self.from.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `--smtp` asks of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Security {
+    /// `smtp://`: in clear, for a relay on the same machine or a trusted network.
+    Plain,
+    /// `smtp://…?tls=required`: STARTTLS, and no message if the relay does not offer it.
+    StartTls,
+    /// `smtps://`: TLS from the first byte.
+    Implicit,
+}
+
+impl Mailer {
+    /// `url` is `smtp://[user:password@]host[:port]` (plain, port 25),
+    /// `smtp://…?tls=required` (STARTTLS, port 587) or `smtps://…` (implicit TLS, port 465);
+    /// `ca` is a PEM file of certificates trusted besides the system's roots.
+    pub fn new(url: &str, ca: Option<&Path>, from: &str) -> anyhow::Result<Mailer> {
+        let relay = redact(url);
+        let (security, host) = security(url).with_context(|| format!("--smtp {relay}"))?;
+        let from: Mailbox = from
+            .parse()
+            .with_context(|| format!("--mail-from {from:?}: not an email address"))?;
+        // lettre reads the host, port, credentials (percent-decoded) and EHLO name; the TLS
+        // parameters are replaced below, to trust `--smtp-ca` as well.
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .with_context(|| format!("--smtp {relay}"))?
+            .timeout(Some(Duration::from_secs(10)));
+        match (security, ca) {
+            (Security::Plain, Some(ca)) => anyhow::bail!(
+                "--smtp-ca {}: the relay {relay} is reached in clear; use smtps:// or ?tls=required",
+                ca.display()
+            ),
+            (Security::Plain, None) => {}
+            (Security::StartTls | Security::Implicit, ca) => {
+                let mut params = TlsParameters::builder(host);
+                if let Some(ca) = ca {
+                    let pem =
+                        std::fs::read(ca).with_context(|| format!("--smtp-ca {}", ca.display()))?;
+                    // A PEM without certificates parses as an empty list: trusting nothing
+                    // more would hide a wrong file until the first message.
+                    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+                        anyhow::bail!("--smtp-ca {}: no PEM certificate in it", ca.display());
+                    }
+                    let cert = Certificate::from_pem(&pem)
+                        .with_context(|| format!("--smtp-ca {}", ca.display()))?;
+                    params = params.add_root_certificate(cert);
+                }
+                let params = params
+                    .build_rustls()
+                    .with_context(|| format!("--smtp {relay}: TLS parameters"))?;
+                builder = builder.tls(if security == Security::Implicit {
+                    Tls::Wrapper(params)
+                } else {
+                    Tls::Required(params)
+                });
+            }
+        }
+        Ok(Mailer {
+            transport: builder.build(),
+            from,
+            relay,
+        })
+    }
+
+    /// The relay's URL without its password.
+    pub fn relay(&self) -> &str {
+        &self.relay
+    }
+}
+
+/// The URL with its password replaced by `***`, for log lines and error messages; a URL that
+/// does not parse is not repeated at all, since where its password ends is unknown.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(an address that does not parse as a URL)".into(),
+    }
+}
+
+/// The security `--smtp` asks for and the host the certificate must name. Anything lettre
+/// would also accept but that may fall back to clear text (`?tls=opportunistic`) is refused.
+fn security(url: &str) -> anyhow::Result<(Security, String)> {
+    let u = url::Url::parse(url).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}; use smtp://HOST:PORT, smtp://HOST:PORT?tls=required or smtps://HOST:PORT"
+        )
+    })?;
+    let mut tls = None;
+    for (k, v) in u.query_pairs() {
+        match (&*k, &*v) {
+            ("tls", "required") if tls.is_none() => tls = Some(()),
+            _ => anyhow::bail!(
+                "unknown parameter {k}={v}: the only one is tls=required (STARTTLS, never in clear)"
+            ),
+        }
+    }
+    let security = match (u.scheme(), tls) {
+        ("smtp", None) => Security::Plain,
+        ("smtp", Some(())) => Security::StartTls,
+        ("smtps", None) => Security::Implicit,
+        ("smtps", Some(())) => anyhow::bail!("smtps:// is TLS already: drop ?tls=required"),
+        (scheme, _) => anyhow::bail!("unknown scheme {scheme}://: use smtp:// or smtps://"),
+    };
+    let host = match u.host() {
+        Some(url::Host::Domain(d)) if !d.is_empty() => d.to_string(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        _ => anyhow::bail!("no host"),
+    };
+    Ok((security, host))
 }
 
 /// Sends what the outbox holds until the server stops.
@@ -52,15 +186,9 @@ pub async fn run(
     metrics: Arc<Metrics>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let transport = match transport(&mailer.smtp) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!(smtp = %mailer.smtp, error = %e, "notifications disabled: bad SMTP address");
-            return;
-        }
-    };
+    tracing::info!(relay = %mailer.relay, "sending notifications");
     loop {
-        let sent = match send_due(&db, &transport, &mailer, &clock, &metrics).await {
+        let sent = match send_due(&db, &mailer, &clock, &metrics).await {
             Ok(n) => n,
             Err(e) => {
                 tracing::warn!(error = %e, "outbox: database error");
@@ -76,25 +204,8 @@ pub async fn run(
     }
 }
 
-fn transport(url: &str) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
-    let rest = url
-        .strip_prefix("smtp://")
-        .ok_or_else(|| anyhow::anyhow!("use smtp://HOST:PORT"))?;
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (h.to_string(), p.parse::<u16>()?),
-        None => (rest.to_string(), 25),
-    };
-    Ok(
-        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-            .port(port)
-            .timeout(Some(Duration::from_secs(10)))
-            .build(),
-    )
-}
-
 async fn send_due(
     db: &Db,
-    transport: &AsyncSmtpTransport<Tokio1Executor>,
     mailer: &Mailer,
     clock: &Clock,
     metrics: &Metrics,
@@ -131,13 +242,13 @@ async fn send_due(
         let body: String = r.try_get("body")?;
         let result = async {
             let msg = Message::builder()
-                .from(mailer.from.parse()?)
+                .from(mailer.from.clone())
                 .to(recipient.parse()?)
                 .subject(subject)
                 .message_id(Some(format!("<{id}@metroplan>")))
                 .header(ContentType::TEXT_PLAIN)
                 .body(body)?;
-            transport.send(msg).await?;
+            mailer.transport.send(msg).await?;
             anyhow::Ok(())
         }
         .await;

@@ -106,11 +106,18 @@ const PROGRAMS: &[Program] = &[
 ];
 
 /// The Python tools the tests run, from PyPI, each at an exact version (`pip install`).
-const PIP_TOOLS: &[(&str, &str, &str)] = &[(
-    "frictionless",
-    "5.21.0",
-    "validates the SCDL export against the official schema (server/tests/it/scdl.rs)",
-)];
+const PIP_TOOLS: &[(&str, &str, &str)] = &[
+    (
+        "frictionless",
+        "5.21.0",
+        "validates the SCDL export against the official schema (server/tests/it/scdl.rs)",
+    ),
+    (
+        "aiosmtpd",
+        "1.4.6",
+        "the mail relay the notification tests send to, plain and over TLS (server/tests/it/smtp_tls.rs)",
+    ),
+];
 
 /// The npm projects whose `node_modules` the checks use.
 const NPM_DIRS: &[&str] = &["tests/web", ".ci"];

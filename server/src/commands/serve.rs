@@ -25,9 +25,21 @@ pub struct ServeArgs {
     /// Address to listen on (port 0: any free port, printed at start).
     #[arg(long, env = "METROPLAN_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
-    /// Mail relay for notifications, smtp://HOST:PORT; without it they wait in the outbox.
+    /// Mail relay for notifications; without it they wait in the outbox. smtp://HOST:PORT is
+    /// plain SMTP (a relay on the same machine), smtp://HOST:PORT?tls=required is STARTTLS and
+    /// smtps://HOST:PORT TLS from the start, the certificate checked either way (a TLS failure
+    /// keeps the message queued, never sent in clear). Credentials: smtps://USER:PASSWORD@HOST.
     #[arg(long, env = "METROPLAN_SMTP_URL")]
     pub smtp: Option<String>,
+    /// A PEM file of CA certificates the relay's certificate may chain to, besides the
+    /// system's roots (a relay with a private CA).
+    #[arg(
+        long,
+        env = "METROPLAN_SMTP_CA",
+        value_name = "FILE",
+        requires = "smtp"
+    )]
+    pub smtp_ca: Option<PathBuf>,
     /// Sender of notifications.
     #[arg(
         long,
@@ -300,6 +312,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             config.documents = d;
         }
         config.smtp = args.smtp.clone();
+        config.smtp_ca = args.smtp_ca.clone();
         config.secure_cookies = args.secure_cookies;
         config.request_timeout = std::time::Duration::from_secs(args.request_timeout);
         config.upload_timeout = std::time::Duration::from_secs(args.upload_timeout);
@@ -326,17 +339,15 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let reload_stop = stop_rx.clone();
         let timer_stop = stop_rx.clone();
-        let worker = args.smtp.map(|smtp| {
-            tokio::spawn(notify::run(
-                db.clone(),
-                notify::Mailer {
-                    smtp,
-                    from: args.mail_from,
-                },
-                clock,
-                metrics,
-                stop_rx,
-            ))
+        // A relay address that cannot work stops the start: a worker that quietly never sends
+        // would leave every notification waiting unseen.
+        let mailer = args
+            .smtp
+            .as_deref()
+            .map(|smtp| notify::Mailer::new(smtp, args.smtp_ca.as_deref(), &args.mail_from))
+            .transpose()?;
+        let worker = mailer.map(|mailer| {
+            tokio::spawn(notify::run(db.clone(), mailer, clock, metrics, stop_rx))
         });
         // Time moves files: what fell due while the server was stopped fires now, in order,
         // then every `--timer-interval` seconds.

@@ -30,6 +30,7 @@ mod rules_limits;
 mod scdl;
 mod second_plan;
 mod site;
+mod smtp_tls;
 mod sql;
 mod support;
 mod time;
