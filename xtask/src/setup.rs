@@ -46,7 +46,7 @@ const PROGRAMS: &[Program] = &[
     Program {
         name: "python3",
         package: "python3-pip",
-        used_by: "installs and runs the PyPI tools of PIP_TOOLS (frictionless)",
+        used_by: "installs and runs the PyPI tools of PIP_TOOLS",
     },
     Program {
         name: "psql",
@@ -102,6 +102,11 @@ const PROGRAMS: &[Program] = &[
         name: "kill",
         package: "procps",
         used_by: "the server tests send signals",
+    },
+    Program {
+        name: "/usr/bin/openssl",
+        package: "openssl",
+        used_by: "the mail tests make a throwaway CA and certificate",
     },
 ];
 
@@ -223,14 +228,19 @@ pub fn run(repo: &Path) -> Result<(), Stop> {
 
 /// Installs each PyPI tool at its pinned version unless that version already answers.
 fn pip_tools() -> Result<(), Stop> {
-    step("PyPI tools (frictionless)");
+    step("PyPI tools");
     for (name, version, used_by) in PIP_TOOLS {
-        let current = Command::new(name)
-            .arg("--version")
+        // pip's own record: some tools print more than their version to `--version`.
+        let current = Command::new("python3")
+            .args(["-m", "pip", "show", name])
             .output()
             .ok()
             .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Version: ").map(|v| v.trim().to_string()))
+            });
         if current.as_deref() == Some(*version) {
             println!("  {name} {version} ok");
             continue;

@@ -56,12 +56,23 @@ impl<'a> Publication<'a> {
 
     /// The publication in Markdown.
     pub fn markdown(&self) -> String {
-        markdown_of(document(self))
+        let mut d = document(self);
+        d.push(Block::Heading(2, ANNEX.into()));
+        d.extend(annex(self));
+        markdown_of(d)
     }
 
     /// The publication's body as HTML elements (headings from `h1`), to embed in a page.
     pub fn html_fragment(&self) -> String {
-        html_of(document(self))
+        let (text, annex) = self.html_parts();
+        format!("{text}<h2>{ANNEX}</h2>\n{annex}")
+    }
+
+    /// The publication's text and its technical annex (without its heading, [`ANNEX`]) apart,
+    /// as HTML elements: a page shows the text and folds the annex, which is written for
+    /// readers of the source.
+    pub fn html_parts(&self) -> (String, String) {
+        (html_of(document(self)), html_of(annex(self)))
     }
 
     /// The publication as a standalone HTML page, in French.
@@ -313,6 +324,9 @@ aussi les caractéristiques des territoires qui le contiennent."
     b.push(Block::Table(head, rows));
 }
 
+/// The title of the technical annex.
+pub const ANNEX: &str = "Annexe technique";
+
 /// The form's two checks come first: the script's declarations are numbered from 3.
 const FIRST_DECLARATION: usize = 3;
 
@@ -370,11 +384,7 @@ incomplet"
             "contrôle du formulaire".into(),
         ],
     ];
-    let numbered: Vec<&Declaration> = rules
-        .declarations
-        .iter()
-        .filter(|d| !matches!(d.kind, DeclKind::Grid))
-        .collect();
+    let numbered = numbered(rules);
     let number_of = |id: &str| {
         numbered
             .iter()
@@ -510,7 +520,21 @@ s'applique remplace la règle qu'elle vise."
         vec!["Pièce".into(), "Exigence".into(), "Référence".into()],
         rows,
     ));
-    technical(&mut b, plan, rules, &numbered);
+    b
+}
+
+/// The declarations the publication numbers (the grid is not a rule), in the script's order.
+fn numbered(rules: &Ruleset) -> Vec<&Declaration> {
+    rules
+        .declarations
+        .iter()
+        .filter(|d| !matches!(d.kind, DeclKind::Grid))
+        .collect()
+}
+
+fn annex(p: &Publication<'_>) -> Vec<Block> {
+    let mut b = Vec::new();
+    technical(&mut b, p.plan, p.rules, &numbered(p.rules));
     b
 }
 
@@ -518,7 +542,6 @@ s'applique remplace la règle qu'elle vise."
 /// the version of the rules), kept apart from the text.
 fn technical(b: &mut Vec<Block>, plan: &Plan, rules: &Ruleset, numbered: &[&Declaration]) {
     let env = &rules.env;
-    b.push(Block::Heading(2, "Annexe technique".into()));
     b.push(Block::Naming(
         "Cette annexe sert à lire le code source des règles : elle donne les noms que le script \
 emploie. Version des règles (empreinte du script, des paramètres, du formulaire, des appels et \

@@ -177,6 +177,19 @@ pub fn gantt_with(
     // voted on 19 December would otherwise print two year labels on top of each other).
     let last_year = date_of(end - 1).year();
     let quarter_w = (CHART_X1 - CHART_X0) * 91.0 / f64::from(end - start);
+    // The year the chart opens in, when it does not open on 1 January, is named at the left
+    // edge if its slice leaves room for the label (four digits in bold).
+    if let Ok(next) = Date::new(plan.start.year() + 1, 1, 1) {
+        let slice = xd(day_of(next).min(end)) - CHART_X0;
+        if plan.start.day_of_year() != 1 && slice >= 44.0 {
+            let _ = writeln!(
+                o,
+                r##"<text x="{:.1}" y="20" fill="#111111" font-weight="bold">{}</text>"##,
+                CHART_X0 + 4.0,
+                plan.start.year()
+            );
+        }
+    }
     for year in plan.start.year()..=last_year {
         for q in 0..4i8 {
             let Ok(d) = Date::new(year, 1 + 3 * q, 1) else {

@@ -475,3 +475,28 @@ proptest! {
         prop_assert_eq!(&by_id(&plan("d", &backward)), &days);
     }
 }
+
+/// The year labels along the chart's top: the year the chart opens in is named when its slice
+/// has room for the label (Lyon's plan opens on 2 May 2016), not when it is a sliver (the
+/// demo plan opens on 19 December 2019, where the label would run into 2020's).
+#[test]
+fn the_gantt_names_the_opening_year_when_its_slice_has_room() {
+    let year_labels = |dir: &str| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let plan = load(&DirSource::new(dir)).plan.expect("plan loads");
+        let svg = metroplan_engine::schedule::svg::gantt(
+            &plan,
+            &schedule(&plan, Options::default()),
+            None,
+        );
+        svg.lines()
+            .filter(|l| l.contains(r#"y="20""#) && l.contains("font-weight=\"bold\""))
+            .filter_map(|l| l.split('>').nth(1)?.split('<').next().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    let lyon = year_labels("../plans/lyon-pama");
+    assert_eq!(lyon.first().map(String::as_str), Some("2016"), "{lyon:?}");
+    assert_eq!(lyon.iter().filter(|y| *y == "2016").count(), 1, "{lyon:?}");
+    let amp = year_labels("../plans/amp-pmlcd");
+    assert_eq!(amp.first().map(String::as_str), Some("2020"), "{amp:?}");
+}

@@ -51,7 +51,7 @@ pub fn role_fr(r: RoleKind) -> &'static str {
         RoleKind::Applicant => "Porteur de projet",
         RoleKind::Instructor => "Instruction",
         RoleKind::Reviewer => "Comité de sélection",
-        RoleKind::Approver => "Élu·e délégué·e",
+        RoleKind::Approver => "Élu délégué",
         RoleKind::Finance => "Finances",
         RoleKind::Admin => "Administration",
     }

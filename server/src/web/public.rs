@@ -7,7 +7,7 @@ use jiff::civil::Date;
 use maud::html;
 use metroplan_engine::french::{date_fr, period_fr};
 use metroplan_engine::model::{Plan, RoleKind, Status};
-use metroplan_engine::rules::publish::Publication;
+use metroplan_engine::rules::publish::{ANNEX, Publication};
 use metroplan_engine::schedule::{Options, Schedule, schedule};
 use rust_decimal::Decimal;
 
@@ -254,29 +254,37 @@ pub async fn algorithm(
     // Published today, in the plan's time zone.
     let publication =
         Publication::new(&p.plan, f, today(&s, &p)).ok_or_else(PageError::not_found)?;
-    // The publication starts at h1; the page has its own h1, so its headings move down one.
-    let body = publication
-        .html_fragment()
-        .replace("<h3>", "<h4>")
-        .replace("</h3>", "</h4>")
-        .replace("<h2>", "<h3>")
-        .replace("</h2>", "</h3>")
-        .replace("<h1>", "<h2>")
-        .replace("</h1>", "</h2>")
-        // A long script or a wide table scrolls within its box, not the page: keyboard users
-        // must reach it too.
-        .replace("<pre>", "<pre tabindex=\"0\">")
-        .replace(
-            "<table>",
-            "<div class=\"table-scroll\" tabindex=\"0\"><table>",
-        )
-        .replace("</table>", "</table></div>");
+    let (text, annex) = publication.html_parts();
+    let (text, annex) = (page_fragment(&text), page_fragment(&annex));
     Ok(v.ok(shell(
         &v,
         &format!("Algorithme : {}", f.title),
         html! {
             p.lead { "Description publiée en application de l'article L312-1-3 du code des relations entre le public et l'administration." }
-            div.publication { (raw(&body)) }
+            div.publication { (raw(&text)) }
+            // Folded: the names the script uses and its source are for those who read code.
+            details.annexe {
+                summary { (ANNEX) " : code source des règles et noms employés par le script" }
+                div.publication { (raw(&annex)) }
+            }
         },
     )))
+}
+
+/// A publication's HTML as a part of this page: the publication starts at h1 and the page
+/// has its own, so its headings move down one; a long script or a wide table scrolls within
+/// its box, not the page, and keyboard users must reach it too.
+fn page_fragment(html: &str) -> String {
+    html.replace("<h3>", "<h4>")
+        .replace("</h3>", "</h4>")
+        .replace("<h2>", "<h3>")
+        .replace("</h2>", "</h3>")
+        .replace("<h1>", "<h2>")
+        .replace("</h1>", "</h2>")
+        .replace("<pre>", "<pre tabindex=\"0\">")
+        .replace(
+            "<table>",
+            "<div class=\"table-scroll\" tabindex=\"0\"><table>",
+        )
+        .replace("</table>", "</table></div>")
 }

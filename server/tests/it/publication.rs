@@ -37,6 +37,18 @@ async fn publication_page_shows_no_server_path_and_is_dated_today_in_the_plans_t
     for internal in ["<td>boolean</td>", "<td>money</td>", " vaut entreprise_ess"] {
         assert!(!page.contains(internal), "{internal}");
     }
-    let (text, _annex) = page.split_once("Annexe technique").unwrap();
+    let (text, annex) = page.split_once("<details class=\"annexe\">").unwrap();
     assert!(!text.contains("sha256"), "the hash only in the annex");
+    // The names the script uses and its source are folded: a person reads the text first.
+    assert!(annex.contains("<summary>Annexe technique"), "{annex}");
+    let (folded, _) = annex.split_once("</details>").unwrap();
+    assert!(
+        folded.contains("<pre tabindex=\"0\"><code>"),
+        "the source, folded"
+    );
+    assert!(
+        folded.contains("<td><code>documents."),
+        "the pieces by their names in the script"
+    );
+    assert!(!text.contains("<pre"), "no source outside the annex");
 }
