@@ -1,11 +1,14 @@
 //! Access that ends: a bearer token revoked, an account disabled (and enabled again). The
 //! rows stay, since the audit trail names them; each change is an event of the trail. A
 //! disabled account's sessions end at once and its tokens are revoked with it; enabling it
-//! again gives back the sign-in, not the tokens (new ones are made).
+//! again gives back the sign-in, not the tokens (new ones are made). The person is told each
+//! change by email, in the transaction that makes it.
 
 use sqlx::Row;
 
+use crate::accounts::normalize_email;
 use crate::audit::NewEvent;
+use crate::confirmations::{AccessNotice, access_notice};
 use crate::store::{Db, WriteTx};
 
 /// A token as `metroplan token list` shows it: never its secret (only its hash is stored).
@@ -106,6 +109,18 @@ pub async fn revoke_token(
                 "token-revoke",
                 serde_json::json!({ "token": id }),
             ));
+            // The token's owner learns of it, when the token is a person's.
+            let owner: Option<String> = sqlx::query(
+                "SELECT u.email FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .map(|r| r.try_get("email"))
+            .transpose()?;
+            if let Some(to) = owner {
+                access_notice(&mut tx, &to, AccessNotice::TokenRevoked, now).await?;
+            }
             Revoked::Now
         }
     };
@@ -123,7 +138,7 @@ pub struct Disabled {
 
 async fn user_id(tx: &mut WriteTx, email: &str) -> Result<Option<String>, sqlx::Error> {
     sqlx::query("SELECT id FROM users WHERE email = $1")
-        .bind(crate::accounts::normalize_email(email))
+        .bind(normalize_email(email))
         .fetch_optional(&mut *tx.tx)
         .await?
         .map(|r| r.try_get("id"))
@@ -165,6 +180,13 @@ pub async fn disable_user(
         "account-disable",
         serde_json::json!({ "user": id, "sessions": sessions, "tokens": tokens }),
     ));
+    access_notice(
+        &mut tx,
+        &normalize_email(email),
+        AccessNotice::Disabled,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Some(Disabled { sessions, tokens }))
 }
@@ -191,6 +213,7 @@ pub async fn enable_user(
         "account-enable",
         serde_json::json!({ "user": id }),
     ));
+    access_notice(&mut tx, &normalize_email(email), AccessNotice::Enabled, now).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 
 use crate::clock::stamp;
 use crate::grants::{self, Grant};
-use crate::store::Db;
+use crate::store::{Db, WriteTx};
 use crate::tokens::{Principal, hash, random_hex};
 
 /// How long a browser stays signed in.
@@ -186,13 +186,37 @@ pub fn check_new_user(u: &NewUser<'_>) -> Result<(), AccountError> {
     Ok(())
 }
 
+/// Creates an account whose address is taken as confirmed (an administrator, the demo or the
+/// command line makes it); an applicant who registers goes through
+/// [`crate::confirmations::register`] instead.
 pub async fn create_user(db: &Db, u: NewUser<'_>, now: Timestamp) -> Result<User, AccountError> {
     check_new_user(&u)?;
-    let email = normalize_email(u.email);
-    let password = u.password.to_string();
-    let phc = tokio::task::spawn_blocking(move || hash_password(&password))
+    let phc = hash_in_background(u.password).await?;
+    let mut w = db.write().await?;
+    let Some(user) = insert_user(&mut w, &u, &phc, true, now).await? else {
+        return Err(AccountError::EmailTaken(normalize_email(u.email)));
+    };
+    w.commit().await?;
+    Ok(user)
+}
+
+/// Hashes a password on a blocking thread (argon2 is CPU-bound).
+pub(crate) async fn hash_in_background(password: &str) -> Result<String, AccountError> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&password))
         .await
-        .map_err(|e| AccountError::Hash(e.to_string()))??;
+        .map_err(|e| AccountError::Hash(e.to_string()))?
+}
+
+/// Inserts a checked account and its plan roles in `w`; `None` when the email is taken.
+pub(crate) async fn insert_user(
+    w: &mut WriteTx,
+    u: &NewUser<'_>,
+    phc: &str,
+    confirmed: bool,
+    now: Timestamp,
+) -> Result<Option<User>, AccountError> {
+    let email = normalize_email(u.email);
     let user = User {
         id: random_hex(8),
         email: email.clone(),
@@ -205,11 +229,10 @@ pub async fn create_user(db: &Db, u: NewUser<'_>, now: Timestamp) -> Result<User
         grants: u.grants.to_vec(),
     };
     // The account and its plan roles together: an account without the grants it was given
-    // would take every role of its kind.
-    let mut w = db.write().await?;
-    // The UNIQUE constraint decides between two registrations racing for one email.
+    // would take every role of its kind. The UNIQUE constraint decides between two
+    // registrations racing for one email.
     let inserted = sqlx::query(
-        "INSERT INTO users (id, email, name, role, plan, fund, siret, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+        "INSERT INTO users (id, email, name, role, plan, fund, siret, password_hash, created_at, email_confirmed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
     )
     .bind(&user.id)
     .bind(&user.email)
@@ -218,13 +241,14 @@ pub async fn create_user(db: &Db, u: NewUser<'_>, now: Timestamp) -> Result<User
     .bind(&user.plan)
     .bind(&user.fund)
     .bind(&user.siret)
-    .bind(&phc)
+    .bind(phc)
     .bind(&user.created_at)
+    .bind(confirmed.then_some(&user.created_at))
     .execute(&mut *w.tx)
     .await?
     .rows_affected();
     if inserted == 0 {
-        return Err(AccountError::EmailTaken(email));
+        return Ok(None);
     }
     grants::insert(
         &mut w.tx,
@@ -233,8 +257,7 @@ pub async fn create_user(db: &Db, u: NewUser<'_>, now: Timestamp) -> Result<User
         &user.created_at,
     )
     .await?;
-    w.commit().await?;
-    Ok(user)
+    Ok(Some(user))
 }
 
 /// Whether any account exists (a server's first start has none).
@@ -287,6 +310,8 @@ pub enum SignIn {
     Busy,
     /// The right password for an account an administrator disabled.
     Disabled,
+    /// The right password for an account whose address is not confirmed yet.
+    Unconfirmed(User),
 }
 
 /// The throttle's key for a client address; it holds no `@`, so it is never an email.
@@ -300,7 +325,7 @@ fn client_key(client: &str) -> String {
 /// `max` guesses before the lock). `Ok(n)`: this is the key's `n`th attempt in the window;
 /// `Err(until)` when the key is locked: then nothing is verified, and the attempt that finds
 /// the count over `max` sets the lock.
-async fn reserve_attempt(
+pub(crate) async fn reserve_attempt(
     db: &Db,
     key: &str,
     max: i64,
@@ -382,18 +407,20 @@ pub async fn sign_in(
         Err(until) => return Ok(SignIn::Locked(until)),
     };
     let row = sqlx::query(&format!(
-        "SELECT {USER_COLUMNS}, password_hash, disabled_at FROM users WHERE email = $1"
+        "SELECT {USER_COLUMNS}, password_hash, disabled_at, email_confirmed_at FROM users WHERE email = $1"
     ))
     .bind(&email)
     .fetch_optional(&db.pool)
     .await?;
-    let (user, phc, disabled) = match &row {
+    let (user, phc, disabled, confirmed) = match &row {
         Some(r) => (
             User::from_row(r)?,
             r.try_get::<String, _>("password_hash")?,
             r.try_get::<Option<String>, _>("disabled_at")?.is_some(),
+            r.try_get::<Option<String>, _>("email_confirmed_at")?
+                .is_some(),
         ),
-        None => (None, dummy_hash().to_string(), false),
+        None => (None, dummy_hash().to_string(), false, true),
     };
     let Ok(Ok(_permit)) = tokio::time::timeout(VERIFICATION_WAIT, verifications().acquire()).await
     else {
@@ -417,6 +444,13 @@ pub async fn sign_in(
             }
             release(db, &email).await?;
             Ok(SignIn::Disabled)
+        }
+        Some(u) if ok && !confirmed => {
+            if let Some((key, _)) = from_count {
+                release(db, key).await?;
+            }
+            release(db, &email).await?;
+            Ok(SignIn::Unconfirmed(u))
         }
         Some(u) if ok => {
             sqlx::query("DELETE FROM login_failures WHERE email = $1")

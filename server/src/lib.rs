@@ -8,6 +8,7 @@ pub mod applicant_keys;
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod confirmations;
 pub mod demo;
 pub mod documents;
 pub mod error;

@@ -21,10 +21,11 @@ use crate::clock::{Clock, stamp};
 use crate::metrics::Metrics;
 use crate::store::Db;
 
-/// Queues a message in the caller's transaction.
+/// Queues a message in the caller's transaction; `application_id` is `None` for a message
+/// about the account (a link to confirm an address or to reset a password).
 pub async fn queue(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    application_id: &str,
+    application_id: Option<&str>,
     recipient: &str,
     subject: &str,
     body: &str,

@@ -330,7 +330,7 @@ impl Ctx {
             }
         };
         for email in &recipients {
-            crate::notify::queue(&mut tx.tx, &row.id, email, &subject, &text, now_s).await?;
+            crate::notify::queue(&mut tx.tx, Some(&row.id), email, &subject, &text, now_s).await?;
         }
         tx.record(NewEvent {
             application_id: Some(row.id.clone()),

@@ -517,7 +517,7 @@ impl Ctx {
                     now_s,
                 )
                 .await?;
-            crate::notify::queue(&mut tx.tx, &row.id, &email, &subject, &text, now_s).await?;
+            crate::notify::queue(&mut tx.tx, Some(&row.id), &email, &subject, &text, now_s).await?;
         }
 
         Ok(())

@@ -7,7 +7,7 @@ use maud::{Markup, html};
 use metroplan_engine::model::RoleKind;
 use serde::Deserialize;
 
-use super::layout::{alert_error, csrf, shell};
+use super::layout::{alert_error, alert_ok, csrf, shell};
 use super::{CSRF_FIELD, PageError, SESSION_COOKIE, Viewer, WebForm, cookie, field};
 use crate::accounts::{self, AccountError, MIN_PASSWORD_CHARS, NewUser, SignIn};
 use crate::http::AppState;
@@ -55,7 +55,7 @@ fn session_cookie(s: &AppState, secret: &str, max_age: i64) -> HeaderValue {
     HeaderValue::from_str(&c).expect("a cookie of hex digits is a header value")
 }
 
-fn signed_in(s: &AppState, secret: &str, to: &str) -> Response {
+pub(super) fn signed_in(s: &AppState, secret: &str, to: &str) -> Response {
     let mut res = Redirect::to(to).into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
@@ -83,6 +83,7 @@ fn sign_in_page(v: &Viewer, back: &str, email: &str, error: Option<&str>) -> Mar
                 }
                 button type="submit" { "Se connecter" }
             }
+            p { a href="/mot-de-passe-oublie" { "Mot de passe oublié ?" } }
             p { "Pas encore de compte ? " a href="/inscription" { "Créer un compte porteur de projet" } }
         },
     )
@@ -165,6 +166,25 @@ pub async fn sign_in(
                 ),
             ))
         }
+        SignIn::Unconfirmed(user) => {
+            tracing::info!(user = %user.id, "sign-in refused: address not confirmed");
+            crate::confirmations::resend_confirmation(
+                &s.ctx.db,
+                &user,
+                super::confirmations::site(&s),
+                now,
+            )
+            .await?;
+            Ok(v.page(
+                StatusCode::FORBIDDEN,
+                sign_in_page(
+                    &v,
+                    &back,
+                    email,
+                    Some("Votre adresse électronique n'est pas encore confirmée. Nous venons de vous envoyer un nouveau lien de confirmation : ouvrez-le, puis connectez-vous."),
+                ),
+            ))
+        }
         SignIn::Locked(until) => {
             tracing::warn!("sign-in refused: too many failures for this account");
             Ok(locked(&v, &back, email, until, now, "pour ce compte"))
@@ -196,7 +216,7 @@ fn locked(
     )
 }
 
-fn account_error(e: AccountError) -> PageError {
+pub(super) fn account_error(e: AccountError) -> PageError {
     match e {
         AccountError::Db(e) => PageError::from(e),
         other => PageError::from(crate::error::Error::Internal(anyhow::anyhow!(other))),
@@ -300,7 +320,7 @@ pub async fn register(
         return Ok(refuse("Les deux mots de passe sont différents."));
     }
     let now = s.ctx.clock.now();
-    let created = accounts::create_user(
+    let registered = crate::confirmations::register(
         &s.ctx.db,
         NewUser {
             email: r.email,
@@ -312,11 +332,12 @@ pub async fn register(
             password,
             grants: &[],
         },
+        super::confirmations::site(&s),
         now,
     )
     .await;
-    let user = match created {
-        Ok(u) => u,
+    match registered {
+        Ok(outcome) => tracing::info!(?outcome, "applicant registration"),
         Err(AccountError::Db(e)) => return Err(e.into()),
         Err(AccountError::Hash(e)) => {
             return Err(crate::error::Error::Internal(anyhow::anyhow!(e)).into());
@@ -332,16 +353,21 @@ pub async fn register(
                 AccountError::InvalidSiret(_) => {
                     "Le SIRET doit compter exactement 14 chiffres.".into()
                 }
-                AccountError::EmailTaken(_) => {
-                    "Un compte existe déjà pour cette adresse : connectez-vous.".into()
-                }
                 AccountError::EmptyName => "Indiquez le nom de la structure.".into(),
                 _ => "Le compte n'a pas pu être créé.".to_string(),
             };
             return Ok(refuse(&msg));
         }
-    };
-    tracing::info!(user = %user.id, "applicant registered");
-    let (secret, _) = accounts::open_session(&s.ctx.db, user, now).await?;
-    Ok(signed_in(&s, &secret, "/mes-dossiers"))
+    }
+    // The same page whether the address is new, already has an account or had its share of
+    // messages: only the address's owner learns which, by email.
+    Ok(v.ok(shell(
+        &v,
+        "Vérifiez votre messagerie",
+        html! {
+            (alert_ok("Votre demande de compte est enregistrée. Un message vient d'être envoyé à l'adresse indiquée : ouvrez le lien qu'il contient pour activer votre compte. Le lien est valable 24 heures."))
+            p { "Rien reçu dans quelques minutes ? Regardez dans les courriels indésirables ; si l'adresse était erronée, refaites l'inscription avec la bonne." }
+            p { a href="/connexion" { "Se connecter" } }
+        },
+    )))
 }

@@ -10,6 +10,7 @@ mod applicant;
 mod application;
 mod auth;
 mod charts;
+mod confirmations;
 mod form;
 mod inbox;
 mod layout;
@@ -62,6 +63,18 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/inscription",
             get(auth::register_form).post(auth::register),
+        )
+        .route(
+            "/inscription/confirmer",
+            get(confirmations::confirm_form).post(confirmations::confirm),
+        )
+        .route(
+            "/mot-de-passe-oublie",
+            get(confirmations::ask_form).post(confirmations::ask),
+        )
+        .route(
+            "/mot-de-passe/nouveau",
+            get(confirmations::new_password_form).post(confirmations::new_password),
         )
         .route("/deconnexion", post(auth::sign_out))
         .route("/mes-dossiers", get(applicant::mine))

@@ -4,6 +4,7 @@
 
 mod access;
 mod audit_trail;
+mod confirmations;
 mod decision_page;
 mod demo;
 mod diagram;

@@ -1,0 +1,545 @@
+//! What is done through a link sent by email: an applicant's address confirmed at
+//! registration, a forgotten password replaced. Neither page tells whether an address has an
+//! account; the links are single-use and expire; the messages go through the outbox (the
+//! SMTP relay's side is in smtp_tls.rs and the end-to-end test at the bottom).
+
+use axum::http::StatusCode;
+use metroplan_engine::model::RoleKind;
+
+use crate::support::*;
+use crate::web::{Browser, PASSWORD, account};
+
+const OPEN: &str = "2021-03-01T10:00:00+01:00";
+
+/// The account messages queued for `to`: subject and body, oldest first.
+async fn mails(env: &Env, to: &str) -> Vec<(String, String)> {
+    use sqlx::Row;
+    sqlx::query(
+        "SELECT subject, body FROM outbox WHERE application_id IS NULL AND recipient = $1 ORDER BY created_at, id",
+    )
+    .bind(to)
+    .fetch_all(&env.db.pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get("subject"), r.get("body")))
+    .collect()
+}
+
+/// The link to `path` in a message's body (the test server has no public address, so links
+/// are this site's paths).
+fn link(body: &str, path: &str) -> String {
+    let at = body
+        .find(&format!("{path}?jeton="))
+        .unwrap_or_else(|| panic!("a link to {path} in {body}"));
+    body[at..].split_whitespace().next().unwrap().to_string()
+}
+
+/// What a page tells a person: its `main`, without the form's CSRF token.
+fn told(html: &str) -> String {
+    let main = &html[html.find("<main").unwrap()..html.find("</main>").unwrap()];
+    match main.find("name=\"_csrf\" value=\"") {
+        Some(at) => {
+            let end = at + main[at..].find("\">").unwrap();
+            format!("{}{}", &main[..at], &main[end..])
+        }
+        None => main.to_string(),
+    }
+}
+
+fn registration(
+    email: &'static str,
+    name: &'static str,
+    password: &'static str,
+) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("name", name),
+        ("siret", "81234567800019"),
+        ("email", email),
+        ("password", password),
+        ("password2", password),
+    ]
+}
+
+#[tokio::test]
+async fn registration_is_confirmed_by_the_link_sent_and_the_page_never_tells_whether_the_address_had_an_account()
+ {
+    let env = Env::new(OPEN).await;
+    let email = "habitants@example.org";
+    let mut b = Browser::new(env.app.clone());
+    let first = b
+        .post(
+            "/inscription",
+            "/inscription",
+            &registration(email, "Association des habitants", PASSWORD),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(
+        first
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("mp_session=")),
+        "no session before the address is confirmed"
+    );
+    let sent = mails(&env, email).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, "Confirmez votre adresse électronique");
+    assert!(
+        sent[0].1.contains("dans les 24 heures\u{a0}:"),
+        "typeset: {}",
+        sent[0].1
+    );
+
+    // Not confirmed: the right password is told so, and a new link is sent.
+    let refused = b.sign_in(email).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(
+        refused.text.contains("pas encore confirmée"),
+        "{}",
+        refused.text
+    );
+    let sent = mails(&env, email).await;
+    assert_eq!(sent.len(), 2);
+
+    // Opening the link does not use it (a mail scanner may open it); the button does.
+    let confirm = link(&sent[1].1, "/inscription/confirmer");
+    let page = b.get(&confirm).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let jeton = confirm.split("jeton=").nth(1).unwrap();
+    let done = b
+        .post(&confirm, "/inscription/confirmer", &[("jeton", jeton)])
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    assert_eq!(done.headers["location"], "/mes-dossiers");
+    assert_eq!(
+        b.get("/mes-dossiers").await.status,
+        StatusCode::OK,
+        "signed in"
+    );
+    let again = b
+        .post(&confirm, "/inscription/confirmer", &[("jeton", jeton)])
+        .await;
+    assert_eq!(again.status, StatusCode::GONE, "a link serves once");
+
+    // The address now has an account: registering with it again reads exactly the same,
+    // changes nothing, and its owner is told by email.
+    let mut other = Browser::new(env.app.clone());
+    let second = other
+        .post(
+            "/inscription",
+            "/inscription",
+            &registration(email, "Quelqu'un d'autre", "une autre phrase de passe"),
+        )
+        .await;
+    assert_eq!(second.status, first.status);
+    assert_eq!(told(&second.text), told(&first.text));
+    let sent = mails(&env, email).await;
+    assert_eq!(sent.last().unwrap().0, "Votre compte existe déjà");
+    assert!(!sent.last().unwrap().1.contains("jeton="));
+    let users = metroplan_server::accounts::all_users(&env.db)
+        .await
+        .unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].name, "Association des habitants");
+    let mut fresh = Browser::new(env.app.clone());
+    assert_eq!(
+        fresh
+            .sign_in_with(email, "une autre phrase de passe")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let events = env
+        .texts(
+            "SELECT action AS v FROM events WHERE actor = $1 ORDER BY seq",
+            &format!("user:{}", users[0].id),
+        )
+        .await;
+    assert_eq!(events, ["account-register", "email-confirm"]);
+}
+
+#[tokio::test]
+async fn regression_an_unconfirmed_registration_is_replaced_by_the_next_one_for_the_same_address() {
+    // Whoever registers first with someone else's address must not end up owning the
+    // account the address's owner confirms.
+    let env = Env::new(OPEN).await;
+    let email = "victime@example.org";
+    let mut squatter = Browser::new(env.app.clone());
+    squatter
+        .post(
+            "/inscription",
+            "/inscription",
+            &registration(email, "Usurpateur", "le mot de passe de l'usurpateur"),
+        )
+        .await;
+    let mut owner = Browser::new(env.app.clone());
+    owner
+        .post(
+            "/inscription",
+            "/inscription",
+            &registration(email, "Association légitime", PASSWORD),
+        )
+        .await;
+    let sent = mails(&env, email).await;
+    assert_eq!(sent.len(), 2);
+    let stale = link(&sent[0].1, "/inscription/confirmer");
+    let stale_jeton = stale.split("jeton=").nth(1).unwrap();
+    assert_eq!(
+        owner
+            .post(&stale, "/inscription/confirmer", &[("jeton", stale_jeton)])
+            .await
+            .status,
+        StatusCode::GONE,
+        "the first registration's link no longer confirms"
+    );
+    let fresh = link(&sent[1].1, "/inscription/confirmer");
+    let jeton = fresh.split("jeton=").nth(1).unwrap();
+    assert_eq!(
+        owner
+            .post(&fresh, "/inscription/confirmer", &[("jeton", jeton)])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let users = metroplan_server::accounts::all_users(&env.db)
+        .await
+        .unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].name, "Association légitime");
+    let mut b = Browser::new(env.app.clone());
+    assert_eq!(
+        b.sign_in_with(email, "le mot de passe de l'usurpateur")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(b.sign_in(email).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_password_reset_link_serves_once_within_the_hour_and_ends_every_session() {
+    let env = Env::new(OPEN).await;
+    let user = account(&env, "instruction@example.org", RoleKind::Instructor).await;
+    let mut signed_in = Browser::new(env.app.clone());
+    assert_eq!(
+        signed_in.sign_in(&user.email).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(signed_in.get("/instruction").await.status, StatusCode::OK);
+
+    // The same page for an address with an account and one without; only the first gets mail.
+    let mut b = Browser::new(env.app.clone());
+    let known = b
+        .post(
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", " Instruction@Example.org ")],
+        )
+        .await;
+    let unknown = b
+        .post(
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", "personne@example.org")],
+        )
+        .await;
+    assert_eq!(known.status, StatusCode::OK);
+    assert_eq!(
+        (unknown.status, told(&unknown.text)),
+        (known.status, told(&known.text))
+    );
+    assert!(mails(&env, "personne@example.org").await.is_empty());
+    let sent = mails(&env, &user.email).await;
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].1.contains("dans l'heure qui suit"));
+    let reset = link(&sent[0].1, "/mot-de-passe/nouveau");
+    let jeton = reset.split("jeton=").nth(1).unwrap().to_string();
+
+    assert_eq!(b.get(&reset).await.status, StatusCode::OK);
+    let form = |p: &'static str, q: &'static str| {
+        vec![("jeton", jeton.as_str()), ("password", p), ("password2", q)]
+    };
+    let typo = b
+        .post(
+            &reset,
+            "/mot-de-passe/nouveau",
+            &form("une nouvelle phrase de passe", "une nouvelle phrase"),
+        )
+        .await;
+    assert_eq!(typo.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let short = b
+        .post(&reset, "/mot-de-passe/nouveau", &form("court", "court"))
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(short.text.contains("au moins 12 caractères"));
+    // Neither used the link.
+    let done = b
+        .post(
+            &reset,
+            "/mot-de-passe/nouveau",
+            &form(
+                "une nouvelle phrase de passe",
+                "une nouvelle phrase de passe",
+            ),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    assert_eq!(
+        done.headers["location"], "/instruction",
+        "lands on the role's work"
+    );
+    assert_eq!(b.get("/instruction").await.status, StatusCode::OK);
+
+    // The session opened with the old password is gone; the old password no longer works.
+    let r = signed_in.get("/instruction").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let mut c = Browser::new(env.app.clone());
+    assert_eq!(
+        c.sign_in(&user.email).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        c.sign_in_with(&user.email, "une nouvelle phrase de passe")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    // Used: the link is dead.
+    assert_eq!(b.get(&reset).await.status, StatusCode::GONE);
+    let events = env
+        .texts(
+            "SELECT action AS v FROM events WHERE actor = $1",
+            &format!("user:{}", user.id),
+        )
+        .await;
+    assert_eq!(events, ["password-reset"]);
+    assert!(
+        metroplan_server::audit::verify(&env.db)
+            .await
+            .unwrap()
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn regression_a_password_reset_link_expires_after_an_hour() {
+    let env = Env::new("2021-03-01T10:00:00Z").await;
+    let user = account(&env, "finances@example.org", RoleKind::Finance).await;
+    let mut b = Browser::new(env.app.clone());
+    b.post(
+        "/mot-de-passe-oublie",
+        "/mot-de-passe-oublie",
+        &[("email", &user.email)],
+    )
+    .await;
+    let reset = link(
+        &mails(&env, &user.email).await[0].1,
+        "/mot-de-passe/nouveau",
+    );
+    let jeton = reset.split("jeton=").nth(1).unwrap();
+    let mut late = Browser::new(env.at("2021-03-01T11:00:30Z"));
+    assert_eq!(late.get(&reset).await.status, StatusCode::GONE);
+    let r = late
+        .post(
+            "/mot-de-passe-oublie",
+            "/mot-de-passe/nouveau",
+            &[
+                ("jeton", jeton),
+                ("password", "une nouvelle phrase de passe"),
+                ("password2", "une nouvelle phrase de passe"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::GONE);
+    assert!(r.text.contains("Demander un nouveau lien"));
+}
+
+#[tokio::test]
+async fn regression_account_messages_to_one_address_stop_at_three_an_hour() {
+    let env = Env::new(OPEN).await;
+    let user = account(&env, "asso@example.org", RoleKind::Applicant).await;
+    let mut b = Browser::new(env.app.clone());
+    for _ in 0..6 {
+        let r = b
+            .post(
+                "/mot-de-passe-oublie",
+                "/mot-de-passe-oublie",
+                &[("email", &user.email)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "the page says the same");
+    }
+    assert_eq!(mails(&env, &user.email).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_disabled_account_gets_no_reset_link() {
+    let env = Env::new(OPEN).await;
+    let user = account(&env, "parti@example.org", RoleKind::Reviewer).await;
+    metroplan_server::access::disable_user(
+        &env.db,
+        &user.email,
+        "admin:test",
+        "2021-03-01T09:00:00Z",
+    )
+    .await
+    .unwrap();
+    let mut b = Browser::new(env.app.clone());
+    let r = b
+        .post(
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", &user.email)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let sent = mails(&env, &user.email).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, "Votre compte a été désactivé", "no reset link");
+}
+
+#[tokio::test]
+async fn a_link_that_is_not_one_is_a_french_page_not_an_error() {
+    let env = Env::new(OPEN).await;
+    let mut b = Browser::new(env.app.clone());
+    for uri in [
+        "/mot-de-passe/nouveau",
+        "/mot-de-passe/nouveau?jeton=%0D%0A",
+        "/mot-de-passe/nouveau?jeton=zz",
+        "/inscription/confirmer?jeton=",
+        &format!("/inscription/confirmer?jeton={}", "a".repeat(64)),
+    ] {
+        let r = b.get(uri).await;
+        assert!(
+            matches!(r.status, StatusCode::GONE | StatusCode::OK),
+            "{uri}: {}",
+            r.status
+        );
+        assert!(
+            r.text.starts_with("<!DOCTYPE html><html lang=\"fr\">"),
+            "{uri}"
+        );
+    }
+}
+
+/// A message's text as the relay received it: its body, quoted-printable decoded.
+fn text_of(message: &serde_json::Value) -> String {
+    let data = message["data"].as_str().unwrap().replace("\r\n", "\n");
+    let (head, body) = data.split_once("\n\n").unwrap();
+    if !head.contains("Content-Transfer-Encoding: quoted-printable") {
+        return body.to_string();
+    }
+    let body = body.replace("=\n", "");
+    let (mut bytes, raw) = (Vec::new(), body.as_bytes());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'='
+            && i + 2 < raw.len()
+            && let Ok(b) = u8::from_str_radix(&body[i + 1..i + 3], 16)
+        {
+            bytes.push(b);
+            i += 3;
+            continue;
+        }
+        bytes.push(raw[i]);
+        i += 1;
+    }
+    String::from_utf8(bytes).unwrap()
+}
+
+#[tokio::test]
+async fn reset_revocation_and_deactivation_reach_the_person_through_the_outbox_over_smtp_tls() {
+    use crate::smtp_tls::{Certs, Relay, run_worker};
+    use metroplan_server::access;
+    use std::time::Duration;
+
+    let env = Env::new(OPEN).await;
+    let user = account(&env, "asso@example.org", RoleKind::Applicant).await;
+    env.token_of(&user).await;
+    let certs = Certs::new();
+    let relay = Relay::start("starttls", Some(&certs), 0).await;
+    let mailer = || {
+        metroplan_server::notify::Mailer::new(
+            &format!("smtp://127.0.0.1:{}?tls=required", relay.port),
+            Some(&certs.ca),
+            "metroplan <noreply@metroplan.example>",
+        )
+        .unwrap()
+    };
+
+    // Forgotten password: the link arrives over TLS and replaces the password.
+    let mut b = Browser::new(env.app.clone());
+    b.post(
+        "/mot-de-passe-oublie",
+        "/mot-de-passe-oublie",
+        &[("email", &user.email)],
+    )
+    .await;
+    run_worker(&env, mailer(), &relay, 1, Duration::from_secs(20)).await;
+    let got = relay.messages();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0]["tls"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("TLSv1."))
+    );
+    assert_eq!(got[0]["rcpt"], serde_json::json!([user.email]));
+    let reset = link(&text_of(&got[0]), "/mot-de-passe/nouveau");
+    let jeton = reset.split("jeton=").nth(1).unwrap();
+    let new = "une phrase de passe toute neuve";
+    let done = b
+        .post(
+            &reset,
+            "/mot-de-passe/nouveau",
+            &[("jeton", jeton), ("password", new), ("password2", new)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+
+    // An administrator revokes the person's token, disables the account, enables it again:
+    // the person is told each, by email.
+    let token = access::tokens(&env.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.user.as_deref() == Some(user.email.as_str()))
+        .unwrap();
+    let at = "2021-03-01T08:59:00Z";
+    assert_eq!(
+        access::revoke_token(&env.db, &token.id, "admin:test", at)
+            .await
+            .unwrap(),
+        access::Revoked::Now
+    );
+    access::disable_user(&env.db, &user.email, "admin:test", at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        access::enable_user(&env.db, &user.email, "admin:test", at)
+            .await
+            .unwrap()
+    );
+    run_worker(&env, mailer(), &relay, 4, Duration::from_secs(20)).await;
+    let got = relay.messages();
+    assert_eq!(got.len(), 4, "{got:#?}");
+    let texts: Vec<String> = got[1..].iter().map(text_of).collect();
+    assert!(
+        texts[0].contains("a révoqué un jeton d'accès de votre compte"),
+        "{}",
+        texts[0]
+    );
+    assert!(
+        texts[1].contains("a désactivé votre compte"),
+        "{}",
+        texts[1]
+    );
+    assert!(texts[2].contains("a réactivé votre compte"), "{}", texts[2]);
+    let mut c = Browser::new(env.app.clone());
+    assert_eq!(
+        c.sign_in_with(&user.email, new).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
