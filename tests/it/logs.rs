@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::json;
 
+use crate::mail::MailRelay;
 use crate::server::{application, database};
 use crate::{metroplan, repo};
 
@@ -56,6 +57,7 @@ fn logs_hold_no_secret_and_no_personal_data() {
     let dir = tempfile::tempdir().unwrap();
     let (db, _drop) = database(dir.path());
     let log = dir.path().join("server.log");
+    let mail = MailRelay::start();
     let mut child = Command::new(metroplan())
         .current_dir(repo())
         .args([
@@ -71,6 +73,7 @@ fn logs_hold_no_secret_and_no_personal_data() {
         ])
         .arg("--documents")
         .arg(dir.path().join("documents"))
+        .args(mail.serve_args())
         .env("METROPLAN_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -93,7 +96,7 @@ fn logs_hold_no_secret_and_no_personal_data() {
         "_csrf={}&name=Association+Secrete+des+Habitants&siret=81234567800019&email=contact%40asso-secrete.example&password={PASSWORD}&password2={PASSWORD}",
         csrf_of(&page)
     );
-    let (status, cookies, _) = http(
+    let (status, _, _) = http(
         &addr,
         "POST",
         "/inscription",
@@ -102,6 +105,24 @@ fn logs_hold_no_secret_and_no_personal_data() {
             ("content-type", "application/x-www-form-urlencoded"),
         ],
         &form,
+    );
+    assert_eq!(
+        status, 200,
+        "the account waits for its address to be confirmed"
+    );
+    // The link that confirms it, from the message the relay received.
+    let confirm = mail.link("contact@asso-secrete.example", "/inscription/confirmer");
+    let jeton = confirm.split("jeton=").nth(1).unwrap().to_string();
+    let (_, _, page) = http(&addr, "GET", &confirm, &[("cookie", &anon)], "");
+    let (status, cookies, _) = http(
+        &addr,
+        "POST",
+        "/inscription/confirmer",
+        &[
+            ("cookie", &anon),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        &format!("_csrf={}&jeton={jeton}", csrf_of(&page)),
     );
     assert_eq!(status, 303);
     let session = cookies
@@ -173,6 +194,7 @@ fn logs_hold_no_secret_and_no_personal_data() {
         "mauvais-mot-de-passe-1",
         token.as_str(),
         session_secret,
+        jeton.as_str(),
         "asso-secrete",
         "Secrete",
         "81234567800019",

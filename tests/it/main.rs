@@ -9,6 +9,7 @@ mod faults;
 mod first_run;
 mod fmt;
 mod logs;
+mod mail;
 mod new_plan;
 mod reload;
 mod revoke;

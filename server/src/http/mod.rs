@@ -190,7 +190,7 @@ pub fn app(state: AppState) -> Router {
                     .get(REQUEST_ID)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
-                tracing::info_span!("request", request_id = %id, method = %req.method(), uri = %req.uri())
+                tracing::info_span!("request", request_id = %id, method = %req.method(), uri = %logged_uri(req.uri()))
             }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -216,4 +216,38 @@ async fn plain_request_id(mut req: Request) -> Request {
         req.headers_mut().remove(REQUEST_ID);
     }
     req
+}
+
+/// The query parameters that carry a secret (an emailed link's): logged as `***`.
+const SECRET_PARAMETERS: &[&str] = &["jeton"];
+
+/// A request's address as the logs hold it: the secret in an emailed link is someone's key
+/// to their account for an hour, and logs are read by more people than accounts are.
+fn logged_uri(uri: &axum::http::Uri) -> String {
+    let Some(query) = uri.query() else {
+        return uri.path().to_string();
+    };
+    let masked: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if SECRET_PARAMETERS.contains(&k) => format!("{k}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{}?{}", uri.path(), masked.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::logged_uri;
+
+    #[test]
+    fn regression_the_secret_of_an_emailed_link_is_not_logged() {
+        let uri = "/mot-de-passe/nouveau?a=1&jeton=abc123&b=2"
+            .parse()
+            .unwrap();
+        assert_eq!(logged_uri(&uri), "/mot-de-passe/nouveau?a=1&jeton=***&b=2");
+        assert_eq!(logged_uri(&"/aide".parse().unwrap()), "/aide");
+        assert_eq!(logged_uri(&"/x?jetons=1".parse().unwrap()), "/x?jetons=1");
+    }
 }

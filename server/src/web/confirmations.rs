@@ -73,7 +73,7 @@ pub async fn ask(
             tracing::info!("password reset asked");
             Ok(v.ok(shell(
                 &v,
-                "Mot de passe oublié : message envoyé",
+                "Lien envoyé",
                 html! {
                     (alert_ok("Si un compte existe pour cette adresse, un message vient d'y être envoyé avec un lien pour choisir un nouveau mot de passe. Le lien est valable une heure et ne sert qu'une fois."))
                     p { "Rien reçu dans quelques minutes ? Regardez dans les courriels indésirables, vérifiez l'adresse, puis refaites la demande." }

@@ -11,6 +11,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 use super::checks;
+use crate::mail::MailRelay;
 use crate::{metroplan, repo};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -366,8 +367,9 @@ impl Web {
         (driver, w)
     }
 
-    /// Registers an applicant's account from the sign-up page; ends signed in, on their files.
-    pub async fn register(&self, name: &str, siret: &str, email: &str) {
+    /// Registers an applicant's account from the sign-up page and confirms its address with
+    /// the link the relay received; ends signed in, on their files.
+    pub async fn register(&self, mail: &MailRelay, name: &str, siret: &str, email: &str) {
         self.go("/inscription").await;
         self.fill("#name", name).await;
         self.fill("#siret", siret).await;
@@ -375,7 +377,14 @@ impl Web {
         self.fill("#password", PASSWORD).await;
         self.fill("#password2", PASSWORD).await;
         self.click("main form button[type=submit]").await;
-        assert_eq!(self.h1().await, "Mes dossiers", "{email} registered");
+        assert_eq!(
+            self.h1().await,
+            "Vérifiez votre messagerie",
+            "{email} registered"
+        );
+        self.go(&mail.link(email, "/inscription/confirmer")).await;
+        self.click("main form button[type=submit]").await;
+        assert_eq!(self.h1().await, "Mes dossiers", "{email} confirmed");
     }
 
     /// What every journey ends with: no finding a person would see, no axe-core violation, and

@@ -6,6 +6,8 @@ use fantoccini::Locator;
 use serde_json::json;
 
 use super::browser::{PASSWORD, Web, out_dir, prerequisites, user};
+use crate::mail::MailRelay;
+use crate::repo;
 use crate::server::{OPEN, Server, database, to_decide};
 
 pub fn pdf(dir: &Path) -> PathBuf {
@@ -23,7 +25,10 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     prerequisites();
     let dir = tempfile::tempdir().unwrap();
     let (db, _drop) = database(dir.path());
-    let server = Server::start(&db, dir.path(), OPEN);
+    let mail = MailRelay::start();
+    let args = mail.serve_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start_args(&db, dir.path(), OPEN, &repo().join("plans"), &args);
     for (email, role, name) in [
         (
             "instructrice@amp.example",
@@ -145,8 +150,28 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     w.fill("#password", PASSWORD).await;
     w.fill("#password2", PASSWORD).await;
     w.click("main form button[type=submit]").await;
+    // The page says the same whether the address had an account; the link is in the mail.
+    assert_eq!(w.h1().await, "Vérifiez votre messagerie");
+    w.save("inscription-envoyee", false).await;
+    w.go(&mail.link("asso@vitrolles.example", "/inscription/confirmer"))
+        .await;
+    assert_eq!(w.h1().await, "Confirmer votre adresse électronique");
+    w.save("inscription-confirmer", true).await;
+    w.click("main form button[type=submit]").await;
     assert_eq!(w.h1().await, "Mes dossiers");
     w.save("mes-dossiers", true).await;
+    // A forgotten password: the request, its answer, and the page the emailed link opens.
+    w.go("/mot-de-passe-oublie").await;
+    w.save("mot-de-passe-oublie", true).await;
+    w.fill("#email", "asso@vitrolles.example").await;
+    w.click("main form button[type=submit]").await;
+    assert_eq!(w.h1().await, "Lien envoyé");
+    w.save("mot-de-passe-demande", false).await;
+    w.go(&mail.link("asso@vitrolles.example", "/mot-de-passe/nouveau"))
+        .await;
+    assert_eq!(w.h1().await, "Choisir un nouveau mot de passe");
+    w.save("mot-de-passe-nouveau", true).await;
+    w.go("/mes-dossiers").await;
     w.click("main a[href$='/deposer']").await;
     assert!(w.h1().await.starts_with("Nouveau dossier"));
     w.save("formulaire", true).await;
@@ -502,8 +527,13 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
     w.sign_out().await;
 
     // Another applicant cannot open that file, nor its pieces.
-    w.register("Autre association", "99999999900018", "autre@example.org")
-        .await;
+    w.register(
+        &mail,
+        "Autre association",
+        "99999999900018",
+        "autre@example.org",
+    )
+    .await;
     for page in [
         format!("/dossiers/{id}"),
         format!("/dossiers/{id}/pieces/rib"),

@@ -8,6 +8,8 @@ use serde_json::json;
 
 use super::browser::{Web, prerequisites, user};
 use super::journey::pdf;
+use crate::mail::MailRelay;
+use crate::repo;
 use crate::server::{
     FILE, OPEN, Server, act, application, database, request, token, token_for, upload,
 };
@@ -54,7 +56,10 @@ async fn the_other_people_of_the_year_take_their_own_steps_in_a_real_browser() {
     prerequisites();
     let dir = tempfile::tempdir().unwrap();
     let (db, _drop) = database(dir.path());
-    let server = Server::start(&db, dir.path(), OPEN);
+    let mail = MailRelay::start();
+    let args = mail.serve_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start_args(&db, dir.path(), OPEN, &repo().join("plans"), &args);
     for (email, role, name) in [
         ("instructeur@amp.example", "instructor", "Ivan Instructeur"),
         ("membre3@amp.example", "reviewer", "Maya Membre"),
@@ -89,7 +94,7 @@ async fn the_other_people_of_the_year_take_their_own_steps_in_a_real_browser() {
         ),
     ];
     for (name, siret, email) in people {
-        w.register(name, siret, email).await;
+        w.register(&mail, name, siret, email).await;
         w.sign_out().await;
     }
 
