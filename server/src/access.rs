@@ -157,7 +157,15 @@ pub async fn disable_user(
     let Some(id) = user_id(&mut tx, email).await? else {
         return Ok(None);
     };
-    sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+    let changed =
+        sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+            .bind(now)
+            .bind(&id)
+            .execute(&mut *tx.tx)
+            .await?
+            .rows_affected();
+    // A reset link asked before must not work once the account is enabled again.
+    sqlx::query("UPDATE email_links SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
         .bind(now)
         .bind(&id)
         .execute(&mut *tx.tx)
@@ -180,13 +188,15 @@ pub async fn disable_user(
         "account-disable",
         serde_json::json!({ "user": id, "sessions": sessions, "tokens": tokens }),
     ));
-    access_notice(
-        &mut tx,
-        &normalize_email(email),
-        AccessNotice::Disabled,
-        now,
-    )
-    .await?;
+    if changed > 0 {
+        access_notice(
+            &mut tx,
+            &normalize_email(email),
+            AccessNotice::Disabled,
+            now,
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(Some(Disabled { sessions, tokens }))
 }
@@ -203,17 +213,114 @@ pub async fn enable_user(
     let Some(id) = user_id(&mut tx, email).await? else {
         return Ok(false);
     };
-    sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = $1")
-        .bind(&id)
-        .execute(&mut *tx.tx)
-        .await?;
+    let changed = sqlx::query(
+        "UPDATE users SET disabled_at = NULL WHERE id = $1 AND disabled_at IS NOT NULL",
+    )
+    .bind(&id)
+    .execute(&mut *tx.tx)
+    .await?
+    .rows_affected();
     tx.record(event(
         actor,
         now,
         "account-enable",
         serde_json::json!({ "user": id }),
     ));
-    access_notice(&mut tx, &normalize_email(email), AccessNotice::Enabled, now).await?;
+    if changed > 0 {
+        access_notice(&mut tx, &normalize_email(email), AccessNotice::Enabled, now).await?;
+    }
     tx.commit().await?;
     Ok(true)
+}
+
+/// An open browser session, as the admin page and `user sessions` list it. `id` is the
+/// stored hash of the cookie's secret: it names the session and cannot open it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub created_at: String,
+    pub expires_at: String,
+}
+
+/// The sessions not yet expired at `now`, newest first; of one account when `email` is given.
+pub async fn sessions(
+    db: &Db,
+    email: Option<&str>,
+    now: &str,
+) -> Result<Vec<SessionRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT s.id, u.email, u.name, s.created_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.expires_at > $1 AND ($2 = '' OR u.email = $2) ORDER BY s.created_at DESC, s.id",
+    )
+    .bind(now)
+    .bind(email.map(normalize_email).unwrap_or_default())
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SessionRow {
+                id: r.try_get("id")?,
+                email: r.try_get("email")?,
+                name: r.try_get("name")?,
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .collect()
+}
+
+/// What to end: one session (its id as [`sessions`] gives it), or every session of an account.
+#[derive(Debug, Clone, Copy)]
+pub enum Sessions<'a> {
+    One(&'a str),
+    OfAccount(&'a str),
+}
+
+/// Ends sessions, recorded as `session-end` by `actor` when any ended; how many did.
+pub async fn end_sessions(
+    db: &Db,
+    which: Sessions<'_>,
+    actor: &str,
+    now: &str,
+) -> Result<u64, sqlx::Error> {
+    let mut tx = db.write().await?;
+    let (sql, key, payload) = match which {
+        Sessions::One(id) => (
+            "DELETE FROM sessions WHERE id = $1",
+            id.to_string(),
+            serde_json::json!({ "session": id }),
+        ),
+        Sessions::OfAccount(email) => {
+            let Some(user) = user_id(&mut tx, email).await? else {
+                return Ok(0);
+            };
+            (
+                "DELETE FROM sessions WHERE user_id = $1",
+                user.clone(),
+                serde_json::json!({ "user": user }),
+            )
+        }
+    };
+    let ended = sqlx::query(sql)
+        .bind(&key)
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+    if ended > 0 {
+        let mut payload = payload;
+        payload["ended"] = ended.into();
+        tx.record(event(actor, now, "session-end", payload));
+        tx.commit().await?;
+    }
+    Ok(ended)
+}
+
+/// The accounts whose address is not confirmed yet (registered, link not followed).
+pub async fn unconfirmed(db: &Db) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id FROM users WHERE email_confirmed_at IS NULL")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(|r| r.try_get("id")).collect()
 }

@@ -1,6 +1,7 @@
 //! What is done through a link sent by email: confirming the address of an applicant who
 //! registers, and choosing a new password when it is forgotten. A link holds a random secret
-//! of which only the hash is stored; it is used once and expires. What a person is told does
+//! of which only the hash is kept in `email_links`; the message holding it stays in the
+//! outbox until it is sent, then its text is dropped. A link is used once and expires. What a person is told does
 //! not depend on whether the address has an account: registering with an address already in
 //! use and asking a reset for an unknown one get the same page as anyone else, and the
 //! address's owner is the one told, by email.
@@ -236,14 +237,16 @@ pub enum Registered {
     Existing,
     /// Nothing sent: this address had its share of messages for the hour.
     Throttled,
+    /// Too many registrations from this client address: until then (nothing was done).
+    ClientLocked(Timestamp),
 }
 
 const CONFIRM_TEXT: [&str; 2] = [
-    "Pour terminer la création de votre compte de porteur de projet, confirmez votre adresse électronique en ouvrant ce lien dans les 24 heures :",
+    "Pour terminer la création de votre compte porteur de projet, confirmez votre adresse électronique en ouvrant ce lien dans les 24 heures :",
     "Si vous n'avez pas demandé la création de ce compte, ignorez ce message : sans confirmation, le compte ne sert à rien.",
 ];
 const EXISTING_TEXT: [&str; 2] = [
-    "Quelqu'un, peut-être vous, a demandé à créer un compte de porteur de projet avec cette adresse électronique.",
+    "Quelqu'un, peut-être vous, a demandé à créer un compte porteur de projet avec cette adresse électronique.",
     "Un compte existe déjà pour cette adresse : connectez-vous avec votre mot de passe habituel, ou, si vous l'avez oublié, choisissez-en un nouveau depuis la page « Mot de passe oublié ». Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : votre compte n'a pas changé.",
 ];
 const RESET_TEXT: [&str; 2] = [
@@ -257,10 +260,19 @@ const RESET_TEXT: [&str; 2] = [
 pub async fn register(
     db: &Db,
     u: NewUser<'_>,
+    client: Option<&str>,
     site: Site<'_>,
     now: Timestamp,
 ) -> Result<Registered, AccountError> {
     check_new_user(&u)?;
+    // Each registration costs a hash and may send a message: bounded per client address.
+    if let Some(c) = client
+        && let Err(until) =
+            accounts::reserve_attempt(db, &format!("register:{c}"), MAX_CLIENT_REQUESTS, now)
+                .await?
+    {
+        return Ok(Registered::ClientLocked(until));
+    }
     let phc = accounts::hash_in_background(u.password).await?;
     let email = normalize_email(u.email);
     let mut w = db.write().await?;
@@ -293,14 +305,9 @@ pub async fn register(
             if !may_mail(&mut w, &email, now).await? {
                 return Ok(Registered::Throttled);
             }
-            sqlx::query("UPDATE users SET name = $1, siret = $2, password_hash = $3 WHERE id = $4")
-                .bind(u.name.trim())
-                .bind(u.siret.and_then(metroplan_engine::french::normalize_siret))
-                .bind(&phc)
-                .bind(&id)
-                .execute(&mut *w.tx)
-                .await?;
-            // The links sent for the details replaced must not confirm these.
+            // Links first, then the account, as `confirm` locks them: two transactions never
+            // wait on each other. The links sent for the details replaced must not confirm
+            // these.
             sqlx::query(
                 "DELETE FROM email_links WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
             )
@@ -308,7 +315,25 @@ pub async fn register(
             .bind(Purpose::Confirm.name())
             .execute(&mut *w.tx)
             .await?;
+            // Still unconfirmed: a confirmation that committed since the SELECT wins.
+            let replaced = sqlx::query("UPDATE users SET name = $1, siret = $2, password_hash = $3 WHERE id = $4 AND email_confirmed_at IS NULL")
+                .bind(u.name.trim())
+                .bind(u.siret.and_then(metroplan_engine::french::normalize_siret))
+                .bind(&phc)
+                .bind(&id)
+                .execute(&mut *w.tx)
+                .await?
+                .rows_affected();
+            if replaced == 0 {
+                return Ok(Registered::Throttled);
+            }
             send_confirmation(&mut w, &id, &email, site, now).await?;
+            w.record(event(
+                &id,
+                RoleKind::Applicant.name(),
+                "account-register",
+                now,
+            ));
             Registered::Renewed
         }
         None => {
@@ -371,37 +396,87 @@ pub async fn resend_confirmation(
     w.commit().await
 }
 
-/// Confirms the address a link was sent to: the account it confirms, or `None` for a link
-/// unknown, used or expired.
-pub async fn confirm(db: &Db, secret: &str, now: Timestamp) -> Result<Option<User>, sqlx::Error> {
-    let mut w = db.write().await?;
-    let Some(user_id) = take(&mut w, secret, Purpose::Confirm, now).await? else {
-        return Ok(None);
+/// What following a confirmation link did.
+#[derive(Debug)]
+pub enum Confirmed {
+    /// The address is confirmed, and every confirmation link of the account is used up.
+    Done(User),
+    /// The password is not the one chosen at registration (the link is not used): whoever
+    /// registered last with this address chose it, and only they may confirm.
+    WrongPassword,
+    /// The link is unknown, used or expired, or the account is confirmed or disabled.
+    InvalidLink,
+}
+
+/// Confirms the address a link was sent to, given the password chosen at registration: the
+/// link proves the address, the password proves whose registration it is (someone else may
+/// have registered the same address since the link was sent).
+pub async fn confirm(
+    db: &Db,
+    secret: &str,
+    password: &str,
+    now: Timestamp,
+) -> Result<Confirmed, AccountError> {
+    let found = sqlx::query(
+        "SELECT u.id, u.email, u.password_hash FROM email_links l JOIN users u ON u.id = l.user_id \
+         WHERE l.id = $1 AND l.purpose = $2 AND l.used_at IS NULL AND l.expires_at > $3 \
+         AND u.disabled_at IS NULL AND u.email_confirmed_at IS NULL",
+    )
+    .bind(hash(secret))
+    .bind(Purpose::Confirm.name())
+    .bind(stamp(now))
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(found) = found else {
+        return Ok(Confirmed::InvalidLink);
     };
-    sqlx::query(
-        "UPDATE users SET email_confirmed_at = $1 WHERE id = $2 AND email_confirmed_at IS NULL",
+    let (user_id, email): (String, String) = (found.try_get("id")?, found.try_get("email")?);
+    let phc: String = found.try_get("password_hash")?;
+    let (password, checked) = (password.to_string(), phc.clone());
+    let ok = tokio::task::spawn_blocking(move || accounts::verify_password(&password, &checked))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        return Ok(Confirmed::WrongPassword);
+    }
+    let mut w = db.write().await?;
+    if take(&mut w, secret, Purpose::Confirm, now)
+        .await?
+        .as_deref()
+        != Some(user_id.as_str())
+    {
+        return Ok(Confirmed::InvalidLink);
+    }
+    // The password checked above must still be the account's: a registration may have
+    // replaced it in between.
+    let confirmed = sqlx::query(
+        "UPDATE users SET email_confirmed_at = $1 WHERE id = $2 AND email_confirmed_at IS NULL AND disabled_at IS NULL AND password_hash = $3",
     )
     .bind(stamp(now))
     .bind(&user_id)
+    .bind(&phc)
     .execute(&mut *w.tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if confirmed == 0 {
+        return Ok(Confirmed::InvalidLink);
+    }
+    sqlx::query("UPDATE email_links SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
+        .bind(stamp(now))
+        .bind(&user_id)
+        .bind(Purpose::Confirm.name())
+        .execute(&mut *w.tx)
+        .await?;
     w.record(event(
         &user_id,
         RoleKind::Applicant.name(),
         "email-confirm",
         now,
     ));
-    let email: Option<String> =
-        sqlx::query("SELECT email FROM users WHERE id = $1 AND disabled_at IS NULL")
-            .bind(&user_id)
-            .fetch_optional(&mut *w.tx)
-            .await?
-            .map(|r| r.try_get("email"))
-            .transpose()?;
     w.commit().await?;
-    match email {
-        Some(e) => accounts::find_by_email(db, &e).await,
-        None => Ok(None),
+    match accounts::find_by_email(db, &email).await? {
+        Some(u) => Ok(Confirmed::Done(u)),
+        None => Ok(Confirmed::InvalidLink),
     }
 }
 
@@ -516,11 +591,10 @@ pub async fn reset_password(
         .bind(&email)
         .execute(&mut *w.tx)
         .await?;
-    // The other reset links of this account stop working too.
-    sqlx::query("UPDATE email_links SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
+    // The account's other links stop working too, confirmation links included.
+    sqlx::query("UPDATE email_links SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
         .bind(stamp(now))
         .bind(&user_id)
-        .bind(Purpose::Reset.name())
         .execute(&mut *w.tx)
         .await?;
     w.record(event(&user_id, &role, "password-reset", now));

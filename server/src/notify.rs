@@ -255,7 +255,8 @@ async fn send_due(
         .await;
         match result {
             Ok(()) => {
-                sqlx::query("UPDATE outbox SET sent_at = $1, last_error = NULL WHERE id = $2")
+                // An account message holds a link's secret: once sent, the database need not keep it.
+                sqlx::query("UPDATE outbox SET sent_at = $1, last_error = NULL, body = CASE WHEN application_id IS NULL THEN '(envoyé ; le texte n''est pas conservé)' ELSE body END WHERE id = $2")
                     .bind(stamp(clock.now()))
                     .bind(&id)
                     .execute(&db.pool)

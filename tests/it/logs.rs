@@ -122,7 +122,7 @@ fn logs_hold_no_secret_and_no_personal_data() {
             ("cookie", &anon),
             ("content-type", "application/x-www-form-urlencoded"),
         ],
-        &format!("_csrf={}&jeton={jeton}", csrf_of(&page)),
+        &format!("_csrf={}&jeton={jeton}&password={PASSWORD}", csrf_of(&page)),
     );
     assert_eq!(status, 303);
     let session = cookies

@@ -1,4 +1,5 @@
-//! `metroplan token list|revoke` and `metroplan user disable|enable` against a real server:
+//! `metroplan token list|revoke`, `metroplan user disable|enable` and `user sessions|sign-out`
+//! against a real server:
 //! what they print, what they refuse, and that a revoked token is refused by the server.
 
 use std::process::Command;
@@ -75,6 +76,19 @@ fn a_token_revoked_at_the_command_line_is_listed_revoked_and_refused_by_the_serv
     assert!(!ok && err.contains("no account"), "{err}");
     let (ok, _, err) = cli(&["user", "enable", "personne@example.org"], &db);
     assert!(!ok && err.contains("no account"), "{err}");
+    // Sessions: none open here (the server was reached with tokens only).
+    let (ok, out, err) = cli(&["user", "sessions"], &db);
+    assert!(
+        ok && out.is_empty() && err.contains("no open session"),
+        "{out}{err}"
+    );
+    let (ok, _, err) = cli(&["user", "sign-out", "personne@example.org"], &db);
+    assert!(ok && err.contains("0 session(s) ended"), "{err}");
+    let (ok, _, err) = cli(&["user", "sign-out"], &db);
+    assert!(
+        !ok && err.contains("<EMAIL>"),
+        "an email or a session: {err}"
+    );
     let (ok, out, err) = cli(&["audit", "verify"], &db);
     assert!(ok && out.contains("intact"), "{out}{err}");
 }

@@ -9,6 +9,8 @@ CREATE TABLE email_links (
     used_at TEXT
 );
 CREATE INDEX email_links_user ON email_links (user_id, purpose);
+-- The account messages sent to an address within the hour are counted before each new one.
+CREATE INDEX outbox_recipient ON outbox (recipient, created_at);
 -- An applicant who registers is confirmed by the link sent to the address; accounts made
 -- before, and those an administrator makes, are confirmed when made.
 ALTER TABLE users ADD COLUMN email_confirmed_at TEXT;

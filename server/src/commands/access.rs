@@ -1,9 +1,10 @@
-//! `metroplan token list|revoke` and `metroplan user disable|enable`: an administrator ends
-//! (or gives back) access, each change recorded in the audit trail.
+//! `metroplan token list|revoke`, `metroplan user disable|enable` and `metroplan user
+//! sessions|sign-out`: an administrator ends (or gives back) access, each change recorded in
+//! the audit trail.
 
 use std::process::ExitCode;
 
-use metroplan_server::access::{self, Revoked};
+use metroplan_server::access::{self, Revoked, Sessions};
 use metroplan_server::clock::stamp;
 use metroplan_server::store::Db;
 
@@ -92,6 +93,48 @@ pub fn enable(email: &str, db: DbArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("no account for `{email}`");
         }
         eprintln!("metroplan: account `{email}` enabled (its revoked tokens stay revoked)");
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The open sessions (of one account with `email`), one line each: its id, whose, opened,
+/// expires.
+pub fn sessions(email: Option<&str>, db: DbArgs) -> anyhow::Result<ExitCode> {
+    let email = email.map(str::to_string);
+    runtime()?.block_on(async move {
+        let db = Db::connect(&db.database).await?;
+        let now = stamp(jiff::Timestamp::now());
+        let rows = access::sessions(&db, email.as_deref(), &now).await?;
+        if rows.is_empty() {
+            eprintln!("metroplan: no open session");
+        }
+        for s in rows {
+            println!(
+                "{}	{}	opened {}	expires {}",
+                s.id, s.email, s.created_at, s.expires_at
+            );
+        }
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Ends every session of the account of `email`, or the one session `--session` names.
+pub fn sign_out(
+    email: Option<&str>,
+    session: Option<&str>,
+    db: DbArgs,
+) -> anyhow::Result<ExitCode> {
+    let (email, session) = (email.map(str::to_string), session.map(str::to_string));
+    runtime()?.block_on(async move {
+        let db = Db::connect(&db.database).await?;
+        let now = stamp(jiff::Timestamp::now());
+        let which = match (&email, &session) {
+            (_, Some(id)) => Sessions::One(id),
+            (Some(e), None) => Sessions::OfAccount(e),
+            (None, None) => anyhow::bail!("give an account's email or --session ID"),
+        };
+        let ended = access::end_sessions(&db, which, CLI_ACTOR, &now).await?;
+        eprintln!("metroplan: {ended} session(s) ended");
         anyhow::Ok(ExitCode::SUCCESS)
     })
 }

@@ -212,6 +212,24 @@ pub enum UserCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// List the open browser sessions (of one account with its email): id, whose, opened,
+    /// expires. The id is a hash of the cookie's secret, which cannot open the session.
+    Sessions {
+        email: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// End browser sessions: every session of the account of EMAIL, or the one `--session`
+    /// names; recorded in the audit trail. The account can sign in again.
+    SignOut {
+        #[arg(required_unless_present = "session")]
+        email: Option<String>,
+        /// One session's id, as `user sessions` lists it.
+        #[arg(long, conflicts_with = "email")]
+        session: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 /// What `user create` takes.
@@ -613,6 +631,12 @@ pub fn user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
     let cmd = match cmd {
         UserCommand::Disable { email, db } => return super::access::disable(&email, db),
         UserCommand::Enable { email, db } => return super::access::enable(&email, db),
+        UserCommand::Sessions { email, db } => {
+            return super::access::sessions(email.as_deref(), db);
+        }
+        UserCommand::SignOut { email, session, db } => {
+            return super::access::sign_out(email.as_deref(), session.as_deref(), db);
+        }
         UserCommand::Create(create) => create,
     };
     let CreateUser {

@@ -21,6 +21,8 @@ async fn render(
     let users = accounts::all_users(&s.ctx.db).await?;
     let tokens = crate::access::tokens(&s.ctx.db).await?;
     let disabled = crate::access::disabled(&s.ctx.db).await?;
+    let unconfirmed = crate::access::unconfirmed(&s.ctx.db).await?;
+    let sessions = crate::access::sessions(&s.ctx.db, None, &stamp(s.ctx.clock.now())).await?;
     let plans = s.ctx.plans.current();
     let tz = jiff::tz::TimeZone::system();
     Ok(shell(
@@ -89,7 +91,7 @@ async fn render(
                                                 }
                                             }
                                             None => {
-                                                "actif"
+                                                @if unconfirmed.contains(&u.id) { "adresse non confirmée" } @else { "actif" }
                                                 form.en-ligne method="post" action="/admin/comptes/desactiver" {
                                                     (csrf(v)) input type="hidden" name="email" value=(u.email);
                                                     button.bouton-danger type="submit" { "Désactiver" span.visually-hidden { " " (u.name) } }
@@ -127,6 +129,36 @@ async fn render(
                         input id="u-password" name="password" type="password" autocomplete="new-password" minlength=(MIN_PASSWORD_CHARS) aria-describedby="u-password-aide" required;
                     }
                     button type="submit" { "Créer le compte" }
+                }
+            }
+            section aria-labelledby="sessions-titre" {
+                h2 id="sessions-titre" { "Sessions ouvertes" }
+                @if sessions.is_empty() {
+                    p { "Aucune session ouverte." }
+                } @else {
+                    p { "Une session dure 12 heures. La fermer oblige la personne à se reconnecter ; pour l'empêcher de revenir, désactivez son compte." }
+                    div.table-scroll tabindex="0" {
+                        table.cartes {
+                            caption.visually-hidden { "Sessions ouvertes" }
+                            thead { tr { th scope="col" { "Personne" } th scope="col" { "Adresse" } th scope="col" { "Ouverte" } th scope="col" { "Expire" } th scope="col" { "Action" } } }
+                            tbody {
+                                @for (i, x) in sessions.iter().enumerate() {
+                                    tr {
+                                        th scope="row" data-label="Personne" { (x.name) }
+                                        td data-label="Adresse" { (x.email) }
+                                        td data-label="Ouverte" { (instant(&x.created_at, &tz)) }
+                                        td data-label="Expire" { (instant(&x.expires_at, &tz)) }
+                                        td data-label="Action" {
+                                            form.en-ligne method="post" action="/admin/sessions/fermer" {
+                                                (csrf(v)) input type="hidden" name="session" value=(x.id);
+                                                button.bouton-danger type="submit" { "Fermer" span.visually-hidden { " la session " (i + 1) " de " (x.name) } }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
             section aria-labelledby="jetons-titre" {
@@ -289,6 +321,15 @@ pub async fn revoke_token(
     access_change(s, v, f, "revoquer").await
 }
 
+#[tracing::instrument(skip_all)]
+pub async fn end_session(
+    State(s): State<AppState>,
+    v: Viewer,
+    WebForm(f): WebForm,
+) -> Result<Response, PageError> {
+    access_change(s, v, f, "fermer-session").await
+}
+
 async fn access_change(
     s: AppState,
     v: Viewer,
@@ -322,6 +363,20 @@ async fn access_change(
                 "Compte {email} réactivé\u{a0}; ses anciens jetons restent révoqués."
             )),
         },
+        "fermer-session" => {
+            let id = field(&f, "session").unwrap_or("");
+            match crate::access::end_sessions(
+                &s.ctx.db,
+                crate::access::Sessions::One(id),
+                &admin.id,
+                &now,
+            )
+            .await?
+            {
+                0 => Err("Cette session n'est plus ouverte."),
+                _ => Ok("Session fermée\u{a0}: la personne devra se reconnecter.".to_string()),
+            }
+        }
         _ => return Err(PageError::not_found()),
     };
     s.tokens.forget_all();

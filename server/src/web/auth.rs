@@ -125,15 +125,7 @@ pub async fn sign_in(
         SignIn::Refused => {
             // No email in logs: it is personal data, and a mistyped password often is one.
             tracing::info!("sign-in refused");
-            Ok(v.page(
-                StatusCode::UNAUTHORIZED,
-                sign_in_page(
-                    &v,
-                    &back,
-                    email,
-                    Some("Adresse électronique ou mot de passe incorrect."),
-                ),
-            ))
+            Ok(refused(&v, &back, email))
         }
         SignIn::ClientLocked(until) => {
             tracing::warn!("sign-in refused: too many failures from this address");
@@ -167,6 +159,9 @@ pub async fn sign_in(
             ))
         }
         SignIn::Unconfirmed(user) => {
+            // Answered as a wrong password: otherwise registering an address with a password
+            // of one's own, then signing in with it, would tell whether the address already
+            // had an account. The person gets a new link; the message says to use it.
             tracing::info!(user = %user.id, "sign-in refused: address not confirmed");
             crate::confirmations::resend_confirmation(
                 &s.ctx.db,
@@ -175,21 +170,27 @@ pub async fn sign_in(
                 now,
             )
             .await?;
-            Ok(v.page(
-                StatusCode::FORBIDDEN,
-                sign_in_page(
-                    &v,
-                    &back,
-                    email,
-                    Some("Votre adresse électronique n'est pas encore confirmée. Nous venons de vous envoyer un nouveau lien de confirmation : ouvrez-le, puis connectez-vous."),
-                ),
-            ))
+            Ok(refused(&v, &back, email))
         }
         SignIn::Locked(until) => {
             tracing::warn!("sign-in refused: too many failures for this account");
             Ok(locked(&v, &back, email, until, now, "pour ce compte"))
         }
     }
+}
+
+/// The sign-in page again after a wrong email or password (or an address not confirmed yet,
+/// which is not told apart).
+fn refused(v: &Viewer, back: &str, email: &str) -> Response {
+    v.page(
+        StatusCode::UNAUTHORIZED,
+        sign_in_page(
+            v,
+            back,
+            email,
+            Some("Adresse électronique ou mot de passe incorrect. Si vous venez de créer votre compte, ouvrez d'abord le lien de confirmation reçu par courriel."),
+        ),
+    )
 }
 
 /// The sign-in page again, saying how long the lock lasts and what it applies to.
@@ -301,6 +302,7 @@ pub async fn register_form(v: Viewer) -> Response {
 pub async fn register(
     State(s): State<AppState>,
     v: Viewer,
+    client: super::ClientAddr,
     WebForm(f): WebForm,
 ) -> Result<Response, PageError> {
     v.check_csrf(field(&f, CSRF_FIELD))?;
@@ -332,11 +334,27 @@ pub async fn register(
             password,
             grants: &[],
         },
+        client.0.map(|ip| ip.to_string()).as_deref(),
         super::confirmations::site(&s),
         now,
     )
     .await;
     match registered {
+        Ok(crate::confirmations::Registered::ClientLocked(until)) => {
+            tracing::warn!("registration refused: too many from this address");
+            let minutes = ((until.duration_since(now).as_secs() + 59) / 60).max(1);
+            return Ok(v.page(
+                StatusCode::TOO_MANY_REQUESTS,
+                register_page(
+                    &v,
+                    &r,
+                    Some(&format!(
+                        "Trop de demandes de compte depuis votre réseau. Réessayez dans {minutes} minute{}.",
+                        if minutes > 1 { "s" } else { "" }
+                    )),
+                ),
+            ));
+        }
         Ok(outcome) => tracing::info!(?outcome, "applicant registration"),
         Err(AccountError::Db(e)) => return Err(e.into()),
         Err(AccountError::Hash(e)) => {
@@ -365,7 +383,7 @@ pub async fn register(
         &v,
         "Vérifiez votre messagerie",
         html! {
-            (alert_ok("Votre demande de compte est enregistrée. Un message vient d'être envoyé à l'adresse indiquée : ouvrez le lien qu'il contient pour activer votre compte. Le lien est valable 24 heures."))
+            (alert_ok("Votre demande de compte est enregistrée. Un message vient d'être envoyé à l'adresse indiquée : ouvrez le lien qu'il contient pour activer votre compte. Le lien est valable 24 heures."))
             p { "Rien reçu dans quelques minutes ? Regardez dans les courriels indésirables ; si l'adresse était erronée, refaites l'inscription avec la bonne." }
             p { a href="/connexion" { "Se connecter" } }
         },

@@ -13,7 +13,7 @@ use super::auth::{landing, signed_in};
 use super::layout::{alert_error, alert_ok, csrf, shell};
 use super::{CSRF_FIELD, ClientAddr, PageError, Viewer, WebForm, field};
 use crate::accounts::{self, MIN_PASSWORD_CHARS};
-use crate::confirmations::{self, Reset, ResetAsked, Site};
+use crate::confirmations::{self, Confirmed, Reset, ResetAsked, Site};
 use crate::http::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,7 +159,7 @@ pub async fn new_password_form(
     if !confirmations::reset_link_valid(&s.ctx.db, secret, s.ctx.clock.now()).await? {
         return Ok(dead_reset(&v));
     }
-    Ok(v.ok(new_password_page(&v, secret, None)))
+    Ok(from_link(v.ok(new_password_page(&v, secret, None))))
 }
 
 #[tracing::instrument(skip_all)]
@@ -215,23 +215,42 @@ fn dead_confirmation(v: &Viewer) -> Response {
     )
 }
 
+fn confirm_page(v: &Viewer, secret: &str, error: Option<&str>) -> Markup {
+    shell(
+        v,
+        "Confirmer votre adresse électronique",
+        html! {
+            @if let Some(e) = error { (alert_error(e)) }
+            p.lead { "Un dernier pas : confirmez votre adresse pour activer votre compte porteur de projet." }
+            form.formulaire method="post" action="/inscription/confirmer" {
+                (csrf(v))
+                input type="hidden" name="jeton" value=(secret);
+                div.champ {
+                    label for="password" { "Mot de passe choisi à l'inscription" }
+                    input id="password" name="password" type="password" autocomplete="current-password" required;
+                }
+                button type="submit" { "Confirmer mon adresse" }
+            }
+        },
+    )
+}
+
+/// A page opened from an emailed link: its address holds the link's secret, which no
+/// request it makes (its stylesheet, its script) may carry on in a `Referer`.
+fn from_link(mut res: Response) -> Response {
+    res.headers_mut().insert(
+        axum::http::header::REFERRER_POLICY,
+        axum::http::HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn confirm_form(v: Viewer, Query(q): Query<Link>) -> Response {
     let Some(secret) = secret(q.jeton.as_deref()) else {
         return dead_confirmation(&v);
     };
-    v.ok(shell(
-        &v,
-        "Confirmer votre adresse électronique",
-        html! {
-            p.lead { "Un dernier pas : confirmez votre adresse pour activer votre compte de porteur de projet." }
-            form.formulaire method="post" action="/inscription/confirmer" {
-                (csrf(&v))
-                input type="hidden" name="jeton" value=(secret);
-                button type="submit" { "Confirmer mon adresse" }
-            }
-        },
-    ))
+    from_link(v.ok(confirm_page(&v, secret, None)))
 }
 
 #[tracing::instrument(skip_all)]
@@ -244,14 +263,26 @@ pub async fn confirm(
     let Some(secret) = secret(field(&f, "jeton")) else {
         return Ok(dead_confirmation(&v));
     };
+    let password = field(&f, "password").unwrap_or("");
     let now = s.ctx.clock.now();
-    match confirmations::confirm(&s.ctx.db, secret, now).await? {
-        Some(user) => {
+    match confirmations::confirm(&s.ctx.db, secret, password, now)
+        .await
+        .map_err(super::auth::account_error)?
+    {
+        Confirmed::Done(user) => {
             tracing::info!(user = %user.id, "address confirmed");
             let to = landing(user.role);
             let (session, _) = accounts::open_session(&s.ctx.db, user, now).await?;
             Ok(signed_in(&s, &session, to))
         }
-        None => Ok(dead_confirmation(&v)),
+        Confirmed::WrongPassword => Ok(v.page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            confirm_page(
+                &v,
+                secret,
+                Some("Ce n'est pas le mot de passe choisi à l'inscription. Si vous avez refait l'inscription depuis, ouvrez le lien du dernier message reçu."),
+            ),
+        )),
+        Confirmed::InvalidLink => Ok(dead_confirmation(&v)),
     }
 }

@@ -92,6 +92,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/utilisateurs", post(admin::create_user))
         .route("/admin/jetons", post(admin::create_token))
         .route("/admin/jetons/revoquer", post(admin::revoke_token))
+        .route("/admin/sessions/fermer", post(admin::end_session))
         .route("/admin/comptes/{what}", post(admin::account_change))
         .merge(site::routes())
 }

@@ -87,16 +87,28 @@ async fn registration_is_confirmed_by_the_link_sent_and_the_page_never_tells_whe
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0].0, "Confirmez votre adresse électronique");
     assert!(
-        sent[0].1.contains("dans les 24 heures\u{a0}:"),
+        sent[0].1.contains("dans les 24\u{a0}heures\u{a0}:"),
         "typeset: {}",
         sent[0].1
     );
 
-    // Not confirmed: the right password is told so, and a new link is sent.
+    // Not confirmed: answered as a wrong password would be (else registering an address
+    // and signing in with one's own password would tell whether it had an account), and a
+    // new link is sent.
     let refused = b.sign_in(email).await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let unknown = Browser::new(env.app.clone())
+        .sign_in("personne@example.org")
+        .await;
+    // The same page but for the address typed, which it keeps.
+    assert_eq!(
+        told(&refused.text).replace(email, "personne@example.org"),
+        told(&unknown.text)
+    );
     assert!(
-        refused.text.contains("pas encore confirmée"),
+        refused
+            .text
+            .contains("ouvrez d'abord le lien de confirmation"),
         "{}",
         refused.text
     );
@@ -107,9 +119,29 @@ async fn registration_is_confirmed_by_the_link_sent_and_the_page_never_tells_whe
     let confirm = link(&sent[1].1, "/inscription/confirmer");
     let page = b.get(&confirm).await;
     assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        page.headers["referrer-policy"], "no-referrer",
+        "the secret stays in the address bar"
+    );
     let jeton = confirm.split("jeton=").nth(1).unwrap();
+    let wrong = b
+        .post(
+            &confirm,
+            "/inscription/confirmer",
+            &[("jeton", jeton), ("password", "pas le bon mot de passe")],
+        )
+        .await;
+    assert_eq!(
+        wrong.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the password chosen at registration"
+    );
     let done = b
-        .post(&confirm, "/inscription/confirmer", &[("jeton", jeton)])
+        .post(
+            &confirm,
+            "/inscription/confirmer",
+            &[("jeton", jeton), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
     assert_eq!(done.headers["location"], "/mes-dossiers");
@@ -119,9 +151,27 @@ async fn registration_is_confirmed_by_the_link_sent_and_the_page_never_tells_whe
         "signed in"
     );
     let again = b
-        .post(&confirm, "/inscription/confirmer", &[("jeton", jeton)])
+        .post(
+            &confirm,
+            "/inscription/confirmer",
+            &[("jeton", jeton), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(again.status, StatusCode::GONE, "a link serves once");
+    let first_link = link(&sent[0].1, "/inscription/confirmer");
+    let first_jeton = first_link.split("jeton=").nth(1).unwrap();
+    let sibling = Browser::new(env.app.clone())
+        .post(
+            &first_link,
+            "/inscription/confirmer",
+            &[("jeton", first_jeton), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(
+        sibling.status,
+        StatusCode::GONE,
+        "confirmed: the earlier link is used up too"
+    );
 
     // The address now has an account: registering with it again reads exactly the same,
     // changes nothing, and its owner is told by email.
@@ -188,7 +238,11 @@ async fn regression_an_unconfirmed_registration_is_replaced_by_the_next_one_for_
     let stale_jeton = stale.split("jeton=").nth(1).unwrap();
     assert_eq!(
         owner
-            .post(&stale, "/inscription/confirmer", &[("jeton", stale_jeton)])
+            .post(
+                &stale,
+                "/inscription/confirmer",
+                &[("jeton", stale_jeton), ("password", PASSWORD)]
+            )
             .await
             .status,
         StatusCode::GONE,
@@ -198,7 +252,11 @@ async fn regression_an_unconfirmed_registration_is_replaced_by_the_next_one_for_
     let jeton = fresh.split("jeton=").nth(1).unwrap();
     assert_eq!(
         owner
-            .post(&fresh, "/inscription/confirmer", &[("jeton", jeton)])
+            .post(
+                &fresh,
+                "/inscription/confirmer",
+                &[("jeton", jeton), ("password", PASSWORD)]
+            )
             .await
             .status,
         StatusCode::SEE_OTHER
@@ -542,4 +600,173 @@ async fn reset_revocation_and_deactivation_reach_the_person_through_the_outbox_o
         c.sign_in_with(&user.email, new).await.status,
         StatusCode::SEE_OTHER
     );
+}
+
+#[tokio::test]
+async fn regression_whoever_registers_an_address_after_its_owner_cannot_have_the_owner_confirm_their_account()
+ {
+    // The owner registers; before they follow the link, someone registers the same address
+    // with a password of their own. The newest link reaches the owner, whose password no
+    // longer opens it: they register again, and the account they confirm is theirs.
+    let env = Env::new(OPEN).await;
+    let email = "proprietaire@example.org";
+    let mut owner = Browser::new(env.app.clone());
+    owner
+        .post(
+            "/inscription",
+            "/inscription",
+            &registration(email, "Association légitime", PASSWORD),
+        )
+        .await;
+    Browser::new(env.app.clone())
+        .post(
+            "/inscription",
+            "/inscription",
+            &registration(email, "Usurpateur", "le mot de passe de l'usurpateur"),
+        )
+        .await;
+    let newest = link(&mails(&env, email).await[1].1, "/inscription/confirmer");
+    let jeton = newest.split("jeton=").nth(1).unwrap();
+    let r = owner
+        .post(
+            &newest,
+            "/inscription/confirmer",
+            &[("jeton", jeton), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    owner
+        .post(
+            "/inscription",
+            "/inscription",
+            &registration(email, "Association légitime", PASSWORD),
+        )
+        .await;
+    let sent = mails(&env, email).await;
+    assert_eq!(sent.len(), 3);
+    let last = link(&sent[2].1, "/inscription/confirmer");
+    let jeton = last.split("jeton=").nth(1).unwrap();
+    let r = owner
+        .post(
+            &last,
+            "/inscription/confirmer",
+            &[("jeton", jeton), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let mut b = Browser::new(env.app.clone());
+    assert_eq!(
+        b.sign_in_with(email, "le mot de passe de l'usurpateur")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let users = metroplan_server::accounts::all_users(&env.db)
+        .await
+        .unwrap();
+    assert_eq!(users[0].name, "Association légitime");
+}
+
+#[tokio::test]
+async fn regression_a_link_works_only_for_its_purpose_and_within_its_lifetime() {
+    let env = Env::new("2021-03-01T10:00:00Z").await;
+    let asso = "asso@example.org";
+    Browser::new(env.app.clone())
+        .post(
+            "/inscription",
+            "/inscription",
+            &registration(asso, "Association", PASSWORD),
+        )
+        .await;
+    let confirm = link(&mails(&env, asso).await[0].1, "/inscription/confirmer");
+    let confirm_jeton = confirm.split("jeton=").nth(1).unwrap().to_string();
+    let staff = account(&env, "instruction@example.org", RoleKind::Instructor).await;
+    Browser::new(env.app.clone())
+        .post(
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", &staff.email)],
+        )
+        .await;
+    let reset = link(
+        &mails(&env, &staff.email).await[0].1,
+        "/mot-de-passe/nouveau",
+    );
+    let reset_jeton = reset.split("jeton=").nth(1).unwrap().to_string();
+
+    // Each secret posted to the other page is no link there.
+    let mut b = Browser::new(env.app.clone());
+    let new = "une nouvelle phrase de passe";
+    let r = b
+        .post(
+            "/mot-de-passe-oublie",
+            "/mot-de-passe/nouveau",
+            &[
+                ("jeton", &confirm_jeton),
+                ("password", new),
+                ("password2", new),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::GONE);
+    let r = b
+        .post(
+            "/mot-de-passe-oublie",
+            "/inscription/confirmer",
+            &[("jeton", &reset_jeton), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::GONE);
+
+    // Half a minute before the hour the reset link still works; the confirmation link lasts
+    // a day, not a second more.
+    let mut almost = Browser::new(env.at("2021-03-01T10:59:30Z"));
+    let page = almost.get(&reset).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    let mut next_day = Browser::new(env.at("2021-03-02T10:00:30Z"));
+    let r = next_day
+        .post(
+            "/mot-de-passe-oublie",
+            "/inscription/confirmer",
+            &[("jeton", &confirm_jeton), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::GONE);
+    let mut in_time = Browser::new(env.at("2021-03-01T21:00:00Z"));
+    let r = in_time
+        .post(
+            "/mot-de-passe-oublie",
+            "/inscription/confirmer",
+            &[("jeton", &confirm_jeton), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+}
+
+#[tokio::test]
+async fn regression_an_account_message_is_not_kept_once_sent() {
+    // The message holds the link's secret; the database keeps only its hash once it is out.
+    use crate::smtp_tls::{Relay, run_worker};
+    let env = Env::new(OPEN).await;
+    let user = account(&env, "asso@example.org", RoleKind::Applicant).await;
+    Browser::new(env.app.clone())
+        .post(
+            "/mot-de-passe-oublie",
+            "/mot-de-passe-oublie",
+            &[("email", &user.email)],
+        )
+        .await;
+    assert!(mails(&env, &user.email).await[0].1.contains("jeton="));
+    let relay = Relay::start("plain", None, 0).await;
+    let mailer = metroplan_server::notify::Mailer::new(
+        &format!("smtp://127.0.0.1:{}", relay.port),
+        None,
+        "metroplan <noreply@metroplan.example>",
+    )
+    .unwrap();
+    run_worker(&env, mailer, &relay, 1, std::time::Duration::from_secs(20)).await;
+    assert_eq!(relay.messages().len(), 1);
+    let kept = mails(&env, &user.email).await;
+    assert!(!kept[0].1.contains("jeton="), "{kept:?}");
 }

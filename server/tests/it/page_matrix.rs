@@ -420,6 +420,13 @@ async fn every_page_answers_each_caller_as_the_matrix_says_and_every_form_wants_
         ),
         (
             Method::POST,
+            "/admin/sessions/fermer",
+            "/admin/sessions/fermer".into(),
+            vec![("session", "inconnue")],
+            [sign_in, "403", "403", "403", "403", "403", "403", "422"],
+        ),
+        (
+            Method::POST,
             "/admin/comptes/{what}",
             "/admin/comptes/reactiver".into(),
             vec![("email", "personne@example.org")],

@@ -207,3 +207,100 @@ async fn an_administrator_revokes_a_token_and_disables_an_account_from_the_page_
         "still disabled"
     );
 }
+
+#[tokio::test]
+async fn sessions_are_listed_and_closed_one_by_one_or_all_of_an_account() {
+    let env = Env::new(OPEN).await;
+    let admin = account(&env, "admin@example.org", RoleKind::Admin).await;
+    let person = account(&env, "p@example.org", RoleKind::Instructor).await;
+    let (mut phone, mut desk, mut adm) = (
+        Browser::new(env.app.clone()),
+        Browser::new(env.app.clone()),
+        Browser::new(env.app.clone()),
+    );
+    for b in [&mut phone, &mut desk] {
+        assert_eq!(b.sign_in(&person.email).await.status, StatusCode::SEE_OTHER);
+    }
+    assert_eq!(
+        adm.sign_in(&admin.email).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let open = access::sessions(&env.db, Some(&person.email), NOW)
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 2, "{open:?}");
+    assert!(open.iter().all(|s| s.email == person.email));
+    assert_eq!(access::sessions(&env.db, None, NOW).await.unwrap().len(), 3);
+
+    // One closed from the admin page: that browser is signed out, the other is not.
+    let page = adm.get("/admin").await.text;
+    assert!(page.contains("Sessions ouvertes"), "{page}");
+    let newest = &open[0].id;
+    let r = adm
+        .post("/admin", "/admin/sessions/fermer", &[("session", newest)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.text.contains("Session fermée"), "{}", r.text);
+    let again = adm
+        .post("/admin", "/admin/sessions/fermer", &[("session", newest)])
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "already closed"
+    );
+    let still: Vec<_> = [&mut phone, &mut desk].into_iter().collect();
+    let mut statuses = Vec::new();
+    for b in still {
+        statuses.push(b.get("/instruction").await.status);
+    }
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::SEE_OTHER],
+        "one of the two closed"
+    );
+
+    // All of the account's at once; the account itself signs in again.
+    let ended = access::end_sessions(
+        &env.db,
+        access::Sessions::OfAccount(&person.email),
+        "cli",
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ended, 1);
+    assert_eq!(
+        phone.get("/instruction").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(desk.get("/instruction").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        adm.get("/admin").await.status,
+        StatusCode::OK,
+        "the admin's own stays"
+    );
+    assert_eq!(events(&env, "session-end").await, 2);
+    assert_eq!(
+        access::end_sessions(
+            &env.db,
+            access::Sessions::OfAccount("nobody@example.org"),
+            "cli",
+            NOW
+        )
+        .await
+        .unwrap(),
+        0
+    );
+    assert!(
+        metroplan_server::audit::verify(&env.db)
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    assert_eq!(
+        phone.sign_in(&person.email).await.status,
+        StatusCode::SEE_OTHER
+    );
+}

@@ -383,6 +383,7 @@ impl Web {
             "{email} registered"
         );
         self.go(&mail.link(email, "/inscription/confirmer")).await;
+        self.fill("#password", PASSWORD).await;
         self.click("main form button[type=submit]").await;
         assert_eq!(self.h1().await, "Mes dossiers", "{email} confirmed");
     }

@@ -157,6 +157,7 @@ async fn an_association_applies_and_the_staff_decide_within_the_envelope_in_a_re
         .await;
     assert_eq!(w.h1().await, "Confirmer votre adresse électronique");
     w.save("inscription-confirmer", true).await;
+    w.fill("#password", PASSWORD).await;
     w.click("main form button[type=submit]").await;
     assert_eq!(w.h1().await, "Mes dossiers");
     w.save("mes-dossiers", true).await;
