@@ -99,6 +99,17 @@ pub async fn ask(
     }
 }
 
+/// The link proved the address: its person is signed in, on their work.
+async fn session_for(
+    s: &AppState,
+    user: accounts::User,
+    now: jiff::Timestamp,
+) -> Result<Response, PageError> {
+    let to = landing(user.role);
+    let (session, _) = accounts::open_session(&s.ctx.db, user, now).await?;
+    Ok(signed_in(s, &session, to))
+}
+
 /// The page of a link that cannot be used, with the way to get a new one.
 fn dead_link(v: &Viewer, what: &str, again: Markup) -> Response {
     v.page(
@@ -186,9 +197,7 @@ pub async fn new_password(
     {
         Reset::Done(user) => {
             tracing::info!(user = %user.id, "password reset");
-            let to = landing(user.role);
-            let (session, _) = accounts::open_session(&s.ctx.db, user, now).await?;
-            Ok(signed_in(&s, &session, to))
+            session_for(&s, user, now).await
         }
         Reset::Weak => Ok(v.page(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -271,9 +280,7 @@ pub async fn confirm(
     {
         Confirmed::Done(user) => {
             tracing::info!(user = %user.id, "address confirmed");
-            let to = landing(user.role);
-            let (session, _) = accounts::open_session(&s.ctx.db, user, now).await?;
-            Ok(signed_in(&s, &session, to))
+            session_for(&s, user, now).await
         }
         Confirmed::WrongPassword => Ok(v.page(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -35,6 +35,22 @@ fn link(body: &str, path: &str) -> String {
     body[at..].split_whitespace().next().unwrap().to_string()
 }
 
+/// Posts a confirmation link's form (from the page `page`) with `password`.
+trait Confirm {
+    async fn confirm(&mut self, page: &str, jeton: &str, password: &str) -> Res;
+}
+
+impl Confirm for Browser {
+    async fn confirm(&mut self, page: &str, jeton: &str, password: &str) -> Res {
+        self.post(
+            page,
+            "/inscription/confirmer",
+            &[("jeton", jeton), ("password", password)],
+        )
+        .await
+    }
+}
+
 /// What a page tells a person: its `main`, without the form's CSRF token.
 fn told(html: &str) -> String {
     let main = &html[html.find("<main").unwrap()..html.find("</main>").unwrap()];
@@ -124,25 +140,13 @@ async fn registration_is_confirmed_by_the_link_sent_and_the_page_never_tells_whe
         "the secret stays in the address bar"
     );
     let jeton = confirm.split("jeton=").nth(1).unwrap();
-    let wrong = b
-        .post(
-            &confirm,
-            "/inscription/confirmer",
-            &[("jeton", jeton), ("password", "pas le bon mot de passe")],
-        )
-        .await;
+    let wrong = b.confirm(&confirm, jeton, "pas le bon mot de passe").await;
     assert_eq!(
         wrong.status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "the password chosen at registration"
     );
-    let done = b
-        .post(
-            &confirm,
-            "/inscription/confirmer",
-            &[("jeton", jeton), ("password", PASSWORD)],
-        )
-        .await;
+    let done = b.confirm(&confirm, jeton, PASSWORD).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
     assert_eq!(done.headers["location"], "/mes-dossiers");
     assert_eq!(
@@ -150,22 +154,12 @@ async fn registration_is_confirmed_by_the_link_sent_and_the_page_never_tells_whe
         StatusCode::OK,
         "signed in"
     );
-    let again = b
-        .post(
-            &confirm,
-            "/inscription/confirmer",
-            &[("jeton", jeton), ("password", PASSWORD)],
-        )
-        .await;
+    let again = b.confirm(&confirm, jeton, PASSWORD).await;
     assert_eq!(again.status, StatusCode::GONE, "a link serves once");
     let first_link = link(&sent[0].1, "/inscription/confirmer");
     let first_jeton = first_link.split("jeton=").nth(1).unwrap();
     let sibling = Browser::new(env.app.clone())
-        .post(
-            &first_link,
-            "/inscription/confirmer",
-            &[("jeton", first_jeton), ("password", PASSWORD)],
-        )
+        .confirm(&first_link, first_jeton, PASSWORD)
         .await;
     assert_eq!(
         sibling.status,
@@ -237,28 +231,14 @@ async fn regression_an_unconfirmed_registration_is_replaced_by_the_next_one_for_
     let stale = link(&sent[0].1, "/inscription/confirmer");
     let stale_jeton = stale.split("jeton=").nth(1).unwrap();
     assert_eq!(
-        owner
-            .post(
-                &stale,
-                "/inscription/confirmer",
-                &[("jeton", stale_jeton), ("password", PASSWORD)]
-            )
-            .await
-            .status,
+        owner.confirm(&stale, stale_jeton, PASSWORD).await.status,
         StatusCode::GONE,
         "the first registration's link no longer confirms"
     );
     let fresh = link(&sent[1].1, "/inscription/confirmer");
     let jeton = fresh.split("jeton=").nth(1).unwrap();
     assert_eq!(
-        owner
-            .post(
-                &fresh,
-                "/inscription/confirmer",
-                &[("jeton", jeton), ("password", PASSWORD)]
-            )
-            .await
-            .status,
+        owner.confirm(&fresh, jeton, PASSWORD).await.status,
         StatusCode::SEE_OTHER
     );
     let users = metroplan_server::accounts::all_users(&env.db)
@@ -627,13 +607,7 @@ async fn regression_whoever_registers_an_address_after_its_owner_cannot_have_the
         .await;
     let newest = link(&mails(&env, email).await[1].1, "/inscription/confirmer");
     let jeton = newest.split("jeton=").nth(1).unwrap();
-    let r = owner
-        .post(
-            &newest,
-            "/inscription/confirmer",
-            &[("jeton", jeton), ("password", PASSWORD)],
-        )
-        .await;
+    let r = owner.confirm(&newest, jeton, PASSWORD).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     owner
         .post(
@@ -646,13 +620,7 @@ async fn regression_whoever_registers_an_address_after_its_owner_cannot_have_the
     assert_eq!(sent.len(), 3);
     let last = link(&sent[2].1, "/inscription/confirmer");
     let jeton = last.split("jeton=").nth(1).unwrap();
-    let r = owner
-        .post(
-            &last,
-            "/inscription/confirmer",
-            &[("jeton", jeton), ("password", PASSWORD)],
-        )
-        .await;
+    let r = owner.confirm(&last, jeton, PASSWORD).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     let mut b = Browser::new(env.app.clone());
     assert_eq!(
@@ -710,11 +678,7 @@ async fn regression_a_link_works_only_for_its_purpose_and_within_its_lifetime() 
         .await;
     assert_eq!(r.status, StatusCode::GONE);
     let r = b
-        .post(
-            "/mot-de-passe-oublie",
-            "/inscription/confirmer",
-            &[("jeton", &reset_jeton), ("password", PASSWORD)],
-        )
+        .confirm("/mot-de-passe-oublie", &reset_jeton, PASSWORD)
         .await;
     assert_eq!(r.status, StatusCode::GONE);
 
@@ -726,20 +690,12 @@ async fn regression_a_link_works_only_for_its_purpose_and_within_its_lifetime() 
     assert_eq!(page.headers["referrer-policy"], "no-referrer");
     let mut next_day = Browser::new(env.at("2021-03-02T10:00:30Z"));
     let r = next_day
-        .post(
-            "/mot-de-passe-oublie",
-            "/inscription/confirmer",
-            &[("jeton", &confirm_jeton), ("password", PASSWORD)],
-        )
+        .confirm("/mot-de-passe-oublie", &confirm_jeton, PASSWORD)
         .await;
     assert_eq!(r.status, StatusCode::GONE);
     let mut in_time = Browser::new(env.at("2021-03-01T21:00:00Z"));
     let r = in_time
-        .post(
-            "/mot-de-passe-oublie",
-            "/inscription/confirmer",
-            &[("jeton", &confirm_jeton), ("password", PASSWORD)],
-        )
+        .confirm("/mot-de-passe-oublie", &confirm_jeton, PASSWORD)
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
 }
