@@ -445,11 +445,10 @@ pub async fn sign_in(
             release(db, &email).await?;
             Ok(SignIn::Disabled)
         }
+        // Counted as a failure, as it is answered: the lock must come after as many
+        // attempts as for a wrong password, or its timing would tell the two apart.
         Some(u) if ok && !confirmed => {
-            if let Some((key, _)) = from_count {
-                release(db, key).await?;
-            }
-            release(db, &email).await?;
+            failed(db, &email, email_count, from_count, now).await?;
             Ok(SignIn::Unconfirmed(u))
         }
         Some(u) if ok => {
@@ -464,18 +463,29 @@ pub async fn sign_in(
             Ok(SignIn::Ok(u.with_grants(db).await?))
         }
         _ => {
-            // Already counted: the failure that reaches the limit locks at once.
-            if email_count >= MAX_FAILURES {
-                lock(db, &email, now).await?;
-            }
-            if let Some((key, n)) = from_count
-                && n >= MAX_CLIENT_FAILURES
-            {
-                lock(db, key, now).await?;
-            }
+            failed(db, &email, email_count, from_count, now).await?;
             Ok(SignIn::Refused)
         }
     }
+}
+
+/// A failed attempt, already counted: the failure that reaches the limit locks at once.
+async fn failed(
+    db: &Db,
+    email: &str,
+    email_count: i64,
+    from_count: Option<(&String, i64)>,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    if email_count >= MAX_FAILURES {
+        lock(db, email, now).await?;
+    }
+    if let Some((key, n)) = from_count
+        && n >= MAX_CLIENT_FAILURES
+    {
+        lock(db, key, now).await?;
+    }
+    Ok(())
 }
 
 /// Gives back one counted attempt of `key` (it was not a failure).

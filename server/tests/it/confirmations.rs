@@ -726,3 +726,38 @@ async fn regression_an_account_message_is_not_kept_once_sent() {
     let kept = mails(&env, &user.email).await;
     assert!(!kept[0].1.contains("jeton="), "{kept:?}");
 }
+
+#[tokio::test]
+async fn regression_signing_in_before_confirming_locks_after_as_many_attempts_as_a_wrong_password()
+{
+    // Answered as a wrong password, it must also be counted as one: a lock coming later for
+    // an unconfirmed account than for an unknown address would tell which addresses have one.
+    let env = Env::new(OPEN).await;
+    let email = "nouvelle@example.org";
+    Browser::new(env.app.clone())
+        .post(
+            "/inscription",
+            "/inscription",
+            &registration(email, "Nouvelle association", PASSWORD),
+        )
+        .await;
+    let statuses = |who: &'static str| {
+        let app = env.app.clone();
+        async move {
+            let mut b = Browser::new(app);
+            let mut seen = Vec::new();
+            for _ in 0..=metroplan_server::accounts::MAX_FAILURES {
+                seen.push(b.sign_in(who).await.status);
+            }
+            seen
+        }
+    };
+    let unconfirmed = statuses(email).await;
+    let unknown = statuses("inconnue@example.org").await;
+    assert_eq!(unconfirmed, unknown);
+    assert_eq!(
+        unconfirmed.last(),
+        Some(&StatusCode::TOO_MANY_REQUESTS),
+        "{unconfirmed:?}"
+    );
+}
