@@ -81,7 +81,7 @@ impl User {
     }
 
     /// The account of row `r`, without its grants ([`User::with_grants`] reads them).
-    fn from_row(r: &AnyRow) -> Result<Option<User>, sqlx::Error> {
+    pub(crate) fn from_row(r: &AnyRow) -> Result<Option<User>, sqlx::Error> {
         let role: String = r.try_get("role")?;
         let Some(role) = RoleKind::parse(&role) else {
             return Ok(None);
@@ -99,13 +99,13 @@ impl User {
         }))
     }
 
-    async fn with_grants(mut self, db: &Db) -> Result<User, sqlx::Error> {
+    pub(crate) async fn with_grants(mut self, db: &Db) -> Result<User, sqlx::Error> {
         self.grants = grants::of(db, &format!("user:{}", self.id)).await?;
         Ok(self)
     }
 }
 
-const USER_COLUMNS: &str = "id, email, name, role, plan, fund, siret, created_at";
+pub(crate) const USER_COLUMNS: &str = "id, email, name, role, plan, fund, siret, created_at";
 
 /// Emails are compared without case and surrounding spaces.
 pub fn normalize_email(email: &str) -> String {
@@ -530,6 +530,17 @@ pub async fn open_session(
     user: User,
     now: Timestamp,
 ) -> Result<(String, Session), sqlx::Error> {
+    open_session_from(db, user, None, now).await
+}
+
+/// Opens a session; `via` is the OpenID provider and the ID token it was opened with, kept to
+/// end the provider's session at sign-out.
+pub async fn open_session_from(
+    db: &Db,
+    user: User,
+    via: Option<(&str, &str)>,
+    now: Timestamp,
+) -> Result<(String, Session), sqlx::Error> {
     // Expired sessions are useless; sign-ins are rare enough to sweep them here.
     sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
         .bind(stamp(now))
@@ -541,13 +552,15 @@ pub async fn open_session(
         .checked_add(SESSION_LIFETIME)
         .expect("twelve hours from now is a valid instant");
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO sessions (id, user_id, csrf, created_at, expires_at, oidc_provider, id_token) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(hash(&secret))
     .bind(&user.id)
     .bind(&csrf)
     .bind(stamp(now))
     .bind(stamp(expires))
+    .bind(via.map(|v| v.0))
+    .bind(via.map(|v| v.1))
     .execute(&db.pool)
     .await?;
     Ok((secret, Session { user, csrf }))
@@ -578,12 +591,23 @@ pub async fn session(
     }))
 }
 
-pub async fn close_session(db: &Db, secret: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE id = $1")
+/// Ends a session; for one opened through an OpenID provider, returns the provider and the
+/// ID token, to end the provider's session too.
+pub async fn close_session(db: &Db, secret: &str) -> Result<Option<(String, String)>, sqlx::Error> {
+    let via = sqlx::query("DELETE FROM sessions WHERE id = $1 RETURNING oidc_provider, id_token")
         .bind(hash(secret))
-        .execute(&db.pool)
+        .fetch_optional(&db.pool)
         .await?;
-    Ok(())
+    Ok(match via {
+        Some(r) => match (
+            r.try_get::<Option<String>, _>("oidc_provider")?,
+            r.try_get::<Option<String>, _>("id_token")?,
+        ) {
+            (Some(p), Some(t)) => Some((p, t)),
+            _ => None,
+        },
+        None => None,
+    })
 }
 
 #[cfg(test)]

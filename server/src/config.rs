@@ -33,6 +33,8 @@ pub struct Config {
     /// Demonstration mode (`serve --demo`): every page says its data and accounts are
     /// fictitious.
     pub demo: bool,
+    /// The OpenID providers people may sign in through (`serve --oidc FILE`); none by default.
+    pub oidc: std::sync::Arc<crate::oidc::Providers>,
 }
 
 impl Config {
@@ -52,6 +54,7 @@ impl Config {
             upload_timeout: std::time::Duration::from_secs(600),
             behind_proxy: false,
             demo: false,
+            oidc: Default::default(),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod http;
 pub mod listen;
 pub mod metrics;
 pub mod notify;
+pub mod oidc;
 pub mod pdf;
 pub mod plans;
 pub mod reload;

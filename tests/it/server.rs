@@ -97,7 +97,13 @@ impl Server {
             .arg("serve")
             .arg("--plans")
             .arg(plans)
-            .args(["--bind", "127.0.0.1:0", "--database", db, "--now", now])
+            // Any free port, unless the test chose one.
+            .args(if more.contains(&"--bind") {
+                &[][..]
+            } else {
+                &["--bind", "127.0.0.1:0"][..]
+            })
+            .args(["--database", db, "--now", now])
             .args(more)
             .arg("--documents")
             .arg(dir.join("documents"))

@@ -125,7 +125,7 @@ const PIP_TOOLS: &[(&str, &str, &str)] = &[
 ];
 
 /// The npm projects whose `node_modules` the checks use.
-const NPM_DIRS: &[&str] = &["tests/web", ".ci"];
+const NPM_DIRS: &[&str] = &["tests/web", "tests/oidc", ".ci"];
 
 pub fn test_database() -> String {
     std::env::var("METROPLAN_TEST_DATABASE_URL")
@@ -203,7 +203,7 @@ pub fn run(repo: &Path) -> Result<(), Stop> {
 
     check_test_database()?;
 
-    step("npm tools (tests/web: vnu-jar and axe-core; .ci: taplo)");
+    step("npm tools (tests/web: vnu-jar and axe-core; tests/oidc: oidc-provider; .ci: taplo)");
     for dir in NPM_DIRS {
         let dir = repo.join(dir);
         if npm_current(&dir) {

@@ -4,6 +4,7 @@ pub mod check;
 pub mod diagram;
 pub mod diff;
 pub mod fmt;
+pub mod identities;
 pub mod migrate;
 pub mod new;
 pub mod reference;

@@ -89,6 +89,16 @@ pub struct ServeArgs {
     /// page. Not for a database holding real applications.
     #[arg(long, env = "METROPLAN_DEMO")]
     pub demo: bool,
+    /// A TOML file of OpenID Connect providers to sign in through (ProConnect for agents,
+    /// FranceConnect for the public…): see docs/operations.md, "Signing in through an
+    /// identity provider". Needs `--public-url`, the address the providers send people back to.
+    #[arg(
+        long,
+        env = "METROPLAN_OIDC",
+        value_name = "FILE",
+        requires = "public_url"
+    )]
+    pub oidc: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -219,6 +229,16 @@ pub enum UserCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Link an OpenID provider's identity to an account: signing in through the provider
+    /// then opens it. Identities with a verified email are linked at their first sign-in.
+    Link(super::identities::Link),
+    /// Remove the link of an identity (`--provider`, `--subject`).
+    Unlink(super::identities::Unlink),
+    /// List the identities linked to accounts.
+    Identities {
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// End browser sessions: every session of the account of EMAIL, or the one `--session`
     /// names; recorded in the audit trail. The account can sign in again.
     SignOut {
@@ -337,6 +357,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.behind_proxy = args.behind_proxy;
         config.mail_from = args.mail_from.clone();
         config.demo = args.demo;
+        if let Some(file) = &args.oidc {
+            config.oidc = Arc::new(metroplan_server::oidc::Providers::load(file)?);
+        }
         let metrics = Arc::new(Metrics::default());
         let state = AppState {
             ctx: Ctx {
@@ -637,6 +660,9 @@ pub fn user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
         UserCommand::SignOut { email, session, db } => {
             return super::access::sign_out(email.as_deref(), session.as_deref(), db);
         }
+        UserCommand::Link(a) => return super::identities::link(a),
+        UserCommand::Unlink(a) => return super::identities::unlink(a),
+        UserCommand::Identities { db } => return super::identities::list(db),
         UserCommand::Create(create) => create,
     };
     let CreateUser {

@@ -20,7 +20,7 @@ pub struct Back {
 /// Only a path on this site, never an open redirect. Browsers drop tabs and line breaks from
 /// an address and read a backslash as a slash, so `/<tab>/host` would leave the site as
 /// `//host`: any control character or backslash is refused, as is a second leading slash.
-fn safe_back(s: Option<&str>) -> String {
+pub(super) fn safe_back(s: Option<&str>) -> String {
     match s {
         Some(p)
             if p.starts_with('/')
@@ -64,12 +64,13 @@ pub(super) fn signed_in(s: &AppState, secret: &str, to: &str) -> Response {
     res
 }
 
-fn sign_in_page(v: &Viewer, back: &str, email: &str, error: Option<&str>) -> Markup {
+fn sign_in_page(s: &AppState, v: &Viewer, back: &str, email: &str, error: Option<&str>) -> Markup {
     shell(
         v,
         "Se connecter",
         html! {
             @if let Some(e) = error { (alert_error(e)) }
+            (super::oidc::buttons(s, back, false))
             form.formulaire method="post" action="/connexion" {
                 (csrf(v))
                 input type="hidden" name="suite" value=(back);
@@ -90,9 +91,9 @@ fn sign_in_page(v: &Viewer, back: &str, email: &str, error: Option<&str>) -> Mar
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn sign_in_form(v: Viewer, Query(q): Query<Back>) -> Response {
+pub async fn sign_in_form(State(s): State<AppState>, v: Viewer, Query(q): Query<Back>) -> Response {
     let back = safe_back(q.suite.as_deref());
-    v.ok(sign_in_page(&v, &back, "", None))
+    v.ok(sign_in_page(&s, &v, &back, "", None))
 }
 
 #[tracing::instrument(skip_all)]
@@ -125,17 +126,26 @@ pub async fn sign_in(
         SignIn::Refused => {
             // No email in logs: it is personal data, and a mistyped password often is one.
             tracing::info!("sign-in refused");
-            Ok(refused(&v, &back, email))
+            Ok(refused(&s, &v, &back, email))
         }
         SignIn::ClientLocked(until) => {
             tracing::warn!("sign-in refused: too many failures from this address");
-            Ok(locked(&v, &back, email, until, now, "depuis votre réseau"))
+            Ok(locked(
+                &s,
+                &v,
+                &back,
+                email,
+                until,
+                now,
+                "depuis votre réseau",
+            ))
         }
         SignIn::Busy => {
             tracing::warn!("sign-in refused: every verification slot is taken");
             let mut res = v.page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 sign_in_page(
+                    &s,
                     &v,
                     &back,
                     email,
@@ -151,6 +161,7 @@ pub async fn sign_in(
             Ok(v.page(
                 StatusCode::FORBIDDEN,
                 sign_in_page(
+                    &s,
                     &v,
                     &back,
                     email,
@@ -170,21 +181,22 @@ pub async fn sign_in(
                 now,
             )
             .await?;
-            Ok(refused(&v, &back, email))
+            Ok(refused(&s, &v, &back, email))
         }
         SignIn::Locked(until) => {
             tracing::warn!("sign-in refused: too many failures for this account");
-            Ok(locked(&v, &back, email, until, now, "pour ce compte"))
+            Ok(locked(&s, &v, &back, email, until, now, "pour ce compte"))
         }
     }
 }
 
 /// The sign-in page again after a wrong email or password (or an address not confirmed yet,
 /// which is not told apart).
-fn refused(v: &Viewer, back: &str, email: &str) -> Response {
+fn refused(s: &AppState, v: &Viewer, back: &str, email: &str) -> Response {
     v.page(
         StatusCode::UNAUTHORIZED,
         sign_in_page(
+            s,
             v,
             back,
             email,
@@ -195,6 +207,7 @@ fn refused(v: &Viewer, back: &str, email: &str) -> Response {
 
 /// The sign-in page again, saying how long the lock lasts and what it applies to.
 fn locked(
+    s: &AppState,
     v: &Viewer,
     back: &str,
     email: &str,
@@ -206,6 +219,7 @@ fn locked(
     v.page(
         StatusCode::TOO_MANY_REQUESTS,
         sign_in_page(
+            s,
             v,
             back,
             email,
@@ -232,10 +246,17 @@ pub async fn sign_out(
     WebForm(f): WebForm,
 ) -> Result<Response, PageError> {
     v.check_csrf(field(&f, CSRF_FIELD))?;
-    if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
-        accounts::close_session(&s.ctx.db, secret).await?;
-    }
-    let mut res = Redirect::to("/").into_response();
+    let via = match cookie(&headers, SESSION_COOKIE) {
+        Some(secret) => accounts::close_session(&s.ctx.db, secret).await?,
+        None => None,
+    };
+    let provider = match via {
+        Some((provider, id_token)) => {
+            super::oidc::provider_sign_out(&s, &provider, &id_token).await
+        }
+        None => None,
+    };
+    let mut res = provider.unwrap_or_else(|| Redirect::to("/").into_response());
     res.headers_mut()
         .append(header::SET_COOKIE, session_cookie(&s, "", 0));
     Ok(res)
@@ -248,13 +269,14 @@ struct Registration<'a> {
     siret: &'a str,
 }
 
-fn register_page(v: &Viewer, r: &Registration<'_>, error: Option<&str>) -> Markup {
+fn register_page(s: &AppState, v: &Viewer, r: &Registration<'_>, error: Option<&str>) -> Markup {
     shell(
         v,
         "Créer un compte porteur de projet",
         html! {
             p.lead { "Associations, communes et autres porteurs : un compte permet de déposer un dossier et d'en suivre l'instruction." }
             @if let Some(e) = error { (alert_error(e)) }
+            (super::oidc::buttons(s, "/mes-dossiers", true))
             form.formulaire method="post" action="/inscription" {
                 (csrf(v))
                 div.champ {
@@ -294,8 +316,8 @@ fn register_page(v: &Viewer, r: &Registration<'_>, error: Option<&str>) -> Marku
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn register_form(v: Viewer) -> Response {
-    v.ok(register_page(&v, &Registration::default(), None))
+pub async fn register_form(State(s): State<AppState>, v: Viewer) -> Response {
+    v.ok(register_page(&s, &v, &Registration::default(), None))
 }
 
 #[tracing::instrument(skip_all)]
@@ -315,7 +337,7 @@ pub async fn register(
     let refuse = |msg: &str| {
         v.page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            register_page(&v, &r, Some(msg)),
+            register_page(&s, &v, &r, Some(msg)),
         )
     };
     if password != field(&f, "password2").unwrap_or("") {
@@ -346,6 +368,7 @@ pub async fn register(
             return Ok(v.page(
                 StatusCode::TOO_MANY_REQUESTS,
                 register_page(
+                    &s,
                     &v,
                     &r,
                     Some(&format!(

@@ -15,6 +15,7 @@ mod form;
 mod inbox;
 mod layout;
 mod letters;
+mod oidc;
 mod public;
 pub mod site;
 mod staff;
@@ -76,6 +77,8 @@ pub fn routes() -> Router<AppState> {
             "/mot-de-passe/nouveau",
             get(confirmations::new_password_form).post(confirmations::new_password),
         )
+        .route("/connexion/oidc/retour", get(oidc::finish))
+        .route("/connexion/oidc/{provider}", get(oidc::start))
         .route("/deconnexion", post(auth::sign_out))
         .route("/mes-dossiers", get(applicant::mine))
         .route("/dossiers/{id}", get(application::application))
@@ -298,7 +301,7 @@ fn constant_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Pages are private by default (they show people's files), framed by nobody, and load
 /// nothing from elsewhere.
-fn secure_headers(h: &mut HeaderMap) {
+pub(super) fn secure_headers(h: &mut HeaderMap) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,

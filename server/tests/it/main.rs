@@ -20,6 +20,8 @@ mod letters;
 mod matrix;
 mod migrate;
 mod notifications;
+mod oidc;
+mod oidc_provider;
 mod openapi;
 mod page_matrix;
 mod pdf;

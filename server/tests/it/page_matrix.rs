@@ -253,6 +253,21 @@ async fn every_page_answers_each_caller_as_the_matrix_says_and_every_form_wants_
             vec![("email", "inconnu@example.org"), ("password", "faux")],
             ["401"; 8],
         ),
+        // No provider is configured here (tests/it/oidc.rs has them).
+        (
+            Method::GET,
+            "/connexion/oidc/{provider}",
+            "/connexion/oidc/proconnect".into(),
+            vec![],
+            ["404"; 8],
+        ),
+        (
+            Method::GET,
+            "/connexion/oidc/retour",
+            "/connexion/oidc/retour".into(),
+            vec![],
+            ["400"; 8],
+        ),
         (
             Method::GET,
             "/inscription",

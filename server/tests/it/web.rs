@@ -53,6 +53,11 @@ impl Browser {
         }
     }
 
+    /// Whether the browser holds a cookie `name` (a session, a sign-in under way).
+    pub fn has_cookie(&self, name: &str) -> bool {
+        self.cookies.contains_key(name)
+    }
+
     pub async fn send(&mut self, method: Method, uri: &str, form: Option<&[(&str, &str)]>) -> Res {
         let cookie = self
             .cookies

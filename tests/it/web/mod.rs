@@ -7,4 +7,5 @@
 mod browser;
 mod checks;
 mod journey;
+mod oidc;
 mod people;
