@@ -92,3 +92,82 @@ fn a_token_revoked_at_the_command_line_is_listed_revoked_and_refused_by_the_serv
     let (ok, out, err) = cli(&["audit", "verify"], &db);
     assert!(ok && out.contains("intact"), "{out}{err}");
 }
+
+#[test]
+fn user_link_ties_a_provider_identity_to_an_account_and_unlink_undoes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _drop) = database(dir.path());
+    // The database made by a first start.
+    drop(Server::start(&db, dir.path(), OPEN));
+    super::web::user(&db, "agent@amp.example", "instructor", "Ana Agent");
+    let providers = dir.path().join("oidc.toml");
+    std::fs::write(
+        &providers,
+        "[[provider]]\nid = \"proconnect\"\nlabel = \"ProConnect\"\nissuer = \"https://auth.example\"\nclient_id = \"c\"\nclient_secret = \"s\"\nfor = \"staff\"\n",
+    )
+    .unwrap();
+    let p = providers.to_str().unwrap();
+    let link = |email: &str, provider: &str| {
+        cli(
+            &[
+                "user",
+                "link",
+                email,
+                "--provider",
+                provider,
+                "--subject",
+                "sub-42",
+                "--oidc",
+                p,
+            ],
+            &db,
+        )
+    };
+    let (ok, _, err) = link("agent@amp.example", "franceconnect");
+    assert!(
+        !ok && err.contains("no provider `franceconnect`") && err.contains("proconnect"),
+        "{err}"
+    );
+    let (ok, _, err) = link("personne@amp.example", "proconnect");
+    assert!(
+        !ok && err.contains("no account for `personne@amp.example`"),
+        "{err}"
+    );
+    let (ok, _, err) = link("agent@amp.example", "proconnect");
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("opens the account `agent@amp.example`"),
+        "{err}"
+    );
+    let (ok, out, _) = cli(&["user", "identities"], &db);
+    assert!(ok);
+    assert!(
+        out.starts_with("agent@amp.example\tproconnect\tsub-42\tlinked ") && out.contains("by cli"),
+        "{out}"
+    );
+    let unlink = || {
+        cli(
+            &[
+                "user",
+                "unlink",
+                "--provider",
+                "proconnect",
+                "--subject",
+                "sub-42",
+            ],
+            &db,
+        )
+    };
+    let (ok, _, err) = unlink();
+    assert!(ok, "{err}");
+    let (ok, _, err) = unlink();
+    assert!(!ok && err.contains("linked to no account"), "{err}");
+    let (_, out, err) = cli(&["user", "identities"], &db);
+    assert!(
+        out.is_empty() && err.contains("no linked identity"),
+        "{out}{err}"
+    );
+    // Both changes are in the audit trail, which stays intact.
+    let (ok, out, _) = cli(&["audit", "verify"], &db);
+    assert!(ok, "{out}");
+}

@@ -204,7 +204,9 @@ async fn open(
             ));
         }
         Linked::NoAccount => {
-            tracing::info!(provider = %provider.id, "sign-in refused: no account for this identity");
+            // The subject (a pseudonymous id, not the email) is what `metroplan user link`
+            // takes.
+            tracing::info!(provider = %provider.id, subject = %identity.subject, "sign-in refused: no account for this identity");
             return Ok(v.page(
                 StatusCode::FORBIDDEN,
                 refusal(v, &format!(

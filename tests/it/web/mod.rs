@@ -9,3 +9,5 @@ mod checks;
 mod journey;
 mod oidc;
 mod people;
+
+pub use browser::user;
