@@ -280,13 +280,16 @@ fn register_page(s: &AppState, v: &Viewer, r: &Registration<'_>, error: Option<&
             form.formulaire method="post" action="/inscription" {
                 (csrf(v))
                 div.champ {
-                    label for="name" { "Nom de la structure" }
+                    label for="name" { "Nom de la structure, ou vos prénom et nom" }
                     input id="name" name="name" type="text" autocomplete="organization" required value=(r.name);
                 }
                 div.champ {
-                    label for="siret" { "SIRET" }
-                    p.aide id="siret-aide" { "14 chiffres, avec ou sans espaces." }
-                    input id="siret" name="siret" type="text" inputmode="numeric" autocomplete="off" aria-describedby="siret-aide" required value=(r.siret);
+                    label for="siret" { "SIRET (facultatif)" }
+                    p.aide id="siret-aide" {
+                        "14 chiffres, avec ou sans espaces. Sans SIRET (un particulier, une copropriété), laissez vide : "
+                        "l'identifiant que l'aide demande (numéro fiscal, numéro d'immatriculation…) sera rattaché à votre compte lors de votre première demande."
+                    }
+                    input id="siret" name="siret" type="text" inputmode="numeric" autocomplete="off" aria-describedby="siret-aide" value=(r.siret);
                 }
                 div.champ {
                     label for="email" { "Adresse électronique" }
@@ -303,7 +306,7 @@ fn register_page(s: &AppState, v: &Viewer, r: &Registration<'_>, error: Option<&
                 }
                 div.notice-donnees role="note" {
                     p {
-                        "Vos nom, SIRET et adresse électronique servent à gérer votre compte et à instruire vos demandes d'aide, "
+                        "Vos nom, SIRET (s'il y a lieu) et adresse électronique servent à gérer votre compte et à instruire vos demandes d'aide, "
                         "dans le cadre d'une mission d'intérêt public (RGPD, article 6.1.e). "
                         "Vous pouvez y accéder, les faire rectifier ou vous opposer à leur traitement."
                     }
@@ -352,7 +355,9 @@ pub async fn register(
             role: RoleKind::Applicant,
             plan: None,
             fund: None,
-            siret: Some(r.siret),
+            // Without a SIRET, the fund's key (a numéro fiscal…) is bound to the account at
+            // its first filing (`applicant_keys`).
+            siret: (!r.siret.is_empty()).then_some(r.siret),
             password,
             grants: &[],
         },
@@ -394,7 +399,9 @@ pub async fn register(
                 AccountError::InvalidSiret(_) => {
                     "Le SIRET doit compter exactement 14 chiffres.".into()
                 }
-                AccountError::EmptyName => "Indiquez le nom de la structure.".into(),
+                AccountError::EmptyName => {
+                    "Indiquez le nom de la structure, ou vos prénom et nom.".into()
+                }
                 _ => "Le compte n'a pas pu être créé.".to_string(),
             };
             return Ok(refuse(&msg));

@@ -3,8 +3,9 @@
 //! account; the links are single-use and expire; the messages go through the outbox (the
 //! SMTP relay's side is in smtp_tls.rs and the end-to-end test at the bottom).
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use metroplan_engine::model::RoleKind;
+use serde_json::json;
 
 use crate::support::*;
 use crate::web::{Browser, PASSWORD, account};
@@ -523,7 +524,7 @@ async fn reset_revocation_and_deactivation_reach_the_person_through_the_outbox_o
             .as_str()
             .is_some_and(|v| v.starts_with("TLSv1."))
     );
-    assert_eq!(got[0]["rcpt"], serde_json::json!([user.email]));
+    assert_eq!(got[0]["rcpt"], json!([user.email]));
     let reset = link(&text_of(&got[0]), "/mot-de-passe/nouveau");
     let jeton = reset.split("jeton=").nth(1).unwrap();
     let new = "une phrase de passe toute neuve";
@@ -760,4 +761,72 @@ async fn regression_signing_in_before_confirming_locks_after_as_many_attempts_as
         Some(&StatusCode::TOO_MANY_REQUESTS),
         "{unconfirmed:?}"
     );
+}
+
+#[tokio::test]
+async fn a_person_without_a_siret_registers_and_the_funds_key_is_bound_to_the_account_at_the_first_filing()
+ {
+    // The bike aid's call of 2020 is open; its key is the beneficiary's numéro fiscal.
+    let env = Env::new("2020-06-15T10:00:00+02:00").await;
+    let email = "camille@example.org";
+    let mut b = Browser::new(env.app.clone());
+    let form = b.get("/inscription").await;
+    assert!(form.text.contains("SIRET (facultatif)"), "{}", form.text);
+    let mut fields = registration(email, "Camille Martin", PASSWORD);
+    fields[1] = ("siret", "");
+    let r = b.post("/inscription", "/inscription", &fields).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", told(&r.text));
+    let sent = mails(&env, email).await;
+    let jeton = link(&sent[0].1, "/inscription/confirmer");
+    let jeton = jeton.split("jeton=").nth(1).unwrap();
+    let page = format!("/inscription/confirmer?jeton={jeton}");
+    let done = b.confirm(&page, jeton, PASSWORD).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", told(&done.text));
+    let user = metroplan_server::accounts::find_by_email(&env.db, email)
+        .await
+        .unwrap()
+        .expect("the account");
+    assert_eq!(user.siret, None);
+    let token = env.token_of(&user).await;
+    let data = json!({
+        "call": 2020,
+        "beneficiaire": {"nom": "Camille Martin", "numero_fiscal": "1234567890123", "reside_metropole": true},
+        "velo": {"type": "vae", "modele": "Vélo de ville électrique", "coupure_25kmh": true, "batterie_plomb": false},
+        "achat": {"date": "2020-06-10", "prix_ttc": "1200.00", "vendeur_metropole": true, "aide_etat_demandee": false},
+        "aide": {"montant_demande": 300}
+    });
+    let file = "/api/plans/lyon-pama/funds/aide-velo/applications";
+    let r = env
+        .call(
+            Method::POST,
+            file,
+            Some(&token),
+            &[],
+            Some(json!({ "data": data })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        env.texts(
+            "SELECT principal_id AS v FROM applicant_keys WHERE key = $1",
+            "1234567890123"
+        )
+        .await,
+        vec![format!("user:{}", user.id)],
+        "the numéro fiscal is now the account's"
+    );
+    // Another account cannot file under it.
+    let other = account(&env, "autre@example.org", RoleKind::Applicant).await;
+    let other = env.token_of(&other).await;
+    let r = env
+        .call(
+            Method::POST,
+            file,
+            Some(&other),
+            &[],
+            Some(json!({ "data": data })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["type"], "/problems/applicant-key-bound");
 }
