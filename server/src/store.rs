@@ -199,6 +199,18 @@ pub struct WriteTx {
 }
 
 impl WriteTx {
+    /// Serialises this transaction with every other one that locks `key`, until commit: on
+    /// SQLite the writer lock does already; on PostgreSQL, an advisory lock.
+    pub async fn lock_key(&mut self, key: &str) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1)) IS NULL AS locked")
+                .bind(key)
+                .fetch_one(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub fn record(&mut self, event: NewEvent) {
         self.events.push(event);
     }

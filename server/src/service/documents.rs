@@ -3,6 +3,7 @@
 use metroplan_engine::model::RoleKind;
 use metroplan_engine::workflow;
 use serde_json::json;
+use sqlx::Row;
 
 use crate::audit::NewEvent;
 use crate::clock::stamp;
@@ -175,6 +176,8 @@ impl Ctx {
             .map_err(|e| Error::Internal(e.into()))?;
         let now_s = stamp(self.clock.now());
         let mut tx = self.db.write().await?;
+        // Against a replaced piece of the same content being deleted meanwhile.
+        tx.lock_key(&format!("document:{sha}")).await?;
         let request = json!({"op": "upload", "id": id, "kind": kind, "sha256": sha}).to_string();
         if let Some((status, body)) = claim_key(&mut tx, who, key, &request, &now_s).await? {
             return Ok(Reply {
@@ -190,11 +193,18 @@ impl Ctx {
                 "the application moved to `{state}` meanwhile: reload it"
             )));
         }
-        sqlx::query("DELETE FROM documents WHERE application_id = $1 AND kind = $2")
-            .bind(id)
-            .bind(kind)
-            .execute(&mut *tx.tx)
-            .await?;
+        let replaced = sqlx::query(
+            "DELETE FROM documents WHERE application_id = $1 AND kind = $2 RETURNING sha256, created_at",
+        )
+        .bind(id)
+        .bind(kind)
+        .fetch_optional(&mut *tx.tx)
+        .await?
+        .map(|r| -> std::result::Result<(String, String), sqlx::Error> {
+            Ok((r.try_get("sha256")?, r.try_get("created_at")?))
+        })
+        .transpose()?
+        .filter(|(old, _)| *old != sha);
         sqlx::query("INSERT INTO documents (application_id, kind, sha256, media_type, size, file_name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(id).bind(kind).bind(&sha).bind(media).bind(bytes.len() as i64).bind(&file_name).bind(&now_s)
             .execute(&mut *tx.tx).await?;
@@ -231,11 +241,78 @@ impl Ctx {
         let body = serde_json::to_value(self.view(row, docs, who)?).map_err(anyhow::Error::from)?;
         store_reply(&mut tx, who, key, 200, &body).await?;
         tx.commit().await?;
+        // A replaced piece of the same content deleted just before this commit: written again.
+        if !tokio::fs::try_exists(crate::documents::path_of(docs_root, &sha))
+            .await
+            .unwrap_or(true)
+        {
+            crate::documents::store(docs_root, bytes)
+                .await
+                .map_err(|e| Error::Internal(e.into()))?;
+        }
+        if let Some((old, since)) = replaced {
+            self.forget_replaced(docs_root, id, &old, &since).await;
+        }
         Ok(Reply {
             status: 200,
             body,
             replayed: false,
         })
+    }
+
+    /// Deletes a replaced piece's bytes once nothing relies on them: no file holds them, no
+    /// other upload brought the same content (pieces are stored by content, shared), and no
+    /// step was taken on the file while the piece was in force (a step may have relied on
+    /// it: the file is then the evidence, kept). The upload's event keeps the hash. Runs
+    /// after the commit; a failure is logged, never the request's.
+    async fn forget_replaced(&self, docs_root: &std::path::Path, id: &str, sha: &str, since: &str) {
+        let done = async {
+            let mut tx = self.db.write().await?;
+            // Serialised with any upload of the same content (see `upload`).
+            tx.lock_key(&format!("document:{sha}")).await?;
+            let held = sqlx::query("SELECT 1 AS x FROM documents WHERE sha256 = $1 LIMIT 1")
+                .bind(sha)
+                .fetch_optional(&mut *tx.tx)
+                .await?
+                .is_some();
+            let uploads: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM events WHERE action = 'upload' AND payload LIKE $1",
+            )
+            .bind(format!("%\"sha256\":\"{sha}\"%"))
+            .fetch_one(&mut *tx.tx)
+            .await?
+            .try_get("n")?;
+            let stepped = sqlx::query(
+                "SELECT 1 AS x FROM events WHERE application_id = $1 AND action <> 'upload' AND at >= $2 LIMIT 1",
+            )
+            .bind(id)
+            .bind(since)
+            .fetch_optional(&mut *tx.tx)
+            .await?
+            .is_some();
+            let deleted = if held || uploads > 1 || stepped {
+                false
+            } else {
+                // Before the commit, while the lock keeps uploads of this content waiting.
+                match tokio::fs::remove_file(crate::documents::path_of(docs_root, sha)).await {
+                    Ok(()) => true,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+                    Err(e) => {
+                        tracing::warn!(application = id, error = %e, "replaced piece not deleted");
+                        false
+                    }
+                }
+            };
+            tx.commit().await?;
+            Ok::<bool, sqlx::Error>(deleted)
+        };
+        match done.await {
+            Ok(true) => tracing::info!(application = id, "replaced piece deleted"),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(application = id, error = %e, "replaced piece kept: its uses could not be read")
+            }
+        }
     }
 
     /// Where a piece's bytes are, its media type and file name.

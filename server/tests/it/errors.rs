@@ -517,3 +517,92 @@ async fn whole_scores_written_as_decimals_and_an_absent_re_evaluation_body_are_a
         assert_eq!(r.body["outcome"], "eligible");
     }
 }
+
+/// A PDF whose content (and so whose stored file) differs by `tag`.
+fn pdf_of(tag: &str) -> Vec<u8> {
+    format!("%PDF-1.4\n% {tag}\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").into_bytes()
+}
+
+fn stored(env: &Env, bytes: &[u8]) -> bool {
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(bytes));
+    metroplan_server::documents::path_of(&env.dir.path().join("documents"), &sha).exists()
+}
+
+#[tokio::test]
+async fn regression_a_replaced_piece_is_deleted_once_nothing_relies_on_it() {
+    let env = Env::new(OPEN).await;
+    let asso = env.token("asso", RoleKind::Applicant).await;
+    let a = draft(&env, &asso).await;
+    let (x, y, shared) = (pdf_of("x"), pdf_of("y"), pdf_of("partagée"));
+    assert_eq!(
+        env.upload(&a, "rib", &asso, &x, "rib.pdf").await.status,
+        StatusCode::OK
+    );
+    assert!(stored(&env, &x));
+    // Replaced in the draft, before any step: its bytes go (its upload event keeps the hash).
+    assert_eq!(
+        env.upload(&a, "rib", &asso, &y, "rib.pdf").await.status,
+        StatusCode::OK
+    );
+    assert!(!stored(&env, &x), "the replaced piece is deleted");
+    assert!(stored(&env, &y));
+    // The same content held by another file stays.
+    let b = draft(&env, &asso).await;
+    assert_eq!(
+        env.upload(&b, "statuts", &asso, &shared, "s.pdf")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        env.upload(&a, "rib", &asso, &shared, "rib.pdf")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert!(!stored(&env, &y));
+    assert_eq!(
+        env.upload(&a, "rib", &asso, &x, "rib.pdf").await.status,
+        StatusCode::OK
+    );
+    assert!(stored(&env, &shared), "file b still holds it");
+    // A piece in force when a step was taken on the file is the step's evidence: kept.
+    let instr = env.token("instr", RoleKind::Instructor).await;
+    let c = env
+        .file(&asso, application_of("51234567800012", 8000))
+        .await;
+    assert_eq!(c.status, StatusCode::CREATED, "{}", c.body);
+    let c = c.body["id"].as_str().unwrap().to_string();
+    let kept = pdf_of("vue par l'instruction");
+    assert_eq!(
+        env.upload(&c, "rib", &asso, &kept, "rib.pdf").await.status,
+        StatusCode::OK
+    );
+    let etag = env
+        .get(&format!("/api/applications/{c}"), &instr)
+        .await
+        .headers["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let r = env
+        .call(
+            Method::POST,
+            &format!("/api/applications/{c}/reevaluate"),
+            Some(&instr),
+            &[("if-match", &etag)],
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = env
+        .upload(&c, "rib", &asso, &pdf_of("nouvelle"), "rib.pdf")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(stored(&env, &kept), "relied on by a step: kept");
+    // Every piece on a file has its bytes (x, deleted once, was stored again).
+    for bytes in [&x, &shared, &pdf_of("nouvelle")] {
+        assert!(stored(&env, bytes));
+    }
+}
