@@ -422,7 +422,8 @@ pub async fn sign_in(
         ),
         None => (None, dummy_hash().to_string(), false, true),
     };
-    let Ok(Ok(_permit)) = tokio::time::timeout(VERIFICATION_WAIT, verifications().acquire()).await
+    let Ok(Ok(_permit)) =
+        tokio::time::timeout(VERIFICATION_WAIT, db.verification_slots().acquire()).await
     else {
         // Not verified: the attempt is held against neither the account nor the address.
         release(db, &email).await?;
@@ -505,11 +506,6 @@ async fn release(db: &Db, key: &str) -> Result<(), sqlx::Error> {
 pub const VERIFICATIONS: usize = 8;
 /// How long a sign-in waits for a verification slot before it is told to retry.
 pub const VERIFICATION_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-fn verifications() -> &'static tokio::sync::Semaphore {
-    static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(VERIFICATIONS);
-    &SLOTS
-}
 
 /// The hash of a random password, verified against when the email is unknown.
 fn dummy_hash() -> &'static str {

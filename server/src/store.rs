@@ -31,6 +31,9 @@ pub struct Db {
     /// The audit chain's head as this process last committed it: a write then needs one
     /// conditional UPDATE instead of a read and an update; another writer makes it miss.
     head: Arc<std::sync::Mutex<Option<(i64, String)>>>,
+    /// The password verifications this server runs at once (`accounts::VERIFICATIONS`):
+    /// each holds argon2's memory.
+    verifications: Arc<tokio::sync::Semaphore>,
 }
 
 /// Normalizes `sqlite:path`/`sqlite://path` and creates the file when missing.
@@ -101,7 +104,13 @@ impl Db {
             backend,
             writer: Arc::new(Mutex::new(())),
             head: Default::default(),
+            verifications: Arc::new(tokio::sync::Semaphore::new(crate::accounts::VERIFICATIONS)),
         })
+    }
+
+    /// The slots of password verification: a sign-in holds one while argon2 runs.
+    pub fn verification_slots(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.verifications
     }
 
     /// Begins a write transaction; the events recorded on it join the audit chain at commit.

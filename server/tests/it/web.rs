@@ -1228,3 +1228,42 @@ async fn a_multipart_form_without_its_csrf_token_first_is_refused_before_its_fil
         "nothing joined"
     );
 }
+
+/// Issue 19: argon2 verifications are bounded; beyond, a French 503 with `Retry-After`, and
+/// the attempt is held against nobody.
+#[tokio::test]
+async fn a_sign_in_while_every_verification_slot_is_taken_is_a_503_that_counts_no_failure() {
+    let env = Env::new(OPEN).await;
+    account(&env, "instructrice@example.org", RoleKind::Instructor).await;
+    let slots = env.db.verification_slots().clone();
+    let held = slots
+        .acquire_many_owned(accounts::VERIFICATIONS as u32)
+        .await
+        .unwrap();
+    // As many attempts as the lock's limit, at once (each is counted before it waits for a
+    // slot, then given back when it gives up): had they been kept, the right password
+    // would then be refused.
+    let attempts: Vec<_> = (0..5)
+        .map(|_| {
+            let app = env.app.clone();
+            tokio::spawn(async move {
+                let mut b = Browser::new(app);
+                let r = b.sign_in_with("instructrice@example.org", "mauvais").await;
+                (r, b.has_cookie("mp_session"))
+            })
+        })
+        .collect();
+    for a in attempts {
+        let (r, session) = a.await.unwrap();
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
+        assert_eq!(r.headers["retry-after"], "5");
+        assert!(r.text.contains("beaucoup de connexions"), "{}", r.text);
+        assert!(r.text.contains("lang=\"fr\""));
+        assert!(!session);
+    }
+    drop(held);
+    let mut b = Browser::new(env.app.clone());
+    let r = b.sign_in("instructrice@example.org").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert!(b.has_cookie("mp_session"));
+}
