@@ -94,7 +94,26 @@ impl Mailer {
                 "--smtp-ca {}: the relay {relay} is reached in clear; use smtps:// or ?tls=required",
                 ca.display()
             ),
-            (Security::Plain, None) => {}
+            (Security::Plain, None) => {
+                // A password sent in clear crosses the network readable by anyone on the way;
+                // a relay on this machine is the one place plain SMTP may take credentials.
+                let parsed = url::Url::parse(url).with_context(|| format!("--smtp {relay}"))?;
+                let loopback = match parsed.host() {
+                    // A non-special scheme's host is opaque, an IPv4 address included.
+                    Some(url::Host::Domain(d)) => {
+                        d == "localhost"
+                            || d.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback())
+                    }
+                    Some(url::Host::Ipv4(a)) => a.is_loopback(),
+                    Some(url::Host::Ipv6(a)) => a.is_loopback(),
+                    None => false,
+                };
+                if (!parsed.username().is_empty() || parsed.password().is_some()) && !loopback {
+                    anyhow::bail!(
+                        "--smtp {relay}: credentials would cross the network in clear; use smtps:// or ?tls=required"
+                    );
+                }
+            }
             (Security::StartTls | Security::Implicit, ca) => {
                 let mut params = TlsParameters::builder(host);
                 if let Some(ca) = ca {

@@ -387,6 +387,14 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .as_deref()
             .map(|smtp| notify::Mailer::new(smtp, args.smtp_ca.as_deref(), &args.mail_from))
             .transpose()?;
+        if mailer.is_some() && args.public_url.is_none() {
+            // The links people get by email would name the address the server listens on,
+            // which is rarely the one they reach it at.
+            tracing::warn!("--smtp without --public-url: emailed links use the listening address");
+            eprintln!(
+                "metroplan: warning: --smtp without --public-url: the links in emails will point to the address the server listens on"
+            );
+        }
         let worker = mailer.map(|mailer| {
             tokio::spawn(notify::run(db.clone(), mailer, clock, metrics, stop_rx))
         });
