@@ -63,6 +63,8 @@ impl Purpose {
 #[derive(Debug, Clone, Copy)]
 pub struct Site<'a> {
     pub public_url: &'a str,
+    /// The service's name, which the messages name: a person must know who writes.
+    pub service: &'a str,
 }
 
 impl Site<'_> {
@@ -138,12 +140,14 @@ async fn mail(
     subject: &str,
     text: [&str; 2],
     link: Option<&str>,
+    site: Site<'_>,
     now: Timestamp,
 ) -> Result<bool, sqlx::Error> {
     if !may_mail(w, to, now).await? {
         return Ok(false);
     }
-    queue_text(w, to, subject, text, link, &stamp(now)).await?;
+    let subject = format!("{subject} – {}", site.service);
+    queue_text(w, to, &subject, text, link, Some(site.service), &stamp(now)).await?;
     Ok(true)
 }
 
@@ -155,6 +159,7 @@ async fn queue_text(
     subject: &str,
     text: [&str; 2],
     link: Option<&str>,
+    service: Option<&str>,
     now: &str,
 ) -> Result<(), sqlx::Error> {
     let mut body = format!("Bonjour,\n\n{}\n\n", typeset(text[0]));
@@ -164,6 +169,9 @@ async fn queue_text(
     }
     body.push_str(&typeset(text[1]));
     body.push('\n');
+    if let Some(service) = service {
+        body.push_str(&format!("\n{service}\n"));
+    }
     crate::notify::queue(&mut w.tx, None, to, subject, &body, now).await
 }
 
@@ -199,7 +207,7 @@ pub async fn access_notice(
             ],
         ),
     };
-    queue_text(w, to, subject, text, None, now).await
+    queue_text(w, to, subject, text, None, None, now).await
 }
 
 /// What [`access_notice`] tells.
@@ -291,6 +299,7 @@ pub async fn register(
                 "Votre compte existe déjà",
                 EXISTING_TEXT,
                 None,
+                site,
                 now,
             )
             .await?
@@ -375,6 +384,7 @@ async fn send_confirmation(
         "Confirmez votre adresse électronique",
         CONFIRM_TEXT,
         Some(&link),
+        site,
         now,
     )
     .await?;
@@ -521,6 +531,7 @@ pub async fn ask_reset(
                 "Choisir un nouveau mot de passe",
                 RESET_TEXT,
                 Some(&link),
+                site,
                 now,
             )
             .await?;

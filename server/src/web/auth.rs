@@ -174,10 +174,11 @@ pub async fn sign_in(
             // of one's own, then signing in with it, would tell whether the address already
             // had an account. The person gets a new link; the message says to use it.
             tracing::info!(user = %user.id, "sign-in refused: address not confirmed");
+            let service = super::site::identity(&s).operator;
             crate::confirmations::resend_confirmation(
                 &s.ctx.db,
                 &user,
-                super::confirmations::site(&s),
+                super::confirmations::site(&s, &service),
                 now,
             )
             .await?;
@@ -347,6 +348,7 @@ pub async fn register(
         return Ok(refuse("Les deux mots de passe sont différents."));
     }
     let now = s.ctx.clock.now();
+    let service = super::site::identity(&s).operator;
     let registered = crate::confirmations::register(
         &s.ctx.db,
         NewUser {
@@ -362,7 +364,7 @@ pub async fn register(
             grants: &[],
         },
         client.0.map(|ip| ip.to_string()).as_deref(),
-        super::confirmations::site(&s),
+        super::confirmations::site(&s, &service),
         now,
     )
     .await;

@@ -26,9 +26,12 @@ fn secret(s: Option<&str>) -> Option<&str> {
     s.filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-pub fn site(s: &AppState) -> Site<'_> {
+/// Where emailed links lead, and the service's name the messages are signed with
+/// (`service`: [`super::site::identity`]'s operator).
+pub fn site<'a>(s: &'a AppState, service: &'a str) -> Site<'a> {
     Site {
         public_url: s.ctx.letters.public_url.get().map_or("", String::as_str),
+        service,
     }
 }
 
@@ -68,7 +71,10 @@ pub async fn ask(
     let email = field(&f, "email").unwrap_or("").trim();
     let now = s.ctx.clock.now();
     let client = client.0.map(|ip| ip.to_string());
-    match confirmations::ask_reset(&s.ctx.db, email, client.as_deref(), site(&s), now).await? {
+    let service = super::site::identity(&s).operator;
+    match confirmations::ask_reset(&s.ctx.db, email, client.as_deref(), site(&s, &service), now)
+        .await?
+    {
         ResetAsked::Done => {
             tracing::info!("password reset asked");
             Ok(v.ok(shell(

@@ -102,7 +102,16 @@ async fn registration_is_confirmed_by_the_link_sent_and_the_page_never_tells_whe
     );
     let sent = mails(&env, email).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
-    assert_eq!(sent[0].0, "Confirmez votre adresse électronique");
+    // Named after the service, and signed by it: a person must know who writes.
+    assert_eq!(
+        sent[0].0,
+        "Confirmez votre adresse électronique – Aides et subventions"
+    );
+    assert!(
+        sent[0].1.ends_with("\n\nAides et subventions\n"),
+        "{}",
+        sent[0].1
+    );
     assert!(
         sent[0].1.contains("dans les 24\u{a0}heures\u{a0}:"),
         "typeset: {}",
@@ -181,7 +190,10 @@ async fn registration_is_confirmed_by_the_link_sent_and_the_page_never_tells_whe
     assert_eq!(second.status, first.status);
     assert_eq!(told(&second.text), told(&first.text));
     let sent = mails(&env, email).await;
-    assert_eq!(sent.last().unwrap().0, "Votre compte existe déjà");
+    assert_eq!(
+        sent.last().unwrap().0,
+        "Votre compte existe déjà – Aides et subventions"
+    );
     assert!(!sent.last().unwrap().1.contains("jeton="));
     let users = metroplan_server::accounts::all_users(&env.db)
         .await
