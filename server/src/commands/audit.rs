@@ -73,13 +73,21 @@ pub struct CheckpointArgs {
     pub tsa_url: Option<String>,
 }
 
-/// Starts the checkpoints of `serve` when a key is given: one at start, then at the
-/// interval (or after every change) and a last one when the server stops.
+/// Records the opening balance if one is owed, then starts the checkpoints of `serve` when a
+/// key is given: one at start, then at the interval (or after every change) and a last one
+/// when the server stops.
 pub async fn start(
     args: &CheckpointArgs,
     db: &Db,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    // With or without checkpoints: `audit verify` checks the money against the events.
+    let now = metroplan_server::clock::stamp(jiff::Timestamp::now());
+    if money::open(db, &now).await? {
+        tracing::info!(
+            "recorded the ledger entries written before this version as an opening balance in the audit trail"
+        );
+    }
     let (Some(key), Some(file)) = (&args.audit_key, &args.audit_checkpoints) else {
         return Ok(None);
     };
@@ -89,12 +97,6 @@ pub async fn start(
         checkpoint::Checkpointer::new(key, file.clone(), args.tsa_url.clone(), every_change)
             .context("--audit-checkpoints")?,
     );
-    let now = metroplan_server::clock::stamp(jiff::Timestamp::now());
-    if money::open(db, &now).await? {
-        tracing::info!(
-            "recorded the ledger entries written before this version as an opening balance in the audit trail"
-        );
-    }
     cp.checkpoint_head(db).await?;
     if every_change {
         db.checkpoint_every_change(cp.clone());
