@@ -56,6 +56,23 @@ pub struct Event {
     pub hash: String,
 }
 
+impl Event {
+    /// What its hash covers, besides its place in the chain.
+    pub fn content(&self) -> NewEvent {
+        NewEvent {
+            application_id: self.application_id.clone(),
+            actor: self.actor.clone(),
+            role: self.role.clone(),
+            at: self.at.clone(),
+            action: self.action.clone(),
+            from_state: self.from_state.clone(),
+            to_state: self.to_state.clone(),
+            payload: self.payload_text.clone(),
+            reason: self.reason.clone(),
+        }
+    }
+}
+
 /// An event with its place in the chain.
 #[derive(Debug)]
 pub struct Sealed {
@@ -191,18 +208,7 @@ pub async fn verify_against(
                     previous: prev_seq,
                 }));
             }
-            let content = NewEvent {
-                application_id: e.application_id.clone(),
-                actor: e.actor.clone(),
-                role: e.role.clone(),
-                at: e.at.clone(),
-                action: e.action.clone(),
-                from_state: e.from_state.clone(),
-                to_state: e.to_state.clone(),
-                payload: e.payload_text.clone(),
-                reason: e.reason.clone(),
-            };
-            let h = digest(e.seq, &content, &e.prev_hash);
+            let h = digest(e.seq, &e.content(), &e.prev_hash);
             if h != e.hash {
                 return Ok(Err(Break::Edited { seq: e.seq }));
             }

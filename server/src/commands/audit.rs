@@ -139,6 +139,10 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let (checkpoints, mut problems) = match (&args.checkpoints, &args.public_key) {
         (Some(file), Some(key)) => {
             let key = checkpoint::public_key(key)?;
+            // A file that is not there is a mistake to report, not a trail with no checkpoint.
+            if !file.exists() {
+                anyhow::bail!("--checkpoints {}: no such file", file.display());
+            }
             let lines = checkpoint::read(file)?;
             let (good, breaks) = checkpoint::check(&lines, &key);
             if lines.is_empty() {
