@@ -105,11 +105,7 @@ async fn rehash_from(env: &Env, from: i64) {
     let mut prev = "genesis".to_string();
     for e in events(env).await {
         if e.seq >= from {
-            let sealed = audit::seal(
-                e.content(),
-                e.seq,
-                &prev,
-            );
+            let sealed = audit::seal(e.content(), e.seq, &prev);
             sqlx::query("UPDATE events SET prev_hash = $1, hash = $2 WHERE seq = $3")
                 .bind(&prev)
                 .bind(&sealed.hash)
@@ -269,7 +265,10 @@ async fn two_signed_checkpoints_of_one_event_with_different_hashes_fail_verify()
     std::fs::write(&t.file, text).unwrap();
     fails_with(
         &t,
-        &format!("two signed checkpoints of event {} record different hashes", first.seq),
+        &format!(
+            "two signed checkpoints of event {} record different hashes",
+            first.seq
+        ),
     );
 }
 
