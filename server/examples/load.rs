@@ -458,8 +458,8 @@ async fn prepare(addr: &str, db: &str, n: u64, conns: usize) -> Vec<(String, Str
                 for (action, who, body) in [
                     ("completer", &owner, json!({})),
                     ("soumettre-au-comite", &instr, json!({})),
-                    ("donner-avis", &r1, json!({"linked": false, "opinion": "ok"})),
-                    ("donner-avis", &r2, json!({"linked": false, "opinion": "ok"})),
+                    ("donner-avis", &r1, json!({"linked": false, "favourable": true, "opinion": "ok"})),
+                    ("donner-avis", &r2, json!({"linked": false, "favourable": true, "opinion": "ok"})),
                     ("proposer-decision", &instr, json!({"amount": "1000"})),
                 ] {
                     let (st, _, b) = c

@@ -96,6 +96,9 @@ fn serve_checkpoints_when_it_stops_and_not_twice_the_same_head() {
     assert_eq!(written[0]["seq"], events);
     // Started and stopped again: the head is covered, nothing more is written.
     let mut server = serve(&db, dir.path(), "3600");
+    // Answering, so its SIGTERM handler is in place.
+    let health = request(&server.addr, "GET", "/healthz", None, &[], None).unwrap();
+    assert_eq!(health.status, 200);
     assert!(server.terminate().success());
     assert_eq!(checkpoints(dir.path()).len(), 1);
 }
