@@ -6,7 +6,10 @@
 //! ```text
 //! cargo build --release -p metroplan
 //! cargo run --release -p metroplan --example load -- [--database URL] [--seconds N]
+//!     [--audit-interval S]
 //! ```
+//! `--audit-interval S` starts the server with signed audit checkpoints (a new key), every S
+//! seconds or, with 0, after every change: the cost of checkpoints per filing.
 //! Reports throughput, latency percentiles, the server's RSS idle and after the filings, and
 //! the envelope's committed total against the envelope.
 
@@ -278,6 +281,29 @@ async fn main() {
     // Tokens before the server starts, so that the migrations run once.
     let asso = token(&db, "asso", "applicant");
     let elue = token(&db, "elue", "approver");
+    let checkpoints = dir.path().join("checkpoints.jsonl");
+    let audit: Vec<String> = match arg("--audit-interval") {
+        Some(every) => {
+            let key = dir.path().join("audit.key");
+            let made = Command::new(bin())
+                .args(["audit", "keygen", "--key"])
+                .arg(&key)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("audit keygen");
+            assert!(made.success(), "audit keygen");
+            vec![
+                "--audit-key".into(),
+                key.display().to_string(),
+                "--audit-checkpoints".into(),
+                checkpoints.display().to_string(),
+                "--audit-interval".into(),
+                every,
+            ]
+        }
+        None => Vec::new(),
+    };
     let mut child = Command::new(bin())
         .current_dir(repo())
         .args([
@@ -294,6 +320,7 @@ async fn main() {
             "--max-connections-per-address",
             &(conns + 16).to_string(),
         ])
+        .args(&audit)
         .env("METROPLAN_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
@@ -383,6 +410,10 @@ async fn main() {
         seq.load(Ordering::Relaxed),
         rss_kib(pid) / 1024
     );
+    if !audit.is_empty() {
+        let lines = std::fs::read_to_string(&checkpoints).unwrap_or_default();
+        println!("audit checkpoints written: {}", lines.lines().count());
+    }
     child.kill().ok();
     child.wait().ok();
 }
@@ -427,8 +458,8 @@ async fn prepare(addr: &str, db: &str, n: u64, conns: usize) -> Vec<(String, Str
                 for (action, who, body) in [
                     ("completer", &owner, json!({})),
                     ("soumettre-au-comite", &instr, json!({})),
-                    ("donner-avis", &r1, json!({"linked": false, "opinion": "ok"})),
-                    ("donner-avis", &r2, json!({"linked": false, "opinion": "ok"})),
+                    ("donner-avis", &r1, json!({"linked": false, "favourable": true, "opinion": "ok"})),
+                    ("donner-avis", &r2, json!({"linked": false, "favourable": true, "opinion": "ok"})),
                     ("proposer-decision", &instr, json!({"amount": "1000"})),
                 ] {
                     let (st, _, b) = c

@@ -1,6 +1,14 @@
 //! The audit trail: every change is an event chained to the previous one by a SHA-256 hash,
 //! and the chain's head is kept in its own row. `metroplan audit verify` recomputes the chain:
-//! an edited, deleted, inserted or reordered row breaks it.
+//! an edited, deleted, inserted or reordered row breaks it. Someone who can write the database
+//! can also recompute every later hash and the head: the signed checkpoints kept outside it
+//! ([`checkpoint`]) catch that, and [`money`] checks the money tables against the events.
+
+pub mod checkpoint;
+pub mod money;
+pub mod tsa;
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -46,6 +54,23 @@ pub struct Event {
     pub payload_text: String,
     pub prev_hash: String,
     pub hash: String,
+}
+
+impl Event {
+    /// What its hash covers, besides its place in the chain.
+    pub fn content(&self) -> NewEvent {
+        NewEvent {
+            application_id: self.application_id.clone(),
+            actor: self.actor.clone(),
+            role: self.role.clone(),
+            at: self.at.clone(),
+            action: self.action.clone(),
+            from_state: self.from_state.clone(),
+            to_state: self.to_state.clone(),
+            payload: self.payload_text.clone(),
+            reason: self.reason.clone(),
+        }
+    }
 }
 
 /// An event with its place in the chain.
@@ -123,6 +148,21 @@ pub enum Break {
         found: String,
         head_seq: i64,
     },
+    #[error(
+        "event {seq}: its hash is not the one checkpointed at {at} (the trail was rewritten at or before this event, its later hashes and head recomputed)"
+    )]
+    Rewritten { seq: i64, at: String },
+    #[error(
+        "the chain ends at event {last}, but the checkpoint of {at} records event {seq} (events were deleted at the end: the trail was truncated or emptied)"
+    )]
+    Truncated { last: i64, seq: i64, at: String },
+}
+
+/// What a checkpoint says the chain held: event `seq` had this hash at `at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpointed {
+    pub hash: String,
+    pub at: String,
 }
 
 /// What `audit verify` reports.
@@ -133,7 +173,15 @@ pub struct Verified {
 }
 
 /// Recomputes the whole chain, streaming it in pages.
-pub async fn verify(db: &Db) -> anyhow::Result<Result<Verified, Break>> {
+pub async fn verify(db: &Db) -> Result<Result<Verified, Break>, sqlx::Error> {
+    verify_against(db, &BTreeMap::new()).await
+}
+
+/// Recomputes the whole chain and checks it holds every checkpointed `(seq, hash)`.
+pub async fn verify_against(
+    db: &Db,
+    checkpoints: &BTreeMap<i64, Checkpointed>,
+) -> Result<Result<Verified, Break>, sqlx::Error> {
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
         .fetch_one(&db.pool)
         .await?;
@@ -160,25 +208,31 @@ pub async fn verify(db: &Db) -> anyhow::Result<Result<Verified, Break>> {
                     previous: prev_seq,
                 }));
             }
-            let content = NewEvent {
-                application_id: e.application_id.clone(),
-                actor: e.actor.clone(),
-                role: e.role.clone(),
-                at: e.at.clone(),
-                action: e.action.clone(),
-                from_state: e.from_state.clone(),
-                to_state: e.to_state.clone(),
-                payload: e.payload_text.clone(),
-                reason: e.reason.clone(),
-            };
-            let h = digest(e.seq, &content, &e.prev_hash);
+            let h = digest(e.seq, &e.content(), &e.prev_hash);
             if h != e.hash {
                 return Ok(Err(Break::Edited { seq: e.seq }));
+            }
+            if let Some(c) = checkpoints.get(&e.seq)
+                && c.hash != e.hash
+            {
+                return Ok(Err(Break::Rewritten {
+                    seq: e.seq,
+                    at: c.at.clone(),
+                }));
             }
             prev_hash = e.hash;
             prev_seq = e.seq;
             count += 1;
         }
+    }
+    if let Some((&seq, c)) = checkpoints.last_key_value()
+        && seq > prev_seq
+    {
+        return Ok(Err(Break::Truncated {
+            last: prev_seq,
+            seq,
+            at: c.at.clone(),
+        }));
     }
     if prev_seq != head_seq || prev_hash != head_hash {
         return Ok(Err(Break::Head {

@@ -74,7 +74,7 @@ enum Command {
     Token(commands::serve::TokenCommand),
     /// Check the audit trail.
     #[command(subcommand)]
-    Audit(commands::serve::AuditCommand),
+    Audit(commands::audit::AuditCommand),
     /// Manage applicant keys (which account files under a SIRET).
     #[command(subcommand)]
     ApplicantKey(commands::applicant_key::ApplicantKeyCommand),
@@ -102,7 +102,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::serve(args),
         Command::User(cmd) => commands::serve::user(cmd),
         Command::Token(cmd) => commands::serve::token(cmd),
-        Command::Audit(cmd) => commands::serve::audit(cmd),
+        Command::Audit(cmd) => commands::audit::run(cmd),
         Command::ApplicantKey(cmd) => commands::applicant_key::run(cmd),
     };
     match result {

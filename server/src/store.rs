@@ -15,6 +15,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use crate::audit::checkpoint::Checkpointer;
 use crate::audit::{self, NewEvent};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,9 @@ pub struct Db {
     /// The password verifications this server runs at once (`accounts::VERIFICATIONS`):
     /// each holds argon2's memory.
     verifications: Arc<tokio::sync::Semaphore>,
+    /// Set by `serve --audit-interval 0`: every commit that grows the chain is checkpointed
+    /// before it is acknowledged.
+    checkpoints: Arc<std::sync::OnceLock<Arc<Checkpointer>>>,
 }
 
 /// Normalizes `sqlite:path`/`sqlite://path` and creates the file when missing.
@@ -105,12 +109,18 @@ impl Db {
             writer: Arc::new(Mutex::new(())),
             head: Default::default(),
             verifications: Arc::new(tokio::sync::Semaphore::new(crate::accounts::VERIFICATIONS)),
+            checkpoints: Default::default(),
         })
     }
 
     /// The slots of password verification: a sign-in holds one while argon2 runs.
     pub fn verification_slots(&self) -> &Arc<tokio::sync::Semaphore> {
         &self.verifications
+    }
+
+    /// Checkpoints the chain after each commit that grows it (once per process).
+    pub fn checkpoint_every_change(&self, checkpointer: Arc<Checkpointer>) {
+        let _ = self.checkpoints.set(checkpointer);
     }
 
     /// Begins a write transaction; the events recorded on it join the audit chain at commit.
@@ -127,6 +137,7 @@ impl Db {
             backend: self.backend,
             events: Vec::new(),
             head: self.head.clone(),
+            checkpoints: self.checkpoints.clone(),
             _guard: guard,
         })
     }
@@ -204,6 +215,7 @@ pub struct WriteTx {
     pub backend: Backend,
     events: Vec<NewEvent>,
     head: Arc<std::sync::Mutex<Option<(i64, String)>>>,
+    checkpoints: Arc<std::sync::OnceLock<Arc<Checkpointer>>>,
     _guard: Option<OwnedMutexGuard<()>>,
 }
 
@@ -317,7 +329,15 @@ impl WriteTx {
         }
         let result = self.tx.commit().await;
         if result.is_ok() && new_head.is_some() {
-            *self.head.lock().expect("audit head") = new_head;
+            *self.head.lock().expect("audit head") = new_head.clone();
+        }
+        // Once the writer's lock is released: SQLite writers do not queue behind the file.
+        drop(self._guard);
+        if let (Ok(()), Some((seq, hash)), Some(cp)) = (&result, new_head, self.checkpoints.get()) {
+            // The change is committed: a checkpoint that fails is logged, not refused.
+            if let Err(e) = cp.checkpoint(seq, &hash).await {
+                tracing::error!(error = %e, seq, "audit checkpoint");
+            }
         }
         result
     }

@@ -1,6 +1,7 @@
 //! End-to-end tests: the `metroplan` binary on real plan directories, and the demonstration
 //! plan checked against its founding document.
 
+mod audit;
 mod cli;
 mod demo_plan;
 mod diff;

@@ -46,7 +46,7 @@ const PROGRAMS: &[Program] = &[
     Program {
         name: "python3",
         package: "python3-pip",
-        used_by: "installs and runs the PyPI tools of PIP_TOOLS",
+        used_by: "installs and runs the PyPI tools of PIP_TOOLS; runs the test time-stamping authority (server/tests/fixtures/tsa/tsa.py)",
     },
     Program {
         name: "psql",
@@ -106,7 +106,7 @@ const PROGRAMS: &[Program] = &[
     Program {
         name: "/usr/bin/openssl",
         package: "openssl",
-        used_by: "the mail tests make a throwaway CA and certificate",
+        used_by: "the mail tests make a throwaway CA and certificate; the audit tests a time-stamping authority (`openssl ts`)",
     },
 ];
 

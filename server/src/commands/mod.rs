@@ -1,5 +1,6 @@
 pub mod access;
 pub mod applicant_key;
+pub mod audit;
 pub mod check;
 pub mod diagram;
 pub mod diff;

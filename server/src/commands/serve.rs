@@ -1,4 +1,4 @@
-//! `metroplan serve`, `metroplan token create` and `metroplan audit verify`.
+//! `metroplan serve` and `metroplan token create`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +12,7 @@ use metroplan_server::metrics::Metrics;
 use metroplan_server::plans::{PlanSet, Plans};
 use metroplan_server::service::Ctx;
 use metroplan_server::store::Db;
-use metroplan_server::{AppState, accounts, app, audit, demo, grants, notify, tokens};
+use metroplan_server::{AppState, accounts, app, demo, grants, notify, tokens};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -99,6 +99,8 @@ pub struct ServeArgs {
         requires = "public_url"
     )]
     pub oidc: Option<PathBuf>,
+    #[command(flatten)]
+    pub audit: super::audit::CheckpointArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -284,16 +286,6 @@ pub struct CreateUser {
     db: DbArgs,
 }
 
-#[derive(Debug, clap::Subcommand)]
-pub enum AuditCommand {
-    /// Recompute the hash chain of the audit trail; exit code 1 if any row was edited,
-    /// deleted, inserted or reordered.
-    Verify {
-        #[command(flatten)]
-        db: DbArgs,
-    },
-}
-
 fn parse_role(s: &str) -> Result<RoleKind, String> {
     RoleKind::parse(s).ok_or_else(|| {
         format!(
@@ -380,6 +372,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let reload_stop = stop_rx.clone();
         let timer_stop = stop_rx.clone();
+        let checkpoint_stop = stop_rx.clone();
         // A relay address that cannot work stops the start: a worker that quietly never sends
         // would leave every notification waiting unseen.
         let mailer = args
@@ -414,6 +407,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             args.plans.clone(),
             reload_stop,
         ));
+        let checkpoints = super::audit::start(&args.audit, &db, checkpoint_stop).await?;
         let listener = tokio::net::TcpListener::bind(&args.bind)
             .await
             .with_context(|| format!("--bind {}", args.bind))?;
@@ -430,6 +424,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let _ = stop_tx.send(true);
         let _ = reloader.await;
         let _ = timers.await;
+        if let Some(c) = checkpoints {
+            let _ = c.await;
+        }
         if let Some(w) = worker {
             let _ = w.await;
         }
@@ -717,23 +714,6 @@ pub fn user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
             grants_said(&u.grants)
         );
         anyhow::Ok(ExitCode::SUCCESS)
-    })
-}
-
-pub fn audit(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
-    let AuditCommand::Verify { db } = cmd;
-    runtime()?.block_on(async move {
-        let db = Db::connect(&db.database).await?;
-        match audit::verify(&db).await? {
-            Ok(v) => {
-                println!("audit trail intact: {} events, head {}", v.events, v.head);
-                anyhow::Ok(ExitCode::SUCCESS)
-            }
-            Err(b) => {
-                println!("audit trail BROKEN: {b}");
-                anyhow::Ok(ExitCode::from(1))
-            }
-        }
     })
 }
 

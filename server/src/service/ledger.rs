@@ -182,6 +182,14 @@ impl Ctx {
                 .execute(&mut *tx.tx)
                 .await?;
             payload[key] = json!(amount.to_string());
+            // The entry itself, in the event: `audit verify` rebuilds the money tables from
+            // the chain and compares (crate::audit::money).
+            let entry =
+                json!({"plan": row.plan, "fund": row.fund, "year": year, "kind": kind, "cents": c});
+            match payload.get_mut("ledger").and_then(Value::as_array_mut) {
+                Some(entries) => entries.push(entry),
+                None => payload["ledger"] = json!([entry]),
+            }
         }
         if !effects.is_empty() {
             let t = of_application(&mut *tx.tx, &row.id).await?;

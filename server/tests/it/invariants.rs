@@ -793,6 +793,14 @@ async fn run(seed: u64, steps: usize) -> Walked {
     check_invariants(&env, &format!("seed {seed} end"), &mut seen).await;
     let v = metroplan_server::audit::verify(&env.db).await.unwrap();
     assert!(v.is_ok(), "seed {seed}: audit chain {v:?}");
+    // Every entry, year total and file amount, rebuilt from the events alone.
+    let money = metroplan_server::audit::money::verify(&env.db)
+        .await
+        .unwrap();
+    assert!(
+        money.is_empty(),
+        "seed {seed}: money against the events {money:?}"
+    );
     assert!(
         taken > 10,
         "seed {seed}: only {taken} actions taken: the walk explores too little"

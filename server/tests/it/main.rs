@@ -3,6 +3,7 @@
 //! database). Tests that need a real listening server or several processes are in `tests/`.
 
 mod access;
+mod audit_checkpoints;
 mod audit_trail;
 mod confirmations;
 mod decision_page;

@@ -25,7 +25,7 @@ pub struct Certs {
     pub key: PathBuf,
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
+pub fn openssl(dir: &Path, args: &[&str]) {
     let out = std::process::Command::new("/usr/bin/openssl")
         .args(args)
         .current_dir(dir)
