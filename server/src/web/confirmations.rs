@@ -60,6 +60,10 @@ pub async fn ask_form(v: Viewer) -> Response {
     v.ok(ask_page(&v, "", None))
 }
 
+/// How long the answer to a reset request takes at least, whether the address has an
+/// account or not (well above the writes an account's link costs).
+pub const RESET_ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(250);
+
 #[tracing::instrument(skip_all)]
 pub async fn ask(
     State(s): State<AppState>,
@@ -72,10 +76,14 @@ pub async fn ask(
     let now = s.ctx.clock.now();
     let client = client.0.map(|ip| ip.to_string());
     let service = super::site::identity(&s).operator;
+    let started = tokio::time::Instant::now();
     match confirmations::ask_reset(&s.ctx.db, email, client.as_deref(), site(&s, &service), now)
         .await?
     {
         ResetAsked::Done => {
+            // An address with an account costs a link and a message to write, one without
+            // costs nothing: the answer waits to a fixed floor, so its time does not tell.
+            tokio::time::sleep_until(started + RESET_ANSWER_FLOOR).await;
             tracing::info!("password reset asked");
             Ok(v.ok(shell(
                 &v,

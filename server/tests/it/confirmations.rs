@@ -842,3 +842,31 @@ async fn a_person_without_a_siret_registers_and_the_funds_key_is_bound_to_the_ac
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert_eq!(r.body["type"], "/problems/applicant-key-bound");
 }
+
+/// Review: asking a reset for an address with an account wrote a link and a message, for one
+/// without nothing; the answer's time told which. Both now wait to the same floor (250 ms).
+#[tokio::test]
+async fn regression_a_reset_request_takes_as_long_whether_the_address_has_an_account_or_not() {
+    let env = Env::new(OPEN).await;
+    account(&env, "asso@example.org", RoleKind::Applicant).await;
+    for email in ["asso@example.org", "personne@example.org"] {
+        let mut b = Browser::new(env.app.clone());
+        let page = b.get("/mot-de-passe-oublie").await.text;
+        let csrf = crate::web::csrf_of(&page);
+        let started = std::time::Instant::now();
+        let r = b
+            .send(
+                Method::POST,
+                "/mot-de-passe-oublie",
+                Some(&[("_csrf", csrf.as_str()), ("email", email)]),
+            )
+            .await;
+        let took = started.elapsed();
+        assert_eq!(r.status, StatusCode::OK, "{email}");
+        assert!(
+            took >= std::time::Duration::from_millis(250),
+            "{email}: answered in {took:?}"
+        );
+    }
+    assert_eq!(mails(&env, "asso@example.org").await.len(), 1);
+}
