@@ -76,14 +76,26 @@ pub async fn account_for(
             Linked::Known(user) => {
                 insert(&mut w, provider, id, &user.id, "email", now).await?;
                 // The provider vouched for the address: an account waiting for its
-                // confirmation link is confirmed.
-                sqlx::query(
-                    "UPDATE users SET email_confirmed_at = $1 WHERE id = $2 AND email_confirmed_at IS NULL",
+                // confirmation link is confirmed. Whoever registered it never proved the
+                // address theirs: their password and SIRET are not kept (else registering
+                // someone's address first would open their account).
+                let confirmed = sqlx::query(
+                    "UPDATE users SET email_confirmed_at = $1, password_hash = $2, siret = NULL WHERE id = $3 AND email_confirmed_at IS NULL",
                 )
                 .bind(stamp(now))
+                .bind(NO_PASSWORD)
                 .bind(&user.id)
                 .execute(&mut *w.tx)
-                .await?;
+                .await?
+                .rows_affected();
+                let user = if confirmed == 1 {
+                    User {
+                        siret: None,
+                        ..user
+                    }
+                } else {
+                    user
+                };
                 Linked::ByEmail(user)
             }
             other => other,

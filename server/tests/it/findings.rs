@@ -328,6 +328,12 @@ async fn an_award_is_reduced_by_a_motivated_decision_and_the_balance_follows() {
     let b = ok(&env, &id, "verser-solde", &p.fin, json!({})).await;
     assert_eq!(b["paid"], "6500.00", "{b}");
     ok(&env, &id, "cloturer", &p.instr, json!({})).await;
+    // The reduction's decommitment is in the events: the money tables rebuilt from them
+    // agree (a missed mutant of `audit verify`'s money check).
+    let breaks = metroplan_server::audit::money::verify(&env.db)
+        .await
+        .unwrap();
+    assert!(breaks.is_empty(), "{breaks:?}");
 }
 
 #[tokio::test]

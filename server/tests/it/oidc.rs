@@ -482,3 +482,47 @@ fn a_providers_file_with_a_mistake_is_refused_naming_it() {
         );
     }
 }
+
+/// Review of this change: someone registers a person's address with a password of their own
+/// and leaves it unconfirmed; the person then signs in through the public's provider, which
+/// proves the address. The registrant's password must not open the account afterwards.
+#[tokio::test]
+async fn regression_an_unconfirmed_registration_of_the_address_loses_its_password_when_the_provider_proves_it()
+ {
+    let env = Env::new(OPEN).await;
+    let p = OidcProvider::start(SITE, accounts()).await;
+    let mut squatter = Browser::new(env.app.clone());
+    let r = squatter
+        .post(
+            "/inscription",
+            "/inscription",
+            &[
+                ("name", "Pas Camille"),
+                ("siret", "81234567800019"),
+                ("email", "camille@example.org"),
+                ("password", "le mot de passe du squatteur"),
+                ("password2", "le mot de passe du squatteur"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let public = app_with(&env, &p, "franceconnect", "applicants");
+    let mut b = Browser::new(public);
+    let callback = through_provider(&mut b, "franceconnect", "citizen", "/").await;
+    let r = b.get(&callback).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert_eq!(r.headers["location"], "/mes-dossiers");
+    let r = Browser::new(env.app.clone())
+        .sign_in_with("camille@example.org", "le mot de passe du squatteur")
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(
+        env.texts(
+            "SELECT COALESCE(siret, 'none') AS v FROM users WHERE email = $1",
+            "camille@example.org"
+        )
+        .await,
+        vec!["none"],
+        "the SIRET the registrant gave is not kept either"
+    );
+}
